@@ -1,0 +1,271 @@
+"""Read-side summaries and retention: `collect_stats` and `cleanup`.
+
+Both take `now` (a timezone-aware UTC datetime) rather than reading the clock, and return
+frozen dataclasses that the CLI renders as tables or JSON.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from perps_tracker.errors import DatabaseError
+from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.storage.db import Database, one_line
+from perps_tracker.storage.models import (
+    Alert,
+    Base,
+    ExchangeSnapshot,
+    Liquidation,
+    LiquidationSnapshot,
+    MarketSnapshot,
+    TABLES,
+    SentimentFactors,
+)
+
+HOUR = 3600
+DAY = 24 * HOUR
+COVERAGE_WINDOWS = {"24h": 24, "7d": 168}
+GAP_WINDOW_HOURS = 168
+TREND_LOOKBACK = (20 * HOUR, 28 * HOUR)  # the snapshot "24 h earlier" lies in this range
+
+
+def hour_bucket(moment: datetime) -> int:
+    """Unix seconds of the UTC hour that contains `moment`."""
+    return int(moment.timestamp()) // HOUR * HOUR
+
+
+def iso(ts: int | None) -> str | None:
+    """Unix seconds as `2026-11-22T11:00:00Z`."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    exchange: str
+    hours_ok: dict[str, int]  # window name -> hours with an ok row
+    share: dict[str, float]  # window name -> hours_ok / hours in window
+
+
+@dataclass(frozen=True)
+class Gap:
+    start: int  # first missing hour bucket
+    hours: int
+
+    @property
+    def end(self) -> int:
+        return self.start + (self.hours - 1) * HOUR
+
+
+@dataclass(frozen=True)
+class LatestSnapshot:
+    timestamp: int
+    source: str
+    composite_score: float | None
+    sentiment: str | None
+    strength: str | None
+    exchanges_ok: int
+    exchanges_failed: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    database: str
+    revision: str
+    size_bytes: int | None
+    rows: dict[str, int]
+    first_snapshot: int | None
+    last_snapshot: int | None
+    latest: LatestSnapshot | None
+    composite_24h_ago: float | None
+    coverage: list[Coverage]
+    gaps: list[Gap]
+    gap_window_start: int | None
+
+    @property
+    def empty(self) -> bool:
+        return self.latest is None
+
+    @property
+    def missing_hours(self) -> int:
+        return sum(g.hours for g in self.gaps)
+
+    @property
+    def composite_change_24h(self) -> float | None:
+        if self.latest is None or self.latest.composite_score is None or self.composite_24h_ago is None:
+            return None
+        return self.latest.composite_score - self.composite_24h_ago
+
+
+@contextmanager
+def _guard(what: str) -> Iterator[None]:
+    """Turn a database failure into a one-line DatabaseError."""
+    try:
+        yield
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"{what} failed: {one_line(e)}") from e
+
+
+def _row_counts(conn: Connection) -> dict[str, int]:
+    tables = Base.metadata.tables
+    return {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one() for name in TABLES}
+
+
+def _coverage(conn: Connection, now_bucket: int) -> list[Coverage]:
+    seen = conn.execute(select(ExchangeSnapshot.exchange).distinct()).scalars().all()
+    venues = list(EXCHANGES) + sorted(set(seen) - set(EXCHANGES))
+    hours_ok: dict[str, dict[str, int]] = {v: {} for v in venues}
+    for window, hours in COVERAGE_WINDOWS.items():
+        since = now_bucket - (hours - 1) * HOUR
+        query = (
+            select(ExchangeSnapshot.exchange, func.count(func.distinct(MarketSnapshot.timestamp)))
+            .join(MarketSnapshot, MarketSnapshot.id == ExchangeSnapshot.snapshot_id)
+            .where(ExchangeSnapshot.status == "ok", MarketSnapshot.timestamp >= since,
+                   MarketSnapshot.timestamp <= now_bucket)
+            .group_by(ExchangeSnapshot.exchange)
+        )
+        counts = dict(conn.execute(query).all())
+        for venue in venues:
+            hours_ok[venue][window] = counts.get(venue, 0)
+    return [
+        Coverage(v, hours_ok[v], {w: hours_ok[v][w] / h for w, h in COVERAGE_WINDOWS.items()})
+        for v in venues
+    ]
+
+
+def _gaps(conn: Connection, first: int, now_bucket: int) -> tuple[list[Gap], int]:
+    """Hours without a snapshot from max(first snapshot, 7 d ago) to the previous full hour."""
+    start = max(first, now_bucket - (GAP_WINDOW_HOURS - 1) * HOUR)
+    end = now_bucket - HOUR  # the current hour's snapshot may not be due yet
+    present = set(
+        conn.execute(select(MarketSnapshot.timestamp).where(MarketSnapshot.timestamp >= start)).scalars()
+    )
+    gaps: list[Gap] = []
+    for bucket in range(start, end + 1, HOUR):
+        if bucket in present:
+            continue
+        if gaps and gaps[-1].end + HOUR == bucket:
+            gaps[-1] = Gap(gaps[-1].start, gaps[-1].hours + 1)
+        else:
+            gaps.append(Gap(bucket, 1))
+    return gaps, start
+
+
+def _composite_near(conn: Connection, target: int, lo: int, hi: int) -> float | None:
+    """Composite score of the snapshot closest to `target` with timestamp in [lo, hi]."""
+    row = conn.execute(
+        select(MarketSnapshot.composite_score)
+        .where(MarketSnapshot.timestamp.between(lo, hi))
+        .order_by(func.abs(MarketSnapshot.timestamp - target))
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
+def collect_stats(db: Database, now: datetime) -> Stats:
+    """What the database holds, as of `now`."""
+    now_bucket = hour_bucket(now)
+    with _guard("reading statistics"), db.engine.connect() as conn:
+        rows = _row_counts(conn)
+        first, last = conn.execute(select(func.min(MarketSnapshot.timestamp), func.max(MarketSnapshot.timestamp))).one()
+        latest = None
+        gaps: list[Gap] = []
+        gap_start = None
+        before = None
+        if last is not None:
+            m = conn.execute(select(MarketSnapshot).where(MarketSnapshot.timestamp == last)).scalar_one()
+            latest = LatestSnapshot(m.timestamp, m.source, m.composite_score, m.sentiment, m.strength,
+                                    m.exchanges_ok, m.exchanges_failed)
+            before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
+            gaps, gap_start = _gaps(conn, first, now_bucket)
+        coverage = _coverage(conn, now_bucket)
+    return Stats(
+        database=db.display_url,
+        revision=db.revision,
+        size_bytes=db.size_bytes(),
+        rows=rows,
+        first_snapshot=first,
+        last_snapshot=last,
+        latest=latest,
+        composite_24h_ago=before,
+        coverage=coverage,
+        gaps=gaps,
+        gap_window_start=gap_start,
+    )
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    cutoff: int
+    days: int
+    dry_run: bool
+    removed: dict[str, int]  # table -> rows removed (or that would be)
+    kept_newest: int | None  # timestamp of the newest snapshot, always kept
+    size_before: int | None = None
+    size_after: int | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.removed.values())
+
+
+def _cleanup_plan(conn: Connection, cutoff: int) -> tuple[dict[str, object], int | None]:
+    """Per table, the WHERE clause selecting rows older than `cutoff` (newest snapshot excluded)."""
+    newest = conn.execute(select(func.max(MarketSnapshot.timestamp))).scalar_one()
+    old_snapshots = select(MarketSnapshot.id).where(MarketSnapshot.timestamp < cutoff)
+    if newest is not None:
+        old_snapshots = old_snapshots.where(MarketSnapshot.timestamp != newest)
+    plan = {
+        ExchangeSnapshot.__tablename__: ExchangeSnapshot.snapshot_id.in_(old_snapshots),
+        SentimentFactors.__tablename__: SentimentFactors.snapshot_id.in_(old_snapshots),
+        LiquidationSnapshot.__tablename__: LiquidationSnapshot.snapshot_id.in_(old_snapshots),
+        MarketSnapshot.__tablename__: MarketSnapshot.id.in_(old_snapshots),
+        Liquidation.__tablename__: Liquidation.event_time_ms < cutoff * 1000,
+        Alert.__tablename__: Alert.timestamp < cutoff,
+    }
+    return plan, newest
+
+
+def cleanup(db: Database, now: datetime, days: int, *, dry_run: bool = False, vacuum: bool = False) -> CleanupResult:
+    """Delete rows older than `days` days from every table in one transaction.
+
+    The newest snapshot is never deleted, however old. `dry_run` only counts.
+    `vacuum` compacts the database afterwards (SQLite VACUUM / PostgreSQL VACUUM).
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    cutoff = int(now.timestamp()) - days * DAY
+    tables = Base.metadata.tables
+    removed: dict[str, int] = {}
+    size_before = db.size_bytes() if vacuum and not dry_run else None
+    # A dry run reads on a connection that is never committed.
+    with _guard("cleanup"), (db.engine.connect() if dry_run else db.engine.begin()) as conn:
+        plan, newest = _cleanup_plan(conn, cutoff)
+        # Children first, so the snapshot ids they refer to are still there to match.
+        for name, where in plan.items():
+            table = tables[name]
+            if dry_run:
+                removed[name] = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+            else:
+                removed[name] = conn.execute(delete(table).where(where)).rowcount
+    size_after = None
+    if vacuum and not dry_run:
+        with _guard("vacuum"):
+            _vacuum(db)
+        size_after = db.size_bytes()
+    ordered = {name: removed[name] for name in TABLES}
+    return CleanupResult(cutoff, days, dry_run, ordered, newest, size_before, size_after)
+
+
+def _vacuum(db: Database) -> None:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM")
+        if db.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

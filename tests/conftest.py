@@ -1,0 +1,77 @@
+"""Shared fixtures: every test runs in its own working directory, config home and
+environment, so nothing reads the real home directory, database or PERPS_TRACKER_* vars."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from perps_tracker.storage.models import ExchangeSnapshot, MarketSnapshot, SentimentFactors
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("PERPS_TRACKER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "test.db"
+
+
+@pytest.fixture
+def database(db_path):
+    from perps_tracker.storage.db import open_database
+
+    db = open_database(str(db_path))
+    yield db
+    db.dispose()
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def ts(*args) -> int:
+    return int(utc(*args).timestamp())
+
+
+def add_snapshot(db, timestamp: int, *, composite: float | None = 0.1, venues=None, source="live") -> int:
+    """Insert a market snapshot with one row per venue (`venues`: id -> status) and factors."""
+    from sqlalchemy.orm import Session
+
+    venues = {"binance": "ok", "bybit": "ok"} if venues is None else venues
+    with Session(db.engine) as session, session.begin():
+        snap = MarketSnapshot(
+            timestamp=timestamp, taken_at=timestamp + 42, source=source,
+            exchanges_ok=sum(s == "ok" for s in venues.values()),
+            exchanges_failed=sum(s != "ok" for s in venues.values()),
+            total_volume_usd=1.0e11, composite_score=composite,
+            sentiment=None if composite is None else "NEUTRAL", strength="NEUTRAL",
+        )
+        session.add(snap)
+        session.flush()
+        for venue, status in venues.items():
+            session.add(ExchangeSnapshot(
+                snapshot_id=snap.id, exchange=venue, kind="CEX", status=status,
+                error=None if status == "ok" else "timeout", volume_24h_usd=5.0e10 if status == "ok" else None,
+                records_skipped=0,
+            ))
+        session.add(SentimentFactors(snapshot_id=snap.id, funding=0.2, price=0.1, missing="oi_price"))
+        return snap.id
