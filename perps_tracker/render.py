@@ -25,6 +25,11 @@ NO_SNAPSHOTS_HINT = (
 )
 
 
+def say(text: str) -> None:
+    """One line for a person, never wrapped (paths and URLs stay copyable)."""
+    console.print(text, soft_wrap=True, markup=False)
+
+
 def print_json(obj: Any) -> None:
     """One JSON object on stdout (plain text, no colour, no wrapping)."""
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
@@ -58,8 +63,8 @@ def render_init(db) -> None:
         "upgraded": f"upgraded from {db.previous_revision}",
         "current": "already up to date",
     }[db.action]
-    console.print(f"Database: {db.display_url}")
-    console.print(f"Schema revision: {db.revision} ({state})")
+    say(f"Database: {db.display_url}")
+    say(f"Schema revision: {db.revision} ({state})")
 
 
 # -- stats -------------------------------------------------------------------------------
@@ -107,7 +112,7 @@ def stats_json(s: Stats) -> dict[str, Any]:
 
 
 def render_stats(s: Stats) -> None:
-    console.print(f"Database: {s.database}  ({human_bytes(s.size_bytes)}, schema {s.revision})")
+    say(f"Database: {s.database}  ({human_bytes(s.size_bytes)}, schema {s.revision})")
     rows = Table(title="Rows", title_justify="left")
     rows.add_column("table")
     rows.add_column("rows", justify="right")
@@ -115,18 +120,18 @@ def render_stats(s: Stats) -> None:
         rows.add_row(name, f"{count:,}")
     console.print(rows)
     if s.empty:
-        console.print(NO_SNAPSHOTS_HINT)
+        say(NO_SNAPSHOTS_HINT)
         return
 
     latest = s.latest
-    console.print(f"Snapshots: {_fmt_time(s.first_snapshot)} → {_fmt_time(s.last_snapshot)}")
-    console.print(
+    say(f"Snapshots: {_fmt_time(s.first_snapshot)} → {_fmt_time(s.last_snapshot)}")
+    say(
         f"Latest ({_fmt_time(latest.timestamp)}, {latest.source}): composite {_fmt_score(latest.composite_score)}"
         f" {latest.sentiment or '-'} ({latest.strength or '-'}), venues ok {latest.exchanges_ok}"
         f"/{latest.exchanges_ok + latest.exchanges_failed}"
     )
     change = s.composite_change_24h
-    console.print(
+    say(
         "Trend: no snapshot 20–28 h before the latest" if change is None
         else f"Trend: composite {_fmt_score(change)} over 24 h (from {_fmt_score(s.composite_24h_ago)})"
     )
@@ -140,14 +145,14 @@ def render_stats(s: Stats) -> None:
     console.print(cov)
 
     if not s.gaps:
-        console.print(f"Missing hours since {_fmt_time(s.gap_window_start)}: none")
+        say(f"Missing hours since {_fmt_time(s.gap_window_start)}: none")
         return
-    console.print(f"Missing hours since {_fmt_time(s.gap_window_start)}: {s.missing_hours}")
+    say(f"Missing hours since {_fmt_time(s.gap_window_start)}: {s.missing_hours}")
     for g in s.gaps[:20]:
         span = _fmt_time(g.start) if g.hours == 1 else f"{_fmt_time(g.start)} → {_fmt_time(g.end)}"
-        console.print(f"  {span}  ({g.hours} h)")
+        say(f"  {span}  ({g.hours} h)")
     if len(s.gaps) > 20:
-        console.print(f"  … and {len(s.gaps) - 20} more gaps (see --json)")
+        say(f"  … and {len(s.gaps) - 20} more gaps (see --json)")
 
 
 # -- cleanup -----------------------------------------------------------------------------
@@ -168,7 +173,7 @@ def cleanup_json(r: CleanupResult) -> dict[str, Any]:
 
 def render_cleanup(r: CleanupResult) -> None:
     verb = "Would delete" if r.dry_run else "Deleted"
-    console.print(f"{verb} rows older than {r.days} days (before {_fmt_time(r.cutoff)}):")
+    say(f"{verb} rows older than {r.days} days (before {_fmt_time(r.cutoff)}):")
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -177,9 +182,9 @@ def render_cleanup(r: CleanupResult) -> None:
     table.add_row("total", f"{r.total:,}", style="bold")
     console.print(table)
     if r.kept_newest is not None and r.kept_newest < r.cutoff:
-        console.print(f"Kept the newest snapshot ({_fmt_time(r.kept_newest)}) although it is older.")
+        say(f"Kept the newest snapshot ({_fmt_time(r.kept_newest)}) although it is older.")
     if r.size_before is not None:
-        console.print(f"Vacuumed: {human_bytes(r.size_before)} → {human_bytes(r.size_after)}")
+        say(f"Vacuumed: {human_bytes(r.size_before)} → {human_bytes(r.size_after)}")
 
 
 # -- config ------------------------------------------------------------------------------
@@ -199,9 +204,9 @@ def config_json(s: Settings) -> dict[str, Any]:
 
 def render_config(s: Settings) -> None:
     if s.config_file:
-        console.print(f"Config file: {s.config_file}")
+        say(f"Config file: {s.config_file}")
     else:
-        console.print("Config file: none (looked for " + ", ".join(str(p) for p in s.searched) + ")")
+        say("Config file: none (looked for " + ", ".join(str(p) for p in s.searched) + ")")
     table = Table()
     table.add_column("key")
     table.add_column("value", overflow="fold")

@@ -180,7 +180,7 @@ def collect_stats(db: Database, now: datetime) -> Stats:
         gap_start = None
         before = None
         if last is not None:
-            m = conn.execute(select(MarketSnapshot).where(MarketSnapshot.timestamp == last)).scalar_one()
+            m = conn.execute(select(MarketSnapshot.__table__).where(MarketSnapshot.timestamp == last)).one()
             latest = LatestSnapshot(m.timestamp, m.source, m.composite_score, m.sentiment, m.strength,
                                     m.exchanges_ok, m.exchanges_failed)
             before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
