@@ -35,13 +35,40 @@ def db_path(tmp_path):
     return tmp_path / "test.db"
 
 
-@pytest.fixture
-def database(db_path):
+POSTGRES_ENV = "PERPS_TEST_POSTGRES_URL"
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, db_path):
+    """An empty database at the current schema: SQLite, and PostgreSQL when $PERPS_TEST_POSTGRES_URL is set."""
     from perps_tracker.storage.db import open_database
 
-    db = open_database(str(db_path))
+    if request.param == "sqlite":
+        url = str(db_path)
+    else:
+        url = os.environ.get(POSTGRES_ENV)
+        if not url:
+            pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@localhost/db) to run on PostgreSQL")
+        _reset_postgres(url)
+    db = open_database(url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def sqlite_only(database):
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite-specific")
 
 
 def utc(*args) -> datetime:

@@ -112,7 +112,7 @@ def test_foreign_database_is_refused_and_left_untouched(db_path):
     assert not db_path.with_name(db_path.name + "-wal").exists()
 
 
-def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(database):
+def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(database, sqlite_only):
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1

@@ -124,7 +124,7 @@ def test_cleanup_never_deletes_the_newest_snapshot(database):
         assert conn.execute(text("SELECT COUNT(*) FROM exchange_snapshots")).scalar_one() == 2
 
 
-def test_cleanup_is_one_transaction(database):
+def test_cleanup_is_one_transaction(database, sqlite_only):
     _history(database, ts(2026, 11, 22, 12))
     before = counts(database)
     with database.engine.begin() as conn:
@@ -139,7 +139,9 @@ def test_cleanup_is_one_transaction(database):
 def test_cleanup_vacuum_reports_sizes(database):
     _history(database, ts(2026, 11, 22, 12))
     result = cleanup(database, utc(2026, 11, 22, 12), 1, vacuum=True)
-    assert result.size_before and result.size_after and result.size_after <= result.size_before
+    assert result.size_before and result.size_after
+    if database.engine.dialect.name == "sqlite":  # PostgreSQL's plain VACUUM keeps the files' size
+        assert result.size_after <= result.size_before
 
 
 def test_cleanup_rejects_days_below_one(database):
