@@ -185,3 +185,25 @@ def test_help_does_not_import_heavy_modules():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_unwritable_locations_are_refused(runner, tmp_path, monkeypatch):
+    # Tests run as root, for whom permissions do not apply: stand in for a read-only mount.
+    existing = tmp_path / "own.db"
+    run(runner, "init", "--db", str(existing))
+    monkeypatch.setattr("perps_tracker.storage.db.os.access", lambda path, mode: False)
+    new = runner.invoke(cli, ["init", "--db", str(tmp_path / "new.db")])
+    assert new.exit_code == 1
+    assert new.stderr == f"Error: cannot create database {tmp_path / 'new.db'}: directory {tmp_path} is not writable\n"
+    old = runner.invoke(cli, ["stats", "--db", str(existing)])
+    assert old.exit_code == 1 and old.stderr == f"Error: database {existing} is not writable\n"
+
+
+def test_corrupt_database_is_one_line_and_untouched(runner, tmp_path):
+    path = tmp_path / "corrupt.db"
+    payload = b"SQLite format 3\x00" + b"\xff" * 5000
+    path.write_bytes(payload)
+    result = runner.invoke(cli, ["stats", "--db", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot open database {path}: file is not a database\n"
+    assert path.read_bytes() == payload
