@@ -102,3 +102,22 @@ def add_snapshot(db, timestamp: int, *, composite: float | None = 0.1, venues=No
             ))
         session.add(SentimentFactors(snapshot_id=snap.id, funding=0.2, price=0.1, missing="oi_price"))
         return snap.id
+
+
+@pytest.fixture
+def fake():
+    """The loopback fake of the venues (no routes installed: call fake.install(...))."""
+    from tests.fakes import FakeVenues
+
+    with FakeVenues() as server:
+        yield server
+
+
+@pytest.fixture
+def client():
+    """The shared HTTP client with fast test timings (no retry sleeps)."""
+    from perps_tracker.http import HttpClient, HttpSettings
+
+    c = HttpClient(HttpSettings(connect_timeout=2.0, read_timeout=2.0, retries=2, backoff=0.0))
+    yield c
+    c.close()

@@ -1,16 +1,27 @@
-"""What every venue declares about itself.
+"""The base every venue builds on: identity, HTTP through the shared client, body checks,
+a time limit, and bounded concurrency for per-symbol calls.
 
-A venue module subclasses `Exchange` and sets its id, kind (CEX/DEX) and default
-endpoints; the registry in `perps_tracker.exchanges` maps ids to these classes.
+A venue module subclasses `Exchange`, declares its id, kind (CEX/DEX), name and default
+endpoints, and implements `fetch()` from small pure `parse_*` functions that turn raw JSON
+into `Market` rows; `summarize` (perps_tracker.market) does the sums.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
+
+from perps_tracker.errors import ExchangeError
+from perps_tracker.http import Deadline, HttpClient
+from perps_tracker.market import Market, VenueSnapshot, summarize
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-class Exchange:
-    """A perpetual-futures venue: identity and default endpoints (DESIGN §2)."""
+class Exchange(ABC):
+    """A perpetual-futures venue (DESIGN §2)."""
 
     id: ClassVar[str]
     kind: ClassVar[str]  # "CEX" or "DEX"
@@ -18,7 +29,79 @@ class Exchange:
     base_url: ClassVar[str]
     ws_url: ClassVar[str | None] = None
 
+    def __init__(self, client: HttpClient, base_url: str | None = None, deadline: Deadline | None = None):
+        self.client = client
+        self.url = (base_url or self.base_url).rstrip("/")
+        self.deadline = deadline
+        self.notes: list[str] = []  # metrics that were unavailable, in plain words
+
     @classmethod
     def env_prefix(cls) -> str:
         """Prefix of this venue's environment overrides, e.g. `PERPS_TRACKER_BINANCE`."""
         return f"PERPS_TRACKER_{cls.id.upper()}"
+
+    # -- what a venue implements ---------------------------------------------------------
+
+    @abstractmethod
+    def fetch(self) -> VenueSnapshot:
+        """Fetch and parse this venue's public endpoints into a VenueSnapshot."""
+
+    def check(self, payload: Any) -> None:
+        """Raise ExchangeError for an error reported inside an HTTP 200 body. Default: none."""
+
+    def on_response(self, response) -> None:
+        """See every HTTP response (rate-limit headers). Default: nothing."""
+
+    # -- helpers for venues ---------------------------------------------------------------
+
+    def error(self, message: str) -> ExchangeError:
+        return ExchangeError(self.id, message)
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False) -> Any:
+        """GET `path` on this venue: decoded JSON, checked by `check`; None for a 404 if `missing_ok`."""
+        return self.client.request_json(
+            self.id, "GET", self.url + path, params=params, deadline=self.deadline,
+            missing_ok=missing_ok, on_response=self.on_response, check=self.check,
+        )
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST a JSON body to `path` on this venue."""
+        return self.client.request_json(
+            self.id, "POST", self.url + path, body=body, deadline=self.deadline,
+            on_response=self.on_response, check=self.check,
+        )
+
+    def summarize(self, markets: list[Market], **btc_and_ratio: Any) -> VenueSnapshot:
+        """Sum `markets` into this venue's snapshot; no included market at all is an error, not a zero."""
+        if not markets:
+            raise self.error("no included markets in the response")
+        return summarize(self.id, self.kind, markets, **btc_and_ratio)
+
+    def optional(self, what: str, call: Callable[[], T]) -> T | None:
+        """Run `call`; if the venue fails it, note that `what` is unavailable and return None."""
+        try:
+            return call()
+        except ExchangeError as e:
+            self.notes.append(f"{what} unavailable: {e.reason}")
+            return None
+
+    def parallel(self, calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+        """Run independent calls at once; the first failure (in `calls` order) is raised."""
+        with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix=f"{self.id}-") as pool:
+            futures = {name: pool.submit(call) for name, call in calls.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    def fan_out(self, func: Callable[[T], R], items: Iterable[T], limit: int) -> list[R | ExchangeError]:
+        """`func` over `items`, at most `limit` at a time; a failed item gives its ExchangeError."""
+
+        def safe(item: T) -> R | ExchangeError:
+            try:
+                return func(item)
+            except ExchangeError as e:
+                return e
+
+        items = list(items)
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix=f"{self.id}-n") as pool:
+            return list(pool.map(safe, items))

@@ -1,0 +1,80 @@
+"""Small, strict helpers every venue parser uses.
+
+Numbers may arrive as JSON strings or numbers, with fractions anywhere; `""`, `"NaN"`,
+null and non-finite values mean *missing* (None), never 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+
+def num(value: Any) -> float | None:
+    """A finite float from a JSON string or number, else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            result = float(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def integer(value: Any) -> int | None:
+    """An int from a JSON string or number (a whole-valued float is fine), else None."""
+    result = num(value)
+    if result is None or result != int(result):
+        return None
+    return int(result)
+
+
+def funding_8h(rate: float | None, interval_hours: float | None) -> float | None:
+    """A funding rate paid every `interval_hours` as its 8-hour equivalent (rate × 8 / interval)."""
+    if rate is None or interval_hours is None or interval_hours <= 0:
+        return None
+    return rate * 8.0 / interval_hours
+
+
+def pct_change(last: float | None, reference: float | None) -> float | None:
+    """(last / reference − 1) × 100, or None when either is missing or the reference is 0."""
+    if last is None or reference is None or reference == 0:
+        return None
+    return (last / reference - 1.0) * 100.0
+
+
+def newest(rows: Iterable[Any], time_of) -> Any | None:
+    """The row with the largest timestamp (`time_of(row)` → number or None); order is not trusted."""
+    best, best_t = None, None
+    for row in rows:
+        t = num(time_of(row))
+        if t is not None and (best_t is None or t > best_t):
+            best, best_t = row, t
+    return best
+
+
+def field(row: Mapping[str, Any], *names: str) -> Any:
+    """The first of `names` present in `row` with a non-empty value."""
+    for name in names:
+        value = row.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+class Skips:
+    """Counts records that could not be used (missing or malformed fields)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, n: int = 1) -> None:
+        self.count += n

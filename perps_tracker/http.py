@@ -1,0 +1,220 @@
+"""One HTTP layer for every venue: a shared `requests.Session`, timeouts on every call,
+bounded retries with backoff, and error translation into the `ExchangeError` tree.
+
+- Retried (up to `retries` times, `backoff` doubling, `Retry-After` honoured): HTTP 429,
+  5xx, timeouts and dropped or refused connections.
+- Not retried: 418 (IP ban), 451 (restricted location), 403 and every other 4xx.
+- A venue's error body (Binance `{"code":-1121,"msg":...}`, Gate `{"label","message"}`)
+  becomes the error's message; malformed JSON or an HTML page is "invalid response".
+- A `Deadline` bounds the whole of one venue's work: no request or retry sleep runs past it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from perps_tracker import __version__
+from perps_tracker.errors import ExchangeError, RateLimited, TemporaryExchangeError
+
+USER_AGENT = f"perps-tracker/{__version__}"
+MAX_RETRY_AFTER = 30.0  # seconds; a venue asking for longer is reported, not waited for
+POOL_SIZE = 64
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    retries: int = 3
+    backoff: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings) -> "HttpSettings":
+        return cls(
+            connect_timeout=settings["http.connect_timeout"],
+            read_timeout=settings["http.read_timeout"],
+            retries=settings["http.retries"],
+            backoff=settings["http.backoff"],
+        )
+
+
+class Deadline:
+    """A point in (monotonic) time after which a venue's work is abandoned."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self.seconds = seconds
+        self._at = None if seconds is None else clock() + seconds
+
+    def remaining(self) -> float | None:
+        return None if self._at is None else self._at - self._clock()
+
+    def expired(self) -> bool:
+        left = self.remaining()
+        return left is not None and left <= 0
+
+
+def make_session() -> requests.Session:
+    """The shared session: our User-Agent, a connection pool big enough for per-symbol fan-out."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def venue_message(payload: Any) -> str | None:
+    """The human message inside a venue's error body, if any."""
+    if isinstance(payload, Mapping):
+        for key in ("msg", "retMsg", "message", "error", "label"):
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                code = payload.get("code", payload.get("retCode", payload.get("label")))
+                return f"{value.strip()} (code {code})" if code not in (None, "", value) else value.strip()
+        errors = payload.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+            return venue_message(errors[0])
+    return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _decode(venue: str, response: requests.Response, where: str) -> Any:
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        body = response.text.lstrip()[:1].lower()
+        what = "an HTML page" if body == "<" else ("an empty body" if not response.content else "malformed JSON")
+        raise ExchangeError(venue, f"invalid response from {where}: {what}") from None
+
+
+class HttpClient:
+    """Makes JSON requests for the venues through one session, with retries and translation."""
+
+    def __init__(self, settings: HttpSettings | None = None, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings or HttpSettings()
+        self.session = session or make_session()
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request_json(
+        self,
+        venue: str,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        deadline: Deadline | None = None,
+        missing_ok: bool = False,
+        on_response: Callable[[requests.Response], None] | None = None,
+        check: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """The decoded JSON of `method url`, retrying what is worth retrying.
+
+        `missing_ok`: a 404 returns None (an endpoint this venue does not have).
+        `on_response`: sees every response (e.g. to read rate-limit headers).
+        `check`: inspects a decoded 200 body and raises for an error inside it (Bybit `retCode`).
+        Raises ExchangeError (or a subclass) with a one-line reason.
+        """
+        where = urlsplit(url).path or "/"
+        attempt = 0
+        while True:
+            try:
+                payload = self._once(venue, method, url, where, params, body, deadline, missing_ok, on_response)
+                if check is not None and payload is not None:
+                    check(payload)
+                return payload
+            except TemporaryExchangeError as e:
+                wait = self._backoff(attempt, e)
+                if wait is None or attempt >= self.settings.retries:
+                    raise
+                left = deadline.remaining() if deadline else None
+                if left is not None and wait >= left:
+                    raise
+                self._sleep(wait)
+                attempt += 1
+
+    def _backoff(self, attempt: int, error: TemporaryExchangeError) -> float | None:
+        wait = self.settings.backoff * (2 ** attempt)
+        after = getattr(error, "retry_after", None)
+        if after is not None:
+            if after > MAX_RETRY_AFTER:
+                return None
+            wait = max(wait, after)
+        return wait
+
+    def _timeout(self, deadline: Deadline | None, venue: str, where: str) -> tuple[float, float]:
+        connect, read = self.settings.connect_timeout, self.settings.read_timeout
+        left = deadline.remaining() if deadline else None
+        if left is not None:
+            if left <= 0:
+                raise ExchangeError(venue, f"gave up after {deadline.seconds:g} s (venue time limit) at {where}")
+            connect, read = min(connect, left), min(read, left)
+        return connect, read
+
+    def _once(self, venue, method, url, where, params, body, deadline, missing_ok, on_response) -> Any:
+        timeout = self._timeout(deadline, venue, where)
+        try:
+            response = self.session.request(method, url, params=params, json=body, timeout=timeout)
+        except requests.Timeout:
+            raise TemporaryExchangeError(venue, f"timed out at {where}") from None
+        except requests.ConnectionError as e:
+            reason = "connection refused" if "refused" in str(e).lower() else "connection failed"
+            raise TemporaryExchangeError(venue, f"{reason} at {where}") from None
+        except requests.RequestException as e:
+            raise ExchangeError(venue, f"request to {where} failed: {_short(str(e))}") from None
+        if on_response is not None:
+            on_response(response)
+        status = response.status_code
+        if status == 200:
+            return _decode(venue, response, where)
+        if status == 404 and missing_ok:
+            return None
+        detail = self._detail(response)
+        if status == 429:
+            error = RateLimited(venue, f"rate limited (HTTP 429) at {where}{detail}")
+            error.retry_after = _retry_after(response)
+            raise error
+        if status >= 500:
+            error = TemporaryExchangeError(venue, f"HTTP {status} at {where}{detail}")
+            error.retry_after = _retry_after(response)
+            raise error
+        if status == 418:
+            raise ExchangeError(venue, f"IP banned (HTTP 418) at {where}{detail}")
+        if status == 451:
+            raise ExchangeError(venue, f"unavailable from this location (HTTP 451) at {where}{detail}")
+        raise ExchangeError(venue, f"HTTP {status} at {where}{detail}")
+
+    @staticmethod
+    def _detail(response: requests.Response) -> str:
+        try:
+            message = venue_message(response.json())
+        except ValueError:
+            message = None
+        return f": {_short(message)}" if message else ""
