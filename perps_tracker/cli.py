@@ -15,6 +15,7 @@ import click
 
 from perps_tracker import __version__
 from perps_tracker.errors import TrackerError
+from perps_tracker.exchanges import EXCHANGES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -62,7 +63,7 @@ def cli():
 
     \b
     Quick start:
-      perps-tracker init           create the database
+      perps-tracker snapshot       fetch all venues, score, store this hour
       perps-tracker stats          what the database holds
     Docs: README.md and docs/ in the project.
     """
@@ -86,6 +87,40 @@ def init(settings, mkdir):
         render_init(db)
     finally:
         db.dispose()
+
+
+@cli.command()
+@settings_options
+@click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
+              help="Only this venue (repeatable). Default: all eight.")
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing on success; failed venues to stderr.")
+@click.pass_context
+def snapshot(ctx, settings, exchanges, as_json, quiet):
+    """Fetch every venue at once, score the market and store this hour's snapshot.
+
+    Running it again in the same hour replaces that hour's snapshot. Exit code 0 when
+    every venue answered, 3 when the snapshot was stored but some venues failed, 1 when
+    nothing was stored.
+
+    \b
+    Examples:
+      perps-tracker snapshot
+      perps-tracker snapshot --exchange binance --exchange okx --json
+      0 * * * * cd ~/perps && .venv/bin/perps-tracker snapshot --quiet   (crontab)
+    """
+    from perps_tracker.render import print_json, render_snapshot, render_snapshot_warnings, snapshot_json
+    from perps_tracker.snapshot import take_snapshot
+
+    snap = take_snapshot(settings, exchanges or list(EXCHANGES), utc_now())
+    if as_json:
+        print_json(snapshot_json(snap))
+    elif not quiet:
+        render_snapshot(snap)
+    if snap.failed:
+        if quiet or as_json:
+            render_snapshot_warnings(snap)
+        ctx.exit(3)
 
 
 @cli.command()

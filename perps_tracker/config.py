@@ -94,6 +94,8 @@ def _options() -> dict[str, Option]:
                env="PERPS_TRACKER_CONNECT_TIMEOUT", check=_positive),
         Option("http.read_timeout", float, 20.0, "seconds to wait for a venue's answer",
                env="PERPS_TRACKER_READ_TIMEOUT", check=_positive),
+        Option("http.venue_timeout", float, 60.0, "seconds one venue may take in all before it is reported as failed",
+               env="PERPS_TRACKER_VENUE_TIMEOUT", check=_positive),
         Option("http.retries", int, 3, "retries after a 429, a 5xx or a dropped connection",
                env="PERPS_TRACKER_RETRIES", check=_non_negative),
         Option("http.backoff", float, 0.5, "first retry delay in seconds, doubled each retry",

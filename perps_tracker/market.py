@@ -48,6 +48,7 @@ class VenueSnapshot:
     long_short_ratio: float | None = None
     long_share: float | None = None
     records_skipped: int = 0
+    notes: tuple[str, ...] = ()  # metrics that were unavailable, e.g. "long/short ratio unavailable: ..."
 
     @property
     def ok(self) -> bool:
@@ -59,6 +60,10 @@ class VenueSnapshot:
 
     def with_latency(self, latency_ms: int) -> "VenueSnapshot":
         return replace(self, latency_ms=latency_ms)
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 def pick_btc(markets: list[Market]) -> Market | None:
@@ -91,7 +96,7 @@ def summarize(exchange: str, kind: str, markets: list[Market], *, long_short_rat
         open_interest_usd=sum(oi) if oi else None,
         markets=len(markets),
         num_trades_24h=sum(trades) if trades else None,
-        btc_price=(btc.last_price if btc.last_price is not None else btc.mark_price) if btc else None,
+        btc_price=_first(btc.last_price, btc.mark_price, btc.index_price) if btc else None,
         btc_mark_price=btc.mark_price if btc else None,
         btc_index_price=btc.index_price if btc else None,
         btc_funding_rate_8h=btc.funding_rate_8h if btc else None,

@@ -10,9 +10,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from perps_tracker.config import OPTIONS, Settings
+from perps_tracker.snapshot import Snapshot
 from perps_tracker.storage.db import display_url
 from perps_tracker.storage.queries import CleanupResult, Stats, iso
 
@@ -52,6 +54,112 @@ def _fmt_time(ts: int | None) -> str:
 
 def _fmt_score(x: float | None) -> str:
     return "-" if x is None else f"{x:+.3f}"
+
+
+def fmt_usd(x: float | None) -> str:
+    if x is None:
+        return "-"
+    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= size:
+            return f"${x / size:,.2f}{unit}"
+    return f"${x:,.0f}"
+
+
+def fmt_pct(x: float | None, digits: int = 2, *, fraction: bool = False) -> str:
+    """A percentage with sign; `fraction=True` when x is a fraction (0.0001 → +0.0100%)."""
+    if x is None:
+        return "-"
+    return f"{x * 100 if fraction else x:+.{digits}f}%"
+
+
+def fmt_num(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+# -- snapshot ----------------------------------------------------------------------------
+
+def snapshot_json(snap: Snapshot) -> dict[str, Any]:
+    m, s = snap.market, snap.sentiment
+    return {
+        "timestamp": iso(snap.timestamp),
+        "taken_at": snap.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "market": {
+            "total_volume_usd": m.total_volume_usd, "total_oi_usd": m.total_oi_usd,
+            "cex_volume_usd": m.cex_volume_usd, "dex_volume_usd": m.dex_volume_usd,
+            "btc_price": m.btc_price,
+            "funding_rate_8h": m.funding_rate_8h, "price_change_24h_pct": m.price_change_24h_pct,
+            "funding_divergence": m.funding_divergence, "oi_vol_ratio": m.oi_vol_ratio,
+            "long_share": m.long_share, "long_short_ratio": m.long_short_ratio,
+            "oi_change_24h_pct": m.oi_change_24h_pct, "exchanges_ok": m.exchanges_ok,
+            "exchanges_failed": m.exchanges_failed,
+            "composite_score": s.composite_score, "sentiment": s.sentiment, "strength": s.strength,
+            "divergence_label": s.divergence_label,
+        },
+        "factors": snap.factors.as_dict(),
+        "missing_factors": list(snap.factors.missing),
+        "exchanges": [
+            {
+                "exchange": v.exchange, "kind": v.kind, "status": v.status, "error": v.error,
+                "latency_ms": v.latency_ms, "volume_24h_usd": v.volume_24h_usd,
+                "open_interest_usd": v.open_interest_usd, "markets": v.markets,
+                "num_trades_24h": v.num_trades_24h, "btc_price": v.btc_price,
+                "btc_mark_price": v.btc_mark_price, "btc_index_price": v.btc_index_price,
+                "btc_funding_rate_8h": v.btc_funding_rate_8h,
+                "btc_price_change_24h_pct": v.btc_price_change_24h_pct,
+                "long_short_ratio": v.long_short_ratio, "long_share": v.long_share,
+                "records_skipped": v.records_skipped, "notes": list(v.notes),
+            }
+            for v in snap.venues
+        ],
+    }
+
+
+def _oi_vol(oi: float | None, vol: float | None) -> str:
+    return fmt_num(oi / vol) if oi is not None and vol else "-"
+
+
+def render_snapshot(snap: Snapshot) -> None:
+    m, s = snap.market, snap.sentiment
+    table = Table(title=f"Perpetual futures · {_fmt_time(snap.timestamp)}", title_justify="left")
+    for name, justify in (("venue", "left"), ("type", "left"), ("24h volume", "right"), ("open interest", "right"),
+                          ("BTC funding 8h", "right"), ("OI/vol", "right"), ("BTC 24h", "right"),
+                          ("markets", "right"), ("status", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for v in snap.venues:
+        status = f"ok {v.latency_ms} ms" if v.ok else f"[red]error[/red]: {escape(v.error or '')}"
+        table.add_row(v.exchange, v.kind, fmt_usd(v.volume_24h_usd), fmt_usd(v.open_interest_usd),
+                      fmt_pct(v.btc_funding_rate_8h, 4, fraction=True), _oi_vol(v.open_interest_usd, v.volume_24h_usd),
+                      fmt_pct(v.btc_price_change_24h_pct), "-" if v.markets is None else str(v.markets), status)
+    markets = sum(v.markets or 0 for v in snap.venues if v.ok)
+    table.add_row(f"total {m.exchanges_ok}/{m.exchanges_ok + m.exchanges_failed}", "",
+                  fmt_usd(m.total_volume_usd), fmt_usd(m.total_oi_usd), fmt_pct(m.funding_rate_8h, 4, fraction=True),
+                  fmt_num(m.oi_vol_ratio), fmt_pct(m.price_change_24h_pct), str(markets), "", style="bold")
+    console.print(table)
+    say(f"CEX {fmt_usd(m.cex_volume_usd)} · DEX {fmt_usd(m.dex_volume_usd)} · BTC "
+        f"{'-' if m.btc_price is None else f'${m.btc_price:,.0f}'}"
+        f" · OI 24h change {fmt_pct(m.oi_change_24h_pct)} · long share "
+        f"{'-' if m.long_share is None else f'{m.long_share:.1%}'}")
+    say(f"Funding divergence: σ {fmt_pct(m.funding_divergence, 4, fraction=True)} per 8 h"
+        f" ({s.divergence_label or 'n/a'})")
+    factors = "  ".join(f"{name} {'-' if value is None else f'{value:+.2f}'}"
+                        for name, value in snap.factors.as_dict().items())
+    say(f"Factors: {factors}")
+    if s.composite_score is None:
+        say("Sentiment: not enough data for a score")
+    else:
+        say(f"Sentiment: {s.sentiment} ({s.strength}), composite {s.composite_score:+.3f}"
+            + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""))
+    for v in snap.venues:
+        for note in v.notes:
+            say(f"Note: {v.exchange}: {note}")
+        if v.records_skipped:
+            say(f"Note: {v.exchange}: skipped {v.records_skipped} unusable record(s)")
+
+
+def render_snapshot_warnings(snap: Snapshot) -> None:
+    """For --quiet: one stderr line per failed venue (cron mails stderr)."""
+    for v in snap.failed:
+        error_console.print(f"Warning: {v.exchange} failed: {v.error}", soft_wrap=True, markup=False, highlight=False)
 
 
 # -- init --------------------------------------------------------------------------------

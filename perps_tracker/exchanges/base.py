@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.http import Deadline, HttpClient
 from perps_tracker.market import Market, VenueSnapshot, summarize
+
+if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
+    from perps_tracker.http import Deadline, HttpClient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,7 +31,7 @@ class Exchange(ABC):
     base_url: ClassVar[str]
     ws_url: ClassVar[str | None] = None
 
-    def __init__(self, client: HttpClient, base_url: str | None = None, deadline: Deadline | None = None):
+    def __init__(self, client: "HttpClient", base_url: str | None = None, deadline: "Deadline | None" = None):
         self.client = client
         self.url = (base_url or self.base_url).rstrip("/")
         self.deadline = deadline

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
 from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.snapshot import HOUR, hour_bucket
 from perps_tracker.storage.db import Database, one_line
 from perps_tracker.storage.models import (
     Alert,
@@ -28,16 +29,10 @@ from perps_tracker.storage.models import (
     SentimentFactors,
 )
 
-HOUR = 3600
 DAY = 24 * HOUR
 COVERAGE_WINDOWS = {"24h": 24, "7d": 168}
 GAP_WINDOW_HOURS = 168
 TREND_LOOKBACK = (20 * HOUR, 28 * HOUR)  # the snapshot "24 h earlier" lies in this range
-
-
-def hour_bucket(moment: datetime) -> int:
-    """Unix seconds of the UTC hour that contains `moment`."""
-    return int(moment.timestamp()) // HOUR * HOUR
 
 
 def iso(ts: int | None) -> str | None:

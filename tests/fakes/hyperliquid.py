@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pytest import approx
-
-from tests.fakes import Reply, Request, load
+from tests.fakes import Reply, Request, approx, load
 
 # Hyperliquid reports errors as plain HTTP errors, never inside a 200 body.
 ERROR_IN_200 = None
