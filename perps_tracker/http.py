@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from perps_tracker import __version__
 from perps_tracker.errors import ExchangeError, RateLimited, TemporaryExchangeError
+from perps_tracker.exchanges.parsing import venue_message
 
 USER_AGENT = f"perps-tracker/{__version__}"
 MAX_RETRY_AFTER = 30.0  # seconds; a venue asking for longer is reported, not waited for
@@ -75,20 +76,6 @@ def make_session() -> requests.Session:
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def venue_message(payload: Any) -> str | None:
-    """The human message inside a venue's error body, if any."""
-    if isinstance(payload, Mapping):
-        for key in ("msg", "retMsg", "message", "error", "label"):
-            value = payload.get(key)
-            if isinstance(value, str) and value.strip():
-                code = payload.get("code", payload.get("retCode", payload.get("label")))
-                return f"{value.strip()} (code {code})" if code not in (None, "", value) else value.strip()
-        errors = payload.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
-            return venue_message(errors[0])
-    return None
 
 
 def _retry_after(response: requests.Response) -> float | None:

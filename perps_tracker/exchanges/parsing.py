@@ -78,3 +78,17 @@ class Skips:
 
     def __call__(self, n: int = 1) -> None:
         self.count += n
+
+
+def venue_message(payload: Any) -> str | None:
+    """The human message inside a venue's error body, if any."""
+    if isinstance(payload, Mapping):
+        for key in ("msg", "retMsg", "message", "error", "label"):
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                code = payload.get("code", payload.get("retCode", payload.get("label")))
+                return f"{value.strip()} (code {code})" if code not in (None, "", value) else value.strip()
+        errors = payload.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+            return venue_message(errors[0])
+    return None
