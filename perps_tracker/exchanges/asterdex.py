@@ -1,10 +1,21 @@
-"""AsterDEX (Binance-compatible) — DEX venue. Endpoint facts: shared/docs/exchange-apis.md."""
+"""AsterDEX — DEX whose futures API copies Binance's (`/fapi/v1/...`, same shapes and limits).
 
-from perps_tracker.exchanges.base import Exchange
+Docs: https://github.com/asterdex/api-docs/blob/master/aster-finance-futures-api.md
+So this is Binance on another host, minus what Aster lacks:
+- `fundingInfo` has Aster's own fields (`symbol`, `fundingIntervalHours`, `fundingFeeCap`,
+  `fundingFeeFloor`, `interestRate`, `time`); the interval is read from `fundingIntervalHours` as on Binance.
+- `/fapi/v1/openInterest` is not in Aster's docs: a 404 leaves open interest null and stops the
+  per-symbol requests.
+- No long/short ratio endpoint: it is not requested (null).
+"""
+
+from perps_tracker.exchanges.binance import Binance
 
 
-class Asterdex(Exchange):
+class Asterdex(Binance):
     id = "asterdex"
     kind = "DEX"
     name = "AsterDEX (Binance-compatible)"
     base_url = "https://fapi.asterdex.com"
+    ws_url = None
+    long_short_path = None
