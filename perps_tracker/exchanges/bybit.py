@@ -1,6 +1,131 @@
-"""Bybit v5 linear — CEX venue. Endpoint facts: shared/docs/exchange-apis.md."""
+"""Bybit v5 linear — CEX. Instruments (paged), one tickers call, the BTC account ratio.
 
+Docs: https://bybit-exchange.github.io/docs/v5/market/instrument
+Quirks: errors come inside HTTP 200 bodies (`retCode` ≠ 0); instruments-info is paged by
+`nextPageCursor` (over 500 linear symbols); tickers mix USDT perps, USDC perps and dated
+futures; `openInterestValue` counts both sides, `singleOpenInterestValue` one side;
+`price24hPcnt` is a fraction; funding intervals differ per symbol (1, 2, 4 or 8 h).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perps_tracker.errors import RateLimited
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.parsing import Skips, field, funding_8h, newest, num
+from perps_tracker.exchanges.parsing import venue_message
+from perps_tracker.market import Market, VenueSnapshot
+
+SETTLE_COINS = ("USDT", "USDC")
+RATE_LIMIT_CODES = ("10006", "10018")  # "Too many visits", "Exceeded the IP rate limit"
+MAX_PAGES = 20  # 1000 instruments a page: far beyond any real listing, a guard against a looping cursor
+
+
+def result_list(payload: Any) -> list:
+    """`result.list` of a v5 response; ValueError when the payload is not shaped like one."""
+    result = payload.get("result") if isinstance(payload, dict) else None
+    rows = result.get("list") if isinstance(result, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("expected {result: {list: [...]}}")
+    return rows
+
+
+def parse_instruments(payload: Any) -> dict[str, dict]:
+    """Included instruments of one instruments-info page, by symbol: active USDT/USDC linear perpetuals.
+
+    Sample::
+
+        {"retCode": 0, "result": {"category": "linear", "nextPageCursor": "first%3DBTCUSDT%26last%3DETHUSDT",
+         "list": [{"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading",
+                   "baseCoin": "BTC", "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}]}}
+    """
+    return {
+        row["symbol"]: row for row in result_list(payload)
+        if isinstance(row, dict) and row.get("symbol")
+        and row.get("contractType") == "LinearPerpetual" and row.get("status") == "Trading"
+        and row.get("settleCoin") in SETTLE_COINS
+    }
+
+
+def next_cursor(payload: Any) -> str | None:
+    """The cursor of the next instruments-info page, None on the last page."""
+    return payload["result"].get("nextPageCursor") or None
+
+
+def interval_hours(ticker: dict, instrument: dict) -> float | None:
+    """The symbol's funding interval: the ticker's `fundingIntervalHour`, else instruments' minutes / 60."""
+    hours = num(ticker.get("fundingIntervalHour"))
+    if hours is not None:
+        return hours
+    minutes = num(instrument.get("fundingInterval"))
+    return minutes / 60.0 if minutes is not None else None
+
+
+def parse_ticker(ticker: dict, instrument: dict) -> Market | None:
+    """One included market from its ticker; None when the 24h turnover is missing."""
+    volume = num(ticker.get("turnover24h"))
+    if volume is None:
+        return None
+    change = num(ticker.get("price24hPcnt"))
+    return Market(
+        symbol=instrument["symbol"],
+        base=str(instrument.get("baseCoin") or "").upper(),
+        quote=instrument["settleCoin"],
+        volume_24h_usd=volume,
+        open_interest_usd=num(field(ticker, "singleOpenInterestValue", "openInterestValue")),
+        last_price=num(ticker.get("lastPrice")),
+        mark_price=num(ticker.get("markPrice")),
+        index_price=num(ticker.get("indexPrice")),
+        funding_rate_8h=funding_8h(num(ticker.get("fundingRate")), interval_hours(ticker, instrument)),
+        price_change_24h_pct=change * 100.0 if change is not None else None,
+    )
+
+
+def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips) -> list[Market]:
+    """Markets of the included instruments from `/v5/market/tickers`; other symbols are ignored.
+
+    An included instrument whose ticker is missing, or lacks `turnover24h`, is skipped and counted.
+
+    Sample::
+
+        {"retCode": 0, "result": {"category": "linear", "list": [{"symbol": "BTCUSDT",
+         "lastPrice": "84000.5", "indexPrice": "83990", "markPrice": "84001", "price24hPcnt": "-0.0125",
+         "openInterestValue": "9000000000", "singleOpenInterestValue": "4500000000",
+         "turnover24h": "12000000000.5", "fundingRate": "0.0001", "fundingIntervalHour": "8"}]}}
+    """
+    markets, seen = [], set()
+    for ticker in result_list(payload):
+        instrument = instruments.get(ticker.get("symbol")) if isinstance(ticker, dict) else None
+        if instrument is None or ticker["symbol"] in seen:
+            continue
+        seen.add(ticker["symbol"])
+        market = parse_ticker(ticker, instrument)
+        if market is None:
+            skipped()
+        else:
+            markets.append(market)
+    skipped(len(instruments.keys() - seen))
+    return markets
+
+
+def parse_account_ratio(payload: Any) -> float | None:
+    """BTC long share (buyRatio / (buyRatio + sellRatio)) of the newest row of `/v5/market/account-ratio`.
+
+    Sample::
+
+        {"retCode": 0, "result": {"list": [{"symbol": "BTCUSDT", "buyRatio": "0.5426",
+         "sellRatio": "0.4574", "timestamp": "1732089600000"}]}}
+    """
+    row = newest((r for r in result_list(payload) if isinstance(r, dict)), lambda r: r.get("timestamp"))
+    if row is None:
+        return None
+    buy, sell = num(row.get("buyRatio")), num(row.get("sellRatio"))
+    if buy is None:
+        return None
+    if sell is None or buy + sell <= 0:
+        return buy
+    return buy / (buy + sell)
 
 
 class Bybit(Exchange):
@@ -9,3 +134,49 @@ class Bybit(Exchange):
     name = "Bybit v5 linear"
     base_url = "https://api.bybit.com"
     ws_url = "wss://stream.bybit.com"
+
+    def check(self, payload: Any) -> None:
+        """Bybit answers errors with HTTP 200 and a non-zero `retCode`."""
+        code = payload.get("retCode") if isinstance(payload, dict) else None
+        if code in (None, 0, "0"):
+            return
+        message = venue_message(payload) or f"retCode {code}"
+        if str(code) in RATE_LIMIT_CODES:
+            raise RateLimited(self.id, f"rate limited: {message}")
+        raise self.error(message)
+
+    def parse(self, endpoint: str, parser, *args: Any) -> Any:
+        """`parser(*args)`; a malformed payload is a one-line error naming `endpoint`."""
+        try:
+            return parser(*args)
+        except (ValueError, KeyError, TypeError) as e:
+            raise self.error(f"unexpected {endpoint} payload: {e}") from None
+
+    def instruments(self) -> dict[str, dict]:
+        """Every included instrument, following `nextPageCursor` until it is empty."""
+        included: dict[str, dict] = {}
+        params: dict[str, Any] = {"category": "linear", "limit": 1000}
+        for _ in range(MAX_PAGES):
+            payload = self.get("/v5/market/instruments-info", params)
+            included.update(self.parse("instruments-info", parse_instruments, payload))
+            cursor = self.parse("instruments-info", next_cursor, payload)
+            if cursor is None:
+                return included
+            params = {**params, "cursor": cursor}
+        raise self.error(f"unexpected instruments-info payload: more than {MAX_PAGES} pages")
+
+    def long_share(self) -> float | None:
+        """BTCUSDT account long share over the last hour; None where the endpoint is missing (404)."""
+        params = {"category": "linear", "symbol": "BTCUSDT", "period": "1h", "limit": 1}
+        payload = self.get("/v5/market/account-ratio", params, missing_ok=True)
+        return None if payload is None else self.parse("account-ratio", parse_account_ratio, payload)
+
+    def fetch(self) -> VenueSnapshot:
+        skipped = Skips()
+        got = self.parallel({
+            "instruments": self.instruments,
+            "tickers": lambda: self.get("/v5/market/tickers", {"category": "linear"}),
+            "long_share": lambda: self.optional("long/short ratio", self.long_share),
+        })
+        markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], skipped)
+        return self.summarize(markets, long_share=got["long_share"], records_skipped=skipped.count)

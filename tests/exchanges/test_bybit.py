@@ -1,0 +1,245 @@
+"""Bybit v5 specifics: instrument filtering, pagination, units, the account ratio and retCode errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from perps_tracker.errors import ExchangeError, RateLimited
+from perps_tracker.exchanges.bybit import Bybit, parse_account_ratio, parse_instruments, parse_tickers
+from perps_tracker.exchanges.parsing import Skips
+from tests.fakes import Reply, load
+from tests.fakes.bybit import PAGE_2_CURSOR
+
+BTC = {"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": "BTC",
+       "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}
+
+
+def page(*rows, cursor=""):
+    return {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": list(rows),
+                                                     "nextPageCursor": cursor}}
+
+
+def ticker(**fields):
+    return {"symbol": "BTCUSDT", "lastPrice": "84000", "turnover24h": "1000.5", **fields}
+
+
+@pytest.fixture
+def bybit(fake, client):
+    fake.install("bybit")
+    return Bybit(client, fake.url("bybit"))
+
+
+# -- instruments ------------------------------------------------------------------------------
+
+def test_active_usdt_linear_perpetual_is_included():
+    assert list(parse_instruments(page(BTC))) == ["BTCUSDT"]
+
+
+def test_usdc_perpetual_is_included():
+    usdc = {**BTC, "symbol": "BTCPERP", "quoteCoin": "USDC", "settleCoin": "USDC"}
+    assert list(parse_instruments(page(usdc))) == ["BTCPERP"]
+
+
+@pytest.mark.parametrize("change", [
+    {"contractType": "LinearFutures", "symbol": "BTC-26DEC26"},
+    {"contractType": "InversePerpetual", "settleCoin": "BTC"},
+    {"status": "PreLaunch"},
+    {"status": "Settling"},
+    {"status": "Delivering"},
+    {"status": "Closed"},
+    {"settleCoin": "BTC"},
+    {"settleCoin": "USDE"},
+    {"symbol": ""},
+], ids=["dated", "inverse", "prelaunch", "settling", "delivering", "closed", "coin-settled", "other-settle",
+        "no-symbol"])
+def test_excluded_instruments(change):
+    assert parse_instruments(page({**BTC, **change})) == {}
+
+
+def test_pagination_follows_next_page_cursor(bybit, fake):
+    included = bybit.instruments()
+    asked = [r.query.get("cursor") for r in fake.requests if r.path == "/v5/market/instruments-info"]
+    assert asked == [None, PAGE_2_CURSOR]  # the %-encoded token went back unchanged
+    assert {"BTCUSDT", "ETHUSDT"} <= included.keys()  # page 1
+    assert {"BTCPERP", "SOLUSDT", "1000PEPEUSDT", "BADUSDT"} <= included.keys()  # page 2
+    assert bybit.fetch().markets == 5  # only 2 of the 5 are on page 1
+
+
+def test_a_cursor_that_never_ends_is_an_error(bybit, fake):
+    fake.add("bybit", "/v5/market/instruments-info", Reply(page(BTC, cursor="again")))
+    with pytest.raises(ExchangeError, match="unexpected instruments-info payload: more than 20 pages"):
+        bybit.fetch()
+
+
+def test_malformed_instruments_page_fails_the_venue(bybit, fake):
+    fake.add("bybit", "/v5/market/instruments-info", Reply({"retCode": 0, "result": {"list": None}}))
+    with pytest.raises(ExchangeError, match="^bybit: unexpected instruments-info payload"):
+        bybit.fetch()
+
+
+# -- tickers ----------------------------------------------------------------------------------
+
+def markets_of(*tickers, instruments=None):
+    skipped = Skips()
+    markets = parse_tickers(page(*tickers), instruments or {"BTCUSDT": BTC}, skipped)
+    return markets, skipped.count
+
+
+def test_ticker_units():
+    (m,), _ = markets_of(ticker(markPrice="84001", indexPrice="83990", price24hPcnt="-0.0125",
+                                fundingRate="0.0001", fundingIntervalHour="8"))
+    assert (m.base, m.quote, m.volume_24h_usd) == ("BTC", "USDT", 1000.5)
+    assert (m.last_price, m.mark_price, m.index_price) == (84000.0, 84001.0, 83990.0)
+    assert m.price_change_24h_pct == pytest.approx(-1.25)
+    assert m.funding_rate_8h == pytest.approx(0.0001)
+
+
+def test_one_sided_open_interest_is_preferred():
+    (m,), _ = markets_of(ticker(openInterestValue="9000", singleOpenInterestValue="4500"))
+    assert m.open_interest_usd == 4500.0
+
+
+@pytest.mark.parametrize("fields", [{"openInterestValue": "9000"},
+                                    {"openInterestValue": "9000", "singleOpenInterestValue": ""}])
+def test_both_sides_open_interest_when_one_side_is_absent(fields):
+    (m,), _ = markets_of(ticker(**fields))
+    assert m.open_interest_usd == 9000.0
+
+
+def test_missing_open_interest_is_none_not_zero():
+    (m,), _ = markets_of(ticker(openInterestValue="NaN"))
+    assert m.open_interest_usd is None
+
+
+@pytest.mark.parametrize(("hours", "expected"), [("1", 0.0008), ("2", 0.0004), ("4", 0.0002), (8, 0.0001)])
+def test_funding_uses_the_tickers_interval(hours, expected):
+    (m,), _ = markets_of(ticker(fundingRate="0.0001", fundingIntervalHour=hours))
+    assert m.funding_rate_8h == pytest.approx(expected)
+
+
+def test_funding_interval_falls_back_to_instruments_minutes():
+    (m,), _ = markets_of(ticker(fundingRate="0.0001"), instruments={"BTCUSDT": {**BTC, "fundingInterval": 240}})
+    assert m.funding_rate_8h == pytest.approx(0.0002)  # 240 min = 4 h
+
+
+def test_funding_without_any_interval_is_none():
+    instruments = {"BTCUSDT": {k: v for k, v in BTC.items() if k != "fundingInterval"}}
+    (m,), _ = markets_of(ticker(fundingRate="0.0001"), instruments=instruments)
+    assert m.funding_rate_8h is None
+
+
+@pytest.mark.parametrize("turnover", ["", "NaN", None])
+def test_missing_turnover_is_skipped_and_counted(turnover):
+    markets, skipped = markets_of(ticker(turnover24h=turnover))
+    assert markets == [] and skipped == 1
+
+
+def test_tickers_of_excluded_symbols_are_ignored_not_counted():
+    markets, skipped = markets_of(ticker(), ticker(symbol="BTC-26DEC26", turnover24h=""),
+                                  ticker(symbol="XYZUSDT"))
+    assert [m.symbol for m in markets] == ["BTCUSDT"] and skipped == 0
+
+
+def test_included_instrument_without_a_ticker_is_counted():
+    instruments = {"BTCUSDT": BTC, "ETHUSDT": {**BTC, "symbol": "ETHUSDT", "baseCoin": "ETH"}}
+    markets, skipped = markets_of(ticker(), instruments=instruments)
+    assert [m.symbol for m in markets] == ["BTCUSDT"] and skipped == 1
+
+
+def test_fixture_tickers_match_the_fixture_instruments():
+    instruments = {**parse_instruments(load("bybit", "instruments_info_page1")),
+                   **parse_instruments(load("bybit", "instruments_info_page2"))}
+    skipped = Skips()
+    markets = parse_tickers(load("bybit", "tickers"), instruments, skipped)
+    assert sorted(m.symbol for m in markets) == ["1000PEPEUSDT", "BTCPERP", "BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert skipped.count == 1  # BADUSDT
+    eth = next(m for m in markets if m.symbol == "ETHUSDT")
+    assert eth.funding_rate_8h == pytest.approx(0.00005 * 8 / 4)  # no fundingIntervalHour: 240 min
+
+
+def test_malformed_tickers_payload_fails_the_venue(bybit, fake):
+    fake.add("bybit", "/v5/market/tickers", Reply({"retCode": 0, "result": {}}))
+    with pytest.raises(ExchangeError) as err:
+        bybit.fetch()
+    assert str(err.value).startswith("bybit: unexpected tickers payload") and "\n" not in str(err.value)
+
+
+# -- long/short account ratio -----------------------------------------------------------------
+
+def ratio_rows(*rows):
+    return {"retCode": 0, "result": {"list": list(rows)}}
+
+
+def test_account_ratio_takes_the_newest_row_whatever_the_order():
+    payload = ratio_rows({"buyRatio": "0.7", "sellRatio": "0.3", "timestamp": "300"},
+                         {"buyRatio": "0.4", "sellRatio": "0.6", "timestamp": "900"},
+                         {"buyRatio": "0.5", "sellRatio": "0.5", "timestamp": "600"})
+    assert parse_account_ratio(payload) == pytest.approx(0.4)
+
+
+def test_account_ratio_normalises_shares_that_do_not_sum_to_one():
+    assert parse_account_ratio(ratio_rows({"buyRatio": "0.3", "sellRatio": "0.2", "timestamp": 1})) == \
+        pytest.approx(0.6)
+
+
+def test_account_ratio_without_sell_ratio_is_the_buy_ratio():
+    assert parse_account_ratio(ratio_rows({"buyRatio": 0.55, "timestamp": 1})) == pytest.approx(0.55)
+
+
+def test_empty_account_ratio_is_none():
+    assert parse_account_ratio(ratio_rows()) is None
+
+
+def test_account_ratio_404_leaves_the_ratio_none(bybit, fake):
+    fake.add("bybit", "/v5/market/account-ratio", Reply({"msg": "not found"}, status=404))
+    snap = bybit.fetch()
+    assert snap.ok and snap.long_share is None and snap.long_short_ratio is None and snap.markets == 5
+
+
+def test_account_ratio_error_leaves_the_ratio_none_with_a_note(bybit, fake):
+    fake.add("bybit", "/v5/market/account-ratio", Reply({"retCode": 10001, "retMsg": "params error"}))
+    snap = bybit.fetch()
+    assert snap.ok and snap.long_share is None
+    assert bybit.notes == ["long/short ratio unavailable: params error (code 10001)"]
+
+
+# -- errors inside HTTP 200 -------------------------------------------------------------------
+
+def test_check_passes_success():
+    Bybit.check(Bybit(None), {"retCode": 0, "retMsg": "OK", "result": {}})
+
+
+def test_check_raises_the_venue_message_and_code():
+    with pytest.raises(ExchangeError) as err:
+        Bybit.check(Bybit(None), {"retCode": 10001, "retMsg": "params error", "result": {}})
+    assert not isinstance(err.value, RateLimited)
+    assert str(err.value) == "bybit: params error (code 10001)"
+
+
+@pytest.mark.parametrize("code", [10006, 10018, "10006"])
+def test_check_rate_limit_codes(code):
+    with pytest.raises(RateLimited, match="Too many visits"):
+        Bybit.check(Bybit(None), {"retCode": code, "retMsg": "Too many visits!"})
+
+
+def test_rate_limit_in_200_is_retried(bybit, fake):
+    tickers, calls = load("bybit", "tickers"), []
+
+    def once_limited(request):
+        calls.append(request)
+        return Reply({"retCode": 10006, "retMsg": "Too many visits!"} if len(calls) == 1 else tickers)
+
+    fake.add("bybit", "/v5/market/tickers", once_limited)
+    assert bybit.fetch().markets == 5 and len(calls) == 2
+
+
+def test_required_tickers_error_fails_the_venue(bybit, fake):
+    fake.add("bybit", "/v5/market/tickers", Reply({"retCode": 10001, "retMsg": "params error"}))
+    with pytest.raises(ExchangeError, match="^bybit: params error"):
+        bybit.fetch()
+
+
+def test_null_tickers_body_is_an_unexpected_tickers_payload(bybit, fake):
+    fake.add("bybit", "/v5/market/tickers", Reply(None))
+    with pytest.raises(ExchangeError, match="^bybit: unexpected tickers payload"):
+        bybit.fetch()
