@@ -124,7 +124,7 @@ def render_snapshot(snap: Snapshot) -> None:
     for name, justify in (("venue", "left"), ("type", "left"), ("24h volume", "right"), ("open interest", "right"),
                           ("BTC funding 8h", "right"), ("OI/vol", "right"), ("BTC 24h", "right"),
                           ("markets", "right"), ("status", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "status")
     for v in snap.venues:
         status = f"ok {v.latency_ms} ms" if v.ok else f"[red]error[/red]: {escape(v.error or '')}"
         table.add_row(v.exchange, v.kind, fmt_usd(v.volume_24h_usd), fmt_usd(v.open_interest_usd),

@@ -148,6 +148,7 @@ class FakeVenues:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else ~40 ms stalls per request (Nagle + delayed ACK)
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass

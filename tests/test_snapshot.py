@@ -1,0 +1,207 @@
+"""`perps-tracker snapshot` end to end against the loopback fake of all eight venues."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from pytest import approx
+from sqlalchemy import text
+
+from perps_tracker.cli import cli
+from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.storage.db import open_database
+from tests.fakes import Reply, closed_port_url, venue_module
+
+NOW = datetime(2026, 11, 22, 11, 0, 42, tzinfo=timezone.utc)
+VENUES = list(EXCHANGES)
+
+
+@pytest.fixture
+def env(fake, monkeypatch, db_path):
+    """All eight venues on the fake, a temporary database, a fixed clock, fast HTTP settings."""
+    fake.install()
+    for name, value in fake.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PERPS_TRACKER_DB", str(db_path))
+    monkeypatch.setenv("PERPS_TRACKER_BACKOFF", "0")
+    monkeypatch.setenv("PERPS_TRACKER_RETRIES", "1")
+    monkeypatch.setenv("PERPS_TRACKER_READ_TIMEOUT", "1")
+    monkeypatch.setattr("perps_tracker.cli.utc_now", lambda: NOW)
+    return monkeypatch
+
+
+def snapshot(runner, *args):
+    return runner.invoke(cli, ["snapshot", *args], catch_exceptions=False)
+
+
+def rows(db_path, sql):
+    db = open_database(str(db_path))
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(text(sql)).all()
+    finally:
+        db.dispose()
+
+
+def test_complete_snapshot(runner, env, db_path):
+    result = snapshot(runner, "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["timestamp"] == "2026-11-22T11:00:00Z" and data["taken_at"] == "2026-11-22T11:00:42Z"
+    assert [e["exchange"] for e in data["exchanges"]] == VENUES
+    assert all(e["status"] == "ok" and e["error"] is None for e in data["exchanges"])
+    for e in data["exchanges"]:
+        for key, value in venue_module(e["exchange"]).EXPECTED.items():
+            assert e[key] == value, (e["exchange"], key)
+    market = data["market"]
+    assert market["exchanges_ok"] == 8 and market["exchanges_failed"] == 0
+    assert market["total_volume_usd"] == approx(sum(e["volume_24h_usd"] for e in data["exchanges"]))
+    assert market["cex_volume_usd"] + market["dex_volume_usd"] == approx(market["total_volume_usd"])
+    assert set(data["factors"]) == {"funding", "price", "long_short", "conviction", "divergence", "oi_price"}
+    assert market["composite_score"] is not None and market["sentiment"] in ("BULLISH", "NEUTRAL", "BEARISH")
+
+    stored = rows(db_path, "SELECT timestamp, exchanges_ok, total_volume_usd, composite_score, source FROM market_snapshots")
+    assert stored == [(1795345200, 8, approx(market["total_volume_usd"]), approx(market["composite_score"]), "live")]
+    venues = rows(db_path, "SELECT exchange, status, volume_24h_usd FROM exchange_snapshots ORDER BY id")
+    assert [(v[0], v[1]) for v in venues] == [(v, "ok") for v in VENUES]
+    assert rows(db_path, "SELECT COUNT(*) FROM sentiment_factors") == [(1,)]
+
+
+def test_table_output(runner, env):
+    result = runner.invoke(cli, ["snapshot"], terminal_width=160)
+    assert result.exit_code == 0
+    for venue in VENUES:
+        assert venue in result.stdout
+    assert "total 8/8" in result.stdout and "Sentiment:" in result.stdout
+
+
+def test_twice_in_one_hour_replaces(runner, env, db_path):
+    assert snapshot(runner, "--quiet").exit_code == 0
+    later = NOW.replace(minute=40)
+    env.setattr("perps_tracker.cli.utc_now", lambda: later)
+    assert snapshot(runner, "--quiet").exit_code == 0
+    assert rows(db_path, "SELECT COUNT(*), MAX(taken_at) FROM market_snapshots") == [(1, int(later.timestamp()))]
+    assert rows(db_path, "SELECT COUNT(*) FROM exchange_snapshots") == [(8,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM sentiment_factors") == [(1,)]
+
+
+def test_quiet_is_silent_on_success(runner, env):
+    result = snapshot(runner, "--quiet")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+
+
+def _hyperliquid_with(fake, ctx_update: dict) -> Reply:
+    meta = [{"name": "BTC", "szDecimals": 5, "maxLeverage": 40}]
+    ctx = {"dayNtlVlm": "1000.0", "funding": "0.00001", "openInterest": "1.0", "prevDayPx": "1.0",
+           "markPx": "1.0", "midPx": "1.0", "oraclePx": "1.0", "premium": "0.0"}
+    ctx.update(ctx_update)
+    return Reply([{"universe": meta}, [{k: v for k, v in ctx.items() if v is not ...}]])
+
+
+# Each failure class of the issue, each on a different venue (they rotate through the registry).
+FAILURES = {
+    "timeout": lambda fake: Reply({}, delay=2.5),
+    "refused": None,  # the venue's URL points at a closed port
+    "429-always": lambda fake: Reply({"msg": "Too many requests"}, status=429, headers={"Retry-After": "0"}),
+    "418": lambda fake: Reply({"code": -1003, "msg": "Way too many requests; IP banned until 1"}, status=418),
+    "451": lambda fake: Reply({"code": 0, "msg": "Service unavailable from a restricted location"}, status=451),
+    "500": lambda fake: Reply({"msg": "internal"}, status=500),
+    "html": lambda fake: Reply("<html><body>502 Bad Gateway</body></html>", content_type="text/html"),
+    "truncated": lambda fake: Reply('[{"symbol": "BTCUSDT", "quoteVol'),
+    "empty-list": lambda fake: Reply([]),
+}
+
+
+@pytest.mark.parametrize("mode", list(FAILURES) + ["error-in-200", "missing-fields", "nan-strings"])
+def test_one_broken_venue_still_stores_the_other_seven(runner, env, fake, db_path, mode):
+    index = (list(FAILURES) + ["error-in-200", "missing-fields", "nan-strings"]).index(mode)
+    broken = VENUES[index % len(VENUES)]
+    if mode == "refused":
+        env.setenv(f"PERPS_TRACKER_{broken.upper()}_URL", closed_port_url())
+    elif mode == "error-in-200":
+        broken = next(v for v in VENUES[index % 8:] + VENUES if venue_module(v).ERROR_IN_200)
+        fake.override(broken, Reply(venue_module(broken).ERROR_IN_200[0]))
+    elif mode == "missing-fields":
+        broken = "hyperliquid"
+        fake.override(broken, _hyperliquid_with(fake, {"dayNtlVlm": ..., "markPx": ...}))
+    elif mode == "nan-strings":
+        broken = "hyperliquid"
+        fake.override(broken, _hyperliquid_with(fake, {"dayNtlVlm": "NaN", "markPx": "NaN"}))
+    else:
+        fake.override(broken, FAILURES[mode](fake))
+
+    result = snapshot(runner, "--quiet")
+    assert result.exit_code == 3, result.stderr
+    assert result.stdout == ""
+    warning = result.stderr.strip()
+    assert warning.startswith(f"Warning: {broken} failed: ") and "\n" not in warning
+
+    assert rows(db_path, "SELECT exchanges_ok, exchanges_failed FROM market_snapshots") == [(7, 1)]
+    stored = dict(rows(db_path, "SELECT exchange, status FROM exchange_snapshots"))
+    assert stored == {v: ("error" if v == broken else "ok") for v in VENUES}
+    (error,) = rows(db_path, f"SELECT error FROM exchange_snapshots WHERE exchange = '{broken}'")[0]
+    assert error and error == warning.split(" failed: ", 1)[1]
+    # The failed venue leaves its numbers NULL, never zero.
+    assert rows(db_path, f"SELECT volume_24h_usd, markets FROM exchange_snapshots WHERE exchange = '{broken}'") == [
+        (None, None)]
+
+
+def test_hanging_venue_is_cut_off_by_its_time_limit(runner, env, fake, db_path):
+    env.setenv("PERPS_TRACKER_VENUE_TIMEOUT", "0.5")
+    env.setenv("PERPS_TRACKER_READ_TIMEOUT", "10")
+    fake.override("okx", Reply({}, delay=5))
+    result = snapshot(runner, "--json")
+    assert result.exit_code == 3
+    okx = next(e for e in json.loads(result.stdout)["exchanges"] if e["exchange"] == "okx")
+    assert okx["status"] == "error" and okx["latency_ms"] < 2000
+    assert rows(db_path, "SELECT exchanges_ok FROM market_snapshots") == [(7,)]
+
+
+def test_no_venue_answered_stores_nothing(runner, env, fake, db_path):
+    for venue in VENUES:
+        fake.override(venue, Reply({"msg": "down"}, status=503))
+    result = runner.invoke(cli, ["snapshot"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no venue answered, nothing stored (binance: HTTP 503 at /")
+    assert result.stderr.count("\n") == 1
+    assert rows(db_path, "SELECT COUNT(*) FROM market_snapshots") == [(0,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM exchange_snapshots") == [(0,)]
+
+
+def test_exchange_option_restricts(runner, env, fake, db_path):
+    result = snapshot(runner, "--exchange", "okx", "--exchange", "dydx", "--json")
+    assert result.exit_code == 0
+    assert [e["exchange"] for e in json.loads(result.stdout)["exchanges"]] == ["okx", "dydx"]
+    assert {r.venue for r in fake.requests} == {"okx", "dydx"}
+    assert rows(db_path, "SELECT exchanges_ok FROM market_snapshots") == [(2,)]
+
+
+def test_bad_exchange_is_usage_error(runner, env):
+    result = runner.invoke(cli, ["snapshot", "--exchange", "kraken"])
+    assert result.exit_code == 2 and "Invalid value for '--exchange': 'kraken' is not one of" in result.stderr
+
+
+def test_oi_change_uses_the_snapshot_24h_earlier_over_common_venues(runner, env, db_path):
+    day_before = NOW.replace(day=21, hour=10)  # 25 h earlier: inside 20–28 h
+    env.setattr("perps_tracker.cli.utc_now", lambda: day_before)
+    assert snapshot(runner, "--quiet", "--exchange", "binance", "--exchange", "okx").exit_code == 0
+    env.setattr("perps_tracker.cli.utc_now", lambda: NOW)
+    data = json.loads(snapshot(runner, "--json").output)
+    # Same fixtures both times, summed over binance and okx only: no change.
+    assert data["market"]["oi_change_24h_pct"] == approx(0.0)
+    assert data["factors"]["oi_price"] is not None
+
+
+def test_no_oi_change_without_a_snapshot_20_to_28h_earlier(runner, env):
+    env.setattr("perps_tracker.cli.utc_now", lambda: NOW.replace(day=21, hour=5))  # 30 h earlier
+    snapshot(runner, "--quiet")
+    env.setattr("perps_tracker.cli.utc_now", lambda: NOW)
+    assert json.loads(snapshot(runner, "--json").output)["market"]["oi_change_24h_pct"] is None
+
+
+def test_bad_database_path_stores_nothing_and_fetches_nothing(runner, env, fake, tmp_path):
+    result = runner.invoke(cli, ["snapshot", "--db", str(tmp_path)])
+    assert result.exit_code == 1 and result.stderr == f"Error: database path {tmp_path} is a directory\n"
+    assert fake.requests == []
