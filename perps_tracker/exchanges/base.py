@@ -12,7 +12,8 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
-from perps_tracker.errors import ExchangeError
+from perps_tracker.errors import ExchangeError, RateLimited
+from perps_tracker.exchanges.parsing import venue_message
 from perps_tracker.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
@@ -30,6 +31,12 @@ class Exchange(ABC):
     name: ClassVar[str]
     base_url: ClassVar[str]
     ws_url: ClassVar[str | None] = None
+
+    # Venues that report errors inside HTTP 200 bodies name the code field, its success
+    # values and its rate-limit values; `check` does the rest.
+    error_code_field: ClassVar[str | None] = None
+    ok_codes: ClassVar[tuple[str, ...]] = ()
+    rate_limit_codes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, client: "HttpClient", base_url: str | None = None, deadline: "Deadline | None" = None):
         self.client = client
@@ -49,7 +56,17 @@ class Exchange(ABC):
         """Fetch and parse this venue's public endpoints into a VenueSnapshot."""
 
     def check(self, payload: Any) -> None:
-        """Raise ExchangeError for an error reported inside an HTTP 200 body. Default: none."""
+        """Raise ExchangeError for an error inside an HTTP 200 body (`error_code_field` not in `ok_codes`);
+        RateLimited, which is retried, for `rate_limit_codes`."""
+        if self.error_code_field is None or not isinstance(payload, dict):
+            return
+        code = payload.get(self.error_code_field)
+        if code is None or str(code) in self.ok_codes:
+            return
+        message = venue_message(payload) or f"{self.error_code_field} {code}"
+        if str(code) in self.rate_limit_codes:
+            raise RateLimited(self.id, f"rate limited: {message}")
+        raise self.error(message)
 
     def on_response(self, response) -> None:
         """See every HTTP response (rate-limit headers). Default: nothing."""
@@ -72,6 +89,13 @@ class Exchange(ABC):
             self.id, "POST", self.url + path, body=body, deadline=self.deadline,
             on_response=self.on_response, check=self.check,
         )
+
+    def parse(self, what: str, parser: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """`parser(*args, **kwargs)`; a payload not shaped as documented is a one-line error naming `what`."""
+        try:
+            return parser(*args, **kwargs)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            raise self.error(f"unexpected {what} payload: {e}") from None
 
     def summarize(self, markets: list[Market], **btc_and_ratio: Any) -> VenueSnapshot:
         """Sum `markets` into this venue's snapshot; no included market at all is an error, not a zero."""

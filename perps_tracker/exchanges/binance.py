@@ -266,20 +266,14 @@ class Binance(Exchange):
             "ratio": lambda: self.optional("long/short ratio", self._long_short_ratio),
         })
         instruments, open_interest = got["instruments"]
-        tickers = self._parse("ticker/24hr", parse_rows, got["ticker"])
-        premium = self._parse("premiumIndex", parse_rows, got["premium"])
+        tickers = self.parse("ticker/24hr", parse_rows, got["ticker"])
+        premium = self.parse("premiumIndex", parse_rows, got["premium"])
         markets = build_markets(instruments, tickers, premium, got["intervals"], open_interest, skipped)
         return self.summarize(markets, long_short_ratio=got["ratio"], records_skipped=skipped.count)
 
-    def _parse(self, what: str, parse: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return parse(*args)
-        except ValueError as e:
-            raise self.error(f"unexpected {what} payload: {e}") from None
-
     def _instruments_and_open_interest(self, skipped: Skips):
         payload = self.get("/fapi/v1/exchangeInfo")
-        instruments = self._parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
+        instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
         return instruments, self._open_interest(list(instruments))
 
     def _open_interest(self, symbols: list[str]) -> dict[str, float] | None:
@@ -303,14 +297,14 @@ class Binance(Exchange):
         if payload is None:
             self._no_open_interest = True  # later symbols are not requested
             return None
-        return self._parse("openInterest", parse_open_interest, payload)
+        return self.parse("openInterest", parse_open_interest, payload)
 
     def _funding_intervals(self) -> dict[str, float]:
-        return self._parse("fundingInfo", parse_funding_info, self.get("/fapi/v1/fundingInfo"))
+        return self.parse("fundingInfo", parse_funding_info, self.get("/fapi/v1/fundingInfo"))
 
     def _long_short_ratio(self) -> float | None:
         if self.long_short_path is None:
             return None
         params = {"symbol": "BTCUSDT", "period": "1h", "limit": 1}
         payload = self.get(self.long_short_path, params, missing_ok=True)
-        return self._parse("long/short ratio", parse_long_short_ratio, payload)
+        return self.parse("long/short ratio", parse_long_short_ratio, payload)

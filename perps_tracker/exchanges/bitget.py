@@ -11,17 +11,13 @@ ignores `limit` and returns about 30 rows, oldest first.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
-from perps_tracker.errors import RateLimited
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.parsing import Skips, funding_8h, newest, num
-from perps_tracker.exchanges.parsing import venue_message
 from perps_tracker.market import Market, VenueSnapshot
 
 PRODUCT = {"productType": "USDT-FUTURES"}
-SUCCESS = "00000"
-RATE_LIMIT_CODES = {"429"}
 DEFAULT_INTERVAL_HOURS = 8.0
 
 
@@ -135,31 +131,16 @@ class Bitget(Exchange):
     kind = "CEX"
     name = "Bitget v2 USDT futures"
     base_url = "https://api.bitget.com"
-
-    def check(self, payload: Any) -> None:
-        code = payload.get("code") if isinstance(payload, dict) else None
-        if code is None or str(code) == SUCCESS:
-            return
-        message = venue_message(payload) or f"error code {code}"
-        if str(code) in RATE_LIMIT_CODES:
-            raise RateLimited(self.id, f"rate limited: {message}")
-        raise self.error(message)
-
-    def parsed(self, what: str, parse: Callable[..., Any], payload: Any, *args: Any) -> Any:
-        """`parse(payload, *args)`, a malformed payload reported as this venue's error."""
-        try:
-            return parse(payload, *args)
-        except ValueError as e:
-            raise self.error(f"unexpected {what} payload: {e}") from None
+    error_code_field, ok_codes, rate_limit_codes = "code", ("00000",), ("429",)  # errors may come in HTTP 200
 
     def long_short_ratio(self) -> float | None:
         payload = self.get("/api/v2/mix/market/account-long-short", {"symbol": "BTCUSDT", "period": "1h"},
                            missing_ok=True)
-        return None if payload is None else self.parsed("account-long-short", parse_long_short, payload)
+        return None if payload is None else self.parse("account-long-short", parse_long_short, payload)
 
     def funding(self) -> dict[str, Funding]:
         payload = self.get("/api/v2/mix/market/current-fund-rate", PRODUCT, missing_ok=True)
-        return {} if payload is None else self.parsed("current-fund-rate", parse_funding, payload)
+        return {} if payload is None else self.parse("current-fund-rate", parse_funding, payload)
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
@@ -169,6 +150,6 @@ class Bitget(Exchange):
             "funding": lambda: self.optional("funding intervals", self.funding),
             "ratio": lambda: self.optional("long/short ratio", self.long_short_ratio),
         })
-        contracts = self.parsed("contracts", parse_contracts, got["contracts"])
-        markets = self.parsed("tickers", parse_tickers, got["tickers"], contracts, got["funding"] or {}, skipped)
+        contracts = self.parse("contracts", parse_contracts, got["contracts"])
+        markets = self.parse("tickers", parse_tickers, got["tickers"], contracts, got["funding"] or {}, skipped)
         return self.summarize(markets, long_short_ratio=got["ratio"], records_skipped=skipped.count)

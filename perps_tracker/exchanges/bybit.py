@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from perps_tracker.errors import RateLimited
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.parsing import Skips, field, funding_8h, newest, num
-from perps_tracker.exchanges.parsing import venue_message
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_COINS = ("USDT", "USDC")
-RATE_LIMIT_CODES = ("10006", "10018")  # "Too many visits", "Exceeded the IP rate limit"
 MAX_PAGES = 20  # 1000 instruments a page: far beyond any real listing, a guard against a looping cursor
 
 
@@ -134,23 +131,8 @@ class Bybit(Exchange):
     name = "Bybit v5 linear"
     base_url = "https://api.bybit.com"
     ws_url = "wss://stream.bybit.com"
-
-    def check(self, payload: Any) -> None:
-        """Bybit answers errors with HTTP 200 and a non-zero `retCode`."""
-        code = payload.get("retCode") if isinstance(payload, dict) else None
-        if code in (None, 0, "0"):
-            return
-        message = venue_message(payload) or f"retCode {code}"
-        if str(code) in RATE_LIMIT_CODES:
-            raise RateLimited(self.id, f"rate limited: {message}")
-        raise self.error(message)
-
-    def parse(self, endpoint: str, parser, *args: Any) -> Any:
-        """`parser(*args)`; a malformed payload is a one-line error naming `endpoint`."""
-        try:
-            return parser(*args)
-        except (ValueError, KeyError, TypeError) as e:
-            raise self.error(f"unexpected {endpoint} payload: {e}") from None
+    error_code_field, ok_codes = "retCode", ("0",)  # errors come inside HTTP 200 bodies
+    rate_limit_codes = ("10006", "10018")  # "Too many visits", "Exceeded the IP rate limit"
 
     def instruments(self) -> dict[str, dict]:
         """Every included instrument, following `nextPageCursor` until it is empty."""

@@ -23,8 +23,8 @@ def _market(ticker: str, row: dict, volume: float, oracle: float) -> Market:
         symbol=ticker, base=base.upper(), quote=(quote or "USD").upper(), volume_24h_usd=volume,
         open_interest_usd=oi * oracle if oi is not None else None,
         last_price=None,
-        mark_price=oracle,  # the oracle price is all dYdX gives; summarize takes it as the BTC price
-        index_price=None,
+        mark_price=None,
+        index_price=oracle,  # the oracle price is all dYdX gives; summarize falls back to it for the BTC price
         funding_rate_8h=funding_8h(num(row.get("nextFundingRate")), 1.0),
         price_change_24h_pct=pct_change(oracle, oracle - change) if change is not None else None,
         num_trades_24h=integer(row.get("trades24H")),
@@ -65,9 +65,5 @@ class Dydx(Exchange):
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
-        payload = self.get("/v4/perpetualMarkets")
-        try:
-            markets = parse_perpetual_markets(payload, skipped)
-        except ValueError as e:
-            raise self.error(f"unexpected perpetualMarkets payload: {e}") from None
+        markets = self.parse("perpetualMarkets", parse_perpetual_markets, self.get("/v4/perpetualMarkets"), skipped)
         return self.summarize(markets, records_skipped=skipped.count)

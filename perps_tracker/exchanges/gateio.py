@@ -10,7 +10,7 @@ the BTC_USDT contract's `long_users` / `short_users`. Errors are HTTP errors wit
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.parsing import Skips, funding_8h, num
@@ -104,20 +104,13 @@ class Gateio(Exchange):
     name = "Gate.io v4 USDT futures"
     base_url = "https://api.gateio.ws"
 
-    def parsed(self, what: str, parse: Callable[..., Any], payload: Any, *args: Any) -> Any:
-        """`parse(payload, *args)`, a malformed payload reported as this venue's error."""
-        try:
-            return parse(payload, *args)
-        except ValueError as e:
-            raise self.error(f"unexpected {what} payload: {e}") from None
-
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
         got = self.parallel({
             "contracts": lambda: self.get("/api/v4/futures/usdt/contracts"),
             "tickers": lambda: self.get("/api/v4/futures/usdt/tickers"),
         })
-        contracts = self.parsed("contracts", parse_contracts, got["contracts"])
-        markets = self.parsed("tickers", parse_tickers, got["tickers"], contracts, skipped)
+        contracts = self.parse("contracts", parse_contracts, got["contracts"])
+        markets = self.parse("tickers", parse_tickers, got["tickers"], contracts, skipped)
         return self.summarize(markets, long_share=parse_long_share(contracts.get(BTC_CONTRACT)),
                               records_skipped=skipped.count)

@@ -65,8 +65,5 @@ class Hyperliquid(Exchange):
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
         payload = self.post("/info", {"type": "metaAndAssetCtxs"})
-        try:
-            markets = parse_meta_and_asset_ctxs(payload, skipped)
-        except ValueError as e:
-            raise self.error(f"unexpected metaAndAssetCtxs payload: {e}") from None
+        markets = self.parse("metaAndAssetCtxs", parse_meta_and_asset_ctxs, payload, skipped)
         return self.summarize(markets, records_skipped=skipped.count)

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from perps_tracker.errors import RateLimited
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.parsing import Skips, funding_8h, newest, num, pct_change
-from perps_tracker.exchanges.parsing import venue_message
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_CCYS = ("USDT", "USDC")
-RATE_LIMIT_CODES = ("50011", "50061")  # too many requests (per endpoint / per sub-account)
 HOUR_MS = 3_600_000.0
 SWAP = {"instType": "SWAP"}
 
@@ -155,23 +152,8 @@ class Okx(Exchange):
     name = "OKX v5 swaps"
     base_url = "https://www.okx.com"
     ws_url = "wss://ws.okx.com:8443"
-
-    def check(self, payload: Any) -> None:
-        """OKX answers errors with HTTP 200 and `code` other than "0"."""
-        code = payload.get("code") if isinstance(payload, dict) else None
-        if code in (None, "0", 0):
-            return
-        message = venue_message(payload) or f"code {code}"
-        if str(code) in RATE_LIMIT_CODES:
-            raise RateLimited(self.id, f"rate limited: {message}")
-        raise self.error(message)
-
-    def parse(self, endpoint: str, parser, *args: Any, **kwargs: Any) -> Any:
-        """`parser(*args, **kwargs)`; a malformed payload is a one-line error naming `endpoint`."""
-        try:
-            return parser(*args, **kwargs)
-        except (ValueError, KeyError, TypeError) as e:
-            raise self.error(f"unexpected {endpoint} payload: {e}") from None
+    error_code_field, ok_codes = "code", ("0",)  # errors come inside HTTP 200 bodies
+    rate_limit_codes = ("50011", "50061")  # too many requests (per endpoint / per sub-account)
 
     def fetched(self, endpoint: str, path: str, params: dict, parser, *, missing_ok: bool = False) -> Any:
         """GET `path` and parse it; None for a 404 when `missing_ok`."""

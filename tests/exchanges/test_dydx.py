@@ -55,7 +55,7 @@ def test_fixture_skips_two_records():
 
 def test_oracle_price_stands_in_for_mark_and_last():
     market = markets_by_symbol()["BTC-USD"]
-    assert (market.last_price, market.mark_price, market.index_price) == (None, 84000.5, None)
+    assert (market.last_price, market.mark_price, market.index_price) == (None, None, 84000.5)
     assert (market.base, market.quote) == ("BTC", "USD")
 
 

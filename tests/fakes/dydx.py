@@ -20,9 +20,9 @@ EXPECTED = {
     # OI = openInterest × oraclePrice; SOL-USD has an empty openInterest, so no OI (not 0)
     "open_interest_usd": approx(850.5 * 84000.5 + 12000.25 * 2950),
     "num_trades_24h": 45000 + 30000 + 12000,
-    "btc_price": approx(84000.5),  # no last price: the oracle price (set as the mark)
-    "btc_mark_price": approx(84000.5),
-    "btc_index_price": None,
+    "btc_price": approx(84000.5),  # no last or mark price: the oracle price
+    "btc_mark_price": None,
+    "btc_index_price": approx(84000.5),  # the oracle price
     "btc_funding_rate_8h": approx(0.0000125 * 8),  # hourly nextFundingRate
     # priceChange24H is absolute: 1500.5 / (84000.5 - 1500.5) × 100
     "btc_price_change_24h_pct": approx(1500.5 / 82500 * 100),
