@@ -3,7 +3,7 @@ fundingInfo fields, a 404 for the undocumented /fapi/v1/openInterest and no long
 
 from __future__ import annotations
 
-from pytest import approx
+from tests.fakes import approx
 
 from tests.fakes import Reply, load
 from tests.fakes.binance import OPEN_INTEREST, WeightCounter, install_venue

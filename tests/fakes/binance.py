@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from pytest import approx
+from tests.fakes import approx
 
 from tests.fakes import Reply, Request, load
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest import approx
+from tests.fakes import approx
 
 from tests.fakes import Reply, load
 

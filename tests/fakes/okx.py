@@ -3,7 +3,7 @@ mark prices and the rubik BTC long/short account ratio."""
 
 from __future__ import annotations
 
-from pytest import approx
+from tests.fakes import approx
 
 from tests.fakes import Reply, Request, load
 
