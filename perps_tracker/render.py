@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from perps_tracker.config import OPTIONS, Settings
@@ -120,13 +120,14 @@ def _oi_vol(oi: float | None, vol: float | None) -> str:
 
 def render_snapshot(snap: Snapshot) -> None:
     m, s = snap.market, snap.sentiment
-    table = Table(title=f"Perpetual futures · {_fmt_time(snap.timestamp)}", title_justify="left")
-    for name, justify in (("venue", "left"), ("type", "left"), ("24h volume", "right"), ("open interest", "right"),
-                          ("BTC funding 8h", "right"), ("OI/vol", "right"), ("BTC 24h", "right"),
-                          ("markets", "right"), ("status", "left")):
+    table = Table(title=f"Perpetual futures · {_fmt_time(snap.timestamp)}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name, justify in (("venue", "left"), ("kind", "left"), ("vol 24h", "right"), ("OI", "right"),
+                          ("fund 8h", "right"), ("OI/vol", "right"), ("BTC 24h", "right"),
+                          ("mkts", "right"), ("status", "left")):
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "status")
     for v in snap.venues:
-        status = f"ok {v.latency_ms} ms" if v.ok else f"[red]error[/red]: {escape(v.error or '')}"
+        status = "ok" if v.ok else "[red]error[/red]"
         table.add_row(v.exchange, v.kind, fmt_usd(v.volume_24h_usd), fmt_usd(v.open_interest_usd),
                       fmt_pct(v.btc_funding_rate_8h, 4, fraction=True), _oi_vol(v.open_interest_usd, v.volume_24h_usd),
                       fmt_pct(v.btc_price_change_24h_pct), "-" if v.markets is None else str(v.markets), status)
@@ -139,8 +140,8 @@ def render_snapshot(snap: Snapshot) -> None:
         f"{'-' if m.btc_price is None else f'${m.btc_price:,.0f}'}"
         f" · OI 24h change {fmt_pct(m.oi_change_24h_pct)} · long share "
         f"{'-' if m.long_share is None else f'{m.long_share:.1%}'}")
-    say(f"Funding divergence: σ {fmt_pct(m.funding_divergence, 4, fraction=True)} per 8 h"
-        f" ({s.divergence_label or 'n/a'})")
+    sigma = "-" if m.funding_divergence is None else f"{m.funding_divergence * 100:.4f}%"
+    say(f"Funding divergence: σ {sigma} per 8 h ({s.divergence_label or 'n/a'})")
     factors = "  ".join(f"{name} {'-' if value is None else f'{value:+.2f}'}"
                         for name, value in snap.factors.as_dict().items())
     say(f"Factors: {factors}")
@@ -149,11 +150,14 @@ def render_snapshot(snap: Snapshot) -> None:
     else:
         say(f"Sentiment: {s.sentiment} ({s.strength}), composite {s.composite_score:+.3f}"
             + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""))
+    for v in snap.failed:
+        say(f"Failed: {v.exchange}: {v.error}")
     for v in snap.venues:
         for note in v.notes:
             say(f"Note: {v.exchange}: {note}")
-        if v.records_skipped:
-            say(f"Note: {v.exchange}: skipped {v.records_skipped} unusable record(s)")
+    skipped = [f"{v.exchange} {v.records_skipped}" for v in snap.venues if v.records_skipped]
+    if skipped:
+        say(f"Skipped unusable records (missing or NaN numbers): {', '.join(skipped)}")
 
 
 def render_snapshot_warnings(snap: Snapshot) -> None:
