@@ -44,3 +44,19 @@ def test_every_column_is_documented():
         assert f"`{table.name}`" in doc
         for column in table.columns:
             assert f"`{column.name}`" in doc, f"{table.name}.{column.name} is not in docs/database.md"
+
+
+def test_every_venue_is_documented():
+    from perps_tracker.exchanges import EXCHANGES
+
+    doc = (ROOT / "docs" / "venues.md").read_text()
+    for venue in EXCHANGES:
+        assert f"\n## {venue}\n" in doc, f"docs/venues.md has no section for {venue}"
+
+
+def test_docs_links_resolve():
+    import re
+
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+\.md)\)", page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.name} links to missing {target}"
