@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, field, funding_8h, newest, num
+from perps_tracker.exchanges.parsing import Skips, field, funding_8h, join_markets, newest, num
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_COINS = ("USDT", "USDC")
@@ -91,19 +91,11 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips) ->
          "openInterestValue": "9000000000", "singleOpenInterestValue": "4500000000",
          "turnover24h": "12000000000.5", "fundingRate": "0.0001", "fundingIntervalHour": "8"}]}}
     """
-    markets, seen = [], set()
-    for ticker in result_list(payload):
-        instrument = instruments.get(ticker.get("symbol")) if isinstance(ticker, dict) else None
-        if instrument is None or ticker["symbol"] in seen:
-            continue
-        seen.add(ticker["symbol"])
-        market = parse_ticker(ticker, instrument)
-        if market is None:
-            skipped()
-        else:
-            markets.append(market)
-    skipped(len(instruments.keys() - seen))
-    return markets
+    tickers = {}
+    for row in result_list(payload):
+        if isinstance(row, dict) and row.get("symbol"):
+            tickers.setdefault(row["symbol"], row)
+    return join_markets(tickers, instruments, parse_ticker, skipped)
 
 
 def parse_account_ratio(payload: Any) -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, funding_8h, newest, num, pct_change
+from perps_tracker.exchanges.parsing import Skips, funding_8h, join_markets, newest, num, pct_change
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_CCYS = ("USDT", "USDC")
@@ -120,18 +120,8 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips, *,
          "open24h": "82000", "vol24h": "2500000", "volCcy24h": "25000.5", "ts": "1732089600000"}]}
     """
     extras = {"funding": funding or {}, "open_interest": open_interest or {}, "marks": marks or {}}
-    markets, seen = [], set()
-    for inst_id, ticker in by_inst_id(payload).items():
-        if inst_id not in instruments:
-            continue
-        seen.add(inst_id)
-        market = parse_ticker(ticker, instruments[inst_id], extras)
-        if market is None:
-            skipped()
-        else:
-            markets.append(market)
-    skipped(len(instruments.keys() - seen))
-    return markets
+    return join_markets(by_inst_id(payload), instruments,
+                        lambda ticker, instrument: parse_ticker(ticker, instrument, extras), skipped)
 
 
 def parse_long_short_ratio(payload: Any) -> float | None:

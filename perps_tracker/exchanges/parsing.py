@@ -7,7 +7,9 @@ null and non-finite values mean *missing* (None), never 0.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+T = TypeVar("T")
 
 
 def num(value: Any) -> float | None:
@@ -68,6 +70,24 @@ def field(row: Mapping[str, Any], *names: str) -> Any:
         if value not in (None, ""):
             return value
     return None
+
+
+def join_markets(tickers: Mapping[str, dict], included: Mapping[str, T],
+                 build: Callable[[dict, T], Any], skipped: "Skips") -> list:
+    """`build(ticker, instrument)` for each included instrument, joined by symbol.
+
+    Tickers of symbols that are not included are ignored; an included instrument without a
+    ticker, or whose ticker `build` rejects (returns None), is skipped and counted.
+    """
+    markets = []
+    for symbol, instrument in included.items():
+        ticker = tickers.get(symbol)
+        market = build(ticker, instrument) if ticker is not None else None
+        if market is None:
+            skipped()
+        else:
+            markets.append(market)
+    return markets
 
 
 class Skips:
