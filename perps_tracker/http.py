@@ -78,6 +78,15 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _connection_reason(error: Exception, url: str) -> str:
+    text = str(error).lower()
+    if "refused" in text:
+        return "connection refused"
+    if any(hint in text for hint in ("resolve", "name or service not known", "nodename nor servname")):
+        return f"cannot resolve host {urlsplit(url).hostname}"
+    return "connection failed"
+
+
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
@@ -172,8 +181,7 @@ class HttpClient:
         except requests.Timeout:
             raise TemporaryExchangeError(venue, f"timed out at {where}") from None
         except requests.ConnectionError as e:
-            reason = "connection refused" if "refused" in str(e).lower() else "connection failed"
-            raise TemporaryExchangeError(venue, f"{reason} at {where}") from None
+            raise TemporaryExchangeError(venue, f"{_connection_reason(e, url)} at {where}") from None
         except requests.RequestException as e:
             raise ExchangeError(venue, f"request to {where} failed: {_short(str(e))}") from None
         if on_response is not None:

@@ -1,0 +1,45 @@
+"""The shared HTTP client: messages for connection failures and Retry-After handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from perps_tracker.errors import ExchangeError, RateLimited, TemporaryExchangeError
+from perps_tracker.http import Deadline, HttpClient, HttpSettings
+from tests.fakes import Reply
+
+
+def test_unresolvable_host_is_named(client):
+    with pytest.raises(TemporaryExchangeError) as err:
+        client.request_json("binance", "GET", "http://no-such-host.invalid/fapi/v1/exchangeInfo")
+    assert str(err.value) == "binance: cannot resolve host no-such-host.invalid at /fapi/v1/exchangeInfo"
+
+
+def test_retry_after_is_honoured_and_bounded(fake):
+    waits = []
+    client = HttpClient(HttpSettings(retries=2, backoff=0.01), sleep=waits.append)
+    fake.add("binance", "/x", Reply({"msg": "slow down"}, status=429, headers={"Retry-After": "3"}))
+    with pytest.raises(RateLimited):
+        client.request_json("binance", "GET", fake.url("binance") + "/x")
+    assert waits == [3.0, 3.0]  # Retry-After beats the 0.01 s / 0.02 s backoff
+    waits.clear()
+    fake.add("binance", "/y", Reply({"msg": "banned"}, status=429, headers={"Retry-After": "600"}))
+    with pytest.raises(RateLimited):
+        client.request_json("binance", "GET", fake.url("binance") + "/y")
+    assert waits == [] and fake.count("binance", "/y") == 1  # too long to wait for: reported at once
+
+
+def test_no_retry_sleep_past_the_deadline(fake):
+    waits = []
+    client = HttpClient(HttpSettings(retries=3, backoff=5.0), sleep=waits.append)
+    fake.add("okx", "/z", Reply({"msg": "down"}, status=503))
+    with pytest.raises(TemporaryExchangeError):
+        client.request_json("okx", "GET", fake.url("okx") + "/z", deadline=Deadline(1.0))
+    assert waits == [] and fake.count("okx", "/z") == 1
+
+
+def test_expired_deadline_sends_nothing(fake):
+    client = HttpClient(HttpSettings())
+    with pytest.raises(ExchangeError, match=r"^dydx: gave up after 0 s \(venue time limit\) at /dydx/v4/x$"):
+        client.request_json("dydx", "GET", fake.url("dydx") + "/v4/x", deadline=Deadline(0))
+    assert fake.requests == []
