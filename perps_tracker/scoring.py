@@ -221,3 +221,25 @@ def score(m: MarketAggregates) -> tuple[FactorScores, Sentiment]:
         strength=_maybe(strength_label, s),
         divergence_label=_maybe(divergence_label, m.funding_divergence),
     )
+
+
+# -- cascade risk (§5) ------------------------------------------------------------------
+
+
+def cascade_risk(L: float, long_usd: float, V: float | None) -> float | None:
+    """F1 + F2 + F3 of §5 for L liquidated USD (`long_usd` of it longs) against window volume V.
+
+    Nothing liquidated scores 0 whatever the volume; otherwise an unknown or zero V gives None.
+    """
+    if L <= 0:
+        return 0.0
+    if V is None or V <= 0:
+        return None
+    f1 = 0.4 * clip((L / V) / 0.05, 0, 1)
+    f2 = 0.3 * clip(abs(long_usd / L - 0.5) / 0.4, 0, 1)
+    f3 = 0.3 * clip(math.log10(L / 1e6) / 3, 0, 1) if L >= 1e6 else 0.0
+    return f1 + f2 + f3
+
+
+def cascade_level(score: float) -> str:
+    return "CRITICAL" if score > 0.7 else "HIGH" if score > 0.5 else "MODERATE" if score > 0.3 else "LOW"

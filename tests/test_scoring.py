@@ -185,3 +185,48 @@ class TestLabels:
         (0.0, "CONSENSUS"), (0.0019999, "CONSENSUS"), (0.002, "MIXED"), (0.0049999, "MIXED"), (0.005, "DIVERGENT")])
     def test_divergence(self, sigma_pct, label):
         assert divergence_label(sigma_pct / 100) == label
+
+
+# -- cascade risk (§5), hand-computed around every breakpoint ------------------------------
+
+from perps_tracker.scoring import cascade_level, cascade_risk  # noqa: E402
+
+
+@pytest.mark.parametrize("L, long_usd, V, expected", [
+    # F1 = 0.4·clip((L/V)/0.05): L/V = 0.05 is the cap. Shares 0.5 (F2 = 0) and L < $1M (F3 = 0).
+    (500_000, 250_000, 10_000_000, 0.4),  # L/V = 0.05
+    (250_000, 125_000, 10_000_000, 0.2),  # L/V = 0.025
+    (500_000, 250_000, 5_000_000, 0.4),  # L/V = 0.1: capped
+    (999_999, 499_999.5, 1e12, 0.4 * (999_999 / 1e12) / 0.05),  # tiny ratio, just under $1M: F3 = 0
+    # F2 = 0.3·clip(|share − 0.5| / 0.4): share 0.9 (or 0.1) is the cap.
+    (100, 90, 1e12, 0.3 + 0.4 * 100 / 1e12 / 0.05),
+    (100, 10, 1e12, 0.3 + 0.4 * 100 / 1e12 / 0.05),
+    (100, 70, 1e12, 0.15 + 0.4 * 100 / 1e12 / 0.05),  # |0.7 − 0.5| / 0.4 = 0.5
+    (100, 100, 1e12, 0.3 + 0.4 * 100 / 1e12 / 0.05),  # all longs: capped at 0.3
+    # F3 = 0.3·clip(log10(L / 1e6) / 3): 0 at $1M, 0.15 at $31.6M, 0.3 at $1B and beyond.
+    (1e6, 0.5e6, 1e20, 0.4 * 1e6 / 1e20 / 0.05),
+    (10 ** 7.5, 10 ** 7.5 / 2, 1e20, 0.15 + 0.4 * 10 ** 7.5 / 1e20 / 0.05),
+    (1e9, 0.5e9, 1e20, 0.3 + 0.4 * 1e9 / 1e20 / 0.05),
+    (1e10, 0.5e10, 1e20, 0.3 + 0.4 * 1e10 / 1e20 / 0.05),
+    # Everything at once: L/V = 0.05, share 0.9, L = $1B → 0.4 + 0.3 + 0.3 = 1.
+    (1e9, 0.9e9, 2e10, 1.0),
+    # A mid case: L = $10M, V = $400M (L/V = 0.025 → 0.2), share 0.6 (→ 0.075), log10(10)/3 → 0.1.
+    (1e7, 6e6, 4e8, 0.2 + 0.075 + 0.1),
+])
+def test_cascade_risk(L, long_usd, V, expected):
+    assert cascade_risk(L, long_usd, V) == pytest.approx(expected, abs=1e-12)
+
+
+def test_cascade_risk_nothing_liquidated_is_zero_and_unknown_volume_is_none():
+    assert cascade_risk(0, 0, None) == 0.0
+    assert cascade_risk(0, 0, 1e9) == 0.0
+    assert cascade_risk(1e6, 5e5, None) is None
+    assert cascade_risk(1e6, 5e5, 0) is None
+
+
+@pytest.mark.parametrize("score, level", [
+    (0.0, "LOW"), (0.3, "LOW"), (0.30001, "MODERATE"), (0.5, "MODERATE"), (0.50001, "HIGH"),
+    (0.7, "HIGH"), (0.70001, "CRITICAL"), (1.0, "CRITICAL"),
+])
+def test_cascade_level_boundaries(score, level):
+    assert cascade_level(score) == level

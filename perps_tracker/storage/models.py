@@ -125,6 +125,7 @@ class LiquidationSnapshot(Base):
     cascade_risk_score: Mapped[float | None]
     level: Mapped[str | None] = mapped_column(String(16))
     sampled: Mapped[bool] = mapped_column(Boolean, default=False)
+    coverage: Mapped[float | None]  # fraction of the window a collector or poller read this venue
 
 
 class Liquidation(Base):
@@ -146,6 +147,25 @@ class Liquidation(Base):
     value_usd: Mapped[float]
     event_time_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     source: Mapped[str] = mapped_column(String(8))  # "ws" or "rest"
+
+
+class LiquidationCoverage(Base):
+    """A stretch of time during which a venue's liquidations were being read.
+
+    `liquidations watch` writes one row per connection and extends `end_ms` as it goes; a
+    REST poll writes the window it fetched. Without coverage a venue's liquidations are
+    unknown, not zero.
+    """
+
+    __tablename__ = "liquidation_coverage"
+    __table_args__ = (Index("ix_liquidation_coverage_exchange_end", "exchange", "end_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(8))  # "ws" or "rest"
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(Text, default="")  # what was read: "all symbols", "top 50 ..."
 
 
 class Alert(Base):
@@ -176,5 +196,6 @@ TABLES = [
     "sentiment_factors",
     "liquidation_snapshots",
     "liquidations",
+    "liquidation_coverage",
     "alerts",
 ]

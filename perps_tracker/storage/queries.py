@@ -23,6 +23,7 @@ from perps_tracker.storage.models import (
     Base,
     ExchangeSnapshot,
     Liquidation,
+    LiquidationCoverage,
     LiquidationSnapshot,
     MarketSnapshot,
     TABLES,
@@ -223,6 +224,7 @@ def _cleanup_plan(conn: Connection, cutoff: int) -> tuple[dict[str, object], int
         LiquidationSnapshot.__tablename__: LiquidationSnapshot.snapshot_id.in_(old_snapshots),
         MarketSnapshot.__tablename__: MarketSnapshot.id.in_(old_snapshots),
         Liquidation.__tablename__: Liquidation.event_time_ms < cutoff * 1000,
+        LiquidationCoverage.__tablename__: LiquidationCoverage.end_ms < cutoff * 1000,
         Alert.__tablename__: Alert.timestamp < cutoff,
     }
     return plan, newest
