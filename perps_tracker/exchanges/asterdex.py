@@ -19,3 +19,5 @@ class Asterdex(Binance):
     base_url = "https://fapi.asterdex.com"
     ws_url = None
     long_short_path = None
+    liquidation_sources = ()  # no liquidation stream or endpoint in Aster's docs
+    liquidations_sampled = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
 from perps_tracker.errors import ExchangeError, RateLimited
@@ -18,6 +19,7 @@ from perps_tracker.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
     from perps_tracker.http import Deadline, HttpClient
+    from perps_tracker.liquidation import LiquidationEvent
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,6 +33,11 @@ class Exchange(ABC):
     name: ClassVar[str]
     base_url: ClassVar[str]
     ws_url: ClassVar[str | None] = None
+
+    # Liquidation sources (DESIGN §5): "ws" for `liquidations watch`, "rest" for polling.
+    # `liquidations_sampled` says how a sampled feed thins events out; None: every event.
+    liquidation_sources: ClassVar[tuple[str, ...]] = ()
+    liquidations_sampled: ClassVar[str | None] = None
 
     # Venues that report errors inside HTTP 200 bodies name the code field, its success
     # values and its rate-limit values; `check` does the rest.
@@ -67,6 +74,17 @@ class Exchange(ABC):
         if str(code) in self.rate_limit_codes:
             raise RateLimited(self.id, f"rate limited: {message}")
         raise self.error(message)
+
+    def live_feed(self, ws_url: str, symbols: int) -> "LiveFeed":
+        """The liquidation stream at `ws_url` (the configured `venues.<id>.ws_url`), for venues
+        with "ws" in `liquidation_sources`. May call REST endpoints (symbol lists) first;
+        `symbols` caps per-symbol subscriptions."""
+        raise NotImplementedError(f"{self.id} has no liquidation stream")
+
+    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
+        """Liquidations with event time in [start_ms, end_ms] from the venue's REST history, for
+        venues with "rest" in `liquidation_sources`; `symbols` caps per-symbol requests."""
+        raise NotImplementedError(f"{self.id} has no liquidation history")
 
     def on_response(self, response) -> None:
         """See every HTTP response (rate-limit headers). Default: nothing."""
@@ -131,3 +149,23 @@ class Exchange(ABC):
             return []
         with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix=f"{self.id}-n") as pool:
             return list(pool.map(safe, items))
+
+
+@dataclass(frozen=True)
+class LiveFeed:
+    """How `liquidations watch` reads one venue's liquidation stream.
+
+    `parse(message, skipped)` turns one decoded JSON message into events: [] for
+    acknowledgements and pongs; a malformed record inside it is counted with `skipped()`; a
+    malformed message raises ValueError (or KeyError/TypeError); a venue's refusal (a rejected
+    subscription) raises ExchangeError. `ignore` lists plain-text frames that are not JSON
+    but fine (OKX answers "ping" with "pong").
+    """
+
+    url: str
+    parse: Callable[[Any, Any], list]
+    subscribe: tuple[str, ...] = ()  # text frames sent right after connecting
+    heartbeat: str | None = None  # application-level ping, sent every `heartbeat_every` seconds
+    heartbeat_every: float = 20.0
+    ignore: frozenset[str] = frozenset()
+    description: str = ""  # for the log line: "50 symbols"

@@ -19,8 +19,9 @@ import time
 from typing import Any, Callable, Mapping
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num
+from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
@@ -227,6 +228,38 @@ class WeightBudget:
             return True
 
 
+FORCE_ORDER_SIDES = {"SELL": LONG, "BUY": SHORT}  # the liquidation order sells a long's position
+
+
+def parse_force_order(message: Any, skipped: Skips | None = None, exchange: str = "binance") -> list[LiquidationEvent]:
+    """One `forceOrder` push of `!forceOrder@arr` as an event; other messages give [].
+    One event per message: a malformed one raises ValueError (`skipped` is not used).
+
+    Quantity is the filled `z` (else the order's `q`), price the average fill `ap` (else `p`),
+    the time the order's `T` (else the event's `E`). `S=SELL` liquidated a long.
+
+    Sample::
+
+        {"e": "forceOrder", "E": 1568014460893, "o": {"s": "BTCUSDT", "S": "SELL", "o": "LIMIT",
+         "f": "IOC", "q": "0.014", "p": "9910", "ap": "9910", "X": "FILLED", "l": "0.014",
+         "z": "0.014", "T": 1568014460893}}
+    """
+    if not isinstance(message, dict):
+        raise ValueError(f"expected an object, got {type(message).__name__}")
+    if isinstance(message.get("data"), dict):  # a combined stream wraps the event: {"stream", "data"}
+        message = message["data"]
+    if message.get("e") != "forceOrder":
+        return []  # {"result": null, "id": 1} and the like
+    order = message["o"]
+    side = FORCE_ORDER_SIDES.get(order.get("S"))
+    if side is None:
+        raise ValueError(f"unknown side {order.get('S')!r}")
+    quantity = num(order.get("z")) or num(order.get("q"))
+    price = num(order.get("ap")) or num(order.get("p"))
+    time_ms = integer(order.get("T")) or integer(message.get("E"))
+    return [make_event(exchange, str(order.get("s") or ""), side, price, quantity, time_ms, "ws")]
+
+
 def _next_minute(now: float) -> float:
     return (now // 60 + 1) * 60 + PAUSE_MARGIN
 
@@ -237,6 +270,8 @@ class Binance(Exchange):
     name = "Binance USDⓈ-M futures"
     base_url = "https://fapi.binance.com"
     ws_url = "wss://fstream.binance.com"
+    liquidation_sources = ("ws",)
+    liquidations_sampled = "at most one liquidation per symbol per second"
 
     # What the venue can do; a Binance-compatible subclass switches off what it lacks.
     quotes: tuple[str, ...] = ("USDT", "USDC")
@@ -254,6 +289,11 @@ class Binance(Exchange):
 
     def on_response(self, response) -> None:
         self.budget.observe(response)
+
+    def live_feed(self, ws_url: str, symbols: int) -> LiveFeed:
+        """`!forceOrder@arr`: every symbol on one stream, no subscription; the server pings."""
+        return LiveFeed(url=ws_url + "/ws/!forceOrder@arr", parse=lambda m, skipped: parse_force_order(m, skipped, self.id),
+                        description="all symbols")
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()

@@ -9,13 +9,18 @@ futures; `openInterestValue` counts both sides, `singleOpenInterestValue` one si
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, field, funding_8h, join_markets, newest, num
+from perps_tracker.errors import ExchangeError
+from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.parsing import Skips, field, funding_8h, integer, join_markets, newest, num
+from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_COINS = ("USDT", "USDC")
+SUBSCRIBE_BATCH = 10  # topics per subscribe request
+LIQUIDATION_SIDES = {"Buy": LONG, "Sell": SHORT}  # S=Buy: a long was liquidated (opposite of Binance)
 MAX_PAGES = 20  # 1000 instruments a page: far beyond any real listing, a guard against a looping cursor
 
 
@@ -117,6 +122,45 @@ def parse_account_ratio(payload: Any) -> float | None:
     return buy / (buy + sell)
 
 
+def parse_all_liquidation(message: Any, skipped: Skips) -> list[LiquidationEvent]:
+    """Events of one `allLiquidation.{symbol}` push; [] for pongs and subscription acknowledgements.
+
+    A refused subscription (`"success": false`) raises ExchangeError with Bybit's message.
+
+    Sample::
+
+        {"topic": "allLiquidation.ROSEUSDT", "type": "snapshot", "ts": 1739502303204,
+         "data": [{"T": 1739502302929, "s": "ROSEUSDT", "S": "Sell", "v": "20000", "p": "0.04499"}]}
+    """
+    if not isinstance(message, dict):
+        raise ValueError(f"expected an object, got {type(message).__name__}")
+    if "op" in message:  # {"success": true, "ret_msg": "pong", "op": "ping"}, subscribe answers
+        if message.get("success") is False:
+            raise ExchangeError("bybit", f"{message.get('op')} refused: {message.get('ret_msg') or 'no reason given'}")
+        return []
+    if not str(message.get("topic", "")).startswith("allLiquidation."):
+        return []
+    rows = message["data"]
+    if not isinstance(rows, list):
+        raise ValueError("expected data: [...]")
+    events = []
+    for row in rows:
+        side = LIQUIDATION_SIDES.get(row.get("S")) if isinstance(row, dict) else None
+        try:
+            if side is None:
+                raise ValueError("unknown side")
+            events.append(make_event("bybit", str(row.get("s") or ""), side, num(row.get("p")), num(row.get("v")),
+                                     integer(row.get("T")), "ws"))
+        except ValueError:
+            skipped()
+    return events
+
+
+def top_symbols(markets: list[Market], n: int) -> list[str]:
+    """The `n` symbols with the largest 24 h volume."""
+    return [m.symbol for m in sorted(markets, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
+
+
 class Bybit(Exchange):
     id = "bybit"
     kind = "CEX"
@@ -125,6 +169,7 @@ class Bybit(Exchange):
     ws_url = "wss://stream.bybit.com"
     error_code_field, ok_codes = "retCode", ("0",)  # errors come inside HTTP 200 bodies
     rate_limit_codes = ("10006", "10018")  # "Too many visits", "Exceeded the IP rate limit"
+    liquidation_sources = ("ws",)
 
     def instruments(self) -> dict[str, dict]:
         """Every included instrument, following `nextPageCursor` until it is empty."""
@@ -154,3 +199,20 @@ class Bybit(Exchange):
         })
         markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], skipped)
         return self.summarize(markets, long_share=got["long_share"], records_skipped=skipped.count)
+
+    def live_feed(self, ws_url: str, symbols: int) -> LiveFeed:
+        """`allLiquidation.{symbol}` for the `symbols` perpetuals with the largest 24 h volume now,
+        subscribed 10 topics a request; `{"op": "ping"}` every 20 s keeps the connection open."""
+        got = self.parallel({
+            "instruments": self.instruments,
+            "tickers": lambda: self.get("/v5/market/tickers", {"category": "linear"}),
+        })
+        markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips())
+        if not markets:
+            raise self.error("no included markets in the response: nothing to subscribe to")
+        topics = [f"allLiquidation.{symbol}" for symbol in top_symbols(markets, symbols)]
+        frames = tuple(json.dumps({"op": "subscribe", "args": topics[i:i + SUBSCRIBE_BATCH]})
+                       for i in range(0, len(topics), SUBSCRIBE_BATCH))
+        return LiveFeed(url=ws_url + "/v5/public/linear", parse=parse_all_liquidation, subscribe=frames,
+                        heartbeat=json.dumps({"op": "ping"}), heartbeat_every=20.0,
+                        description=f"{len(topics)} symbols")

@@ -10,10 +10,13 @@ the BTC_USDT contract's `long_users` / `short_users`. Errors are HTTP errors wit
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from itertools import pairwise
 from typing import Any
 
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, funding_8h, num
+from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num
+from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
 BTC_CONTRACT = "BTC_USDT"
@@ -98,11 +101,72 @@ def parse_tickers(payload: Any, contracts: dict[str, dict], skipped: Skips) -> l
     return markets
 
 
+def parse_liq_orders(payload: Any, contracts: dict[str, dict], skipped: Skips) -> list[LiquidationEvent]:
+    """Events of one `liq_orders` page.
+
+    `size` is in contracts (may be fractional): quantity = |size| × `quanto_multiplier`; `size > 0`
+    liquidated a long (`order_size` has the opposite sign and is not used). Price is `fill_price`,
+    else `order_price`; time is `time_ms`, else `time` (seconds). Rows of contracts that are not
+    trading (`parse_contracts`) are ignored; malformed rows are skipped and counted.
+
+    Sample::
+
+        [{"time": 1548654951, "contract": "BTC_USDT", "size": 600, "order_price": "3405",
+          "fill_price": "3424", "left": 0}]
+    """
+    events = []
+    for row in _rows(payload):
+        name = str(row.get("contract") or "")
+        contract = contracts.get(name)
+        if contract is None:
+            continue
+        size, multiplier = num(row.get("size")), num(contract.get("quanto_multiplier"))
+        seconds = num(row.get("time"))
+        time_ms = integer(row.get("time_ms")) or (int(seconds * 1000) if seconds is not None else None)
+        try:
+            if not size or not multiplier:
+                raise ValueError("no size")
+            events.append(make_event("gateio", name, LONG if size > 0 else SHORT,
+                                     _either(row.get("fill_price"), row.get("order_price")),
+                                     abs(size) * multiplier, time_ms, "rest"))
+        except ValueError:
+            skipped()
+    return events
+
+
+def liq_windows(start_s: int, end_s: int, width: int) -> list[tuple[int, int]]:
+    """`(from, to)` windows of at most `width` seconds covering [start_s, end_s], each starting
+    at the second the previous one ends (asked twice; its events are dropped as duplicates)."""
+    if end_s < start_s:
+        return []
+    bounds = [*range(start_s, end_s, width), end_s]
+    return list(pairwise(bounds)) or [(start_s, end_s)]
+
+
+def time_span(payload: list) -> tuple[int | None, int | None]:
+    """The oldest and newest `time` (seconds) of a `liq_orders` page.
+
+    Sample::
+
+        [{"time": 1548654951, "contract": "BTC_USDT", ...}, {"time": 1548654900, ...}]
+    """
+    times = [t for t in (integer(row.get("time")) for row in _rows(payload)) if t is not None]
+    return (min(times), max(times)) if times else (None, None)
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class Gateio(Exchange):
     id = "gateio"
     kind = "CEX"
     name = "Gate.io v4 USDT futures"
     base_url = "https://api.gateio.ws"
+    liquidation_sources = ("rest",)
+    liq_window = 3600  # seconds per liq_orders request; Gate refuses longer windows
+    liq_page = 1000  # rows per liq_orders page, Gate's maximum
+    liq_pages = 20  # pages per window: a guard against paging without end
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
@@ -114,3 +178,35 @@ class Gateio(Exchange):
         markets = self.parse("tickers", parse_tickers, got["tickers"], contracts, skipped)
         return self.summarize(markets, long_share=parse_long_share(contracts.get(BTC_CONTRACT)),
                               records_skipped=skipped.count)
+
+    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
+        """Liquidations with event time in [start_ms, end_ms] from `liq_orders`, one window of at
+        most an hour after another. One request covers every contract: `symbols` is not needed."""
+        contracts = self.parse("contracts", parse_contracts, self.get("/api/v4/futures/usdt/contracts"))
+        skipped = Skips()
+        events: dict[tuple, LiquidationEvent] = {}
+        for start_s, end_s in liq_windows(start_ms // 1000, end_ms // 1000, self.liq_window):
+            for event in self._window_liquidations(start_s, end_s, contracts, skipped):
+                if start_ms <= event.event_time_ms <= end_ms:
+                    events.setdefault(event.key(), event)
+        if skipped.count:
+            self.notes.append(f"{skipped.count} malformed liquidation records skipped")
+        return sorted(events.values(), key=lambda e: e.event_time_ms)
+
+    def _window_liquidations(self, start_s: int, end_s: int, contracts: dict[str, dict],
+                             skipped: Skips) -> list[LiquidationEvent]:
+        """The events of one window (`from`, `to` inclusive), newest first. A full page is followed
+        by one ending at its oldest second, so that second comes twice: the caller drops duplicates."""
+        events, to = [], end_s
+        for _ in range(self.liq_pages):
+            page = self.get("/api/v4/futures/usdt/liq_orders", {"from": start_s, "to": to, "limit": self.liq_page})
+            events += self.parse("liq_orders", parse_liq_orders, page, contracts, skipped)
+            if len(page) < self.liq_page:
+                return events
+            oldest, newest = time_span(page)
+            if oldest is None or oldest == newest:
+                self.notes.append(f"at least {self.liq_page} liquidations at {_utc(newest or to)}: some may be missing")
+                return events
+            to = oldest
+        self.notes.append(f"liquidations from {_utc(start_s)} to {_utc(to)} not read: over {self.liq_pages} pages")
+        return events

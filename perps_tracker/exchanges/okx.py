@@ -9,10 +9,15 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, funding_8h, join_markets, newest, num, pct_change
+from perps_tracker.errors import ExchangeError
+from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.parsing import (
+    Skips, funding_8h, integer, join_markets, newest, num, pct_change, venue_message,
+)
+from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_CCYS = ("USDT", "USDC")
@@ -136,6 +141,108 @@ def parse_long_short_ratio(payload: Any) -> float | None:
     return num(row[1]) if row is not None else None
 
 
+def liquidation_side(detail: dict) -> str:
+    """The position liquidated: `posSide` when long/short, else (net mode) `side=sell` liquidated a long."""
+    pos_side = detail.get("posSide")
+    if pos_side in (LONG, SHORT):
+        return pos_side
+    side = detail.get("side")
+    if side == "sell":
+        return LONG
+    if side == "buy":
+        return SHORT
+    raise ValueError(f"no side: posSide {pos_side!r}, side {side!r}")
+
+
+def parse_liquidation_rows(rows: list, instruments: dict[str, dict], skipped: Skips,
+                           source: str) -> list[LiquidationEvent]:
+    """Events of `liquidation-orders` rows (REST `data` or a websocket push's `data`).
+
+    `sz` is in contracts: quantity = sz × ctVal of the instrument (`parse_instruments`), price
+    the bankruptcy price `bkPx`. Rows of instruments that are not included (coin-margined
+    `-USD-SWAP`, not live) are ignored; a malformed detail, or one of an unknown instrument,
+    is skipped and counted.
+
+    Sample::
+
+        [{"instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "instType": "SWAP", "uly": "BTC-USDT",
+          "details": [{"side": "sell", "posSide": "long", "bkPx": "84000.1", "sz": "2.5",
+                       "bkLoss": "0", "ccy": "", "ts": "1732089600000"}]}]
+    """
+    events = []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("details"), list):
+            skipped()
+            continue
+        inst_id = str(row.get("instId") or "")
+        instrument = instruments.get(inst_id)
+        if instrument is None:
+            if not inst_id.endswith("-USDT-SWAP") and not inst_id.endswith("-USDC-SWAP"):
+                continue  # coin-margined or not a swap: not an included market
+            skipped(len(row["details"]))  # a linear swap we do not know (listed since we looked)
+            continue
+        contract = num(instrument.get("ctVal"))
+        for detail in row["details"]:
+            try:
+                size = num(detail.get("sz"))
+                events.append(make_event("okx", inst_id, liquidation_side(detail), num(detail.get("bkPx")),
+                                         size * contract if size is not None and contract else None,
+                                         integer(detail.get("ts")), source))
+            except (ValueError, AttributeError):
+                skipped()
+    return events
+
+
+def parse_liquidation_push(message: Any, instruments: dict[str, dict], skipped: Skips) -> list[LiquidationEvent]:
+    """Events of one `liquidation-orders` websocket push; [] for subscription acknowledgements.
+
+    `{"event": "error"}` raises ExchangeError with OKX's message.
+
+    Sample::
+
+        {"arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+         "data": [{"instId": "BTC-USDT-SWAP", "details": [{"side": "buy", "posSide": "short",
+                   "bkPx": "84100", "sz": "1", "ts": "1732089601000"}]}]}
+    """
+    if not isinstance(message, dict):
+        raise ValueError(f"expected an object, got {type(message).__name__}")
+    if message.get("event") == "error":
+        raise ExchangeError("okx", f"subscription refused: {venue_message(message) or message.get('code')}")
+    if "event" in message:  # subscribe / channel-conn-count acknowledgements
+        return []
+    rows = message["data"]
+    if not isinstance(rows, list):
+        raise ValueError("expected data: [...]")
+    return parse_liquidation_rows(rows, instruments, skipped, "ws")
+
+
+def family_of(inst_id: str) -> str:
+    """The instrument family of a swap: BTC-USDT-SWAP → BTC-USDT."""
+    return inst_id.removesuffix("-SWAP")
+
+
+def top_families(markets: list[Market], n: int) -> list[str]:
+    """The `n` instrument families with the largest 24 h USD volume, largest first."""
+    volumes: dict[str, float] = {}
+    for market in markets:
+        family = family_of(market.symbol)
+        volumes[family] = volumes.get(family, 0.0) + market.volume_24h_usd
+    return sorted(volumes, key=lambda family: -volumes[family])[:max(n, 0)]
+
+
+def page_extent(rows: list) -> tuple[int, int | None]:
+    """How many details a `liquidation-orders` page (`data`) holds, and the oldest `ts` among them.
+
+    Sample::
+
+        [{"instId": "BTC-USDT-SWAP", "details": [{"ts": "1732089600000", ...}, {"ts": "1732089500000", ...}]}]
+    """
+    details = [detail for row in rows if isinstance(row, dict) and isinstance(row.get("details"), list)
+               for detail in row["details"]]
+    times = [integer(detail.get("ts")) for detail in details if isinstance(detail, dict)]
+    return len(details), min((t for t in times if t is not None), default=None)
+
+
 class Okx(Exchange):
     id = "okx"
     kind = "CEX"
@@ -144,6 +251,11 @@ class Okx(Exchange):
     ws_url = "wss://ws.okx.com:8443"
     error_code_field, ok_codes = "code", ("0",)  # errors come inside HTTP 200 bodies
     rate_limit_codes = ("50011", "50061")  # too many requests (per endpoint / per sub-account)
+    liquidation_sources = ("ws", "rest")
+    liquidations_sampled = "at most one liquidation per contract per second"
+    liquidation_page = 100  # details per liquidation-orders page, OKX's maximum
+    liquidation_pages = 50  # pages per family: a guard against reading an endless history
+    liquidation_limit = 4  # families polled at once; liquidation-orders allows 40 requests / 2 s
 
     def fetched(self, endpoint: str, path: str, params: dict, parser, *, missing_ok: bool = False) -> Any:
         """GET `path` and parse it; None for a 404 when `missing_ok`."""
@@ -171,3 +283,73 @@ class Okx(Exchange):
         markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], skipped,
                              funding=got["funding"], open_interest=got["open_interest"], marks=got["marks"])
         return self.summarize(markets, long_short_ratio=got["ratio"], records_skipped=skipped.count)
+
+    def instruments(self) -> dict[str, dict]:
+        return self.fetched("instruments", "/api/v5/public/instruments", SWAP, parse_instruments)
+
+    def live_feed(self, ws_url: str, symbols: int) -> LiveFeed:
+        """`liquidation-orders` for every swap in one subscription; instruments first, for `ctVal`.
+        OKX drops a connection silent for 30 s: "ping" every 20 s, answered "pong"."""
+        instruments = self.instruments()
+        subscribe = json.dumps({"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
+        return LiveFeed(url=ws_url + "/ws/v5/public",
+                        parse=lambda m, skipped: parse_liquidation_push(m, instruments, skipped),
+                        subscribe=(subscribe,), heartbeat="ping", heartbeat_every=20.0,
+                        ignore=frozenset({"pong"}), description=f"all swaps ({len(instruments)} instruments)")
+
+    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
+        """Liquidations with event time in [start_ms, end_ms] from `liquidation-orders`, for the
+        `symbols` instrument families (BTC-USDT) with the largest 24 h volume.
+
+        A family that fails is noted and left out; when all fail, the first error is raised.
+        """
+        got = self.parallel({"instruments": self.instruments,
+                             "tickers": lambda: self.get("/api/v5/market/tickers", SWAP)})
+        instruments = got["instruments"]
+        markets = self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips())
+        families = top_families(markets, symbols)
+        self.notes.append(f"liquidations: top {len(families)} instrument families by volume")
+        results = self.fan_out(lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
+                               families, limit=self.liquidation_limit)
+        failed = [r for r in results if isinstance(r, ExchangeError)]
+        if failed and len(failed) == len(results):
+            raise failed[0]
+        if failed:
+            self.notes.append(f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
+                              f"{failed[0].reason}")
+        events: dict[tuple, LiquidationEvent] = {}
+        skipped = 0
+        for result in results:
+            if isinstance(result, ExchangeError):
+                continue
+            family_events, family_skipped, note = result
+            skipped += family_skipped
+            if note:
+                self.notes.append(note)
+            events.update((e.key(), e) for e in family_events if start_ms <= e.event_time_ms <= end_ms)
+        if skipped:
+            self.notes.append(f"{skipped} malformed liquidation records skipped")
+        return sorted(events.values(), key=lambda e: e.event_time_ms)
+
+    def _family_liquidations(self, family: str, start_ms: int, end_ms: int,
+                             instruments: dict[str, dict]) -> tuple[list[LiquidationEvent], int, str | None]:
+        """One family's events from `end_ms` back past `start_ms` (some repeated), how many details
+        were malformed, and a note when its history could not be read back that far.
+
+        Newest first; `after=ts` asks for details older than ts
+        (docs-v5/en/#public-data-rest-api-get-liquidation-orders). Each page asks again for the
+        oldest millisecond of the last, so details sharing it are not lost (duplicates are dropped).
+        """
+        events: list[LiquidationEvent] = []
+        skipped, after = Skips(), end_ms + 1
+        for _ in range(self.liquidation_pages):
+            params = {**SWAP, "instFamily": family, "state": "filled", "limit": self.liquidation_page, "after": after}
+            rows = self.fetched("liquidation-orders", "/api/v5/public/liquidation-orders", params, data_list)
+            events += self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
+            count, oldest = page_extent(rows)
+            if count < self.liquidation_page or (oldest is not None and oldest < start_ms):
+                return events, skipped.count, None
+            if oldest is None or oldest + 1 >= after:  # a full page within one millisecond: no way back
+                return events, skipped.count, f"liquidation history of {family} cut at one crowded millisecond"
+            after = oldest + 1
+        return events, skipped.count, f"liquidation history of {family} cut at {self.liquidation_pages} pages"

@@ -24,7 +24,8 @@ def aster(fake, client, **attributes) -> Asterdex:
 def test_is_binance_with_another_identity_and_fewer_endpoints():
     assert issubclass(Asterdex, Binance) and Asterdex.fetch is Binance.fetch
     declared = {name for name in vars(Asterdex) if not name.startswith("_")}
-    assert declared == {"id", "kind", "name", "base_url", "ws_url", "long_short_path"}
+    assert declared == {"id", "kind", "name", "base_url", "ws_url", "long_short_path",
+                        "liquidation_sources", "liquidations_sampled"}
     assert (Asterdex.id, Asterdex.kind, Asterdex.base_url) == ("asterdex", "DEX", "https://fapi.asterdex.com")
     assert Asterdex.ws_url is None and Asterdex.long_short_path is None
 

@@ -1,10 +1,10 @@
-"""Gate.io v4 on the loopback fake: GET /api/v4/futures/usdt/contracts and /tickers."""
+"""Gate.io v4 on the loopback fake: GET /api/v4/futures/usdt/contracts, /tickers and /liq_orders."""
 
 from __future__ import annotations
 
 from tests.fakes import approx
 
-from tests.fakes import Reply, load
+from tests.fakes import Reply, Request, load
 
 # Gate reports errors with HTTP status codes and {"label", "message"}, never inside a 200 body.
 ERROR_IN_200 = None
@@ -32,6 +32,35 @@ EXPECTED = {
 }
 
 
+# Liquidations: the fixture's rows lie in 12:00–13:00 UTC on 2025-12-01 (one at 13:01:40).
+LIQUIDATION_HOUR_S = 1764590400  # 2025-12-01 12:00 UTC
+MAX_WINDOW_S, MAX_LIMIT = 3600, 1000
+
+
+def invalid(message: str) -> Reply:
+    return Reply({"label": "INVALID_PARAM_VALUE", "message": message}, status=400)
+
+
+def liq_orders(rows: list[dict]):
+    """`liq_orders` over `rows` as Gate answers it: rows with `from` ≤ time ≤ `to` (seconds),
+    newest first, at most `limit`; a window over 3600 s or a limit over 1000 is an HTTP 400."""
+
+    def respond(request: Request) -> Reply:
+        query = request.query
+        to = int(query.get("to") or max((row["time"] for row in rows), default=0))
+        start = int(query.get("from") or to - MAX_WINDOW_S)
+        limit = int(query.get("limit") or 100)
+        if to - start > MAX_WINDOW_S:
+            return invalid(f"time range can not exceed {MAX_WINDOW_S} seconds")
+        if not 1 <= limit <= MAX_LIMIT:
+            return invalid(f"limit must be between 1 and {MAX_LIMIT}")
+        hits = sorted((row for row in rows if start <= row["time"] <= to), key=lambda row: -row["time"])
+        return Reply(hits[:limit])
+
+    return respond
+
+
 def install(fake) -> None:
     for name in ("contracts", "tickers"):
         fake.add("gateio", f"/api/v4/futures/usdt/{name}", Reply(load("gateio", name)))
+    fake.add("gateio", "/api/v4/futures/usdt/liq_orders", liq_orders(load("gateio", "liq_orders")))

@@ -1,5 +1,5 @@
 """OKX v5 on the loopback fake: swap instruments, tickers, funding (instId=ANY), open interest,
-mark prices and the rubik BTC long/short account ratio."""
+mark prices, the rubik BTC long/short account ratio and liquidation orders."""
 
 from __future__ import annotations
 
@@ -38,6 +38,58 @@ def error(code: str, message: str) -> Reply:
     return Reply({"code": code, "msg": message, "data": []})
 
 
+# Liquidation orders: the fixture's details lie in 12:00–13:00 UTC on 2025-12-01 (one at 13:01),
+# and BULK_COUNT more BTC-USDT-SWAP details, one every 14 s from 11:00, make paging necessary.
+LIQUIDATION_HOUR_MS = 1764590400000  # 2025-12-01 12:00 UTC
+BULK_START_MS = LIQUIDATION_HOUR_MS - 3_600_000
+BULK_COUNT = 250
+PAGE_MAX = 100
+
+
+def bulk_details(count: int = BULK_COUNT, start_ms: int = BULK_START_MS, step_ms: int = 14_000) -> list[dict]:
+    """`count` liquidation details, alternately of a long and a short, oldest first."""
+    return [{"side": "sell" if i % 2 == 0 else "buy", "posSide": "long" if i % 2 == 0 else "short",
+             "bkPx": str(80000 + i), "sz": "1", "bkLoss": "0", "ccy": "", "ts": str(start_ms + i * step_ms)}
+            for i in range(count)]
+
+
+def liquidation_rows() -> list[dict]:
+    """The fixture's `liquidation-orders` rows plus the BTC-USDT-SWAP bulk."""
+    rows = load("okx", "liquidation_orders")["data"]
+    bulk = {"instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "instType": "SWAP", "uly": "BTC-USDT",
+            "totalLoss": "", "details": bulk_details()}
+    return [*rows, bulk]
+
+
+def liquidation_orders(rows: list[dict]):
+    """`liquidation-orders` over `rows` (rows of every family) as OKX answers it: the details of
+    `instFamily`, newest first, older than `after` when given, at most `limit` (100) of them,
+    grouped back into rows by instId. No instFamily: 50014; a family OKX does not list: 51001."""
+    families = {row["instFamily"] for row in load("okx", "instruments")["data"]}
+
+    def respond(request: Request) -> Reply:
+        query = request.query
+        if query.get("instType") != "SWAP":
+            return error("51000", "Parameter instType error")
+        family = query.get("instFamily") or query.get("uly")
+        if not family:
+            return error("50014", "Parameter instFamily can not be empty.")
+        if family not in families:
+            return error("51001", "Instrument ID does not exist")
+        after = int(query["after"]) if query.get("after") else None
+        limit = min(int(query.get("limit") or PAGE_MAX), PAGE_MAX)
+        details = [(row, detail) for row in rows if row["instFamily"] == family for detail in row["details"]
+                   if query.get("state", "filled") == "filled" and (after is None or int(detail["ts"]) < after)]
+        details.sort(key=lambda pair: -int(pair[1]["ts"]))
+        page: dict[str, dict] = {}
+        for row, detail in details[:limit]:
+            head = {k: v for k, v in row.items() if k != "details"}
+            page.setdefault(row["instId"], {**head, "details": []})["details"].append(detail)
+        return Reply({"code": "0", "msg": "", "data": list(page.values())})
+
+    return respond
+
+
 def install(fake) -> None:
     def swap_only(name: str):
         payload = load("okx", name)
@@ -67,3 +119,4 @@ def install(fake) -> None:
     fake.add("okx", "/api/v5/public/mark-price", swap_only("mark_price"))
     fake.add("okx", "/api/v5/public/funding-rate", funding_rate)
     fake.add("okx", "/api/v5/rubik/stat/contracts/long-short-account-ratio", long_short)
+    fake.add("okx", "/api/v5/public/liquidation-orders", liquidation_orders(liquidation_rows()))
