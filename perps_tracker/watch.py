@@ -1,0 +1,425 @@
+"""`liquidations watch`: read the venues' liquidation websockets and store every distinct event once.
+
+One asyncio task per venue connects, subscribes (`Exchange.live_feed`), answers the
+server's pings (the websockets library does), sends the venue's own heartbeat, and turns
+each frame into events. A malformed frame is counted and skipped. After a drop it waits
+with exponential backoff and reconnects, fetching the symbol list again. A writer task
+flushes the events every second in one transaction, deduplicated twice: a bounded set of
+recently seen keys in memory (so memory stays flat for days), and the table's unique key
+(so replays after a reconnect or a restart are never stored twice). Each connection is
+recorded in `liquidation_coverage`, extended at every flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, TypeVar
+
+from perps_tracker.errors import DatabaseError, ExchangeError
+from perps_tracker.exchanges.base import LiveFeed
+from perps_tracker.exchanges.parsing import Skips
+from perps_tracker.liquidation import LiquidationEvent
+
+FLUSH_EVERY = 1.0  # seconds between writes
+RECENT_KEYS = 50_000  # in-memory dedup window (events); the database catches the rest
+HEALTHY_AFTER = 30.0  # a connection that lasted this long resets the backoff
+MAX_DB_FAILURES = 60  # consecutive failed flushes (≈ a minute) before giving up
+PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+T = TypeVar("T")
+FeedSource = Callable[[], LiveFeed]  # may block (REST calls): run in a thread
+
+
+async def in_daemon_thread(func: Callable[[], T]) -> T:
+    """`func()` in a daemon thread: a REST call still in flight when the run stops does not
+    hold up the exit (it is bounded by the HTTP timeouts anyway)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result, error) -> None:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def target() -> None:
+        try:
+            result, error = func(), None
+        except BaseException as e:  # handed to the awaiting task
+            result, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody is waiting
+            pass
+
+    threading.Thread(target=target, name="feed-setup", daemon=True).start()
+    return await future
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class FeedStats:
+    """What one venue's collector did; printed as the summary."""
+
+    exchange: str
+    description: str = ""
+    connects: int = 0
+    drops: int = 0
+    frames: int = 0
+    events: int = 0  # events received (before deduplication)
+    stored: int = 0  # new rows written
+    duplicates: int = 0
+    malformed: int = 0  # frames or records that could not be read
+    connected_s: float = 0.0
+    last_error: str | None = None
+    pending: int = 0  # received, not yet written (non-zero only when the run ended on a database failure)
+
+
+class Backoff:
+    """0.5, 1, 2, 4 … up to `cap` seconds, ±20 % jitter; back to the start after a healthy connection."""
+
+    def __init__(self, base: float = 0.5, cap: float = 60.0, rng: random.Random | None = None):
+        self.base, self.cap = base, cap
+        self.attempt = 0
+        self.rng = rng or random.Random()
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2 ** self.attempt)
+        self.attempt += 1
+        return delay * self.rng.uniform(0.8, 1.2)
+
+
+class RecentKeys:
+    """A set of the last `size` keys: membership for deduplication, with bounded memory."""
+
+    def __init__(self, size: int = RECENT_KEYS):
+        self.size = size
+        self._keys: OrderedDict = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def seen(self, key) -> bool:
+        """True if `key` was added recently; otherwise remember it and return False."""
+        if key in self._keys:
+            return True
+        self._keys[key] = None
+        if len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+        return False
+
+
+@dataclass
+class Span:
+    """One connection's stretch in `liquidation_coverage`."""
+
+    exchange: str
+    detail: str
+    start_ms: int
+    end_ms: int
+    open: bool = True
+    id: int | None = None
+
+
+@dataclass
+class Batch:
+    events: list[LiquidationEvent] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+
+class EventSink:
+    """Collects events and connection spans in the event loop; `write` stores a batch (in a thread)."""
+
+    def __init__(self, db, stats: Mapping[str, FeedStats], recent: int = RECENT_KEYS):
+        self.db = db
+        self.stats = stats
+        self.recent = RecentKeys(recent)
+        self.pending: list[LiquidationEvent] = []
+        self.spans: list[Span] = []
+
+    def add(self, events: list[LiquidationEvent]) -> None:
+        for event in events:
+            if self.recent.seen(event.key()):
+                self.stats[event.exchange].duplicates += 1
+            else:
+                self.pending.append(event)
+
+    def open_span(self, exchange: str, detail: str) -> Span:
+        t = now_ms()
+        span = Span(exchange, detail, t, t)
+        self.spans.append(span)
+        return span
+
+    def close_span(self, span: Span) -> None:
+        if span.open:
+            span.end_ms, span.open = now_ms(), False
+
+    def take(self) -> Batch:
+        """The events to write and the spans to record, extending open spans to now."""
+        t = now_ms()
+        for span in self.spans:
+            if span.open:
+                span.end_ms = t
+        batch = Batch(self.pending, list(self.spans))
+        self.pending = []
+        self.spans = [s for s in self.spans if s.open]  # closed spans are written one last time
+        return batch
+
+    def give_back(self, batch: Batch) -> None:
+        """A failed write: keep its events (and closed spans) for the next flush."""
+        self.pending[:0] = batch.events
+        self.spans[:0] = [s for s in batch.spans if not s.open and s not in self.spans]
+
+    def write(self, batch: Batch) -> dict[str, int]:
+        """Store a batch in one transaction; new rows per venue. Raises DatabaseError."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from perps_tracker.storage.db import one_line
+        from perps_tracker.storage.liquidations import extend_coverage, insert_events, open_coverage
+
+        fresh: list[Span] = []
+        try:
+            with self.db.engine.begin() as conn:
+                new = insert_events(conn, batch.events)
+                for span in batch.spans:
+                    if span.id is None:
+                        span.id = open_coverage(conn, span.exchange, "ws", span.start_ms, span.end_ms, span.detail)
+                        fresh.append(span)
+                    else:
+                        extend_coverage(conn, span.id, span.end_ms)
+        except SQLAlchemyError as e:
+            for span in fresh:  # rolled back: the rows of this transaction do not exist
+                span.id = None
+            raise DatabaseError(f"storing liquidations failed: {one_line(e)}") from e
+        return new
+
+
+def _reason(e: BaseException) -> str:
+    """A one-line reason for a dropped or refused connection."""
+    from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+    if isinstance(e, ExchangeError):
+        return e.reason
+    if isinstance(e, InvalidStatus):
+        return f"handshake refused (HTTP {e.response.status_code})"
+    if isinstance(e, ConnectionClosed):
+        code = e.rcvd.code if e.rcvd else None
+        return "connection dropped" if code is None else f"closed by the venue (code {code})"
+    if isinstance(e, InvalidURI):
+        return f"invalid websocket URL {e.uri}"
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(e, (TimeoutError, asyncio.TimeoutError)):
+        return "timed out"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+class Collector:
+    """Runs the feeds until `stop` is set; see the module docstring."""
+
+    def __init__(self, sources: Mapping[str, FeedSource], db, *, log: Callable[[str], None] = lambda _: None,
+                 backoff: Callable[[], Backoff] = Backoff, flush_every: float = FLUSH_EVERY,
+                 recent: int = RECENT_KEYS, open_timeout: float = 10.0, ping_interval: float = 20.0):
+        self.sources = dict(sources)
+        self.stats = {venue: FeedStats(venue) for venue in self.sources}
+        self.sink = EventSink(db, self.stats, recent)
+        self.log = log
+        self.backoff = backoff
+        self.flush_every = flush_every
+        self.open_timeout = open_timeout
+        self.ping_interval = ping_interval
+        self.stop = asyncio.Event()
+        self.fatal: DatabaseError | None = None
+
+    # -- one venue ------------------------------------------------------------------------
+
+    def handle(self, feed: LiveFeed, stats: FeedStats, frame) -> None:
+        """One received frame → events into the sink; bad frames are counted. ExchangeError propagates."""
+        stats.frames += 1
+        text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+        if text in feed.ignore:
+            return
+        skipped = Skips()
+        try:
+            events = feed.parse(json.loads(text), skipped)
+        except PARSE_ERRORS:
+            stats.malformed += 1
+            return
+        stats.malformed += skipped.count
+        stats.events += len(events)
+        self.sink.add(events)
+
+    async def _heartbeat(self, ws, feed: LiveFeed) -> None:
+        while True:
+            await asyncio.sleep(feed.heartbeat_every)
+            await ws.send(feed.heartbeat)
+
+    async def _session(self, venue: str, feed: LiveFeed, stats: FeedStats) -> tuple[float, str]:
+        """One connection, until the venue closes it: how long it lasted (seconds) and why it ended.
+        A dropped connection raises."""
+        from websockets.asyncio.client import connect
+
+        async with connect(feed.url, open_timeout=self.open_timeout, ping_interval=self.ping_interval,
+                           ping_timeout=self.ping_interval, close_timeout=2, max_size=2 ** 23,
+                           max_queue=1024) as ws:
+            for frame in feed.subscribe:
+                await ws.send(frame)
+            stats.connects += 1
+            stats.description = feed.description
+            span = self.sink.open_span(venue, feed.description)
+            started = time.monotonic()
+            self.log(f"{venue}: connected, {feed.description}" if feed.description else f"{venue}: connected")
+            beat = asyncio.create_task(self._heartbeat(ws, feed)) if feed.heartbeat else None
+            try:
+                async for frame in ws:
+                    self.handle(feed, stats, frame)
+            finally:
+                if beat:
+                    beat.cancel()
+                self.sink.close_span(span)
+                stats.connected_s += time.monotonic() - started
+            code = ws.close_code
+            return time.monotonic() - started, "closed by the venue" + (f" (code {code})" if code else "")
+
+    async def run_feed(self, venue: str) -> None:
+        stats, backoff = self.stats[venue], self.backoff()
+        while not self.stop.is_set():
+            lasted = 0.0
+            try:
+                feed = await in_daemon_thread(self.sources[venue])
+                lasted, reason = await self._session(venue, feed, stats)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # any failure of one venue: log it and reconnect; the others go on
+                reason = _reason(e)
+            if self.stop.is_set():
+                return
+            if lasted >= HEALTHY_AFTER:
+                backoff.reset()
+            stats.drops += 1
+            stats.last_error = reason
+            delay = backoff.next()
+            self.log(f"{venue}: {reason}; reconnecting in {delay:.1f} s")
+            try:
+                await asyncio.wait_for(self.stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- writing --------------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        batch = self.sink.take()
+        if not batch.events and not batch.spans:
+            return
+        try:
+            new = await asyncio.to_thread(self.sink.write, batch)
+        except DatabaseError:
+            self.sink.give_back(batch)
+            raise
+        per_venue: dict[str, int] = {}
+        for event in batch.events:
+            per_venue[event.exchange] = per_venue.get(event.exchange, 0) + 1
+        for venue, n in per_venue.items():
+            stored = new.get(venue, 0)
+            self.stats[venue].stored += stored
+            self.stats[venue].duplicates += n - stored
+
+    async def _writer(self) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                await asyncio.wait_for(self.stop.wait(), self.flush_every)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self.flush()
+                failures = 0
+            except DatabaseError as e:
+                failures += 1
+                self.log(f"database: {e} (attempt {failures}, kept in memory)")
+                if failures >= MAX_DB_FAILURES:
+                    self.fatal = e
+                    self.stop.set()
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    async def run(self, duration: float | None = None) -> dict[str, FeedStats]:
+        """Collect until `duration` seconds pass or `stop` is set; then flush and return the stats."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop.set)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+                pass
+        feeds = [asyncio.create_task(self.run_feed(v), name=f"feed-{v}") for v in self.sources]
+        writer = asyncio.create_task(self._writer(), name="writer")
+        try:
+            try:
+                await asyncio.wait_for(self.stop.wait(), duration)
+            except asyncio.TimeoutError:
+                pass
+            self.stop.set()
+            for task in feeds:
+                task.cancel()
+            await asyncio.gather(*feeds, return_exceptions=True)
+            await writer
+            if self.fatal is None:
+                try:
+                    await self.flush()  # what arrived since the writer's last flush, and the closed spans
+                except DatabaseError as e:
+                    self.fatal = e
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+        if self.fatal is not None:
+            for event in self.sink.pending:
+                self.stats[event.exchange].pending += 1
+        return self.stats
+
+
+def venue_sources(settings, client, venues, symbols: int) -> dict[str, FeedSource]:
+    """Each venue's `live_feed` through the shared HTTP client and the configured URLs."""
+    from perps_tracker.exchanges import EXCHANGES
+    from perps_tracker.http import Deadline
+
+    def source(venue: str) -> FeedSource:
+        def build() -> LiveFeed:
+            exchange = EXCHANGES[venue](client, settings.venue_url(venue), Deadline(settings["http.venue_timeout"]))
+            return exchange.live_feed(settings.venue_ws_url(venue), symbols)
+        return build
+
+    return {venue: source(venue) for venue in venues}
+
+
+def watch(settings, venues, duration: float | None, symbols: int,
+          log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None]:
+    """Run `liquidations watch`; returns the per-venue stats and the database error that ended it, if any."""
+    from perps_tracker.http import HttpClient, HttpSettings
+    from perps_tracker.storage.db import open_database
+
+    db = open_database(settings.db)
+    client = HttpClient(HttpSettings.from_settings(settings))
+    try:
+        collector = Collector(venue_sources(settings, client, venues, symbols), db, log=log)
+        stats = asyncio.run(collector.run(duration))
+        return stats, collector.fatal
+    finally:
+        client.close()
+        db.dispose()
