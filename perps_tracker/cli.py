@@ -56,6 +56,38 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class Duration(click.ParamType):
+    """A length of time: `30s`, `59m`, `2h`, `1d`, `1h30m`, or plain seconds."""
+
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value, param, ctx) -> float:
+        import re
+
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:
+            text = str(value).strip().lower()
+            parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
+            if re.fullmatch(r"\d+(?:\.\d+)?", text):
+                seconds = float(text)
+            elif parts and "".join(n + u for n, u in parts) == text:
+                seconds = sum(float(n) * self.UNITS[u] for n, u in parts)
+            else:
+                self.fail(f"{value!r} is not a duration like 30s, 59m, 2h or 1h30m", param, ctx)
+        if seconds <= 0:
+            self.fail(f"{value!r} is not a positive duration", param, ctx)
+        return seconds
+
+
+LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
+STREAMED_VENUES = [v for v, cls in EXCHANGES.items() if "ws" in cls.liquidation_sources]
+symbols_option = click.option("--symbols", type=click.IntRange(1, 500), default=50, show_default=True,
+                              help="Per-symbol sources follow the N largest markets by 24 h volume "
+                                   "(Bybit's stream, OKX's REST history).")
+
+
 @click.group(cls=TrackerGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="perps-tracker")
 def cli():
@@ -177,6 +209,90 @@ def cleanup(settings, days, dry_run, vacuum, as_json):
         print_json(cleanup_json(result))
     else:
         render_cleanup(result)
+
+
+@cli.group(invoke_without_command=True)
+@settings_options
+@click.option("--hours", type=click.FloatRange(0, 168, min_open=True), default=1.0, show_default=True,
+              help="The window: this many hours up to now.")
+@click.option("--exchange", "exchanges", multiple=True, type=click.Choice(LIQUIDATION_VENUES),
+              help="Only this venue (repeatable). Default: every venue with a liquidation source.")
+@symbols_option
+@click.option("--no-fetch", is_flag=True, help="Only report what is stored; do not poll OKX and Gate.io.")
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="For cron: poll and store, print nothing on success.")
+@click.pass_context
+def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, quiet):
+    """Liquidations per venue and market-wide over the last hours, with cascade risk.
+
+    First polls the REST histories (OKX: the --symbols largest instrument families; Gate.io:
+    all contracts) and stores new events; Binance and Bybit come only from a running
+    `liquidations watch`. A venue nobody was reading is shown as unknown, not zero. Exit
+    code 3 when a poll failed (the report still shows what is stored).
+
+    \b
+    Examples:
+      perps-tracker liquidations --hours 4
+      perps-tracker liquidations --exchange okx --json
+      perps-tracker liquidations watch --duration 59m
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from perps_tracker.liquidation_report import liquidations as run_report
+    from perps_tracker.render import liquidations_json, print_json, render_liquidations, render_poll_warnings
+
+    report = run_report(settings, utc_now(), hours, exchanges or LIQUIDATION_VENUES, symbols, fetch=not no_fetch)
+    if as_json:
+        print_json(liquidations_json(report))
+    elif not quiet:
+        render_liquidations(report)
+    if report.failed_polls:
+        render_poll_warnings(report)
+        ctx.exit(3)
+
+
+@liquidations.command("watch")
+@settings_options
+@click.option("--exchange", "exchanges", multiple=True, type=click.Choice(STREAMED_VENUES),
+              help="Only this venue (repeatable). Default: Binance, Bybit and OKX.")
+@click.option("--duration", type=Duration(), default=None, metavar="DURATION",
+              help="Stop after this long (30s, 59m, 2h). Default: until Ctrl-C or SIGTERM.")
+@symbols_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines and no summary; errors only.")
+@click.pass_context
+def watch(ctx, settings, exchanges, duration, symbols, quiet):
+    """Collect liquidations from the venues' websockets into the database.
+
+    Reconnects with backoff after a drop, answers pings, skips malformed frames, and writes
+    deduplicated events every second. Ctrl-C, SIGTERM or the end of --duration flushes and
+    prints a summary per venue. Exit code 3 when a venue never connected, 1 when the
+    database failed.
+
+    \b
+    Examples:
+      perps-tracker liquidations watch                          (a systemd service)
+      perps-tracker liquidations watch --duration 59m --quiet   (hourly cron)
+      perps-tracker liquidations watch --exchange bybit --symbols 100
+    """
+    import time
+
+    from perps_tracker.errors import DatabaseError
+    from perps_tracker.render import render_watch_summary, watch_log
+    from perps_tracker.watch import watch as run_watch
+
+    started = time.monotonic()
+    venues = [v for v in STREAMED_VENUES if v in set(exchanges or STREAMED_VENUES)]
+    stats, fatal = run_watch(settings, venues, duration, symbols, log=(lambda _: None) if quiet else watch_log)
+    if not quiet:
+        render_watch_summary(stats, time.monotonic() - started)
+    if fatal is not None:
+        lost = sum(s.pending for s in stats.values())
+        raise DatabaseError(f"{fatal}; stopped, {lost} events received were not stored")
+    never = [s for s in stats.values() if s.connects == 0]
+    for s in never:
+        watch_log(f"Warning: {s.exchange} never connected: {s.last_error or 'no reason given'}")
+    if never:
+        ctx.exit(3)
 
 
 @cli.command()

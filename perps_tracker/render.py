@@ -97,6 +97,12 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         },
         "factors": snap.factors.as_dict(),
         "missing_factors": list(snap.factors.missing),
+        "liquidations": {
+            "window_hours": 1.0,
+            "venues": [liquidation_line_json(line) for line in snap.liquidations if line.exchange != "all"],
+            "market": next((liquidation_line_json(line) for line in snap.liquidations if line.exchange == "all"),
+                           None),
+        },
         "exchanges": [
             {
                 "exchange": v.exchange, "kind": v.kind, "status": v.status, "error": v.error,
@@ -150,6 +156,8 @@ def render_snapshot(snap: Snapshot) -> None:
     else:
         say(f"Sentiment: {s.sentiment} ({s.strength}), composite {s.composite_score:+.3f}"
             + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""))
+    line = _snapshot_liquidations_line(snap)
+    say(line or "Liquidations: no venue was being read in the last hour (see `perps-tracker liquidations watch`)")
     for v in snap.failed:
         say(f"Failed: {v.exchange}: {v.error}")
     for v in snap.venues:
@@ -158,6 +166,16 @@ def render_snapshot(snap: Snapshot) -> None:
     skipped = [f"{v.exchange} {v.records_skipped}" for v in snap.venues if v.records_skipped]
     if skipped:
         say(f"Skipped unusable records (missing or NaN numbers): {', '.join(skipped)}")
+
+
+def _snapshot_liquidations_line(snap: Snapshot) -> str | None:
+    market = next((line for line in snap.liquidations if line.exchange == "all"), None)
+    if market is None:
+        return None
+    venues = ", ".join(line.exchange for line in snap.liquidations if line.exchange != "all")
+    return (f"Liquidations, last hour ({venues}{'; sampled' if market.sampled else ''}): "
+            f"{fmt_usd(market.total_usd)} in {market.count} events, longs {_share(market.long_liq_share)} · "
+            f"cascade risk {_risk(market)}")
 
 
 def render_snapshot_warnings(snap: Snapshot) -> None:
@@ -327,3 +345,128 @@ def render_config(s: Settings) -> None:
     for key, option in OPTIONS.items():
         table.add_row(key, str(_shown(key, s.values[key])), s.sources[key], option.env or "")
     console.print(table)
+
+
+# -- liquidations --------------------------------------------------------------------------
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _risk(line) -> str:
+    if line.cascade_risk_score is None:
+        return "- (no volume)" if line.observed else "-"
+    return f"{line.cascade_risk_score:.2f} {line.level}"
+
+
+def _iso_ms(ms: int) -> str:
+    return iso(ms // 1000)
+
+
+def liquidation_line_json(line) -> dict[str, Any]:
+    out = {"exchange": line.exchange}
+    for name in ("count", "long_usd", "short_usd", "total_usd", "long_liq_share", "largest_usd",
+                 "cascade_risk_score", "level", "sampled", "coverage", "volume_usd"):
+        out[name] = getattr(line, name)
+    return out
+
+
+def liquidations_json(report) -> dict[str, Any]:
+    market = None
+    if report.market is not None:
+        market = liquidation_line_json(report.market)
+        market.pop("exchange")
+    return {
+        "window_hours": report.window_hours,
+        "from": _iso_ms(report.start_ms),
+        "to": _iso_ms(report.end_ms),
+        "venues": [liquidation_line_json(line) for line in report.lines],
+        "market": market,
+        "volumes_from_snapshot": None if report.volumes_at is None else iso(report.volumes_at),
+        "sources": report.details,
+        "polls": [{"exchange": p.exchange, "events": p.events, "new": p.new, "error": p.error,
+                   "notes": list(p.notes)} for p in report.polls],
+    }
+
+
+def render_liquidations(report) -> None:
+    from perps_tracker.liquidation_report import sampled_venues
+
+    hours = f"{report.window_hours:g} h"
+    table = Table(title=f"Liquidations · last {hours} · {_fmt_time(report.start_ms // 1000)} → "
+                        f"{_fmt_time(report.end_ms // 1000)}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("venue", "events", "longs", "shorts", "total", "long%", "largest", "risk", "seen"):
+        table.add_column(name, justify="left" if name in ("venue", "risk") else "right", no_wrap=True)
+    for line in report.lines:
+        if not line.observed:
+            table.add_row(line.exchange, "-", "-", "-", "-", "-", "-", "not read", "0%", style="dim")
+            continue
+        table.add_row(line.exchange + ("*" if line.sampled else ""), str(line.count), fmt_usd(line.long_usd),
+                      fmt_usd(line.short_usd), fmt_usd(line.total_usd), _share(line.long_liq_share),
+                      fmt_usd(line.largest_usd), _risk(line), f"{line.coverage:.0%}")
+    m = report.market
+    if m is not None:
+        table.add_row("market" + ("*" if m.sampled else ""), str(m.count), fmt_usd(m.long_usd), fmt_usd(m.short_usd),
+                      fmt_usd(m.total_usd), _share(m.long_liq_share), fmt_usd(m.largest_usd), _risk(m), "",
+                      style="bold")
+    console.print(table)
+    if m is None:
+        say("No venue's liquidations were being read in this window: run `perps-tracker liquidations watch` "
+            "(Binance, Bybit, OKX) or poll with `perps-tracker liquidations` (OKX, Gate.io).")
+    observed = {line.exchange for line in report.lines if line.observed}
+    sampled = {v: how for v, how in sampled_venues().items() if v in observed}
+    if sampled:
+        say("* Sampled: " + "; ".join(f"{v} sends {how}" for v, how in sampled.items())
+            + ". Totals are lower bounds.")
+    unread = [line.exchange for line in report.lines if not line.observed]
+    if unread:
+        say(f"Not read in this window: {', '.join(unread)} (unknown, not zero; left out of the market line).")
+    partial = [f"{line.exchange} {line.coverage:.0%}" for line in report.lines if 0 < line.coverage < 0.995]
+    if partial:
+        say(f"Partly read: {', '.join(partial)} of the window; V is scaled to the time read.")
+    if report.volumes_at is None:
+        if m is not None and m.total_usd:
+            say("Cascade risk needs volume: no snapshot in the last 24 h (run `perps-tracker snapshot`).")
+    else:
+        say(f"Volume V from the snapshot of {_fmt_time(report.volumes_at)}.")
+    for venue, details in report.details.items():
+        say(f"Source: {venue}: {'; '.join(details)}")
+    for p in report.polls:
+        for note in p.notes:
+            say(f"Note: {p.exchange}: {note}")
+
+
+def render_poll_warnings(report) -> None:
+    for p in report.failed_polls:
+        error_console.print(f"Warning: {p.exchange} liquidations not fetched: {p.error}", soft_wrap=True,
+                            markup=False, highlight=False)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def render_watch_summary(stats, elapsed: float) -> None:
+    table = Table(title=f"Liquidation streams · ran {_duration(elapsed)}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("venue", "events", "stored", "dupes", "bad", "conn", "drops", "online", "last error"):
+        table.add_column(name, justify="left" if name in ("venue", "last error") else "right",
+                         no_wrap=name != "last error", overflow="fold")
+    for s in stats.values():
+        online = f"{min(1.0, s.connected_s / elapsed):.0%}" if elapsed > 0 else "-"
+        table.add_row(s.exchange, str(s.events), str(s.stored), str(s.duplicates), str(s.malformed),
+                      str(s.connects), str(s.drops), online, s.last_error or "")
+    console.print(table)
+
+
+def watch_log(line: str) -> None:
+    """A timestamped progress line on stderr (systemd's journal, a terminal)."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
+    error_console.print(f"{stamp} {line}", soft_wrap=True, markup=False, highlight=False)

@@ -6,10 +6,11 @@ the open-interest change, builds and stores in one transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable, Mapping
 
+from perps_tracker.liquidation import LiquidationSummary
 from perps_tracker.market import VenueSnapshot
 from perps_tracker.scoring import FactorScores, MarketAggregates, Sentiment, aggregate, score
 
@@ -29,6 +30,8 @@ class Snapshot:
     market: MarketAggregates
     factors: FactorScores
     sentiment: Sentiment
+    # The last hour's liquidations (§5) of the venues being read then, and the market line last.
+    liquidations: tuple[LiquidationSummary, ...] = ()
 
     @property
     def failed(self) -> tuple[VenueSnapshot, ...]:
@@ -65,9 +68,21 @@ def take_snapshot(settings, venue_ids: Iterable[str], now: datetime, db=None) ->
             reasons = "; ".join(f"{v.exchange}: {v.error}" for v in venues)
             raise TrackerError(f"no venue answered, nothing stored ({reasons})")
         snap = build_snapshot(venues, now, previous_oi(db, hour_bucket(now)))
+        snap = replace(snap, liquidations=last_hour_liquidations(db, snap))
         store_snapshot(db, snap)
         return snap
     finally:
         client.close()
         if own_db:
             db.dispose()
+
+
+def last_hour_liquidations(db, snap: Snapshot) -> tuple[LiquidationSummary, ...]:
+    """The stored liquidations of the hour before `snap.taken_at`, against this snapshot's volumes:
+    the observed venues' lines, then the market line. Empty when no venue was being read."""
+    from perps_tracker.liquidation_report import LIQUIDATION_VENUES, read_report
+
+    volumes = {v.exchange: v.volume_24h_usd for v in snap.venues if v.ok and v.volume_24h_usd is not None}
+    report = read_report(db, snap.taken_at, 1.0, LIQUIDATION_VENUES, volumes, snap.timestamp)
+    observed = [line for line in report.lines if line.observed]
+    return tuple(observed + [report.market]) if report.market else ()

@@ -9,6 +9,7 @@ from perps_tracker.errors import DatabaseError
 from perps_tracker.scoring import FactorScores, MarketAggregates
 from perps_tracker.snapshot import HOUR, Snapshot
 from perps_tracker.storage.db import Database, one_line
+from perps_tracker.storage.liquidations import summary_rows
 from perps_tracker.storage.models import (
     ExchangeSnapshot,
     LiquidationSnapshot,
@@ -89,6 +90,8 @@ def store_snapshot(db: Database, snap: Snapshot, source: str = "live") -> int:
             ).inserted_primary_key[0]
             conn.execute(ExchangeSnapshot.__table__.insert(), _venue_rows(snap, snapshot_id))
             conn.execute(SentimentFactors.__table__.insert().values(**_factor_row(snap.factors, snapshot_id)))
+            if snap.liquidations:
+                conn.execute(LiquidationSnapshot.__table__.insert(), summary_rows(snap.liquidations, snapshot_id))
     except SQLAlchemyError as e:
         raise DatabaseError(f"storing the snapshot failed, nothing was written: {one_line(e)}") from e
     return snapshot_id
