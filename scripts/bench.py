@@ -7,6 +7,13 @@ snapshot  a whole snapshot against the loopback fake venues with --delay (defaul
           added to every request and a Binance of --symbols (default 560) perpetuals: each
           venue's own time fetched alone, then the snapshot's wall time (fetch, score, store)
           with every venue's time and request count. Target: wall ≤ 1.3 × the slowest venue alone.
+liquidations
+          --events (default 1,000,000) liquidation frames, a third each in Binance, Bybit and OKX
+          shapes with --dupes (default 5 %) repeats, through the collector's own code (JSON decode,
+          parse, normalise, deduplicate, store in SQLite every --batch events): events per second
+          over the timed part (frame generation excluded) and the process's resident memory at
+          checkpoints. Then --ws-events (default 200,000) sent through a loopback websocket to the
+          running collector, end to end. Target: ≥ 20,000 events/s and flat memory.
 """
 
 from __future__ import annotations
@@ -104,6 +111,159 @@ def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
               f"wall / slowest = {wall / alone[slowest]:.2f} (target ≤ 1.30)")
 
 
+def _rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc; 0 where there is none."""
+    import os
+
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except OSError:
+        return 0.0
+
+
+def _frames(start: int, n: int, dupes: float, rng) -> list[str]:
+    """`n` frames from event number `start` on: Binance, Bybit, OKX in turn; a share are repeats."""
+    import json
+
+    out = []
+    t0 = 1_795_000_000_000
+    for i in range(start, start + n):
+        j = i - 1 if i > 0 and rng.random() < dupes else i  # a repeat of the previous event
+        side, t, price, qty = ("SELL", "BUY")[j % 2], t0 + j, f"{80000 + j % 997}.5", f"0.{j % 89 + 1:03d}"
+        kind = i % 3 if j == i else (i - 1) % 3
+        if kind == 0:
+            out.append(json.dumps({"e": "forceOrder", "E": t + 2, "o": {
+                "s": "BTCUSDT", "S": side, "o": "LIMIT", "f": "IOC", "q": qty, "p": price, "ap": price,
+                "X": "FILLED", "l": qty, "z": qty, "T": t}}))
+        elif kind == 1:
+            out.append(json.dumps({"topic": "allLiquidation.ETHUSDT", "type": "snapshot", "ts": t + 5, "data": [
+                {"T": t, "s": "ETHUSDT", "S": ("Buy", "Sell")[j % 2], "v": qty, "p": price}]}))
+        else:
+            out.append(json.dumps({"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [
+                {"instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "instType": "SWAP", "details": [
+                    {"side": "sell", "posSide": ("long", "short")[j % 2], "bkPx": price, "sz": str(j % 50 + 1),
+                     "bkLoss": "0", "ts": str(t)}]}]}))
+    return out
+
+
+def _feeds():
+    from perps_tracker.exchanges.base import LiveFeed
+    from perps_tracker.exchanges.binance import parse_force_order
+    from perps_tracker.exchanges.bybit import parse_all_liquidation
+    from perps_tracker.exchanges.okx import parse_liquidation_push
+
+    instruments = {"BTC-USDT-SWAP": {"instId": "BTC-USDT-SWAP", "ctVal": "0.01", "settleCcy": "USDT"}}
+    return {
+        "binance": LiveFeed(url="ws://unused", parse=lambda m, s: parse_force_order(m, s)),
+        "bybit": LiveFeed(url="ws://unused", parse=parse_all_liquidation),
+        "okx": LiveFeed(url="ws://unused", parse=lambda m, s: parse_liquidation_push(m, instruments, s)),
+    }
+
+
+def bench_liquidations(events: int, dupes: float, batch: int, ws_events: int) -> None:
+    import random
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from sqlalchemy import func, select
+
+    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.models import Liquidation
+    from perps_tracker.watch import Collector
+
+    rng = random.Random(7)
+    feeds = _feeds()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_database(str(Path(tmp) / "bench.db"))
+        collector = Collector({v: (lambda: None) for v in feeds}, db)
+        sink = collector.sink
+        timed, done, stored, checkpoints = 0.0, 0, 0, {events // 10, events // 2, events}
+        print(f"memory before: {_rss_mb():.0f} MB")
+        while done < events:
+            n = min(batch, events - done)
+            frames = _frames(done, n, dupes, rng)  # untimed: this is the network's part
+            start = time.perf_counter()
+            for frame in frames:
+                venue = "binance" if frame.startswith('{"e"') else "bybit" if frame.startswith('{"topic"') else "okx"
+                collector.handle(feeds[venue], collector.stats[venue], frame)
+            for new in sink.write(sink.take()).values():
+                stored += new
+            timed += time.perf_counter() - start
+            done += n
+            if done in checkpoints:
+                print(f"after {done:>9,} events: {done / timed:9,.0f} events/s so far, "
+                      f"memory {_rss_mb():.0f} MB, recent keys {len(sink.recent):,}")
+        stats = collector.stats.values()
+        dup = sum(s.events for s in stats) - stored  # caught in memory or by the table's unique key
+        bad = sum(s.malformed for s in stats)
+        with db.engine.connect() as conn:
+            rows = conn.execute(select(func.count()).select_from(Liquidation)).scalar_one()
+        print(f"parsed, normalised and stored: {events:,} events in {timed:.2f} s = {events / timed:,.0f} events/s "
+              f"(target ≥ 20,000); stored {stored:,} new, {dup:,} duplicates, {bad} malformed; "
+              f"rows in the table {rows:,}")
+        db.dispose()
+
+        if ws_events:
+            _bench_websocket(Path(tmp) / "ws.db", ws_events, dupes)
+
+
+def _serve_frames(n: int, dupes: float, ready, done) -> None:
+    """In a separate process, so the sender does not share the collector's interpreter: serve `n`
+    Binance frames to the first connection, as fast as the socket takes them."""
+    import random
+
+    from tests.fakes.ws import FakeStreams
+
+    frames = [f for f in _frames(0, n * 3, dupes, random.Random(7)) if f.startswith('{"e"')][:n]
+    with FakeStreams() as streams:
+        streams.script("binance", frames)
+        ready.put(streams.url("binance"))
+        done.wait()
+
+
+def _bench_websocket(path, n: int, dupes: float) -> None:
+    """End to end: the collector reads `n` frames from a loopback websocket and stores them."""
+    import asyncio
+    import multiprocessing
+
+    from perps_tracker.exchanges.base import LiveFeed
+    from perps_tracker.exchanges.binance import parse_force_order
+    from perps_tracker.storage.db import open_database
+    from perps_tracker.watch import Collector
+
+    context = multiprocessing.get_context("spawn")
+    ready, done = context.Queue(), context.Event()
+    server = context.Process(target=_serve_frames, args=(n, dupes, ready, done), daemon=True)
+    server.start()
+    try:
+        url = ready.get(timeout=120) + "/ws/!forceOrder@arr"
+        db = open_database(str(path))
+        collector = Collector({"binance": lambda: LiveFeed(url=url, parse=lambda m, s: parse_force_order(m, s))}, db)
+
+        async def run():
+            task = asyncio.create_task(collector.run())
+            while collector.stats["binance"].frames == 0:
+                await asyncio.sleep(0.001)
+            start = time.perf_counter()
+            while collector.stats["binance"].frames < n:
+                await asyncio.sleep(0.01)
+            collector.stop.set()
+            await task  # the final flush is inside the timing
+            return time.perf_counter() - start
+
+        elapsed = asyncio.run(run())
+        s = collector.stats["binance"]
+        print(f"through a loopback websocket (sender in another process): {s.frames:,} frames received, parsed "
+              f"and stored in {elapsed:.2f} s = {s.frames / elapsed:,.0f} events/s; stored {s.stored:,}, "
+              f"duplicates {s.duplicates:,}")
+        db.dispose()
+    finally:
+        done.set()
+        server.join(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -113,8 +273,15 @@ def main() -> None:
     snap.add_argument("--delay", type=float, default=0.150, help="seconds added to every request")
     snap.add_argument("--symbols", type=int, default=560, help="Binance perpetuals")
     snap.add_argument("--runs", type=int, default=3)
+    liq = sub.add_parser("liquidations", help="liquidation events parsed, normalised and stored per second")
+    liq.add_argument("--events", type=int, default=1_000_000)
+    liq.add_argument("--dupes", type=float, default=0.05, help="share of repeated events")
+    liq.add_argument("--batch", type=int, default=10_000, help="events per write")
+    liq.add_argument("--ws-events", type=int, default=200_000, help="events through a loopback websocket (0: skip)")
     args = parser.parse_args()
-    if args.what == "startup":
+    if args.what == "liquidations":
+        bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
+    elif args.what == "startup":
         bench_startup(args.runs)
     elif args.what == "snapshot":
         bench_snapshot(args.delay, args.symbols, args.runs)
