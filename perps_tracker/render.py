@@ -65,6 +65,18 @@ def fmt_usd(x: float | None) -> str:
     return f"${x:,.0f}"
 
 
+def fmt_usd_short(x: float | None) -> str:
+    """Three significant digits: $12.5M, $882K, $3.61B (for narrow tables)."""
+    if x is None:
+        return "-"
+    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= size * 0.9995:
+            v = x / size
+            digits = 2 if abs(v) < 9.995 else 1 if abs(v) < 99.95 else 0
+            return f"${v:,.{digits}f}{unit}"
+    return f"${x:.0f}"
+
+
 def fmt_pct(x: float | None, digits: int = 2, *, fraction: bool = False) -> str:
     """A percentage with sign; `fraction=True` when x is a fraction (0.0001 → +0.0100%)."""
     if x is None:
@@ -393,9 +405,8 @@ def liquidations_json(report) -> dict[str, Any]:
 def render_liquidations(report) -> None:
     from perps_tracker.liquidation_report import sampled_venues
 
-    hours = f"{report.window_hours:g} h"
-    table = Table(title=f"Liquidations · last {hours} · {_fmt_time(report.start_ms // 1000)} → "
-                        f"{_fmt_time(report.end_ms // 1000)}", title_justify="left",
+    end = _fmt_time(report.end_ms // 1000)
+    table = Table(title=f"Liquidations · {report.window_hours:g} h to {end[:16]} UTC", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in ("venue", "events", "longs", "shorts", "total", "long%", "largest", "risk", "seen"):
         table.add_column(name, justify="left" if name in ("venue", "risk") else "right", no_wrap=True)
@@ -403,14 +414,14 @@ def render_liquidations(report) -> None:
         if not line.observed:
             table.add_row(line.exchange, "-", "-", "-", "-", "-", "-", "not read", "0%", style="dim")
             continue
-        table.add_row(line.exchange + ("*" if line.sampled else ""), str(line.count), fmt_usd(line.long_usd),
-                      fmt_usd(line.short_usd), fmt_usd(line.total_usd), _share(line.long_liq_share),
-                      fmt_usd(line.largest_usd), _risk(line), f"{line.coverage:.0%}")
+        table.add_row(line.exchange + ("*" if line.sampled else ""), str(line.count), fmt_usd_short(line.long_usd),
+                      fmt_usd_short(line.short_usd), fmt_usd_short(line.total_usd), _share(line.long_liq_share),
+                      fmt_usd_short(line.largest_usd), _risk(line), f"{line.coverage:.0%}")
     m = report.market
     if m is not None:
-        table.add_row("market" + ("*" if m.sampled else ""), str(m.count), fmt_usd(m.long_usd), fmt_usd(m.short_usd),
-                      fmt_usd(m.total_usd), _share(m.long_liq_share), fmt_usd(m.largest_usd), _risk(m), "",
-                      style="bold")
+        table.add_row("market" + ("*" if m.sampled else ""), str(m.count), fmt_usd_short(m.long_usd),
+                      fmt_usd_short(m.short_usd), fmt_usd_short(m.total_usd), _share(m.long_liq_share),
+                      fmt_usd_short(m.largest_usd), _risk(m), "", style="bold")
     console.print(table)
     if m is None:
         say("No venue's liquidations were being read in this window: run `perps-tracker liquidations watch` "

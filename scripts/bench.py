@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-HEAVY = ("numpy", "sklearn", "pandas", "sqlalchemy", "alembic", "rich", "requests")
+HEAVY = ("numpy", "sklearn", "pandas", "sqlalchemy", "alembic", "rich", "requests", "websockets")
 
 
 def bench_startup(runs: int) -> None:

@@ -180,7 +180,7 @@ def test_help_does_not_import_heavy_modules():
         "import sys\n"
         "from perps_tracker.cli import cli\n"
         "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = {'numpy', 'sklearn', 'pandas', 'sqlalchemy', 'alembic', 'rich', 'requests'}\n"
+        "heavy = {'numpy', 'sklearn', 'pandas', 'sqlalchemy', 'alembic', 'rich', 'requests', 'websockets'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -137,7 +137,7 @@ def test_report_cascade_against_the_latest_snapshot_volume(runner, report_env, d
     assert [v["exchange"] for v in data["venues"]] == ["binance"]
 
     table = liquidations(runner, "--exchange", "binance").stdout
-    assert "binance*" in table and "$10.00M" in table and "90%" in table
+    assert "binance*" in table and "$10.0M" in table and "90%" in table
     assert "Sampled: binance sends at most one liquidation per symbol per second" in table
 
 

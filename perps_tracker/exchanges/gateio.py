@@ -190,7 +190,7 @@ class Gateio(Exchange):
                 if start_ms <= event.event_time_ms <= end_ms:
                     events.setdefault(event.key(), event)
         if skipped.count:
-            self.notes.append(f"{skipped.count} malformed liquidation records skipped")
+            self.notes.append(f"{skipped.count} malformed liquidation record{'s' if skipped.count != 1 else ''} skipped")
         return sorted(events.values(), key=lambda e: e.event_time_ms)
 
     def _window_liquidations(self, start_s: int, end_s: int, contracts: dict[str, dict],

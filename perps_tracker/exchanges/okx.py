@@ -328,7 +328,7 @@ class Okx(Exchange):
                 self.notes.append(note)
             events.update((e.key(), e) for e in family_events if start_ms <= e.event_time_ms <= end_ms)
         if skipped:
-            self.notes.append(f"{skipped} malformed liquidation records skipped")
+            self.notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
         return sorted(events.values(), key=lambda e: e.event_time_ms)
 
     def _family_liquidations(self, family: str, start_ms: int, end_ms: int,

@@ -57,7 +57,7 @@ def test_sides_quantities_and_usd_values(gate, fake):
     events = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
     # LUNA_USDT is not trading: ignored; the row without prices is skipped; 13:01:40 is out of range
     assert as_tuples(events) == expected()
-    assert gate.notes == ["1 malformed liquidation records skipped"]
+    assert gate.notes == ["1 malformed liquidation record skipped"]
     assert [r.query for r in fake.requests if r.path == PATH] == [
         {"from": str(T0S), "to": str(T0S + 3600), "limit": "1000"}]
 

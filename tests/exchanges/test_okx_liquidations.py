@@ -59,7 +59,7 @@ def test_sides_quantities_and_usd_values(okx):
     assert as_tuples(events) == expected()
     # BTC-USDT's empty bkPx is skipped and counted; its 13:01 detail and the 11:00 bulk are out of range
     assert okx.notes == ["liquidations: top 4 instrument families by volume",
-                         "1 malformed liquidation records skipped"]
+                         "1 malformed liquidation record skipped"]
 
 
 def test_range_bounds_are_inclusive(okx):

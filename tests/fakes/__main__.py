@@ -5,6 +5,12 @@ perps-tracker at it, so the real CLI can be tried without the internet:
 
     python -m tests.fakes --env-file /tmp/fake.env &
     set -a; . /tmp/fake.env; set +a; perps-tracker snapshot
+
+With --streams, the Binance, Bybit and OKX liquidation websockets are served too
+(PERPS_TRACKER_<VENUE>_WS_URL): each connection sends --per-session new events --interval
+seconds apart, with a repeat, a malformed frame and a ping, then drops; the next replays the
+last five events first. The last of --sessions connections stays open. It prints how many
+distinct events each venue sends, which is what `liquidations watch` must store.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+import time
+from contextlib import ExitStack
 
 from tests.fakes import FakeVenues, installed_venues
 
@@ -20,13 +28,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every response")
     parser.add_argument("--env-file", help="write the environment variables here (written once serving)")
+    parser.add_argument("--streams", action="store_true", help="also serve the liquidation websockets")
+    parser.add_argument("--sessions", type=int, default=3, help="connections per stream (the last stays open)")
+    parser.add_argument("--per-session", type=int, default=100, help="new events per connection")
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between events")
     args = parser.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with FakeVenues(delay=args.delay) as fake:
+    with FakeVenues(delay=args.delay) as fake, ExitStack() as stack:
         fake.install()
-        lines = "".join(f"{name}={value}\n" for name, value in fake.env().items())
+        env = fake.env()
+        if args.streams:
+            from tests.fakes.ws import FakeStreams, liquidation_sessions
+
+            streams = stack.enter_context(FakeStreams())
+            start = int(time.time() * 1000) - 60_000
+            for venue in ("binance", "bybit", "okx"):
+                scripts, distinct = liquidation_sessions(venue, args.sessions, args.per_session, args.interval,
+                                                         start_ms=start)
+                streams.script(venue, *scripts)
+                print(f"{venue} stream: {distinct} distinct events over {args.sessions} connections", flush=True)
+            env.update(streams.env("binance", "bybit", "okx"))
+        lines = "".join(f"{name}={value}\n" for name, value in env.items())
         if args.env_file:
             with open(args.env_file + ".tmp", "w") as fh:
                 fh.write(lines)
