@@ -293,7 +293,7 @@ class Collector:
                     beat.cancel()
                 self.sink.close_span(span)
                 stats.connected_s += time.monotonic() - started
-            code = ws.close_code
+            code = ws.protocol.close_code  # (ws.close_code only from websockets 15)
             return time.monotonic() - started, "closed by the venue" + (f" (code {code})" if code else "")
 
     async def run_feed(self, venue: str) -> None:
