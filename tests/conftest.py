@@ -121,3 +121,15 @@ def client():
     c = HttpClient(HttpSettings(connect_timeout=2.0, read_timeout=2.0, retries=2, backoff=0.0))
     yield c
     c.close()
+
+
+def event_tuples(events) -> list[tuple]:
+    """LiquidationEvents as comparable tuples."""
+    return [(e.exchange, e.symbol, e.side, e.price, e.quantity, e.value_usd, e.event_time_ms, e.source)
+            for e in events]
+
+
+def expected_events(venue: str, rows, source: str = "rest", times=()) -> list[tuple]:
+    """Hand-computed (symbol, side, price, quantity, usd, time) rows as event tuples (`times`: only those)."""
+    return [(venue, s, side, pytest.approx(p), pytest.approx(q), pytest.approx(usd), t, source)
+            for s, side, p, q, usd, t in rows if not times or t in times]

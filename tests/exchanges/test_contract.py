@@ -149,7 +149,7 @@ def test_invalid_bodies(venue, reply, fragment, fake, client):
     fake.override(venue, reply)
     with pytest.raises(ExchangeError) as err:
         exchange.fetch()
-    assert f"invalid response from /" in one_line_error(err, venue) and fragment in str(err.value)
+    assert "invalid response from /" in one_line_error(err, venue) and fragment in str(err.value)
 
 
 @pytest.mark.parametrize("venue", VENUES)

@@ -7,6 +7,7 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.gateio import Gateio, liq_windows, time_span
+from tests.conftest import event_tuples, expected_events
 from tests.fakes import Reply
 from tests.fakes.gateio import LIQUIDATION_HOUR_S, liq_orders
 
@@ -31,14 +32,11 @@ def gate(fake, client):
     return Gateio(client, fake.url("gateio"))
 
 
-def as_tuples(events):
-    return [(e.exchange, e.symbol, e.side, e.price, e.quantity, e.value_usd, e.event_time_ms, e.source)
-            for e in events]
+as_tuples = event_tuples
 
 
 def expected(*times):
-    return [("gateio", s, side, pytest.approx(p), pytest.approx(q), pytest.approx(usd), t, "rest")
-            for s, side, p, q, usd, t in EXPECTED if not times or t in times]
+    return expected_events("gateio", EXPECTED, times=times)
 
 
 def windows_asked(fake):

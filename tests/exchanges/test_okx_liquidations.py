@@ -10,6 +10,7 @@ from perps_tracker.exchanges.okx import (Okx, family_of, page_extent, parse_inst
                                          top_families)
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.market import Market
+from tests.conftest import event_tuples, expected_events
 from tests.fakes import Reply, load
 from tests.fakes.okx import (BULK_COUNT, BULK_START_MS, LIQUIDATION_HOUR_MS, bulk_details, error,
                              liquidation_orders, liquidation_rows)
@@ -37,14 +38,11 @@ def okx(fake, client):
     return Okx(client, fake.url("okx"))
 
 
-def as_tuples(events):
-    return [(e.exchange, e.symbol, e.side, e.price, e.quantity, e.value_usd, e.event_time_ms, e.source)
-            for e in events]
+as_tuples = event_tuples
 
 
 def expected(*times):
-    return [("okx", s, side, pytest.approx(p), pytest.approx(q), pytest.approx(usd), t, "rest")
-            for s, side, p, q, usd, t in EXPECTED if not times or t in times]
+    return expected_events("okx", EXPECTED, times=times)
 
 
 def liquidation_queries(fake, family=None):
