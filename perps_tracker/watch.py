@@ -366,7 +366,7 @@ class Collector:
             try:
                 loop.add_signal_handler(sig, self.stop.set)
                 installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            except (NotImplementedError, RuntimeError, ValueError):  # Windows loops lack it; not the main thread
                 pass
         feeds = [asyncio.create_task(self.run_feed(v), name=f"feed-{v}") for v in self.sources]
         writer = asyncio.create_task(self._writer(), name="writer")

@@ -79,12 +79,12 @@ class Exchange(ABC):
         """The liquidation stream at `ws_url` (the configured `venues.<id>.ws_url`), for venues
         with "ws" in `liquidation_sources`. May call REST endpoints (symbol lists) first;
         `symbols` caps per-symbol subscriptions."""
-        raise NotImplementedError(f"{self.id} has no liquidation stream")
+        raise self.error("no public liquidation stream")
 
     def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
         """Liquidations with event time in [start_ms, end_ms] from the venue's REST history, for
         venues with "rest" in `liquidation_sources`; `symbols` caps per-symbol requests."""
-        raise NotImplementedError(f"{self.id} has no liquidation history")
+        raise self.error("no public liquidation history")
 
     def on_response(self, response) -> None:
         """See every HTTP response (rate-limit headers). Default: nothing."""
