@@ -1,0 +1,337 @@
+"""Posting strategy alerts to webhooks: Discord, Slack and a generic JSON POST.
+
+- Three kinds (`KINDS`): a Discord execute-webhook embed, a Slack incoming-webhook message
+  with blocks, and a plain JSON document for anything else. One POST per alert per webhook.
+- Delivered means any 2xx answer (Discord answers 204 with no body, Slack 200 "ok").
+  Redirects are not followed: a webhook that moved answers with its 3xx status.
+- Retried (up to `HttpSettings.retries` times, `backoff` doubling): HTTP 429, 5xx, timeouts
+  and refused or dropped connections. A 429 (or 5xx) waits as long as `Retry-After` (or
+  Discord's `{"retry_after": seconds}` body) asks, unless that is over 30 s: then it gives up.
+  Other 4xx are final. Every failure is one `DeliveryError` with a short reason.
+- A webhook URL is a secret: its path or query carries the token. It is never printed,
+  logged or put in an error message: `Webhook` shows only its kind (`masked()` gives
+  `scheme://host/***`), reasons never quote a `requests` exception (they embed the URL),
+  and a 4xx body is quoted only when it holds no part of the URL's path or query.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import requests
+
+from perps_tracker.errors import TrackerError
+from perps_tracker.http import MAX_RETRY_AFTER, HttpSettings, make_session
+
+KINDS = ("discord", "slack", "json")
+SOURCE = "perps-tracker"
+COLOURS = {"long": 0x2ECC71, "short": 0xE74C3C, "neutral": 0x95A5A6}  # green, red, grey
+DISCORD_TITLE_MAX = 256  # https://discord.com/developers/docs/resources/message#embed-object-embed-limits
+DISCORD_DESCRIPTION_MAX = 4096
+SLACK_TEXT_MAX = 3000  # a section block's text: https://api.slack.com/reference/block-kit/blocks#section
+DETAIL_MAX = 120
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where to post: a kind from `KINDS` and its URL (a secret, left out of repr and str)."""
+
+    kind: str
+    url: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown webhook kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+
+    def masked(self) -> str:
+        """`https://discord.com/***`: scheme, host and port only, never the path or query."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or "?"
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            port = ""
+        return f"{parts.scheme or '?'}://{host}{port}/***"
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert to announce: which strategy fired, how strongly, and why."""
+
+    strategy: str
+    tier: int  # 1..3
+    confidence: int  # 0..100
+    direction: str | None  # "long" | "short" | "neutral" | None
+    reasons: tuple[str, ...]  # plain words with numbers: "funding 0.052%/8h, top 5% of the last 30 days"
+    snapshot_timestamp: int  # unix seconds: the hour bucket evaluated
+    alert_time: int  # unix seconds: when the alert was raised
+    delayed: bool = False  # a retry of a delivery that failed earlier
+
+
+class DeliveryError(TrackerError):
+    """A webhook did not take the alert. The reason never holds the URL or any part of it."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(f"{kind} webhook: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+# -- payloads ----------------------------------------------------------------------------
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def _human(ts: int) -> str:
+    return _utc(ts).strftime("%Y-%m-%d %H:%M UTC")  # 2026-11-22 11:00 UTC
+
+
+def _iso(ts: int) -> str:
+    return _utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")  # 2026-11-22T11:00:00Z
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _title(notice: Notice) -> str:
+    return f"{notice.strategy} — {notice.direction.upper()}" if notice.direction else notice.strategy
+
+
+def _lines(notice: Notice) -> list[str]:
+    """The delayed note (if any) then one bullet per reason."""
+    note = [f"Delayed: raised at {_human(notice.alert_time)}, delivery failed earlier."] if notice.delayed else []
+    return note + [f"• {reason}" for reason in notice.reasons]
+
+
+def discord_payload(notice: Notice) -> dict:
+    """An execute-webhook body with one embed, coloured by direction, within Discord's limits."""
+    embed: dict[str, Any] = {
+        "title": _cut(_title(notice), DISCORD_TITLE_MAX),
+        "color": COLOURS.get(notice.direction or "neutral", COLOURS["neutral"]),
+        "fields": [
+            {"name": "Confidence", "value": f"{notice.confidence}/100", "inline": True},
+            {"name": "Tier", "value": str(notice.tier), "inline": True},
+            {"name": "Direction", "value": notice.direction or "-", "inline": True},
+            {"name": "Snapshot", "value": _human(notice.snapshot_timestamp), "inline": True},
+        ],
+        "timestamp": _iso(notice.alert_time),
+        "footer": {"text": SOURCE},
+    }
+    lines = _lines(notice)
+    if lines:  # Discord rejects an empty description
+        embed["description"] = _cut("\n".join(lines), DISCORD_DESCRIPTION_MAX)
+    return {"username": SOURCE, "embeds": [embed]}
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's three control characters: https://api.slack.com/reference/surfaces/formatting#escaping"""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(notice: Notice) -> dict:
+    """An incoming-webhook message: a one-line fallback `text` and blocks (title, reasons, context)."""
+    headline = f"{notice.strategy}: {notice.direction.upper()}" if notice.direction else notice.strategy
+    tail = f"tier {notice.tier}, delayed" if notice.delayed else f"tier {notice.tier}"
+    text = f"[{SOURCE}] {headline}, confidence {notice.confidence}/100 ({tail})"
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*{_slack_escape(_title(notice))}*", SLACK_TEXT_MAX)}},
+    ]
+    lines = _lines(notice)
+    if lines:  # a section's text must not be empty
+        body = "\n".join(_slack_escape(line) for line in lines)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(body, SLACK_TEXT_MAX)}})
+    context = f"Tier {notice.tier} · confidence {notice.confidence}/100 · snapshot {_human(notice.snapshot_timestamp)}"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": _slack_escape(text), "blocks": blocks}
+
+
+def json_payload(notice: Notice) -> dict:
+    """A flat JSON document for any other receiver; times as ISO 8601 UTC with Z."""
+    return {
+        "source": SOURCE,
+        "strategy": notice.strategy,
+        "tier": notice.tier,
+        "confidence": notice.confidence,
+        "direction": notice.direction,
+        "reasons": list(notice.reasons),
+        "snapshot": _iso(notice.snapshot_timestamp),
+        "alert_time": _iso(notice.alert_time),
+        "delayed": notice.delayed,
+    }
+
+
+_PAYLOADS: dict[str, Callable[[Notice], dict]] = {
+    "discord": discord_payload,
+    "slack": slack_payload,
+    "json": json_payload,
+}
+
+
+def payload(kind: str, notice: Notice) -> dict:
+    """The body to POST to a webhook of `kind`."""
+    try:
+        build = _PAYLOADS[kind]
+    except KeyError:
+        raise ValueError(f"unknown webhook kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+    return build(notice)
+
+
+# -- sending -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Transient:
+    """A failed attempt worth retrying; `retry_after` is what the receiver asked us to wait."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+def send(webhook: Webhook, notice: Notice, http: HttpSettings, *, session: requests.Session | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> None:
+    """POST `notice` to `webhook`, retrying 429, 5xx, timeouts and dropped connections.
+
+    Returns once the webhook answered 2xx; raises DeliveryError (reason without the URL) otherwise.
+    """
+    body = payload(webhook.kind, notice)
+    own = session is None
+    session = session or make_session()
+    try:
+        attempt = 0
+        while True:
+            failure = _attempt(session, webhook, body, http)
+            if failure is None:
+                return
+            wait = http.backoff * (2 ** attempt)
+            if failure.retry_after is not None:
+                if failure.retry_after > MAX_RETRY_AFTER:
+                    raise DeliveryError(webhook.kind, f"{failure.reason}, asked to wait {failure.retry_after:g} s")
+                wait = max(wait, failure.retry_after)
+            if attempt >= http.retries:
+                raise DeliveryError(webhook.kind, _after(failure.reason, attempt))
+            sleep(wait)
+            attempt += 1
+    finally:
+        if own:
+            session.close()
+
+
+def _after(reason: str, retries: int) -> str:
+    if retries == 0:
+        return reason
+    return f"{reason} after {retries} {'retry' if retries == 1 else 'retries'}"
+
+
+def _attempt(session: requests.Session, webhook: Webhook, body: dict, http: HttpSettings) -> _Transient | None:
+    """One POST: None when delivered, a _Transient to retry, DeliveryError when final."""
+    kind = webhook.kind
+    # Every `from None` below: a requests exception's text and traceback name the URL.
+    try:
+        response = session.post(webhook.url, json=body, timeout=(http.connect_timeout, http.read_timeout),
+                                allow_redirects=False)
+    except requests.Timeout:
+        return _Transient("timed out")
+    except requests.exceptions.SSLError:
+        raise DeliveryError(kind, "TLS handshake failed") from None
+    except requests.ConnectionError as e:
+        return _Transient(_connection_reason(e))
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        raise DeliveryError(kind, "invalid webhook URL") from None
+    except requests.RequestException as e:
+        raise DeliveryError(kind, f"request failed ({type(e).__name__})") from None
+    with response:
+        status = response.status_code
+        if 200 <= status < 300:
+            return None
+        if status == 429:
+            return _Transient("rate limited (HTTP 429)", _retry_after(response))
+        if status >= 500:
+            return _Transient(f"HTTP {status}", _retry_after(response))
+        raise DeliveryError(kind, f"HTTP {status}{_detail(response, webhook.url)}")
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and every exception it wraps (urllib3 nests the socket error a few levels down)."""
+    seen: set[int] = set()
+    stack: list[Any] = [error]
+    while stack:
+        e = stack.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None), *e.args])
+
+
+def _connection_reason(error: requests.ConnectionError) -> str:
+    """Reason words for a failed connection, judged by exception type: never the host or URL."""
+    for e in _chain(error):
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
+            return "cannot resolve host"
+    return "connection failed"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait from `Retry-After`, else from Discord's JSON body `{"retry_after": 1.5}`."""
+    values: list[Any] = [response.headers.get("Retry-After")]
+    if "json" in response.headers.get("Content-Type", ""):
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            values.append(data.get("retry_after"))
+    for value in values:
+        try:
+            return max(0.0, float(value))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _secret_parts(url: str) -> list[str]:
+    """The pieces of `url` that may carry its token: path segments, query names and values."""
+    parts = urlsplit(url)
+    pieces = [url, parts.path, parts.query]
+    pieces += [unquote(segment) for segment in parts.path.split("/")]
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        pieces += [name, value]
+    return [p.lower() for p in pieces if p]
+
+
+def _detail(response: requests.Response, url: str) -> str:
+    """`: <short text>` from a 4xx body (Discord `{"message": ...}`, Slack's plain `invalid_payload`),
+    or "" when there is none, it is an HTML page, or it holds any part of the URL's path or query."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        text = data.get("message")
+        text = text if isinstance(text, str) else ""
+    elif data is not None:
+        text = ""
+    else:
+        text = response.text
+    text = " ".join(text.split())
+    if not text or text.startswith("<"):
+        return ""
+    lowered = text.lower()
+    if any(part in lowered for part in _secret_parts(url)):
+        return ""
+    return f": {_cut(text, DETAIL_MAX)}"
