@@ -127,31 +127,61 @@ def init(settings, mkdir):
               help="Only this venue (repeatable). Default: all eight.")
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing on success; failed venues to stderr.")
+@click.option("--alerts", "with_alerts", is_flag=True,
+              help="Then evaluate the strategy alerts on it and post them to the configured webhooks.")
 @click.pass_context
-def snapshot(ctx, settings, exchanges, as_json, quiet):
+def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
     """Fetch every venue at once, score the market and store this hour's snapshot.
 
-    Running it again in the same hour replaces that hour's snapshot. Exit code 0 when
-    every venue answered, 3 when the snapshot was stored but some venues failed, 1 when
-    nothing was stored.
+    Running it again in the same hour replaces that hour's snapshot. With --alerts, the
+    strategy alerts are evaluated on it right after, as `alerts --notify` would (without
+    webhooks in the config, they are printed, even with --quiet). Exit code 0 when every
+    venue answered, 3 when the snapshot was stored but some venues failed (or an alert could
+    not be delivered), 1 when nothing was stored.
 
     \b
     Examples:
       perps-tracker snapshot
       perps-tracker snapshot --exchange binance --exchange okx --json
-      0 * * * * cd ~/perps && .venv/bin/perps-tracker snapshot --quiet   (crontab)
+      0 * * * * cd ~/perps && .venv/bin/perps-tracker snapshot --quiet --alerts   (crontab)
     """
     from perps_tracker.render import print_json, render_snapshot, render_snapshot_warnings, snapshot_json
     from perps_tracker.snapshot import take_snapshot
 
-    snap = take_snapshot(settings, exchanges or list(EXCHANGES), utc_now())
+    now = utc_now()
+    if with_alerts:  # a bad webhook setting stops us before any venue is asked
+        settings.webhook_urls()
+    snap = take_snapshot(settings, exchanges or list(EXCHANGES), now)
+    run = None
+    if with_alerts:
+        from perps_tracker.alerts import run_alerts
+
+        run = run_alerts(settings, int(now.timestamp()), notify=bool(settings.webhook_urls()))
     if as_json:
-        print_json(snapshot_json(snap))
+        out = snapshot_json(snap)
+        if run is not None:
+            from perps_tracker.render import alerts_json
+
+            out["alerts"] = alerts_json(run, show_all=False)
+        print_json(out)
     elif not quiet:
         render_snapshot(snap)
+    if run is not None and not as_json:
+        from perps_tracker.render import render_alerts, render_new_alerts
+
+        if not quiet:
+            click.echo()
+            render_alerts(run, show_all=False)
+        elif not run.webhooks:
+            render_new_alerts(run)
+    if run is not None:
+        from perps_tracker.render import render_delivery_warnings
+
+        render_delivery_warnings(run)
     if snap.failed:
         if quiet or as_json:
             render_snapshot_warnings(snap)
+    if snap.failed or (run is not None and run.failures):
         ctx.exit(3)
 
 
@@ -292,6 +322,65 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
     for s in never:
         watch_log(f"Warning: {s.exchange} never connected: {s.last_error or 'no reason given'}")
     if never:
+        ctx.exit(3)
+
+
+@cli.command()
+@settings_options
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show every strategy that did not fire and why (with --since: suppressed alerts too).")
+@click.option("--notify", is_flag=True,
+              help="Post fired alerts to the webhooks in the config file, and retry earlier failed deliveries.")
+@click.option("--since", type=Duration(), default=None, metavar="DURATION",
+              help="List the alerts of this past period (24h, 7d) instead of evaluating.")
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing; failed deliveries to stderr.")
+@click.pass_context
+def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
+    """Evaluate the twelve strategy rules on the newest snapshot and show what fires.
+
+    A fired rule with confidence 50 or more is an alert, unless its cooldown (1/2/4 h by
+    tier) or a cap (3 per strategy a day, 10 an hour) suppresses it. Decisions are stored,
+    so running it again on the same snapshot raises nothing twice. --notify posts to the
+    Discord, Slack or JSON webhooks of the config file; a failed post is retried on the next
+    run (exit code 3 until then).
+
+    \b
+    Examples:
+      perps-tracker alerts --all
+      perps-tracker alerts --notify --quiet        (cron, after the snapshot)
+      perps-tracker alerts --since 7d --json
+    """
+    if since is not None:
+        if notify:
+            raise click.UsageError("--since lists past alerts; it cannot be combined with --notify")
+        from perps_tracker.render import alert_history_json, print_json, render_alert_history
+        from perps_tracker.storage.alerts import alert_history
+        from perps_tracker.storage.db import open_database
+
+        start = int(utc_now().timestamp() - since)
+        db = open_database(settings.db, create=False)
+        try:
+            past = alert_history(db, start)
+        finally:
+            db.dispose()
+        if as_json:
+            print_json(alert_history_json(past if show_all else [a for a in past if a.status != "suppressed"],
+                                          start))
+        elif not quiet:
+            render_alert_history(past, start, show_all)
+        return
+
+    from perps_tracker.alerts import run_alerts
+    from perps_tracker.render import alerts_json, print_json, render_alerts, render_delivery_warnings
+
+    run = run_alerts(settings, int(utc_now().timestamp()), notify=notify)
+    if as_json:
+        print_json(alerts_json(run, show_all))
+    elif not quiet:
+        render_alerts(run, show_all)
+    render_delivery_warnings(run)
+    if run.failures:
         ctx.exit(3)
 
 

@@ -74,9 +74,38 @@ def _url_check(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
     return check
 
 
+def _webhook_check(value: str) -> str | None:
+    """An empty value means "not set"; otherwise an http(s) URL. The value is a secret: never echoed."""
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an https:// webhook URL (value not shown: it is a secret)"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "has an invalid port (value not shown: it is a secret)"
+    return None
+
+
+def mask_url(value: str) -> str:
+    """A secret URL as `scheme://host/***`: the path and query, which carry the token, are hidden."""
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}/***"
+
+
 @dataclass(frozen=True)
 class Option:
-    """One setting: dotted key, type, default, environment variable and help."""
+    """One setting: dotted key, type, default, environment variable and help.
+
+    A `secret` setting's value is never shown: `config` masks it and errors leave it out.
+    """
 
     key: str
     type: type
@@ -84,6 +113,10 @@ class Option:
     help: str
     env: str | None = None
     check: Callable[[Any], str | None] | None = None
+    secret: bool = False
+
+
+WEBHOOK_KINDS = {"discord": "Discord", "slack": "Slack", "json": "generic JSON POST"}
 
 
 def _options() -> dict[str, Option]:
@@ -101,6 +134,9 @@ def _options() -> dict[str, Option]:
         Option("http.backoff", float, 0.5, "first retry delay in seconds, doubled each retry",
                env="PERPS_TRACKER_BACKOFF", check=_non_negative),
     ]
+    for kind, what in WEBHOOK_KINDS.items():
+        opts.append(Option(f"webhooks.{kind}", str, "", f"{what} webhook URL for `alerts --notify` (secret)",
+                           env=f"PERPS_TRACKER_{kind.upper()}_WEBHOOK", check=_webhook_check, secret=True))
     for venue in EXCHANGES.values():
         prefix = venue.env_prefix()
         opts.append(Option(f"venues.{venue.id}.url", str, venue.base_url,
@@ -139,6 +175,15 @@ class Settings:
     def venue_ws_url(self, venue_id: str) -> str:
         return self.values[f"venues.{venue_id}.ws_url"].rstrip("/")
 
+    def webhook_urls(self) -> dict[str, str]:
+        """Webhook kind → URL, for the kinds that are set (the URLs are secrets)."""
+        return {kind: self.values[f"webhooks.{kind}"] for kind in WEBHOOK_KINDS if self.values[f"webhooks.{kind}"]}
+
+    def shown(self, key: str) -> Any:
+        """A value fit to print: secrets masked."""
+        value = self.values[key]
+        return mask_url(value) if OPTIONS[key].secret else value
+
 
 def _type_name(tp: type) -> str:
     return {float: "a number", int: "an integer", str: "a string"}[tp]
@@ -153,7 +198,8 @@ def _coerce(option: Option, value: Any) -> Any:
         or (tp is str and isinstance(value, str))
     )
     if not ok:
-        raise ValueError(f"must be {_type_name(tp)}, got {value!r}")
+        got = "" if option.secret else f", got {value!r}"
+        raise ValueError(f"must be {_type_name(tp)}{got}")
     value = tp(value)
     problem = option.check(value) if option.check else None
     if problem:

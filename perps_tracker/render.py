@@ -332,15 +332,16 @@ def render_cleanup(r: CleanupResult) -> None:
 # -- config ------------------------------------------------------------------------------
 
 
-def _shown(key: str, value: Any) -> Any:
-    return display_url(value) if key == "db" else value
+def _shown(s: Settings, key: str) -> Any:
+    """A setting as it may be printed: database passwords and webhook URLs masked."""
+    return display_url(s.values[key]) if key == "db" else s.shown(key)
 
 
 def config_json(s: Settings) -> dict[str, Any]:
     return {
         "config_file": str(s.config_file) if s.config_file else None,
         "searched": [str(p) for p in s.searched],
-        "settings": {k: {"value": _shown(k, s.values[k]), "source": s.sources[k]} for k in OPTIONS},
+        "settings": {k: {"value": _shown(s, k), "source": s.sources[k]} for k in OPTIONS},
     }
 
 
@@ -355,7 +356,7 @@ def render_config(s: Settings) -> None:
     table.add_column("source", overflow="fold")
     table.add_column("env", overflow="fold")
     for key, option in OPTIONS.items():
-        table.add_row(key, str(_shown(key, s.values[key])), s.sources[key], option.env or "")
+        table.add_row(key, str(_shown(s, key)), s.sources[key], option.env or "")
     console.print(table)
 
 
@@ -481,3 +482,117 @@ def watch_log(line: str) -> None:
 
     stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
     error_console.print(f"{stamp} {line}", soft_wrap=True, markup=False, highlight=False)
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+ARROWS = {"long": "▲ LONG", "short": "▼ SHORT", "neutral": "● NEUTRAL"}
+SHOWN_STATUS = ("sent", "fired", "suppressed")
+
+
+def _alert_entry_json(e) -> dict[str, Any]:
+    return {
+        "strategy": e.strategy, "tier": e.tier, "confidence": e.confidence, "direction": e.direction,
+        "reasons": list(e.reasons), "status": e.status, "why": e.why,
+        "alert_time": iso(e.alert_time), "deliveries": dict(e.deliveries),
+    }
+
+
+def alerts_json(run, show_all: bool) -> dict[str, Any]:
+    return {
+        "evaluated_at": iso(run.evaluated_at),
+        "snapshot": iso(run.snapshot),
+        "snapshot_source": run.snapshot_source,
+        "alerts": [_alert_entry_json(e) for e in run.entries if show_all or e.status in SHOWN_STATUS],
+        "notified": list(run.webhooks),
+        "delivered": run.delivered,
+        "delivery_failures": [{"webhook": f.webhook, "strategy": f.strategy, "snapshot": iso(f.snapshot_timestamp),
+                               "reason": f.reason, "expired": f.expired} for f in run.failures],
+    }
+
+
+def _delivery_text(deliveries) -> str:
+    if not deliveries:
+        return ""
+    return " · " + ", ".join(f"{w} {s}" for w, s in deliveries)
+
+
+def _alert_block(e, when: str = "") -> None:
+    head = ARROWS.get(e.direction or "", "-")
+    say(f"{e.status.upper():<10} {e.strategy} · tier {e.tier} · {head} · confidence {e.confidence}{when}"
+        f"{_delivery_text(e.deliveries)}")
+    for reason in e.reasons:
+        say(f"           • {reason}")
+    if e.why and e.status != "not_fired":
+        say(f"           {e.why}")
+
+
+def render_alerts(run, show_all: bool) -> None:
+    from perps_tracker.alerts import STALE_AFTER
+
+    backfilled = " (backfilled)" if run.snapshot_source != "live" else ""
+    say(f"Alerts on the snapshot of {_fmt_time(run.snapshot)}{backfilled}, evaluated {_fmt_time(run.evaluated_at)}")
+    if run.stale_seconds > STALE_AFTER:
+        say(f"Note: that snapshot is {run.stale_seconds / 3600:.0f} h old; take a new one with "
+            "`perps-tracker snapshot`.")
+    shown = [e for e in run.entries if e.status in SHOWN_STATUS]
+    for e in shown:
+        _alert_block(e, " (decided earlier on this snapshot)" if e.earlier else "")
+    if not shown:
+        say("No strategy fires on this snapshot." + ("" if show_all else " `--all` shows why."))
+    if show_all:
+        rest = [e for e in run.entries if e.status == "not_fired"]
+        if rest:
+            say("")
+            say("Not fired:")
+            for e in rest:
+                say(f"  {e.strategy} (tier {e.tier}): {e.why}")
+    if run.webhooks:
+        say(f"Delivered {run.delivered} notification(s) to {', '.join(run.webhooks)}.")
+
+
+def render_delivery_warnings(run) -> None:
+    for f in run.failures:
+        what = "given up" if f.expired else "will retry on the next run"
+        error_console.print(f"Warning: {f.webhook} webhook: {f.strategy} ({_fmt_time(f.snapshot_timestamp)}) "
+                            f"not delivered, {what}: {f.reason}", soft_wrap=True, markup=False, highlight=False)
+
+
+def alert_history_json(alerts, since: int) -> dict[str, Any]:
+    return {
+        "since": iso(since),
+        "alerts": [{
+            "evaluated_at": iso(a.timestamp), "snapshot": iso(a.snapshot_timestamp), "strategy": a.strategy,
+            "tier": a.tier, "confidence": a.confidence, "direction": a.direction, "reasons": list(a.reasons),
+            "status": a.status, "why": a.why, "deliveries": dict(a.deliveries),
+            "delivered_at": iso(a.delivered_at), "delivery_attempts": a.delivery_attempts,
+            "delivery_error": a.delivery_error,
+        } for a in alerts],
+    }
+
+
+def render_alert_history(alerts, since: int, show_all: bool) -> None:
+    shown = [a for a in alerts if show_all or a.status != "suppressed"]
+    hidden = len(alerts) - len(shown)
+    say(f"Alerts since {_fmt_time(since)}: {len(shown)}"
+        + (f" ({hidden} suppressed not shown; `--all` shows them)" if hidden else ""))
+    if not shown:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("snapshot", "strategy", "t", "conf", "dir", "status"):
+        table.add_column(name, justify="right" if name in ("t", "conf") else "left", no_wrap=name != "strategy")
+    for a in shown:
+        status = a.status
+        pending = [w for w, s in a.deliveries if s != "delivered"]
+        if pending:
+            status += " (" + ", ".join(f"{w} {s}" for w, s in a.deliveries if s != "delivered") + ")"
+        table.add_row(_fmt_time(a.snapshot_timestamp)[:16], a.strategy, str(a.tier), str(a.confidence),
+                      a.direction or "-", status)
+    console.print(table)
+
+
+def render_new_alerts(run) -> None:
+    """For `snapshot --alerts --quiet` without webhooks: only the alerts raised now (cron mails them)."""
+    fresh = [e for e in run.entries if e.status in ("fired", "sent") and not e.earlier]
+    for e in fresh:
+        _alert_block(e, f" ({_fmt_time(run.snapshot)[:16]} snapshot)")

@@ -117,8 +117,10 @@ class Rule:
         need = len(self.conditions) if self.need is None else self.need
         if len(held) < need:
             failed = [f"{c.text} ({c.shown(i)})" for c in self.conditions if c not in held]
+            n = len(self.conditions)
+            needed = "all needed" if need == n else f"{need} needed"
             return Evaluation(self.strategy, self.tier, False, 0, None, tuple(f"{c.text}: {c.shown(i)}" for c in held),
-                              why_not=f"{len(held)} of {need} needed conditions hold; not: " + "; ".join(failed))
+                              why_not=f"{len(held)} of {n} conditions hold, {needed}; not: " + "; ".join(failed))
         points = sum(c.points for c in held)
         reasons = [f"{c.text}: {c.shown(i)}" for c in held]
         for text, bonus, applies in self.bonuses:
@@ -151,7 +153,7 @@ def _slope_text(i: RuleInputs) -> str:
 
 
 LIQ_RATIO = cond("liquidated USD / 1 h volume > 2%", 17, lambda i: _liq_ratio(i) > 0.02,
-                 lambda i: f"{_f(None if _liq_ratio(i) is None else 100 * _liq_ratio(i), '.2f')}%")
+                 lambda i: "n/a" if _liq_ratio(i) is None else f"{100 * _liq_ratio(i):.2f}% of volume")
 CASCADE = cond("cascade score > 0.6", 17, lambda i: i.cascade_score > 0.6,
                lambda i: f"cascade {_f(i.cascade_score, '.2f')}")
 

@@ -172,7 +172,11 @@ class Alert(Base):
     """An evaluated strategy alert and its delivery state (§6)."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_strategy_time", "strategy", "timestamp"),)
+    __table_args__ = (
+        Index("ix_alerts_strategy_time", "strategy", "timestamp"),
+        # A strategy is decided once per snapshot hour: running `alerts` again re-reads this row.
+        Index("uq_alerts_snapshot_strategy", "snapshot_timestamp", "strategy", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -189,6 +193,22 @@ class Alert(Base):
     delivery_error: Mapped[str | None] = mapped_column(Text)
 
 
+class AlertDelivery(Base):
+    """One alert's delivery to one configured webhook (`discord`, `slack`, `json`); never the URL."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "webhook"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    webhook: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12))  # pending, delivered or expired
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 # Display order for `stats` and `cleanup`: snapshots and their children, then raw events.
 TABLES = [
     "market_snapshots",
@@ -198,4 +218,5 @@ TABLES = [
     "liquidations",
     "liquidation_coverage",
     "alerts",
+    "alert_deliveries",
 ]

@@ -20,6 +20,7 @@ from perps_tracker.snapshot import HOUR, hour_bucket
 from perps_tracker.storage.db import Database, one_line
 from perps_tracker.storage.models import (
     Alert,
+    AlertDelivery,
     Base,
     ExchangeSnapshot,
     Liquidation,
@@ -225,6 +226,7 @@ def _cleanup_plan(conn: Connection, cutoff: int) -> tuple[dict[str, object], int
         MarketSnapshot.__tablename__: MarketSnapshot.id.in_(old_snapshots),
         Liquidation.__tablename__: Liquidation.event_time_ms < cutoff * 1000,
         LiquidationCoverage.__tablename__: LiquidationCoverage.end_ms < cutoff * 1000,
+        AlertDelivery.__tablename__: AlertDelivery.alert_id.in_(select(Alert.id).where(Alert.timestamp < cutoff)),
         Alert.__tablename__: Alert.timestamp < cutoff,
     }
     return plan, newest

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from perps_tracker.errors import DatabaseError
-from perps_tracker.storage.models import Alert, Liquidation, LiquidationCoverage
+from perps_tracker.storage.models import Alert, AlertDelivery, Liquidation, LiquidationCoverage
 from perps_tracker.storage.queries import HOUR, cleanup, collect_stats, hour_bucket
 from tests.conftest import add_snapshot, ts, utc
 
@@ -16,7 +16,7 @@ NOW = utc(2026, 11, 22, 12, 30)  # current hour bucket 12:00
 def counts(db) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
-                for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts")}
+                for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts", "alert_deliveries")}
 
 
 def test_hour_bucket():
@@ -93,9 +93,12 @@ def _history(db, now_bucket: int) -> None:
             conn.execute(Liquidation.__table__.insert().values(
                 exchange="binance", symbol="BTCUSDT", side="long", price=1.0, quantity=1.0, value_usd=1.0,
                 event_time_ms=t * 1000 - 1, source="ws"))
-            conn.execute(Alert.__table__.insert().values(
+            alert_id = conn.execute(Alert.__table__.insert().values(
                 timestamp=t, strategy="Scalping", tier=3, confidence=60, reasons="", status="sent",
-                delivery_attempts=0))
+                delivery_attempts=0)).inserted_primary_key[0]
+            for webhook in ("discord", "json"):
+                conn.execute(AlertDelivery.__table__.insert().values(
+                    alert_id=alert_id, webhook=webhook, status="delivered", attempts=1))
             conn.execute(LiquidationCoverage.__table__.insert().values(
                 exchange="binance", source="ws", start_ms=t * 1000 - 60_000, end_ms=t * 1000 - 1, detail=""))
 
@@ -107,11 +110,13 @@ def test_cleanup_boundaries(database):
     assert counts(database)["market_snapshots"] == 5  # a dry run deletes nothing
     # Strictly older than 90 days: the 100- and 91-day snapshots; exactly 90 days is kept.
     assert dry.removed == {"market_snapshots": 2, "exchange_snapshots": 4, "sentiment_factors": 2,
-                           "liquidation_snapshots": 0, "liquidations": 2, "liquidation_coverage": 2, "alerts": 1}
+                           "liquidation_snapshots": 0, "liquidations": 2, "liquidation_coverage": 2, "alerts": 1,
+                           "alert_deliveries": 2}
     real = cleanup(database, now, 90)
-    assert real.removed == dry.removed and real.total == 13
+    assert real.removed == dry.removed and real.total == 15
     assert counts(database) == {"market_snapshots": 3, "exchange_snapshots": 6, "sentiment_factors": 3,
-                                "liquidations": 1, "liquidation_coverage": 1, "alerts": 2}
+                                "liquidations": 1, "liquidation_coverage": 1, "alerts": 2,
+                                "alert_deliveries": 4}
 
 
 def test_cleanup_never_deletes_the_newest_snapshot(database):

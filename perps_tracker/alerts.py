@@ -1,0 +1,251 @@
+"""Strategy alerts: evaluate the newest snapshot, decide what to raise, deliver to webhooks.
+
+Deciding (DESIGN §6) is a pure function of the evaluations and the alerts already raised:
+
+- a fired rule with confidence ≥ 50 is an alert candidate;
+- **cooldown**: 1 h / 2 h / 4 h for tiers 1 / 2 / 3 since the strategy's last raised alert;
+  inside it the alert repeats only when the confidence moved ≥ 20 points from that alert;
+- **caps**: at most 3 raised alerts per strategy in any 24 h and 10 in any hour.
+
+Times are snapshot hour buckets, so an hourly cron that runs a few seconds later or earlier
+each hour sees whole hours. Candidates are decided in order of tier, then confidence, so the
+caps keep the most important ones. A strategy is decided once per snapshot: running `alerts`
+again on the same snapshot shows the stored decision instead of raising it twice.
+
+Delivery: each raised alert gets one delivery per configured webhook, recorded before any
+request is made. A failed delivery stays pending and is retried on the next run; one that
+has not gone through within `DELIVERY_EXPIRY` is marked expired (a day-old signal is noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from perps_tracker.rules import ALERT_MIN_CONFIDENCE, STRATEGIES, Evaluation, evaluate
+
+HOUR = 3600
+COOLDOWN = {1: HOUR, 2: 2 * HOUR, 3: 4 * HOUR}
+PER_STRATEGY_PER_DAY = 3
+PER_HOUR = 10
+REPEAT_MOVE = 20  # confidence points that justify a repeat inside the cooldown
+DELIVERY_EXPIRY = 24 * HOUR
+STALE_AFTER = 2 * HOUR  # a newest snapshot older than this is reported as stale
+
+
+@dataclass(frozen=True)
+class Raised:
+    """An alert raised earlier (status fired or sent), as the policy needs it."""
+
+    strategy: str
+    snapshot_timestamp: int
+    confidence: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    evaluation: Evaluation
+    status: str  # fired, suppressed or not_fired
+    why: str | None
+
+
+def _hhmm(ts: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / HOUR:g} h"
+
+
+def not_fired_reason(e: Evaluation) -> str:
+    if not e.fired:
+        return e.why_not or "its conditions do not hold"
+    return f"confidence {e.confidence} is below {ALERT_MIN_CONFIDENCE}"
+
+
+def decide(evaluations: Sequence[Evaluation], snapshot_timestamp: int, raised: Iterable[Raised]) -> list[Decision]:
+    """Decide each evaluation against the alerts raised before (on earlier snapshots, or
+    already on this one); returns decisions in the order of `evaluations`."""
+    history = sorted(raised, key=lambda r: r.snapshot_timestamp)
+    t = snapshot_timestamp
+    decided: dict[str, Decision] = {}
+    candidates = [e for e in evaluations if e.alert]
+    order = {name: i for i, name in enumerate(STRATEGIES)}
+    candidates.sort(key=lambda e: (e.tier, -e.confidence, order.get(e.strategy, len(order))))
+    for e in candidates:
+        mine = [r for r in history if r.strategy == e.strategy and r.snapshot_timestamp <= t]
+        why = None
+        if mine:
+            last = mine[-1]
+            since = t - last.snapshot_timestamp
+            moved = abs(e.confidence - last.confidence)
+            if since < COOLDOWN[e.tier] and moved < REPEAT_MOVE:
+                why = (f"cooldown: raised on the {_hhmm(last.snapshot_timestamp)} snapshot with confidence "
+                       f"{last.confidence}; tier {e.tier} waits {_hours(COOLDOWN[e.tier])} unless confidence "
+                       f"moves ≥ {REPEAT_MOVE} points (moved {moved})")
+        if why is None:
+            today = [r for r in mine if r.snapshot_timestamp > t - 24 * HOUR]
+            if len(today) >= PER_STRATEGY_PER_DAY:
+                why = (f"daily cap: {len(today)} alerts of this strategy in the last 24 h "
+                       f"(at most {PER_STRATEGY_PER_DAY})")
+        if why is None:
+            this_hour = [r for r in history if t - HOUR < r.snapshot_timestamp <= t]
+            if len(this_hour) >= PER_HOUR:
+                why = f"hourly cap: {len(this_hour)} alerts in the last hour (at most {PER_HOUR})"
+        if why is None:
+            history.append(Raised(e.strategy, t, e.confidence))
+            decided[e.strategy] = Decision(e, "fired", None)
+        else:
+            decided[e.strategy] = Decision(e, "suppressed", why)
+    return [decided.get(e.strategy) or Decision(e, "not_fired", not_fired_reason(e)) for e in evaluations]
+
+
+# -- running it against the database ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One strategy's outcome on this run, as shown and as `--json` prints it."""
+
+    strategy: str
+    tier: int
+    confidence: int
+    direction: str | None
+    reasons: tuple[str, ...]
+    status: str  # sent, fired, suppressed or not_fired
+    why: str | None
+    alert_id: int | None = None
+    alert_time: int | None = None
+    deliveries: tuple[tuple[str, str], ...] = ()  # (webhook, status)
+    earlier: bool = False  # decided by an earlier run on the same snapshot
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    webhook: str
+    strategy: str
+    snapshot_timestamp: int
+    reason: str  # never holds the URL
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class AlertRun:
+    evaluated_at: int
+    snapshot: int
+    snapshot_source: str
+    entries: tuple[Entry, ...]  # every strategy, in §6 order
+    webhooks: tuple[str, ...]  # kinds notified (empty without --notify)
+    delivered: int  # deliveries made on this run (retries of earlier alerts included)
+    failures: tuple[DeliveryFailure, ...]
+
+    @property
+    def stale_seconds(self) -> int:
+        return self.evaluated_at - self.snapshot
+
+    @property
+    def raised(self) -> list[Entry]:
+        return [e for e in self.entries if e.status in ("fired", "sent", "suppressed")]
+
+
+def _entry(stored, earlier: bool) -> Entry:
+    return Entry(stored.strategy, stored.tier, stored.confidence, stored.direction, stored.reasons, stored.status,
+                 stored.why, stored.id, stored.timestamp, stored.deliveries, earlier)
+
+
+def run_alerts(settings, now: int, *, notify: bool, post: Callable | None = None) -> AlertRun:
+    """Evaluate the newest snapshot, store the decisions and, with `notify`, deliver.
+
+    `post(webhook, notice)` sends one notice (tests may pass their own); the default posts with
+    `perps_tracker.notify.send`.
+    """
+    from perps_tracker.errors import ConfigError, TrackerError
+    from perps_tracker.storage import alerts as store
+    from perps_tracker.storage.db import open_database
+
+    webhooks = settings.webhook_urls() if notify else {}
+    if notify and not webhooks:
+        raise ConfigError("--notify needs a webhook: set webhooks.discord, webhooks.slack or webhooks.json "
+                          "in the config file (see docs/alerts.md)")
+    db = open_database(settings.db, create=False)
+    try:
+        found = store.latest_inputs(db)
+        if found is None:
+            raise TrackerError("no snapshot to evaluate yet: take one with `perps-tracker snapshot`")
+        ref, inputs = found
+        evaluations = evaluate(inputs)
+        before = store.alerts_between(db, ref.timestamp - 24 * HOUR, ref.timestamp)
+        done = {a.strategy: a for a in before if a.snapshot_timestamp == ref.timestamp}
+        raised = [Raised(a.strategy, a.snapshot_timestamp, a.confidence) for a in before if a.raised]
+        fresh = [e for e in evaluations if e.strategy not in done]
+        decisions = decide(fresh, ref.timestamp, raised)
+        new = [store.NewAlert(d.evaluation.strategy, d.evaluation.tier, d.evaluation.confidence,
+                              d.evaluation.direction, d.evaluation.reasons, d.status, d.why)
+               for d in decisions if d.status != "not_fired"]
+        stored = {a.strategy: a for a in store.record_alerts(db, ref.timestamp, now, new)} if new else {}
+        delivered, failures = 0, []
+        if notify:
+            current = [a.id for a in list(done.values()) + list(stored.values()) if a.raised]
+            store.queue_deliveries(db, current, sorted(webhooks))
+            delivered, failures = deliver(db, settings, webhooks, now, post)
+            stored = {a.strategy: a for a in store.alerts_between(db, ref.timestamp - 1, ref.timestamp)}
+            done = {s: stored[s] for s in done}
+        entries = []
+        by_decision = {d.evaluation.strategy: d for d in decisions}
+        for e in evaluations:
+            if e.strategy in done:
+                entries.append(_entry(done[e.strategy], earlier=True))
+            elif e.strategy in stored:
+                entries.append(_entry(stored[e.strategy], earlier=False))
+            else:
+                d = by_decision[e.strategy]
+                entries.append(Entry(e.strategy, e.tier, e.confidence, e.direction, e.reasons, d.status, d.why))
+    finally:
+        db.dispose()
+    return AlertRun(now, ref.timestamp, ref.source, tuple(entries), tuple(sorted(webhooks)), delivered,
+                    tuple(failures))
+
+
+def deliver(db, settings, webhooks: dict[str, str], now: int, post: Callable | None = None
+            ) -> tuple[int, list[DeliveryFailure]]:
+    """Make every pending delivery to the configured webhooks, oldest first; expire stale ones.
+
+    A webhook that fails on this run is not tried again until the next run (its remaining
+    deliveries stay pending), so one dead endpoint cannot hold up a cron run for long.
+    """
+    from perps_tracker.http import HttpSettings
+    from perps_tracker.notify import DeliveryError, Notice, Webhook, send
+    from perps_tracker.storage import alerts as store
+
+    http = HttpSettings.from_settings(settings)
+    if post is None:
+        def post(webhook, notice):
+            send(webhook, notice, http)
+    delivered, failures = 0, []
+    broken: dict[str, str] = {}
+    for d in store.pending_deliveries(db):
+        a = d.alert
+        if now - a.timestamp > DELIVERY_EXPIRY:
+            last = f": last error {a.delivery_error}" if a.delivery_error else ""
+            reason = f"not delivered within {_hours(DELIVERY_EXPIRY)}, given up{last}"
+            store.finish_delivery(db, d.id, now, delivered=None, error=reason)
+            failures.append(DeliveryFailure(d.webhook, a.strategy, a.snapshot_timestamp, reason, expired=True))
+            continue
+        if d.webhook not in webhooks:
+            continue  # that webhook was removed from the config: left pending until it expires
+        if d.webhook in broken:
+            continue
+        notice = Notice(a.strategy, a.tier, a.confidence, a.direction, a.reasons, a.snapshot_timestamp,
+                        a.timestamp, delayed=d.attempts > 0 or a.timestamp < now - HOUR)
+        try:
+            post(Webhook(d.webhook, webhooks[d.webhook]), notice)
+        except DeliveryError as e:
+            store.finish_delivery(db, d.id, now, delivered=False, error=e.reason)
+            broken[d.webhook] = e.reason
+            failures.append(DeliveryFailure(d.webhook, a.strategy, a.snapshot_timestamp, e.reason))
+            continue
+        store.finish_delivery(db, d.id, now, delivered=True)
+        delivered += 1
+    return delivered, failures
