@@ -149,8 +149,6 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
     from perps_tracker.snapshot import take_snapshot
 
     now = utc_now()
-    if with_alerts:  # a bad webhook setting stops us before any venue is asked
-        settings.webhook_urls()
     snap = take_snapshot(settings, exchanges or list(EXCHANGES), now)
     run = None
     if with_alerts:

@@ -428,3 +428,17 @@ def test_snapshot_with_alerts_on_the_venue_fakes(runner, env, fake, hooks, monke
     with env.engine.connect() as conn:
         n = conn.execute(select(Alert.id).where(Alert.snapshot_timestamp == T0)).all()
     assert len(n) == len([a for a in doc["alerts"]["alerts"] if a["status"] != "not_fired"])
+
+
+def test_snapshot_alerts_quiet_without_webhooks_prints_only_new_alerts(runner, env, fake, monkeypatch):
+    fake.install()
+    for name, value in fake.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("perps_tracker.cli.utc_now", lambda: datetime.fromtimestamp(T0 + 42, timezone.utc))
+    result = runner.invoke(cli, ["snapshot", "--alerts", "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    # The fake market is calm: Breakout Trading (|P| 1.52 < 4, X 0.485, |S| 0.077, σ% 0.0008) fires at 100.
+    assert result.stdout.startswith("FIRED      Breakout Trading · tier 2 · ● NEUTRAL · confidence 100")
+    assert "Perpetual futures" not in result.stdout
+    again = runner.invoke(cli, ["snapshot", "--alerts", "--quiet"], catch_exceptions=False)
+    assert again.exit_code == 0 and again.stdout == ""  # decided already: nothing new to say
