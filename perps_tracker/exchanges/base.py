@@ -18,6 +18,7 @@ from perps_tracker.exchanges.parsing import venue_message
 from perps_tracker.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
+    from perps_tracker.history import Progress, VenueHistory
     from perps_tracker.http import Deadline, HttpClient
     from perps_tracker.liquidation import LiquidationEvent
 
@@ -85,6 +86,12 @@ class Exchange(ABC):
         """Liquidations with event time in [start_ms, end_ms] from the venue's REST history, for
         venues with "rest" in `liquidation_sources`; `symbols` caps per-symbol requests."""
         raise self.error("no public liquidation history")
+
+    def history(self, start: int, end: int, progress: "Progress | None" = None) -> "VenueHistory":
+        """Hourly history of [start, end) (Unix seconds, whole hours) from the venue's public
+        history endpoints, for `backfill`; see perps_tracker.history. `progress(done, total)`
+        is called as requests complete."""
+        raise self.error("no public history endpoints")
 
     def on_response(self, response) -> None:
         """See every HTTP response (rate-limit headers). Default: nothing."""

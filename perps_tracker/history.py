@@ -1,0 +1,193 @@
+"""A venue's past, hour by hour, from its public history endpoints (for `backfill`).
+
+A venue module's `history(start, end, progress)` returns one `VenueHistory`: hourly series
+for the window [start, end) (Unix seconds, whole hours), already summed over the venue's
+included markets where the snapshot sums (volume, open interest, trades), and the BTC
+perpetual's own series. `venue_at(history, hour)` then rebuilds the venue's row of the
+snapshot of that hour with the same definitions as a live snapshot:
+
+- `volume_24h_usd`: the quote volume of the 24 one-hour candles that opened in [H − 24 h, H);
+- `open_interest_usd`: the open interest at H (the newest point in (H − 1 h, H]);
+- `btc_price`: the close of the BTC candle that opened at H − 1 h;
+- `btc_price_change_24h_pct`: that close against the open of the candle at H − 24 h;
+- `btc_funding_rate_8h`: the rate of the funding period that contains H (the first
+  settlement at or after H), per 8 h — the history has settled rates where a live
+  snapshot sees the current period's predicted one;
+- `long_share`: the newest point in (H − 1 h, H].
+
+A series a venue has no endpoint for is None (never zeros) and the reason is in `notes`.
+A value that cannot be rebuilt for an hour (a missing candle) leaves that field None.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from perps_tracker.market import VenueSnapshot
+
+HOUR = 3600
+DAY = 24 * HOUR
+
+Series = Mapping[int, float]  # Unix seconds (an hour's start, or a point in time) → value
+Progress = Callable[[int, int], None]  # (done, total) of a venue's requests
+
+
+@dataclass(frozen=True)
+class VenueHistory:
+    exchange: str
+    kind: str  # CEX or DEX
+    start: int  # first hour fetched (includes the 24 h warm-up before the first snapshot)
+    end: int  # the hour after the last one fetched
+    # Summed over the included markets, per one-hour candle (keyed by the candle's open time):
+    volume_usd: Series  # quote volume in USD
+    markets: Mapping[int, int]  # markets with a candle in that hour
+    trades: Mapping[int, int] | None = None  # None: the venue's candles carry no trade counts
+    # Summed over the included markets at points in time (each market's newest point in the hour):
+    open_interest_usd: Series | None = None  # None: no open-interest history
+    # The venue's BTC perpetual (the market `pick_btc` would choose):
+    btc_symbol: str | None = None
+    btc_open: Series = field(default_factory=dict)  # candle open time → open price
+    btc_close: Series = field(default_factory=dict)  # candle open time → close price
+    btc_mark: Series | None = None  # mark-price candles, open time → close
+    btc_index: Series | None = None  # index-price candles, open time → close
+    btc_funding: Series | None = None  # settlement time → rate per 8 h (fraction)
+    long_share: Series | None = None  # point in time → long accounts' share (0..1)
+    symbols: int = 0  # included markets asked for
+    symbols_failed: int = 0  # of them, those whose history could not be read
+    notes: tuple[str, ...] = ()  # what this venue's history lacks, in plain words
+
+    # -- (de)serialising, so a finished download survives an interrupted run ------------------
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                value = [[k, v] for k, v in sorted(value.items())]
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "VenueHistory":
+        kwargs: dict[str, Any] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in data:
+                continue
+            value = data[name]
+            if name == "notes":
+                value = tuple(value)
+            elif isinstance(value, list):
+                value = {int(k): v for k, v in value}
+            kwargs[name] = value
+        return cls(**kwargs)
+
+
+def hours(start: int, end: int) -> range:
+    """Hour starts in [start, end)."""
+    return range(start - start % HOUR, end, HOUR)
+
+
+def point_in_hour(series: Series | None, hour: int) -> float | None:
+    """The newest value of `series` at a time in (hour − 1 h, hour]."""
+    if not series:
+        return None
+    keys = sorted(series)
+    i = bisect.bisect_right(keys, hour) - 1
+    if i < 0 or keys[i] <= hour - HOUR:
+        return None
+    return series[keys[i]]
+
+
+def funding_at(settlements: Series | None, hour: int, max_period: int = 8 * HOUR) -> float | None:
+    """The rate of the funding period containing `hour`: the first settlement at or after it,
+    if that settlement is at most one period away."""
+    if not settlements:
+        return None
+    keys = sorted(settlements)
+    i = bisect.bisect_left(keys, hour)
+    if i >= len(keys) or keys[i] - hour > max_period:
+        return None
+    return settlements[keys[i]]
+
+
+def rolling_sum(series: Mapping[int, float] | None, hour: int, span: int = DAY) -> float | None:
+    """Σ of the hourly values for the hours that opened in [hour − span, hour); None if any is missing."""
+    if series is None:
+        return None
+    total = 0.0
+    for h in range(hour - span, hour, HOUR):
+        value = series.get(h)
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def venue_at(h: VenueHistory, hour: int) -> VenueSnapshot:
+    """The venue's row of the snapshot of `hour`, rebuilt from its history (see module doc).
+
+    A venue whose volume cannot be rebuilt for that hour (candles missing) is a failed row,
+    like a venue that did not answer a live snapshot.
+    """
+    volume = rolling_sum(h.volume_usd, hour)
+    if volume is None or volume <= 0:
+        return VenueSnapshot.failed(h.exchange, h.kind, "no history for this hour")
+    trades = rolling_sum(h.trades, hour) if h.trades is not None else None
+    close = h.btc_close.get(hour - HOUR)
+    first_open = h.btc_open.get(hour - DAY)
+    change = 100.0 * (close / first_open - 1) if close is not None and first_open else None
+    share = point_in_hour(h.long_share, hour)
+    ratio = share / (1 - share) if share is not None and 0 <= share < 1 else None
+    return VenueSnapshot(
+        exchange=h.exchange,
+        kind=h.kind,
+        volume_24h_usd=volume,
+        open_interest_usd=point_in_hour(h.open_interest_usd, hour),
+        markets=h.markets.get(hour - HOUR),
+        num_trades_24h=int(trades) if trades is not None else None,
+        btc_price=close,
+        btc_mark_price=(h.btc_mark or {}).get(hour - HOUR),
+        btc_index_price=(h.btc_index or {}).get(hour - HOUR),
+        btc_funding_rate_8h=funding_at(h.btc_funding, hour),
+        btc_price_change_24h_pct=change,
+        long_short_ratio=ratio,
+        long_share=share,
+        records_skipped=h.symbols_failed,
+        notes=h.notes,
+    )
+
+
+class HistoryBuilder:
+    """Accumulates per-market series into a venue's totals (thread-safe enough for fan-out:
+    call `add_*` from the main thread with each market's result)."""
+
+    def __init__(self) -> None:
+        self.volume: dict[int, float] = {}
+        self.markets: dict[int, int] = {}
+        self.trades: dict[int, int] = {}
+        self.oi: dict[int, float] = {}
+        self.failed = 0
+
+    def add_candles(self, candles: Iterable[tuple[int, float, int | None]]) -> None:
+        """One market's one-hour candles as (open time s, quote volume USD, trades or None)."""
+        for t, volume, trades in candles:
+            t -= t % HOUR
+            self.volume[t] = self.volume.get(t, 0.0) + volume
+            self.markets[t] = self.markets.get(t, 0) + 1
+            if trades is not None:
+                self.trades[t] = self.trades.get(t, 0) + trades
+
+    def add_open_interest(self, points: Iterable[tuple[int, float]]) -> None:
+        """One market's open interest in USD at points in time: each hour (the hour the point closes,
+        rounded up) takes the market's newest point."""
+        newest: dict[int, tuple[int, float]] = {}
+        for t, usd in points:
+            bucket = t if t % HOUR == 0 else t - t % HOUR + HOUR
+            if bucket not in newest or t > newest[bucket][0]:
+                newest[bucket] = (t, usd)
+        for bucket, (_, usd) in newest.items():
+            self.oi[bucket] = self.oi.get(bucket, 0.0) + usd
