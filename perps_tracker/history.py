@@ -74,7 +74,7 @@ class VenueHistory:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "VenueHistory":
         kwargs: dict[str, Any] = {}
-        for name, f in cls.__dataclass_fields__.items():
+        for name in cls.__dataclass_fields__:
             if name not in data:
                 continue
             value = data[name]

@@ -209,6 +209,21 @@ class AlertDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class BackfillDownload(Base):
+    """A venue's downloaded history (`VenueHistory` as JSON), kept so an interrupted `backfill`
+    resumes without downloading it again; deleted once the run completes."""
+
+    __tablename__ = "backfill_downloads"
+    __table_args__ = (Index("ix_backfill_downloads_exchange", "exchange", "start", "end"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)
+    fetched_at: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[str] = mapped_column(Text)
+
+
 # Display order for `stats` and `cleanup`: snapshots and their children, then raw events.
 TABLES = [
     "market_snapshots",
@@ -219,4 +234,5 @@ TABLES = [
     "liquidation_coverage",
     "alerts",
     "alert_deliveries",
+    "backfill_downloads",
 ]

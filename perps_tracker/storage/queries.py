@@ -21,6 +21,7 @@ from perps_tracker.storage.db import Database, one_line
 from perps_tracker.storage.models import (
     Alert,
     AlertDelivery,
+    BackfillDownload,
     Base,
     ExchangeSnapshot,
     Liquidation,
@@ -228,6 +229,7 @@ def _cleanup_plan(conn: Connection, cutoff: int) -> tuple[dict[str, object], int
         LiquidationCoverage.__tablename__: LiquidationCoverage.end_ms < cutoff * 1000,
         AlertDelivery.__tablename__: AlertDelivery.alert_id.in_(select(Alert.id).where(Alert.timestamp < cutoff)),
         Alert.__tablename__: Alert.timestamp < cutoff,
+        BackfillDownload.__tablename__: BackfillDownload.fetched_at < cutoff,
     }
     return plan, newest
 

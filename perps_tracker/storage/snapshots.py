@@ -74,13 +74,17 @@ def _factor_row(factors: FactorScores, snapshot_id: int) -> dict:
     return dict(snapshot_id=snapshot_id, **factors.as_dict(), missing=",".join(factors.missing))
 
 
-def store_snapshot(db: Database, snap: Snapshot, source: str = "live") -> int:
-    """Write the snapshot's rows in one transaction, replacing any snapshot of the same hour.
+def store_snapshot(db: Database, snap: Snapshot, source: str = "live", *, keep_existing: bool = False) -> int | None:
+    """Write the snapshot's rows in one transaction, replacing any snapshot of the same hour
+    (with `keep_existing`, as `backfill` does: leaving it alone and writing nothing).
 
-    Returns the new `market_snapshots.id`.
+    Returns the new `market_snapshots.id`, or None when an existing snapshot was kept.
     """
     try:
         with db.engine.begin() as conn:
+            if keep_existing and conn.execute(
+                    select(MarketSnapshot.id).where(MarketSnapshot.timestamp == snap.timestamp)).first():
+                return None
             old = select(MarketSnapshot.id).where(MarketSnapshot.timestamp == snap.timestamp)
             for child in _CHILDREN:
                 conn.execute(delete(child).where(child.snapshot_id.in_(old)))

@@ -16,7 +16,7 @@ NOW = utc(2026, 11, 22, 12, 30)  # current hour bucket 12:00
 def counts(db) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
-                for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts", "alert_deliveries")}
+                for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts", "alert_deliveries", "backfill_downloads")}
 
 
 def test_hour_bucket():
@@ -111,12 +111,13 @@ def test_cleanup_boundaries(database):
     # Strictly older than 90 days: the 100- and 91-day snapshots; exactly 90 days is kept.
     assert dry.removed == {"market_snapshots": 2, "exchange_snapshots": 4, "sentiment_factors": 2,
                            "liquidation_snapshots": 0, "liquidations": 2, "liquidation_coverage": 2, "alerts": 1,
-                           "alert_deliveries": 2}
+                           "alert_deliveries": 2,
+                           "backfill_downloads": 0}
     real = cleanup(database, now, 90)
     assert real.removed == dry.removed and real.total == 15
     assert counts(database) == {"market_snapshots": 3, "exchange_snapshots": 6, "sentiment_factors": 3,
                                 "liquidations": 1, "liquidation_coverage": 1, "alerts": 2,
-                                "alert_deliveries": 4}
+                                "alert_deliveries": 4, "backfill_downloads": 0}
 
 
 def test_cleanup_never_deletes_the_newest_snapshot(database):

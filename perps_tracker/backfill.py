@@ -1,0 +1,199 @@
+"""`backfill`: rebuild the hourly snapshots of the last N days from the venues' history.
+
+1. The hours to fill are those in the window without any snapshot: live rows are never
+   touched, and hours filled by an earlier run are not redone (so a rerun resumes).
+2. Each venue downloads its whole window once (`Exchange.history`, 24 h more in front for
+   the rolling 24 h figures), all venues at once, each pacing itself to its rate limits.
+   A finished download is kept in the database until the run completes, so an interrupted
+   run picks up where it stopped.
+3. Oldest hour first, each hour's venue rows are rebuilt (`history.venue_at`) and scored by
+   the same code as a live snapshot (`build_snapshot`, with the open-interest change against
+   the stored snapshot of 24 h before), and stored with `source = 'backfill'` in its own
+   transaction. A venue whose download failed is a failed row, as in a live snapshot.
+
+What a venue has no history for stays null and is named in the venue's notes.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from perps_tracker.errors import ExchangeError, TrackerError
+from perps_tracker.history import DAY, HOUR, VenueHistory, venue_at
+from perps_tracker.market import VenueSnapshot
+
+MAX_DAYS = 30
+
+
+class Cancelled(Exception):
+    """Raised inside a download when the run is being interrupted."""
+
+
+@dataclass(frozen=True)
+class VenueOutcome:
+    exchange: str
+    status: str  # downloaded, kept (from an interrupted run), failed
+    error: str | None = None
+    symbols: int = 0
+    symbols_failed: int = 0
+    hours: int = 0  # hours of the window this venue contributed an ok row to
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    days: int
+    first_hour: int
+    last_hour: int
+    planned: int  # hours without a snapshot when the run started
+    stored: int
+    existing: dict[str, int]  # source → hours already stored and left alone
+    without_data: int  # planned hours no venue had history for
+    venues: tuple[VenueOutcome, ...] = field(default=())
+
+    @property
+    def failed_venues(self) -> list[VenueOutcome]:
+        return [v for v in self.venues if v.status == "failed"]
+
+
+@dataclass
+class Reporter:
+    """Progress callbacks (the CLI draws them with rich; tests and --quiet pass nothing)."""
+
+    venue_progress: Callable[[str, int, int], None] = lambda venue, done, total: None
+    venue_done: Callable[[VenueOutcome], None] = lambda outcome: None
+    store_progress: Callable[[int, int], None] = lambda done, total: None
+
+
+def window(now: datetime, days: int) -> tuple[int, int]:
+    """The first and last hour to fill: `days` × 24 hours ending with the hour before the current one
+    (the current hour is the live snapshot's)."""
+    current = int(now.timestamp()) // HOUR * HOUR
+    return current - days * DAY, current - HOUR
+
+
+def _download(cls, client, url: str, start: int, end: int, cancel: threading.Event,
+              progress: Callable[[int, int], None]) -> VenueHistory:
+    def report(done: int, total: int) -> None:
+        if cancel.is_set():
+            raise Cancelled()
+        progress(done, total)
+
+    return cls(client, url).history(start, end, report)
+
+
+def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter | None = None,
+             db=None) -> BackfillResult:
+    """Fill the missing hours of the last `days` days. Raises TrackerError when no venue could be
+    read at all (nothing is stored); KeyboardInterrupt leaves what was stored and downloaded."""
+    from perps_tracker.exchanges import EXCHANGES
+    from perps_tracker.http import HttpClient, HttpSettings
+    from perps_tracker.snapshot import build_snapshot
+    from perps_tracker.storage import backfill as store
+    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.snapshots import previous_oi, store_snapshot
+
+    if not 1 <= days <= MAX_DAYS:
+        raise TrackerError(f"--days must be between 1 and {MAX_DAYS}")
+    reporter = reporter or Reporter()
+    first, last = window(now, days)
+    start, end = first - DAY, last  # candles opening in [start, end) rebuild hours first..last
+    own_db = db is None
+    db = open_database(settings.db) if own_db else db
+    try:
+        existing = store.stored_hours(db, first, last)
+        planned = [h for h in range(first, last + 1, HOUR) if h not in existing]
+        counts: dict[str, int] = {}
+        for source in existing.values():
+            counts[source] = counts.get(source, 0) + 1
+        if not planned:
+            return BackfillResult(days, first, last, 0, 0, counts, 0)
+        histories, outcomes = _download_all(settings, db, EXCHANGES, venue_ids, start, end, now, reporter,
+                                            HttpClient, HttpSettings)
+        if not histories:
+            reasons = "; ".join(f"{o.exchange}: {o.error}" for o in outcomes)
+            raise TrackerError(f"no venue's history could be read, nothing stored ({reasons})")
+        stored, without, hours_ok = 0, 0, {v: 0 for v in venue_ids}
+        failed_rows = [VenueSnapshot.failed(o.exchange, EXCHANGES[o.exchange].kind, o.error or "failed")
+                       for o in outcomes if o.status == "failed"]
+        for n, hour in enumerate(planned, 1):
+            rows = [venue_at(h, hour) for h in histories] + failed_rows
+            ok = [r for r in rows if r.ok]
+            if ok:
+                moment = datetime.fromtimestamp(hour, timezone.utc)
+                snap = build_snapshot(sorted(rows, key=lambda r: list(venue_ids).index(r.exchange)), moment,
+                                      previous_oi(db, hour))
+                if store_snapshot(db, snap, source="backfill", keep_existing=True) is not None:
+                    stored += 1
+                    for r in ok:
+                        hours_ok[r.exchange] += 1
+            else:
+                without += 1
+            reporter.store_progress(n, len(planned))
+        store.forget_histories(db)
+    finally:
+        if own_db:
+            db.dispose()
+    outcomes = [VenueOutcome(o.exchange, o.status, o.error, o.symbols, o.symbols_failed, hours_ok.get(o.exchange, 0),
+                             o.notes) for o in outcomes]
+    return BackfillResult(days, first, last, len(planned), stored, counts, without, tuple(outcomes))
+
+
+def _download_all(settings, db, registry, venue_ids, start, end, now, reporter, HttpClient, HttpSettings):
+    """Every venue's history (kept from an interrupted run, or downloaded, all at once); returns
+    (histories, outcomes) in venue order. Each download is kept as soon as it finishes."""
+    from concurrent.futures import as_completed
+
+    from perps_tracker.storage import backfill as store
+
+    results: dict[str, VenueHistory | VenueOutcome] = {}
+    kept = set()
+    for venue in venue_ids:
+        history = store.cached_history(db, venue, start, end)
+        if history is not None:
+            results[venue] = history
+            kept.add(venue)
+            reporter.venue_progress(venue, 1, 1)
+            reporter.venue_done(_outcome(venue, history, True))
+    todo = [v for v in venue_ids if v not in results]
+    if todo:
+        cancel = threading.Event()
+        client = HttpClient(HttpSettings.from_settings(settings))
+
+        def one(venue: str) -> VenueHistory | VenueOutcome:
+            try:
+                return _download(registry[venue], client, settings.venue_url(venue), start, end, cancel,
+                                 lambda done, total: reporter.venue_progress(venue, done, total))
+            except ExchangeError as e:
+                return VenueOutcome(venue, "failed", e.reason)
+
+        pool = ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="backfill-")
+        try:
+            futures = {pool.submit(one, venue): venue for venue in todo}
+            for future in as_completed(futures):
+                venue = futures[future]
+                results[venue] = future.result()
+                if isinstance(results[venue], VenueHistory):
+                    store.keep_history(db, results[venue], int(now.timestamp()))
+                reporter.venue_done(_outcome(venue, results[venue], False))
+        except BaseException:
+            cancel.set()  # downloads stop at their next request; finished ones are already kept
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            client.close()
+    histories = [results[v] for v in venue_ids if isinstance(results[v], VenueHistory)]
+    outcomes = [_outcome(v, results[v], v in kept) for v in venue_ids]
+    return histories, outcomes
+
+
+def _outcome(venue: str, result, kept: bool) -> VenueOutcome:
+    if isinstance(result, VenueOutcome):
+        return result
+    return VenueOutcome(venue, "kept" if kept else "downloaded", None, result.symbols, result.symbols_failed, 0,
+                        result.notes)
