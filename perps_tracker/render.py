@@ -241,9 +241,12 @@ def stats_json(s: Stats) -> dict[str, Any]:
                 "exchange": c.exchange,
                 **{f"hours_ok_{w}": c.hours_ok[w] for w in c.hours_ok},
                 **{f"share_{w}": round(c.share[w], 4) for w in c.share},
+                "backfill_hours": c.backfill_hours,
             }
             for c in s.coverage
         ],
+        "backfill": None if s.backfill is None else {
+            "snapshots": s.backfill.snapshots, "first": iso(s.backfill.first), "last": iso(s.backfill.last)},
         "gaps": {
             "since": iso(s.gap_window_start),
             "missing_hours": s.missing_hours,
@@ -282,9 +285,17 @@ def render_stats(s: Stats) -> None:
     cov.add_column("venue")
     for window in ("24h", "7d"):
         cov.add_column(window, justify="right")
+    if s.backfill is not None:
+        cov.add_column("backfilled", justify="right")
     for c in s.coverage:
-        cov.add_row(c.exchange, *(f"{c.share[w]:.0%} ({c.hours_ok[w]})" for w in ("24h", "7d")))
+        cells = [f"{c.share[w]:.0%} ({c.hours_ok[w]})" for w in ("24h", "7d")]
+        if s.backfill is not None:
+            cells.append(f"{c.backfill_hours / s.backfill.snapshots:.0%} ({c.backfill_hours})")
+        cov.add_row(c.exchange, *cells)
     console.print(cov)
+    if s.backfill is not None:
+        say(f"Backfilled: {s.backfill.snapshots} snapshots, {_fmt_time(s.backfill.first)} → "
+            f"{_fmt_time(s.backfill.last)} (`backfilled`: of those, hours with the venue's row ok)")
 
     if not s.gaps:
         say(f"Missing hours since {_fmt_time(s.gap_window_start)}: none")

@@ -165,3 +165,15 @@ def test_interrupted_run_resumes_without_downloading_again(database, settings, d
 def test_days_are_bounded(database, settings):
     with pytest.raises(TrackerError, match="between 1 and 30"):
         backfill(settings, 31, NOW, VENUES, db=database)
+
+
+def test_stats_show_backfill_coverage_per_venue(database, settings, downloads):
+    from perps_tracker.storage.queries import collect_stats
+
+    _, failing = downloads
+    failing.add("hyperliquid")
+    backfill(settings, 1, NOW, VENUES, db=database)
+    stats = collect_stats(database, NOW)
+    assert (stats.backfill.snapshots, stats.backfill.first, stats.backfill.last) == (24, CURRENT - DAY, CURRENT - HOUR)
+    by_venue = {c.exchange: c.backfill_hours for c in stats.coverage}
+    assert (by_venue["binance"], by_venue["bybit"], by_venue["hyperliquid"], by_venue["okx"]) == (24, 24, 0, 0)

@@ -50,6 +50,14 @@ class Coverage:
     exchange: str
     hours_ok: dict[str, int]  # window name -> hours with an ok row
     share: dict[str, float]  # window name -> hours_ok / hours in window
+    backfill_hours: int = 0  # backfilled snapshots (any time) with an ok row of this venue
+
+
+@dataclass(frozen=True)
+class BackfillSpan:
+    snapshots: int
+    first: int
+    last: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class Stats:
     coverage: list[Coverage]
     gaps: list[Gap]
     gap_window_start: int | None
+    backfill: BackfillSpan | None = None
 
     @property
     def empty(self) -> bool:
@@ -132,10 +141,22 @@ def _coverage(conn: Connection, now_bucket: int) -> list[Coverage]:
         counts = dict(conn.execute(query).all())
         for venue in venues:
             hours_ok[venue][window] = counts.get(venue, 0)
+    backfilled = dict(conn.execute(
+        select(ExchangeSnapshot.exchange, func.count())
+        .join(MarketSnapshot, MarketSnapshot.id == ExchangeSnapshot.snapshot_id)
+        .where(ExchangeSnapshot.status == "ok", MarketSnapshot.source == "backfill")
+        .group_by(ExchangeSnapshot.exchange)).all())
     return [
-        Coverage(v, hours_ok[v], {w: hours_ok[v][w] / h for w, h in COVERAGE_WINDOWS.items()})
+        Coverage(v, hours_ok[v], {w: hours_ok[v][w] / h for w, h in COVERAGE_WINDOWS.items()}, backfilled.get(v, 0))
         for v in venues
     ]
+
+
+def _backfill_span(conn: Connection) -> BackfillSpan | None:
+    n, first, last = conn.execute(
+        select(func.count(), func.min(MarketSnapshot.timestamp), func.max(MarketSnapshot.timestamp))
+        .where(MarketSnapshot.source == "backfill")).one()
+    return BackfillSpan(n, first, last) if n else None
 
 
 def _gaps(conn: Connection, first: int, now_bucket: int) -> tuple[list[Gap], int]:
@@ -184,6 +205,7 @@ def collect_stats(db: Database, now: datetime) -> Stats:
             before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
             gaps, gap_start = _gaps(conn, first, now_bucket)
         coverage = _coverage(conn, now_bucket)
+        backfill = _backfill_span(conn)
     return Stats(
         database=db.display_url,
         revision=db.revision,
@@ -196,6 +218,7 @@ def collect_stats(db: Database, now: datetime) -> Stats:
         coverage=coverage,
         gaps=gaps,
         gap_window_start=gap_start,
+        backfill=backfill,
     )
 
 
