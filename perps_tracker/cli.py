@@ -384,6 +384,49 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
 
 @cli.command()
 @settings_options
+@click.option("--days", type=click.IntRange(1, 30), required=True, help="Rebuild this many days back (at most 30).")
+@click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
+              help="Only this venue (repeatable). Default: all eight.")
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary; errors only.")
+@click.pass_context
+def backfill(ctx, settings, days, exchanges, as_json, quiet):
+    """Rebuild the hourly snapshots of the last N days from the venues' history endpoints.
+
+    Fills only the hours that have no snapshot (live ones are never touched), marks the rows
+    source=backfill and scores them like live snapshots. What a venue keeps no history of
+    stays empty and is named. Interrupted? Run it again: finished downloads and stored
+    hours are kept. Exit code 3 when a venue's history could not be read.
+
+    \b
+    Examples:
+      perps-tracker backfill --days 7
+      perps-tracker backfill --days 30 --exchange binance --exchange bybit
+    """
+    from perps_tracker.backfill import backfill as run_backfill
+    from perps_tracker.render import BackfillProgress, backfill_json, print_json, render_backfill
+
+    venues = [v for v in EXCHANGES if v in set(exchanges or EXCHANGES)]
+    try:
+        if quiet or as_json:
+            result = run_backfill(settings, days, utc_now(), venues)
+        else:
+            with BackfillProgress(venues) as bars:
+                result = run_backfill(settings, days, utc_now(), venues, bars.reporter())
+    except KeyboardInterrupt:
+        click.echo("Interrupted: what was stored and downloaded is kept; run the same command again to resume.",
+                   err=True)
+        ctx.exit(130)
+    if as_json:
+        print_json(backfill_json(result))
+    elif not quiet:
+        render_backfill(result)
+    if result.failed_venues:
+        ctx.exit(3)
+
+
+@cli.command()
+@settings_options
 @json_option
 def config(settings, as_json):
     """Show the effective settings and where each one came from.

@@ -495,6 +495,88 @@ def watch_log(line: str) -> None:
     error_console.print(f"{stamp} {line}", soft_wrap=True, markup=False, highlight=False)
 
 
+
+# -- backfill ------------------------------------------------------------------------------
+
+
+class BackfillProgress:
+    """Rich progress bars on stderr: one per venue download (requests), then the hours stored."""
+
+    def __init__(self, venues):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:<12}"), BarColumn(bar_width=30),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[state]}"), TimeElapsedColumn(),
+                                 console=error_console, transient=False)
+        self.tasks = {v: self.progress.add_task(v, total=None, state="") for v in venues}
+        self.store_task = None
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def reporter(self):
+        from perps_tracker.backfill import Reporter
+
+        return Reporter(venue_progress=self.venue_progress, venue_done=self.venue_done,
+                        store_progress=self.store_progress)
+
+    def venue_progress(self, venue: str, done: int, total: int) -> None:
+        self.progress.update(self.tasks[venue], completed=done, total=max(total, done), state="requests")
+
+    def venue_done(self, outcome) -> None:
+        state = {"downloaded": "done", "kept": "kept from the last run"}.get(outcome.status, "failed")
+        task = self.tasks[outcome.exchange]
+        total = self.progress.tasks[task].total or 1
+        self.progress.update(task, completed=total, total=total, state=state)
+
+    def store_progress(self, done: int, total: int) -> None:
+        if self.store_task is None:
+            self.store_task = self.progress.add_task("hours", total=total, state="stored")
+        self.progress.update(self.store_task, completed=done)
+
+
+def backfill_json(r) -> dict[str, Any]:
+    return {
+        "days": r.days,
+        "from": iso(r.first_hour),
+        "to": iso(r.last_hour),
+        "planned_hours": r.planned,
+        "stored_hours": r.stored,
+        "existing_hours": r.existing,
+        "hours_without_data": r.without_data,
+        "venues": [{"exchange": v.exchange, "status": v.status, "error": v.error, "markets": v.symbols,
+                    "markets_failed": v.symbols_failed, "hours": v.hours, "notes": list(v.notes)}
+                   for v in r.venues],
+    }
+
+
+def render_backfill(r) -> None:
+    span = f"{_fmt_time(r.first_hour)} → {_fmt_time(r.last_hour)}"
+    kept = ", ".join(f"{n} {source}" for source, n in sorted(r.existing.items())) or "none"
+    if not r.planned:
+        say(f"Nothing to backfill: every hour of {span} already has a snapshot ({kept}).")
+        return
+    say(f"Backfilled {r.stored} of {r.planned} missing hours, {span}; already stored and left alone: {kept}.")
+    if r.without_data:
+        say(f"{r.without_data} hours had no venue with history for them and stay missing.")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("venue", "download", "markets", "failed", "hours ok"):
+        table.add_column(name, justify="left" if name in ("venue", "download") else "right", no_wrap=True)
+    for v in r.venues:
+        table.add_row(v.exchange, v.status, str(v.symbols) if v.status != "failed" else "-",
+                      str(v.symbols_failed) if v.status != "failed" else "-", str(v.hours))
+    console.print(table)
+    for v in r.venues:
+        if v.status == "failed":
+            say(f"{v.exchange}: failed: {v.error}")
+        for note in v.notes:
+            say(f"{v.exchange}: {note}")
+
+
 # -- alerts --------------------------------------------------------------------------------
 
 ARROWS = {"long": "▲ LONG", "short": "▼ SHORT", "neutral": "● NEUTRAL"}
