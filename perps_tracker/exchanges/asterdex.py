@@ -7,6 +7,9 @@ So this is Binance on another host, minus what Aster lacks:
 - `/fapi/v1/openInterest` is not in Aster's docs: a 404 leaves open interest null and stops the
   per-symbol requests.
 - No long/short ratio endpoint: it is not requested (null).
+- History (`backfill`, Binance's `history`): `klines`, `fundingRate`, mark/index price klines with
+  Binance's parameters and limits; no open-interest or long/short history (neither is in Aster's docs),
+  so both are null with a note. Aster's per-minute weight limit is UNVERIFIED: Binance's pacing is kept.
 """
 
 from perps_tracker.exchanges.binance import Binance
@@ -19,5 +22,6 @@ class Asterdex(Binance):
     base_url = "https://fapi.asterdex.com"
     ws_url = None
     long_short_path = None
+    _open_interest_history_path = None  # no openInterestHist in Aster's docs
     liquidation_sources = ()  # no liquidation stream or endpoint in Aster's docs
     liquidations_sampled = None

@@ -10,19 +10,28 @@ Quirks:
   2400 weight per minute per IP, the minute's use is in `X-MBX-USED-WEIGHT-1M`; past it come 429,
   then 418 (an IP ban). The fan-out starts as soon as `exchangeInfo` answers, ~50 at a time.
 - Errors come with HTTP 4xx and `{"code": -1121, "msg": "Invalid symbol."}`, never inside a 200.
+
+History (`backfill`): per included symbol, 1 h `klines` (weight by `limit`: 2 for 100–499, the least
+weight per candle, so pages of 499) and `/futures/data/openInterestHist` (USD in `sumOpenInterestValue`);
+for BTC, mark/index price klines, `fundingRate` (cursor-paged) and the account long/short ratio. The
+`/futures/data` endpoints keep only the last 30 days (an older `startTime` is refused) and allow
+1000 requests per 5 min per IP (UNVERIFIED): they are paced apart from the weight budget.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num
+from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.market import Market, VenueSnapshot
+from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 WEIGHT_PAUSE_AT = 2000  # of 2400 a minute: room for the requests already in flight
@@ -30,6 +39,20 @@ PAUSE_MARGIN = 1.0  # seconds past the minute boundary, for clock skew against t
 MAX_PAUSE = 65.0  # a longer hold (an IP ban's Retry-After) skips the remaining requests instead
 DEFAULT_FUNDING_HOURS = 8.0
 OPEN_INTEREST = "/fapi/v1/openInterest"
+
+# History (backfill)
+KLINES = "/fapi/v1/klines"
+MARK_KLINES = "/fapi/v1/markPriceKlines"
+INDEX_KLINES = "/fapi/v1/indexPriceKlines"
+FUNDING_HISTORY = "/fapi/v1/fundingRate"
+OPEN_INTEREST_HISTORY = "/futures/data/openInterestHist"
+KLINES_PAGE = 499  # candles per request: weight 2, the least weight per candle (limit 1000 costs 5)
+DATA_PAGE = 500  # /futures/data rows per request (documented max)
+FUNDING_PAGE = 1000  # fundingRate rows per request (documented max)
+DATA_DAYS = 30  # /futures/data keeps the last 30 days; an older startTime is refused
+DATA_MARGIN = 300  # seconds kept clear of that edge, for clock skew against the venue
+WEIGHT_PER_SECOND, WEIGHT_BURST = 30.0, 200.0  # at most 2000 of the 2400 weight in any minute
+DATA_PER_SECOND, DATA_BURST = 3.0, 50.0  # at most 950 in any 5 min, of 1000 per IP (UNVERIFIED)
 
 Instruments = Mapping[str, tuple[str, str]]  # symbol -> (base, quote)
 
@@ -264,6 +287,182 @@ def _next_minute(now: float) -> float:
     return (now // 60 + 1) * 60 + PAUSE_MARGIN
 
 
+class Pacer:
+    """A token bucket shared by threads: `rate` units a second, at most `burst` saved up, so any
+    `span` seconds see at most burst + rate × span units. `take(cost)` reserves `cost` units and
+    sleeps until they are earned. `clock` (monotonic seconds) and `sleep` are injectable."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate, self.burst, self.clock, self.sleep = rate, burst, clock, sleep
+        self._lock = threading.Lock()
+        self._tokens, self._at = burst, clock()
+
+    def take(self, cost: float = 1.0) -> float:
+        """Reserve `cost` units; returns the seconds slept for them."""
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate) - cost
+            self._at = now
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+
+def kline_weight(limit: int) -> int:
+    """Request weight of a klines call (also mark/index price klines) by its `limit`."""
+    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+
+
+# -- history parsers: each gives {time in Unix seconds: value}; a malformed row is skipped and counted --
+
+
+def parse_history_candles(payload: Any, skipped: Skips) -> dict[int, tuple[float, float, float, int | None]]:
+    """One-hour `klines` → open time → (open, close, quote volume USD, trades).
+
+    Sample (openTime, open, high, low, close, volume (base), closeTime, quoteVolume, count,
+    takerBuyBaseVolume, takerBuyQuoteVolume, ignore)::
+
+        [[1795388400000, "84010.50", "84100.00", "83950.10", "84050.20", "1234.567", 1795391999999,
+          "103765432.10", 45678, "600.100", "50432100.50", "0"]]
+    """
+    if not isinstance(payload, list):
+        raise ValueError(f"expected a list, got {type(payload).__name__}")
+    candles = {}
+    for row in payload:
+        if not _row(row, 9):
+            skipped()
+            continue
+        t, o, c, quote = integer(row[0]), num(row[1]), num(row[4]), num(row[7])
+        if t is None or o is None or c is None or quote is None or quote < 0:
+            skipped()
+            continue
+        candles[t // 1000] = (o, c, quote, integer(row[8]))
+    return candles
+
+
+def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
+    """One-hour `markPriceKlines` / `indexPriceKlines` → open time → close.
+
+    Sample (openTime, open, high, low, close, ignore, closeTime, ignore...)::
+
+        [[1795388400000, "84020.10", "84110.00", "83960.00", "84060.30", "0", 1795391999999, "0", 3600, "0", "0",
+          "0"]]
+    """
+    if not isinstance(payload, list):
+        raise ValueError(f"expected a list, got {type(payload).__name__}")
+    closes = {}
+    for row in payload:
+        t, close = (integer(row[0]), num(row[4])) if _row(row, 5) else (None, None)
+        if t is None or close is None or close <= 0:
+            skipped()
+            continue
+        closes[t // 1000] = close
+    return closes
+
+
+def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = None) -> dict[int, float]:
+    """`fundingRate` → settlement time in **milliseconds** (the paging cursor) → settled rate per interval.
+    Rows of another symbol than `symbol` are ignored.
+
+    Sample (ascending; Aster's rows have no markPrice)::
+
+        [{"symbol": "BTCUSDT", "fundingTime": 1795363200000, "fundingRate": "0.00010000", "markPrice": "84012.30"}]
+    """
+    if not isinstance(payload, list):
+        raise ValueError(f"expected a list, got {type(payload).__name__}")
+    rates = {}
+    for row in payload:
+        if isinstance(row, dict) and symbol is not None and row.get("symbol") not in (None, symbol):
+            continue
+        t, rate = (integer(row.get("fundingTime")), num(row.get("fundingRate"))) if isinstance(row, dict) else (None, None)
+        if t is None or rate is None:
+            skipped()
+            continue
+        rates[t] = rate
+    return rates
+
+
+def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float]:
+    """`openInterestHist` → time → open interest in USD (`sumOpenInterestValue`; `sumOpenInterest` is base units).
+
+    Sample::
+
+        [{"symbol": "BTCUSDT", "sumOpenInterest": "80123.456", "sumOpenInterestValue": "6730370304.00",
+          "timestamp": 1795388400000}]
+    """
+    if not isinstance(payload, list):
+        raise ValueError(f"expected a list, got {type(payload).__name__}")
+    points = {}
+    for row in payload:
+        t, usd = (integer(row.get("timestamp")), num(row.get("sumOpenInterestValue"))) if isinstance(row, dict) else (None, None)
+        if t is None or usd is None or usd < 0:
+            skipped()
+            continue
+        points[t // 1000] = usd
+    return points
+
+
+def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
+    """`globalLongShortAccountRatio` → time → long accounts' share R / (1 + R), from `longShortRatio` R as live.
+
+    Sample::
+
+        [{"symbol": "BTCUSDT", "longShortRatio": "1.5000", "longAccount": "0.6000", "shortAccount": "0.4000",
+          "timestamp": 1795388400000}]
+    """
+    if not isinstance(payload, list):
+        raise ValueError(f"expected a list, got {type(payload).__name__}")
+    shares = {}
+    for row in payload:
+        t, ratio = (integer(row.get("timestamp")), num(row.get("longShortRatio"))) if isinstance(row, dict) else (None, None)
+        if t is None or ratio is None or ratio < 0:
+            skipped()
+            continue
+        shares[t // 1000] = ratio / (1 + ratio)
+    return shares
+
+
+def _row(row: Any, length: int) -> bool:
+    return isinstance(row, list) and len(row) >= length
+
+
+def _pages(start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """[start, end) cut into pages of at most `size` hours."""
+    return [(t, min(t + size * HOUR, end)) for t in range(start, end, size * HOUR)]
+
+
+def _utc(t: int) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class _Requests:
+    """Counts a history download's requests for `progress(done, total)` (thread-safe)."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress, self.done, self.total = progress, 0, 0
+        self._lock = threading.Lock()
+
+    def plan(self, n: int) -> None:
+        with self._lock:
+            self.total += n
+
+    def finished(self) -> None:
+        with self._lock:
+            self.done += 1
+            self.total = max(self.total, self.done)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+    def settle(self) -> None:
+        """Planned requests that were not sent (a market failed early) are dropped from the total."""
+        with self._lock:
+            if self.total != self.done and self.progress is not None:
+                self.progress(self.done, self.done)
+            self.total = self.done
+
+
 class Binance(Exchange):
     id = "binance"
     kind = "CEX"
@@ -276,12 +475,17 @@ class Binance(Exchange):
     # What the venue can do; a Binance-compatible subclass switches off what it lacks.
     quotes: tuple[str, ...] = ("USDT", "USDC")
     long_short_path: str | None = "/futures/data/globalLongShortAccountRatio"
+    _open_interest_history_path: str | None = OPEN_INTEREST_HISTORY
     open_interest_limit = 50  # per-symbol requests in flight at once
+    history_limit = 8  # symbols downloading history at once (the pacers set the rate)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.budget = WeightBudget()
         self._no_open_interest = False
+        self.clock: Callable[[], float] = time.time  # Unix seconds: what is complete, what /futures/data keeps
+        self.weight_pacer = Pacer(WEIGHT_PER_SECOND, WEIGHT_BURST)
+        self.data_pacer = Pacer(DATA_PER_SECOND, DATA_BURST)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False) -> Any:
         self.budget.sending()
@@ -348,3 +552,174 @@ class Binance(Exchange):
         params = {"symbol": "BTCUSDT", "period": "1h", "limit": 1}
         payload = self.get(self.long_short_path, params, missing_ok=True)
         return self.parse("long/short ratio", parse_long_short_ratio, payload)
+
+    # -- history (backfill) ------------------------------------------------------------------
+
+    def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
+        self.notes = ["market list is today's: delisted markets are missing, totals are lower bounds"]
+        skipped, requests = Skips(), _Requests(progress)
+        requests.plan(1)
+        payload = self._history_get("/fapi/v1/exchangeInfo", None, requests)
+        instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
+        if not instruments:
+            raise self.error("no included markets in exchangeInfo")
+        candle_pages = _pages(start, end, KLINES_PAGE)
+        oi_pages = self._data_pages("open interest", self._open_interest_history_path, start, end)
+        has_btc = any(base == "BTC" for base, _ in instruments.values())
+        ratio_pages = self._data_pages("long/short", self.long_short_path, start, end) if has_btc else []
+        requests.plan(len(instruments) * (len(candle_pages) + len(oi_pages))
+                      + (2 * len(candle_pages) + 2 + len(ratio_pages) if has_btc else 0))
+        symbols = list(instruments)
+        results = self.fan_out(lambda symbol: self._market_history(symbol, candle_pages, oi_pages, requests),
+                               symbols, limit=self.history_limit)
+
+        builder, open_interest, volumes, failed, oi_failed = self._sum_markets(symbols, results, skipped)
+        btc = self._history_btc(instruments, volumes, failed)
+        extras = self._btc_extras(btc, start, end, candle_pages, ratio_pages, requests, skipped) if btc else {}
+        if btc is None:
+            self.notes.append("no BTC perpetual among the included markets")
+        if skipped.count:
+            self.notes.append(f"{skipped.count} malformed history records skipped")
+        requests.settle()
+        candles = volumes[btc][0] if btc else {}
+        return VenueHistory(
+            exchange=self.id, kind=self.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=builder.trades,
+            open_interest_usd=open_interest,
+            btc_symbol=btc,
+            btc_open={t: c[0] for t, c in candles.items()},
+            btc_close={t: c[1] for t, c in candles.items()},
+            btc_mark=extras.get("mark"), btc_index=extras.get("index"), btc_funding=extras.get("funding"),
+            long_share=extras.get("long_share"),
+            symbols=len(symbols), symbols_failed=len(failed) + oi_failed, notes=tuple(self.notes),
+        )
+
+    def _sum_markets(self, symbols: list[str], results: list, skipped: Skips):
+        """The markets' results summed: (builder, open interest or None, {symbol: (candles, window volume)},
+        {symbol: error} of the markets left out, markets kept without open interest)."""
+        builder, volumes, failed, oi_failed, oi_ok = HistoryBuilder(), {}, {}, [], 0
+        for symbol, result in zip(symbols, results):
+            if isinstance(result, ExchangeError):
+                failed[symbol] = result
+                continue
+            candles, open_interest, bad = result
+            skipped(bad)
+            builder.add_candles((t, quote, trades) for t, (_, _, quote, trades) in candles.items())
+            volumes[symbol] = (candles, sum(quote for _, _, quote, _ in candles.values()))
+            if isinstance(open_interest, ExchangeError):
+                oi_failed.append(open_interest)
+            elif open_interest is not None:
+                builder.add_open_interest(open_interest.items())
+                oi_ok += 1
+        if failed:
+            first = next(iter(failed.values()))
+            self.notes.append(f"history missing for {len(failed)} of {len(symbols)} markets: {first.reason}")
+        if oi_failed:
+            self.notes.append(f"open interest history missing for {len(oi_failed)} of {len(volumes)} markets: "
+                              f"{oi_failed[0].reason}")
+        return builder, builder.oi if oi_ok else None, volumes, failed, len(oi_failed)
+
+    def _history_get(self, path: str, params: Mapping[str, Any] | None, requests: _Requests, *,
+                     weight: int = 1, data: bool = False) -> Any:
+        """GET paced for history: /futures/data (`data`) by its request count, the rest by request weight;
+        both wait while the venue's weight budget is spent or a 429 asks to hold."""
+        if not self.budget.wait(MAX_PAUSE):
+            raise self.error(f"request weight budget spent (IP ban?): {path} not requested")
+        if data:
+            self.data_pacer.take()
+        else:
+            self.weight_pacer.take(weight)
+        try:
+            return self.get(path, params)
+        finally:
+            requests.finished()
+
+    def _data_pages(self, what: str, path: str | None, start: int, end: int) -> list[tuple[int, int]]:
+        """Pages of a /futures/data series over [start, end), clipped to what the venue keeps; notes the gap."""
+        if path is None:
+            self.notes.append(f"no {what} history: the venue has no such endpoint")
+            return []
+        first = self.clock() - DATA_DAYS * 86400 + DATA_MARGIN
+        first = max(start, math.ceil(first / HOUR) * HOUR)
+        if first >= end:
+            self.notes.append(f"{what} history covers only the last {DATA_DAYS} days: none in this window")
+        elif first > start:
+            self.notes.append(f"{what} history covers only the last {DATA_DAYS} days: none before {_utc(first)}")
+        return _pages(first, end, DATA_PAGE) if first < end else []
+
+    def _series(self, path: str, params: Mapping[str, Any], pages: list[tuple[int, int]], parser: Callable,
+                requests: _Requests, skipped: Skips, *, data: bool = False) -> dict[int, Any]:
+        """{time: value} of `parser` over `pages`, each asked with its own startTime/endTime/limit so one
+        request holds the whole page (whichever end the venue would cut). Klines (not `data`) keep
+        complete candles only: the candle opening at t closed by now."""
+        complete_until = self.clock() - (0 if data else HOUR)
+        series: dict[int, Any] = {}
+        for page_start, page_end in pages:
+            rows = (page_end - page_start) // HOUR
+            query = {**params, "startTime": page_start * 1000, "endTime": page_end * 1000 - 1, "limit": rows}
+            payload = self._history_get(path, query, requests, weight=kline_weight(rows), data=data)
+            page = self.parse(path.rsplit("/", 1)[-1], parser, payload, skipped)
+            series.update((t, v) for t, v in page.items() if page_start <= t < page_end and t <= complete_until)
+        return series
+
+    def _market_history(self, symbol: str, candle_pages, oi_pages, requests: _Requests):
+        """(candles, open interest or its ExchangeError or None, malformed rows) of one market; a
+        failure of its candles fails the market."""
+        skipped = Skips()
+        candles = self._series(KLINES, {"symbol": symbol, "interval": "1h"}, candle_pages, parse_history_candles,
+                               requests, skipped)
+        open_interest: dict[int, float] | ExchangeError | None = None
+        if oi_pages:
+            try:
+                open_interest = self._series(self._open_interest_history_path, {"symbol": symbol, "period": "1h"},
+                                             oi_pages, parse_open_interest_history, requests, skipped, data=True)
+            except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
+                open_interest = e
+        return candles, open_interest, skipped.count
+
+    def _history_btc(self, instruments: Instruments, volumes: Mapping[str, tuple], failed: Mapping[str, ExchangeError]):
+        """The BTC perpetual `pick_btc` chooses by the window's volume. A BTC market whose candles failed
+        counts as the largest of its quote, so if it would be chosen, its failure is the venue's."""
+        markets = [Market(s, *instruments[s], volume_24h_usd=v[1]) for s, v in volumes.items()]
+        markets += [Market(s, *instruments[s], volume_24h_usd=math.inf) for s in failed]
+        btc = pick_btc(markets)
+        if btc is not None and btc.symbol in failed:
+            raise self.error(f"BTC candles of {btc.symbol} unavailable: {failed[btc.symbol].reason}")
+        return btc.symbol if btc else None
+
+    def _btc_extras(self, symbol: str, start: int, end: int, price_pages, ratio_pages, requests: _Requests,
+                    skipped: Skips) -> dict[str, Any]:
+        """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
+        calls = {
+            "mark": ("mark price history", lambda: self._series(
+                MARK_KLINES, {"symbol": symbol, "interval": "1h"}, price_pages, parse_price_candles, requests, skipped)),
+            "index": ("index price history", lambda: self._series(
+                INDEX_KLINES, {"pair": symbol, "interval": "1h"}, price_pages, parse_price_candles, requests, skipped)),
+            "funding": ("funding history", lambda: self._funding_history(symbol, start, end, requests, skipped)),
+        }
+        if ratio_pages:
+            calls["long_share"] = ("long/short history", lambda: self._series(
+                self.long_short_path, {"symbol": symbol, "period": "1h"}, ratio_pages, parse_long_short_history,
+                requests, skipped, data=True))
+        return self.parallel({name: lambda what=what, call=call: self.optional(what, call)
+                              for name, (what, call) in calls.items()})
+
+    def _funding_history(self, symbol: str, start: int, end: int, requests: _Requests, skipped: Skips) -> dict[int, float]:
+        """Settlement time → rate per 8 h over [start, end), at the symbol's interval from `fundingInfo`
+        (absent: 8 h) as live. `fundingRate` pages forward from `startTime`, `limit` rows at a time."""
+        intervals = self.parse("fundingInfo", parse_funding_info, self._history_get("/fapi/v1/fundingInfo", None, requests))
+        hours = intervals.get(symbol, DEFAULT_FUNDING_HOURS)
+        rates: dict[int, float] = {}
+        cursor, stop = start * 1000, end * 1000 - 1
+        while True:
+            query = {"symbol": symbol, "startTime": cursor, "endTime": stop, "limit": FUNDING_PAGE}
+            payload = self._history_get(FUNDING_HISTORY, query, requests)
+            page = self.parse("fundingRate", parse_funding_history, payload, skipped, symbol)
+            rates.update(page)
+            if len(payload) < FUNDING_PAGE or not page or max(page) < cursor:
+                break
+            cursor = max(page) + 1
+            requests.plan(1)
+        self.notes.append(f"funding is each period's settled rate (live sees the predicted one), per 8 h at "
+                          f"today's interval of {hours:g} h")
+        return {t // 1000: funding_8h(rate, hours) for t, rate in rates.items() if start * 1000 <= t <= stop}

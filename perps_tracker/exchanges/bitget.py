@@ -7,14 +7,22 @@ restrictedAPI/off). `usdtVolume` is USD, `holdingAmount` is base coin, `change24
 Funding intervals (1, 2, 4 or 8 h) come from `current-fund-rate`, else the contract's `fundInterval`.
 Errors may arrive inside HTTP 200 with a `code` other than "00000". The account long/short ratio
 ignores `limit` and returns about 30 rows, oldest first.
+
+History (`backfill`): per market, one-hour candles from `history-candles`; for BTCUSDT also mark and
+index candles, settled funding and the account long/short ratio (last ~30 hours only). No
+open-interest history exists. Requests are paced under Bitget's 20 per second per IP.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import threading
+import time
+from typing import Any, Callable, Iterable, NamedTuple
 
+from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, funding_8h, newest, num
+from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num
+from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.market import Market, VenueSnapshot
 
 PRODUCT = {"productType": "USDT-FUTURES"}
@@ -126,12 +134,204 @@ def parse_long_short(payload: Any) -> float | None:
     return ratio
 
 
+# -- history (`backfill`) -----------------------------------------------------------------------
+#
+# Docs: contract/market Get-History-Candle-Data, Get-History-Mark-Candle-Data,
+# Get-History-Index-Candle-Data (limit ≤ 200, startTime/endTime in ms, at most 90 days apart),
+# Get-History-Funding-Rate (pageSize ≤ 100, pageNo; no time parameters, newest first) and
+# Account-Long-Short (no time range: about the last 30 rows). 20 requests/s per IP (1/s for
+# long/short). No open-interest history endpoint.
+
+HISTORY_LIMIT = 200  # rows per history-(mark-|index-)candles request, the documented maximum
+FUNDING_PAGE = 100  # history-fund-rate pageSize, the documented maximum
+FUNDING_PAGES = 50  # a guard against paging without end
+HISTORY_RATE = 15.0  # requests per second: three quarters of Bitget's 20 per IP
+MAX_FUNDING_INTERVAL_H = 8.0
+
+
+class Candle(NamedTuple):
+    t: int  # open time, Unix seconds
+    open: float
+    close: float
+    quote_volume: float  # USDT
+
+
+class Pacer:
+    """Spaces the starts of requests at least 1/`rate` seconds apart, across threads (None: no pacing).
+    `clock` and `sleep` are injectable."""
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            self.sleep(at - now)
+
+
+class Tally:
+    """Requests done against requests planned, reported to `progress(done, total)` as each completes.
+    The plan may grow (or shrink) while paging; thread-safe."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None):
+        self.progress = progress
+        self._lock = threading.Lock()
+        self.done = self.total = 0
+
+    def plan(self, n: int) -> None:
+        with self._lock:
+            self.total = max(self.total + n, self.done)
+
+    def completed(self) -> None:
+        with self._lock:
+            self.done += 1
+            self.total = max(self.total, self.done)
+            done, total = self.done, self.total
+        if self.progress is not None:
+            self.progress(done, total)
+
+
+def time_windows(start: int, end: int, points: int) -> list[tuple[int, int]]:
+    """[from, to) windows of at most `points` − 1 hours covering [start, end): asked for with both
+    bounds, a window holds at most `points` hourly rows whether the venue reads `to` as inclusive
+    or not, so whichever end a full page is cut from, nothing is lost."""
+    step = max(points - 1, 1) * HOUR
+    return [(s, min(s + step, end)) for s in range(start, end, step)]
+
+
+def funding_series(settlements: Iterable[tuple[int, float]], default_hours: float | None,
+                   start: int, end: int) -> dict[int, float]:
+    """Settled rates (settlement time s, rate) as {settlement time: rate per 8 h} for settlements in
+    [start, end). Each period's interval is the spacing to the previous settlement (1 to 8 whole
+    hours), else `default_hours` (the contract's interval, as live uses)."""
+    rows = sorted(dict(settlements).items())
+    out = {}
+    for i, (t, rate) in enumerate(rows):
+        spacing = (t - rows[i - 1][0]) / HOUR if i else None
+        hours = spacing if spacing and spacing == int(spacing) and spacing <= MAX_FUNDING_INTERVAL_H else default_hours
+        value = funding_8h(rate, hours)
+        if start <= t < end and value is not None:
+            out[t] = value
+    return out
+
+
+def parse_history_candles(payload: Any, skipped: Skips) -> list[Candle]:
+    """One-hour candles from history-candles: [open time ms, open, high, low, close, base volume,
+    quote volume], all strings; a row without time, open, close or quote volume is skipped.
+
+    Sample::
+
+        {"code": "00000", "data": [["1795384800000", "84010.5", "84100", "83900.1", "84050.2",
+          "1520.25", "127781250.5"]]}
+    """
+    candles = []
+    for row in _rows(payload):
+        t = integer(row[0]) if isinstance(row, list) and len(row) >= 7 else None
+        values = (num(row[1]), num(row[4]), num(row[6])) if t is not None else (None,)
+        if t is None or None in values:
+            skipped()
+            continue
+        candles.append(Candle(t // 1000, *values))
+    return candles
+
+
+def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
+    """{open time s: close} from history-mark-candles / history-index-candles (same rows as candles).
+
+    Sample::
+
+        {"code": "00000", "data": [["1795384800000", "84020", "84110", "83910", "84060.8", "0", "0"]]}
+    """
+    closes = {}
+    for row in _rows(payload):
+        t = integer(row[0]) if isinstance(row, list) and len(row) >= 5 else None
+        close = num(row[4]) if t is not None else None
+        if close is None:
+            skipped()
+            continue
+        closes[t // 1000] = close
+    return closes
+
+
+def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(settlement time s, settled rate) from history-fund-rate, newest first.
+
+    Sample::
+
+        {"code": "00000", "data": [{"symbol": "BTCUSDT", "fundingRate": "0.0001", "fundingTime": "1795363200000"}]}
+    """
+    rows = []
+    for row in _rows(payload):
+        t = integer(row.get("fundingTime")) if isinstance(row, dict) else None
+        rate = num(row.get("fundingRate")) if t is not None else None
+        if rate is None:
+            skipped()
+            continue
+        rows.append((t // 1000, rate))
+    return rows
+
+
+def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
+    """{time s: long accounts' share} from account-long-short: R / (1 + R) with R the account
+    long/short ratio, as live (`parse_long_short`, `summarize`).
+
+    Sample::
+
+        {"code": "00000", "data": [{"longAccountRatio": "0.6491", "shortAccountRatio": "0.3509",
+          "longShortAccountRatio": "1.85", "ts": "1795384800000"}]}
+    """
+    shares = {}
+    for row in _rows(payload):
+        t = integer(row.get("ts")) if isinstance(row, dict) else None
+        ratio = parse_long_short({"data": [row]}) if t is not None else None
+        if ratio is None or ratio < 0:
+            skipped()
+            continue
+        shares[t // 1000] = ratio / (1 + ratio)
+    return shares
+
+
+def pick_btc_symbol(bases: dict[str, tuple[str, str]], volumes: dict[str, float],
+                    failures: dict[str, ExchangeError]) -> str | None:
+    """The BTC perpetual `pick_btc` would choose: BTC base, USDT before USDC before USD, then the most
+    volume over the window. `bases`: symbol → (base, quote). Raises the error of a best-ranked BTC
+    market whose candles failed (the choice would be a guess)."""
+    rank = {"USDT": 0, "USDC": 1, "USD": 2}
+    btc = [s for s, (base, _) in bases.items() if base == "BTC"]
+    if not btc:
+        return None
+    best = min(rank.get(bases[s][1], 9) for s in btc)
+    top = [s for s in btc if rank.get(bases[s][1], 9) == best]
+    for symbol in top:
+        if symbol in failures:
+            raise failures[symbol]
+    return max(top, key=lambda s: volumes.get(s, 0.0))
+
+
+def skipped_note(count: int) -> list[str]:
+    return [f"{count} malformed history record{'s' if count != 1 else ''} skipped"] if count else []
+
+
+MARKET_LIST_NOTE = "market list is today's: delisted markets are missing, totals are lower bounds"
+
+
 class Bitget(Exchange):
     id = "bitget"
     kind = "CEX"
     name = "Bitget v2 USDT futures"
     base_url = "https://api.bitget.com"
     error_code_field, ok_codes, rate_limit_codes = "code", ("00000",), ("429",)  # errors may come in HTTP 200
+    history_rate: float | None = HISTORY_RATE  # requests per second in `history` (None: unpaced)
+    history_workers = 8  # markets read at once in `history`
 
     def long_short_ratio(self) -> float | None:
         payload = self.get("/api/v2/mix/market/account-long-short", {"symbol": "BTCUSDT", "period": "1h"},
@@ -153,3 +353,100 @@ class Bitget(Exchange):
         contracts = self.parse("contracts", parse_contracts, got["contracts"])
         markets = self.parse("tickers", parse_tickers, got["tickers"], contracts, got["funding"] or {}, skipped)
         return self.summarize(markets, long_short_ratio=got["ratio"], records_skipped=skipped.count)
+
+    # -- history --------------------------------------------------------------------------------
+
+    def _call(self, path: str, params: dict) -> Any:
+        self._pacer.wait()
+        try:
+            return self.get(path, params)
+        finally:
+            self._tally.completed()
+
+    def _candle_pages(self, path: str, symbol: str, windows: list[tuple[int, int]], parse, skipped: Skips) -> dict:
+        out: dict[int, Any] = {}
+        for lo, hi in windows:
+            payload = self._call(path, {**PRODUCT, "symbol": symbol, "granularity": "1H", "startTime": lo * 1000,
+                                        "endTime": hi * 1000, "limit": HISTORY_LIMIT})
+            rows = self.parse(path.rsplit("/", 1)[-1], parse, payload, skipped)
+            items = rows.items() if isinstance(rows, dict) else ((c.t, c) for c in rows)
+            out.update((t, v) for t, v in items if lo <= t < hi)
+        return out
+
+    def _market(self, symbol: str, windows: list[tuple[int, int]]) -> tuple[dict[int, Candle], int]:
+        skipped = Skips()
+        candles = self._candle_pages("/api/v2/mix/market/history-candles", symbol, windows, parse_history_candles,
+                                     skipped)
+        return candles, skipped.count
+
+    def _funding(self, symbol: str, start: int, skipped: Skips) -> list[tuple[int, float]]:
+        """history-fund-rate pages, newest first, until a settlement older than the window's first
+        period (its spacing gives that period's interval) or the end of the history."""
+        rows: list[tuple[int, float]] = []
+        for page in range(1, FUNDING_PAGES + 1):
+            if page > 1:
+                self._tally.plan(1)
+            payload = self._call("/api/v2/mix/market/history-fund-rate",
+                                 {**PRODUCT, "symbol": symbol, "pageSize": FUNDING_PAGE, "pageNo": page})
+            got = self.parse("history-fund-rate", parse_funding_history, payload, skipped)
+            rows += got
+            if len(_rows(payload)) < FUNDING_PAGE or (got and min(t for t, _ in got) < start):
+                return rows
+        self.notes.append(f"funding history beyond {FUNDING_PAGES} pages not read")
+        return rows
+
+    def _long_short(self, symbol: str, skipped: Skips) -> dict[int, float]:
+        payload = self._call("/api/v2/mix/market/account-long-short", {"symbol": symbol, "period": "1h"})
+        return self.parse("account-long-short", parse_long_short_history, payload, skipped)
+
+    def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
+        self._tally, self._pacer = Tally(progress), Pacer(self.history_rate)
+        self._tally.plan(1)
+        contracts = self.parse("contracts", parse_contracts, self._call("/api/v2/mix/market/contracts", PRODUCT))
+        if not contracts:
+            raise self.error("no included markets in the response")
+        windows = time_windows(start, end, HISTORY_LIMIT)
+        symbols = sorted(contracts)
+        self._tally.plan(len(symbols) * len(windows) + 2 * len(windows) + 2)  # + mark, index, funding, long/short
+        results = self.fan_out(lambda s: self._market(s, windows), symbols, self.history_workers)
+
+        builder, skipped = HistoryBuilder(), Skips()
+        failures: dict[str, ExchangeError] = {}
+        volumes: dict[str, float] = {}
+        for symbol, result in zip(symbols, results):
+            if isinstance(result, ExchangeError):
+                failures[symbol] = result
+                continue
+            candles, bad = result
+            skipped(bad)
+            builder.add_candles((t, c.quote_volume, None) for t, c in candles.items())
+            volumes[symbol] = sum(c.quote_volume for c in candles.values())
+        btc = pick_btc_symbol({s: (c.base, c.quote) for s, c in contracts.items()}, volumes, failures)
+        notes = [MARKET_LIST_NOTE, "no open-interest history: open interest is not rebuilt"]
+        if btc is None:
+            notes.append("no BTC perpetual")
+            self._tally.plan(-(2 * len(windows) + 2))
+            mark = index = funding = shares = None
+        else:
+            btc_candles = results[symbols.index(btc)][0]
+            mark = self.optional("BTC mark price history", lambda: self._candle_pages(
+                "/api/v2/mix/market/history-mark-candles", btc, windows, parse_price_candles, skipped))
+            index = self.optional("BTC index price history", lambda: self._candle_pages(
+                "/api/v2/mix/market/history-index-candles", btc, windows, parse_price_candles, skipped))
+            settled = self.optional("BTC funding history", lambda: self._funding(btc, start, skipped))
+            funding = None if settled is None else funding_series(
+                settled, contracts[btc].interval_hours or DEFAULT_INTERVAL_HOURS, start, end)
+            shares = self.optional("BTC long/short history", lambda: self._long_short(btc, skipped))
+            shares = {t: v for t, v in (shares or {}).items() if start <= t < end} or None
+            notes.append("long/short history covers only the last ~30 hours (account-long-short has no time "
+                         "range): earlier hours have none")
+        return VenueHistory(
+            exchange=self.id, kind=self.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=None,
+            btc_symbol=btc,
+            btc_open={t: c.open for t, c in btc_candles.items()} if btc else {},
+            btc_close={t: c.close for t, c in btc_candles.items()} if btc else {},
+            btc_mark=mark, btc_index=index, btc_funding=funding, long_share=shares,
+            symbols=len(symbols), symbols_failed=len(failures),
+            notes=tuple(notes + self.notes + skipped_note(skipped.count)),
+        )

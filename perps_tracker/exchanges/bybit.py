@@ -1,4 +1,5 @@
-"""Bybit v5 linear — CEX. Instruments (paged), one tickers call, the BTC account ratio.
+"""Bybit v5 linear — CEX. Instruments (paged), one tickers call, the BTC account ratio; for
+`backfill`, per-symbol klines and open-interest history plus the BTC perpetual's series.
 
 Docs: https://bybit-exchange.github.io/docs/v5/market/instrument
 Quirks: errors come inside HTTP 200 bodies (`retCode` ≠ 0); instruments-info is paged by
@@ -10,11 +11,15 @@ futures; `openInterestValue` counts both sides, `singleOpenInterestValue` one si
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+import threading
+import time
+from typing import Any, Callable, Iterable, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.parsing import Skips, field, funding_8h, integer, join_markets, newest, num
+from perps_tracker.history import DAY, HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
@@ -112,8 +117,12 @@ def parse_account_ratio(payload: Any) -> float | None:
          "sellRatio": "0.4574", "timestamp": "1732089600000"}]}}
     """
     row = newest((r for r in result_list(payload) if isinstance(r, dict)), lambda r: r.get("timestamp"))
-    if row is None:
-        return None
+    return account_share(row) if row is not None else None
+
+
+def account_share(row: dict) -> float | None:
+    """Long accounts' share of one account-ratio row: buyRatio / (buyRatio + sellRatio)
+    (buyRatio alone when sellRatio is missing); None without a buyRatio."""
     buy, sell = num(row.get("buyRatio")), num(row.get("sellRatio"))
     if buy is None:
         return None
@@ -159,6 +168,274 @@ def parse_all_liquidation(message: Any, skipped: Skips) -> list[LiquidationEvent
 def top_symbols(markets: list[Market], n: int) -> list[str]:
     """The `n` symbols with the largest 24 h volume."""
     return [m.symbol for m in sorted(markets, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
+
+
+# -- history (backfill) ---------------------------------------------------------------------------
+# Docs: https://bybit-exchange.github.io/docs/v5/market/kline (also mark-kline, index-kline),
+# .../open-interest, .../long-short-ratio, .../history-fund-rate, .../rate-limit.
+
+KLINE_LIMIT = 1000  # kline, mark-price-kline, index-price-kline: limit [1, 1000]
+OI_LIMIT = 200  # open-interest: limit [1, 200], cursor paging
+RATIO_LIMIT = 500  # account-ratio: limit [1, 500], cursor paging
+FUNDING_LIMIT = 200  # funding/history: limit [1, 200]; startTime alone is an error, so page back by endTime
+HISTORY_MAX_PAGES = 100  # per series: a guard against a cursor or a window that never ends
+QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coins
+BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
+MARKET_LIST_NOTE = "market list is today's: delisted markets are missing, totals are lower bounds"
+
+
+def pages(rows: int, limit: int) -> int:
+    """Requests needed for `rows` rows at `limit` a page (at least one)."""
+    return max(1, math.ceil(rows / limit))
+
+
+def ms_to_s(value: Any) -> int | None:
+    """Unix seconds from a millisecond timestamp (string or number), else None."""
+    ms = integer(value)
+    return ms // 1000 if ms is not None else None
+
+
+class SafeSkips(Skips):
+    """Skips that threads may share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int = 1) -> None:
+        with self._lock:
+            self.count += n
+
+
+class Pacer:
+    """Starts requests at least 1 / `rate` seconds apart, whichever thread sends them."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            self.sleep(at - now)
+
+
+class Tally:
+    """A history download's requests for `progress(done, total)`: `total` is the plan, grown by
+    pages beyond it and settled to `done` at the end."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.done = self.total = 0
+        self._lock = threading.Lock()
+
+    def plan(self, n: int) -> None:
+        with self._lock:
+            self.total += n
+
+    def tick(self) -> None:
+        with self._lock:
+            self.done += 1
+            self.total = max(self.total, self.done)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.total != self.done:
+                self.total = self.done
+                if self.progress is not None:
+                    self.progress(self.done, self.total)
+
+
+def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
+    """(open time s, open, close, turnover in USD) of each `/v5/market/kline` row; rows come newest
+    first, each `[startTime ms, open, high, low, close, volume (base), turnover (quote)]`. A malformed
+    row is skipped and counted.
+
+    Sample::
+
+        {"retCode": 0, "result": {"category": "linear", "symbol": "BTCUSDT", "list": [
+         ["1795388400000", "84010.5", "84100", "83950", "84050.1", "120.5", "10128362.2"],
+         ["1795384800000", "84000", "84020", "83900", "84010.5", "98.25", "8252010.75"]]}}
+    """
+    candles = []
+    for row in result_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 7 else None
+        values = (num(row[1]), num(row[4]), num(row[6])) if t is not None else (None,)
+        if t is None or None in values:
+            skipped()
+            continue
+        candles.append((t, *values))
+    return candles
+
+
+def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(open time s, close) of each `/v5/market/mark-price-kline` or `index-price-kline` row
+    (`[startTime ms, open, high, low, close]`, newest first); a malformed row is skipped and counted.
+
+    Sample::
+
+        {"retCode": 0, "result": {"category": "linear", "symbol": "BTCUSDT", "list": [
+         ["1795388400000", "84012", "84110", "83960", "84061.3"]]}}
+    """
+    closes = []
+    for row in result_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 5 else None
+        close = num(row[4]) if t is not None else None
+        if close is None:
+            skipped()
+            continue
+        closes.append((t, close))
+    return closes
+
+
+def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(time s, open interest in base coin) of `/v5/market/open-interest` rows: one side
+    (`singleOpenInterest`) where given, else `openInterest` (both sides), as live prefers
+    `singleOpenInterestValue`. A malformed row is skipped and counted.
+
+    Sample::
+
+        {"retCode": 0, "result": {"symbol": "BTCUSDT", "category": "linear", "nextPageCursor": "lastid%3D5",
+         "list": [{"openInterest": "108000.5", "singleOpenInterest": "54000.25", "timestamp": "1795388400000"}]}}
+    """
+    points = []
+    for row in result_list(payload):
+        t = ms_to_s(row.get("timestamp")) if isinstance(row, dict) else None
+        amount = num(field(row, "singleOpenInterest", "openInterest")) if t is not None else None
+        if amount is None:
+            skipped()
+            continue
+        points.append((t, amount))
+    return points
+
+
+def parse_account_ratio_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(time s, long accounts' share) of `/v5/market/account-ratio` rows, the share as live takes it
+    (`account_share`); a malformed row is skipped and counted.
+
+    Sample::
+
+        {"retCode": 0, "result": {"list": [{"symbol": "BTCUSDT", "buyRatio": "0.5426",
+         "sellRatio": "0.4574", "timestamp": "1795388400000"}], "nextPageCursor": "lastid%3D2"}}
+    """
+    points = []
+    for row in result_list(payload):
+        t = ms_to_s(row.get("timestamp")) if isinstance(row, dict) else None
+        share = account_share(row) if t is not None else None
+        if share is None:
+            skipped()
+            continue
+        points.append((t, share))
+    return points
+
+
+def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(settlement time s, rate per the symbol's interval) of `/v5/market/funding/history` rows
+    (newest first); a malformed row is skipped and counted.
+
+    Sample::
+
+        {"retCode": 0, "result": {"category": "linear", "list": [{"symbol": "BTCUSDT",
+         "fundingRate": "0.0001", "fundingRateTimestamp": "1795363200000"}]}}
+    """
+    rates = []
+    for row in result_list(payload):
+        t = ms_to_s(row.get("fundingRateTimestamp")) if isinstance(row, dict) else None
+        rate = num(row.get("fundingRate")) if t is not None else None
+        if rate is None:
+            skipped()
+            continue
+        rates.append((t, rate))
+    return rates
+
+
+def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None) -> dict[int, float]:
+    """Settlement time → rate per 8 h (`funding_8h`, as live scales by the symbol's interval).
+
+    A settled rate covers the period since the previous settlement, so the spacing of the
+    settlements is the interval (intervals change over time); the oldest settlement, or one after
+    a gap longer than 8 h, takes `interval_hours` (today's), else the spacing to the next one.
+    """
+    rows = sorted(dict(settlements).items())
+    out = {}
+    for i, (t, rate) in enumerate(rows):
+        spacing = (t - rows[i - 1][0]) / HOUR if i > 0 else None
+        hours = spacing if spacing is not None and 0 < spacing <= 8 else interval_hours
+        if hours is None and i + 1 < len(rows):
+            hours = (rows[i + 1][0] - t) / HOUR
+        value = funding_8h(rate, hours)
+        if value is not None:
+            out[t] = value
+    return out
+
+
+def open_interest_usd(points: Iterable[tuple[int, float]],
+                      candles: Iterable[tuple[int, float, float, float]]) -> list[tuple[int, float]]:
+    """Open interest in base coin × the price at that time: at a whole hour H, the close of the candle
+    that opened at H − 1 h, else the open of the one opening at H; within an hour, that hour's
+    close. A point without a price is dropped."""
+    opens, closes = {}, {}
+    for t, o, c, _ in candles:
+        opens[t], closes[t] = o, c
+    usd = []
+    for t, amount in points:
+        hour = t - t % HOUR
+        price = closes.get(hour - HOUR if t == hour else hour)
+        if price is None and t == hour:
+            price = opens.get(hour)
+        if price is not None:
+            usd.append((t, amount * price))
+    return usd
+
+
+def btc_candidates(instruments: dict[str, dict]) -> list[str]:
+    """The BTC perpetuals `pick_btc` would choose among: BTC base, the best settle coin (USDT, then USDC);
+    the most volume decides between them."""
+    ranks = {symbol: QUOTE_RANK.get(row.get("settleCoin"), 9) for symbol, row in instruments.items()
+             if str(row.get("baseCoin") or "").upper() == "BTC"}
+    best = min(ranks.values(), default=None)
+    return sorted(symbol for symbol, rank in ranks.items() if rank == best)
+
+
+def covers_from(series: dict[int, float] | None, start: int) -> int | None:
+    """The first time of `series` when it begins more than an hour after `start` (history cut short), else None."""
+    if not series:
+        return None
+    first = min(series)
+    return first if first > start + HOUR else None
+
+
+def utc(t: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+class MarketHistory(NamedTuple):
+    candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
+    open_interest: list[tuple[int, float]] | ExchangeError  # (time s, USD), or why it is missing
+
+
+class Requests:
+    """A history download's GETs: paced, and counted for progress."""
+
+    def __init__(self, exchange: Exchange, pacer: Pacer, tally: Tally):
+        self.exchange, self.pacer, self.tally = exchange, pacer, tally
+
+    def get(self, path: str, params: dict[str, Any], *, unplanned: bool = False) -> Any:
+        if unplanned:
+            self.tally.plan(1)
+        self.pacer.wait()
+        try:
+            return self.exchange.get(path, params)
+        finally:
+            self.tally.tick()
 
 
 class Bybit(Exchange):
@@ -216,3 +493,177 @@ class Bybit(Exchange):
         return LiveFeed(url=ws_url + "/v5/public/linear", parse=parse_all_liquidation, subscribe=frames,
                         heartbeat=json.dumps({"op": "ping"}), heartbeat_every=20.0,
                         description=f"{len(topics)} symbols")
+
+    # -- history (backfill) -------------------------------------------------------------------
+
+    # Bybit allows 600 requests per 5 s per IP and answers more with a 403 ban of at least 10 min
+    # (not retried): stay well under half of it, room for a live snapshot on the same IP.
+    history_rate = 50.0  # requests per second: 250 per 5 s
+    history_workers = 16
+
+    def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
+        """Hourly history of [start, end): per included market (today's instrument list, as `fetch`)
+        one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
+        perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
+        tally, skipped = Tally(progress), SafeSkips()
+        requests = Requests(self, Pacer(self.history_rate), tally)
+        notes_before = len(self.notes)
+        tally.plan(1)
+        try:
+            instruments = self.instruments()
+        finally:
+            tally.tick()
+        if not instruments:
+            raise self.error("no included markets in the response")
+        hours = max(1, (end - start) // HOUR)
+        tally.plan(len(instruments) * (pages(hours, KLINE_LIMIT) + pages(hours, OI_LIMIT))
+                   + 2 * pages(hours, KLINE_LIMIT) + 1 + pages(hours, RATIO_LIMIT))
+
+        symbols = sorted(instruments)
+        results = self.fan_out(lambda symbol: self._market_history(requests, symbol, start, end, skipped),
+                               symbols, limit=self.history_workers)
+        builder, candles_of, failures = HistoryBuilder(), {}, {}
+        for symbol, got in zip(symbols, results):
+            if isinstance(got, ExchangeError):
+                failures[symbol] = got
+                continue
+            candles_of[symbol] = got.candles
+            if isinstance(got.open_interest, ExchangeError):
+                failures[symbol] = got.open_interest  # left out of every sum, like a market without candles
+                continue
+            builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
+            builder.add_open_interest(got.open_interest)
+        builder.failed = len(failures)
+
+        candidates = btc_candidates(instruments)
+        for symbol in candidates:
+            if symbol not in candles_of:
+                raise self.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
+        btc = max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
+        series: dict[str, Any] = {"mark": None, "index": None, "funding": None, "long_share": None}
+        if btc is not None:
+            window = {"start": start, "end": end}
+            kline = {"category": "linear", "symbol": btc, "interval": "60"}
+            series = self.parallel({
+                "mark": lambda: self.optional("mark price history", lambda: self._closes(
+                    requests, "/v5/market/mark-price-kline", kline, skipped, **window)),
+                "index": lambda: self.optional("index price history", lambda: self._closes(
+                    requests, "/v5/market/index-price-kline", kline, skipped, **window)),
+                "funding": lambda: self.optional("funding history", lambda: self._funding(
+                    requests, btc, interval_hours({}, instruments[btc]), skipped, **window)),
+                "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
+                    requests, skipped, **window)),
+            })
+        tally.finish()
+
+        notes = [MARKET_LIST_NOTE, "no trade counts in Bybit klines",
+                 "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "
+                 "singleOpenInterestValue",
+                 "funding: the settled rate of the period containing the hour; live shows the current period's rate"]
+        if btc is None:
+            notes.append("no BTC perpetual listed: BTC series empty")
+        if failures:
+            first = failures[min(failures)]
+            notes.append(f"history of {len(failures)} of {len(instruments)} markets unavailable, left out of "
+                         f"the totals ({min(failures)}: {first.reason})")
+        if skipped.count:
+            notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        if (first_oi := covers_from(builder.oi, start)) is not None:
+            notes.append(f"open-interest history starts only at {utc(first_oi)}")
+        if (first_share := covers_from(series["long_share"], start)) is not None:
+            notes.append(f"long/short history starts only at {utc(first_share)}")
+        notes += self.notes[notes_before:]
+        btc_candles = candles_of.get(btc, []) if btc is not None else []
+        return VenueHistory(
+            exchange=self.id, kind=self.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
+            btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
+            btc_close={t: c for t, _, c, _ in btc_candles},
+            btc_mark=series["mark"], btc_index=series["index"], btc_funding=series["funding"],
+            long_share=series["long_share"], symbols=len(instruments), symbols_failed=builder.failed,
+            notes=tuple(notes),
+        )
+
+    def _market_history(self, requests: Requests, symbol: str, start: int, end: int,
+                        skipped: Skips) -> MarketHistory:
+        """One market's klines (their failure fails the market) and open interest in USD."""
+        hours = max(1, (end - start) // HOUR)
+        candles = self._pages_back(requests, "kline", "/v5/market/kline",
+                                   {"category": "linear", "symbol": symbol, "interval": "60"},
+                                   parse_history_candles, ("start", "end"), start * 1000, end * 1000 - 1,
+                                   KLINE_LIMIT, pages(hours, KLINE_LIMIT), skipped)
+        candles = [c for c in candles if start <= c[0] < end]
+        try:
+            points = self._pages_cursor(requests, "open-interest", "/v5/market/open-interest",
+                                        {"category": "linear", "symbol": symbol, "intervalTime": "1h",
+                                         "startTime": start * 1000, "endTime": end * 1000 - 1},
+                                        parse_open_interest_history, OI_LIMIT, pages(hours, OI_LIMIT), skipped)
+        except ExchangeError as e:
+            return MarketHistory(candles, e)
+        return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
+
+    def _closes(self, requests: Requests, path: str, params: dict, skipped: Skips, *,
+                start: int, end: int) -> dict[int, float]:
+        """Open time → close of a price kline (mark or index) over [start, end)."""
+        hours = max(1, (end - start) // HOUR)
+        rows = self._pages_back(requests, path.rsplit("/", 1)[-1], path, params, parse_price_candles,
+                                ("start", "end"), start * 1000, end * 1000 - 1, KLINE_LIMIT,
+                                pages(hours, KLINE_LIMIT), skipped)
+        return {t: close for t, close in rows if start <= t < end}
+
+    def _funding(self, requests: Requests, symbol: str, interval: float | None, skipped: Skips, *,
+                 start: int, end: int) -> dict[int, float]:
+        """Settlement time → rate per 8 h over [start, end); read from a day earlier, so the first
+        settlement in the window has its spacing."""
+        rows = self._pages_back(requests, "funding/history", "/v5/market/funding/history",
+                                {"category": "linear", "symbol": symbol}, parse_funding_history,
+                                ("startTime", "endTime"), (start - DAY) * 1000, end * 1000 - 1, FUNDING_LIMIT,
+                                1, skipped)
+        return {t: r for t, r in funding_per_8h(rows, interval).items() if start <= t < end}
+
+    def _long_share(self, requests: Requests, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
+        """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
+        hours = max(1, (end - start) // HOUR)
+        rows = self._pages_cursor(requests, "account-ratio", "/v5/market/account-ratio",
+                                  {"category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
+                                   "startTime": start * 1000, "endTime": end * 1000 - 1},
+                                  parse_account_ratio_history, RATIO_LIMIT, pages(hours, RATIO_LIMIT), skipped)
+        return {t: share for t, share in rows if start <= t < end}
+
+    def _pages_back(self, requests: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
+                    lo_ms: int, hi_ms: int, limit: int, planned: int, skipped: Skips) -> list[tuple]:
+        """Rows with times in [lo_ms, hi_ms] (`keys`: the start and end parameters), which Bybit sends
+        newest first, `limit` at a time: each next page ends 1 ms before the oldest row of the last.
+        A page shorter than `limit` is the last. Rows are (time s, ...), oldest first, one per time."""
+        got: dict[int, tuple] = {}
+        for page in range(HISTORY_MAX_PAGES):
+            payload = requests.get(path, {**params, keys[0]: lo_ms, keys[1]: hi_ms, "limit": limit},
+                                   unplanned=page >= planned)
+            rows = self.parse(what, parser, payload, skipped)
+            for row in rows:
+                got.setdefault(row[0], row)
+            if len(payload["result"]["list"]) < limit or not rows:
+                return [got[t] for t in sorted(got)]
+            oldest = min(row[0] for row in rows) * 1000
+            if oldest <= lo_ms:
+                return [got[t] for t in sorted(got)]
+            if oldest - 1 >= hi_ms:
+                raise self.error(f"unexpected {what} payload: a full page outside the range asked for")
+            hi_ms = oldest - 1
+        raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")
+
+    def _pages_cursor(self, requests: Requests, what: str, path: str, params: dict, parser, limit: int,
+                      planned: int, skipped: Skips) -> list[tuple]:
+        """Every row of a cursor-paged endpoint, following `nextPageCursor` until it is empty. Rows
+        are (time s, ...), oldest first, one per time."""
+        got: dict[int, tuple] = {}
+        cursor = None
+        for page in range(HISTORY_MAX_PAGES):
+            query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+            payload = requests.get(path, query, unplanned=page >= planned)
+            for row in self.parse(what, parser, payload, skipped):
+                got.setdefault(row[0], row)
+            cursor = self.parse(what, next_cursor, payload)
+            if cursor is None or not payload["result"]["list"]:
+                return [got[t] for t in sorted(got)]
+        raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")

@@ -5,15 +5,41 @@ All markets are USD(C)-settled linear perpetuals; only `status=ACTIVE` trades no
 CANCEL_ONLY, POST_ONLY, INITIALIZING or FINAL_SETTLEMENT). There is no last or mark price: the
 oracle price stands in. `priceChange24H` is absolute USD, `nextFundingRate` hourly, `openInterest`
 base units, `trades24H` a JSON number. No public long/short ratio.
+
+History (`backfill`), from the indexer's OpenAPI (indexer/services/comlink/public/swagger.json):
+- `GET /v4/candles/perpetualMarkets/{ticker}?resolution=1HOUR&fromISO&toISO&limit`: newest first,
+  `startedAt` in [fromISO, toISO) (comlink's CandleTable: from inclusive, to exclusive), at most
+  `limit` rows; paged backwards by moving `toISO` to the oldest `startedAt` received (a repeat, should
+  a deployment treat toISO as inclusive, is dropped). `usdVolume` is USD and `trades` a count,
+  both as live; `startingOpenInterest` is the open interest in base units at the candle's
+  start, so × the candle's open price gives USD at the top of that hour (live: × oracle price).
+- `GET /v4/historicalFunding/{ticker}?effectiveBeforeOrAt=ISO&limit`: newest first, settled
+  hourly rates (× 8 for 8 h, as live) at `effectiveAt`, the funding tick's block time just after
+  the hour (rounded to the nearest hour); paged backwards by moving `effectiveBeforeOrAt` to 1 ms
+  before the oldest row received.
+- `limit` may be at most the deployment's API_LIMIT_V4: 1000 in the current code, 100 in older
+  code. A larger one is refused with HTTP 400 "limit must be … not greater than max: N": the
+  download then continues with N (100 if the message names none). Pages shorter than 100 end the
+  paging, so a deployment that silently capped at 100 would still be read in full.
+- No mark- or index-price history (live has no mark price either; its index is the oracle) and
+  no long/short ratio.
+- About 100 requests per 10 s per IP (UNVERIFIED): history is paced at 5 requests a second.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, NamedTuple
+from urllib.parse import quote
 
+from perps_tracker.errors import ExchangeError, TemporaryExchangeError
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change
-from perps_tracker.market import Market, VenueSnapshot
+from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
 
 def _market(ticker: str, row: dict, volume: float, oracle: float) -> Market:
@@ -57,6 +83,140 @@ def parse_perpetual_markets(payload: Any, skipped: Skips) -> list[Market]:
     return markets
 
 
+def iso_ms(t_ms: int) -> str:
+    """Unix milliseconds as the indexer's ISO 8601: 2026-11-21T00:00:00.000Z."""
+    return datetime.fromtimestamp(t_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t_ms % 1000:03d}Z"
+
+
+def parse_iso_ms(value: Any) -> int | None:
+    """Unix milliseconds from an ISO 8601 string (`Z` or an offset), else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(round(dt.timestamp() * 1000))
+
+
+class HourCandle(NamedTuple):
+    t: int  # startedAt, Unix seconds
+    open: float
+    close: float
+    volume_usd: float
+    trades: int | None
+    open_interest: float | None  # startingOpenInterest: base units at `t`
+
+
+def parse_history_candles(payload: Any, skipped: Skips) -> list[HourCandle]:
+    """Candles from `candles/perpetualMarkets/{ticker}`; a record without a start, prices or USD
+    volume is skipped and counted (a missing trade count or open interest is just None).
+
+    Sample::
+
+        {"candles": [{"startedAt": "2026-11-21T23:00:00.000Z", "ticker": "BTC-USD",
+          "resolution": "1HOUR", "low": "83950", "high": "84200", "open": "84012", "close": "84120",
+          "baseTokenVolume": "153.24", "usdVolume": "12880000.5", "trades": 4120,
+          "startingOpenInterest": "850.5", "id": "..."}, ...]}
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("candles"), list):
+        raise ValueError("expected an object with a candles list")
+    candles = []
+    for row in payload["candles"]:
+        t = parse_iso_ms(row.get("startedAt")) if isinstance(row, dict) else None
+        o, c, usd = (num(row.get(k)) for k in ("open", "close", "usdVolume")) if t is not None else (None,) * 3
+        if t is None or o is None or c is None or usd is None:
+            skipped()
+            continue
+        candles.append(HourCandle(t // 1000, o, c, usd, integer(row.get("trades")),
+                                  num(row.get("startingOpenInterest"))))
+    return candles
+
+
+def parse_historical_funding(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(effectiveAt ms, hourly rate) rows from `historicalFunding/{ticker}`; a record without
+    either is skipped and counted.
+
+    Sample::
+
+        {"historicalFunding": [{"ticker": "BTC-USD", "rate": "0.0000125", "price": "84000.5",
+          "effectiveAt": "2026-11-21T23:00:00.412Z", "effectiveAtHeight": "51234567"}, ...]}
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("historicalFunding"), list):
+        raise ValueError("expected an object with a historicalFunding list")
+    rows = []
+    for row in payload["historicalFunding"]:
+        t = parse_iso_ms(row.get("effectiveAt")) if isinstance(row, dict) else None
+        rate = num(row.get("rate")) if t is not None else None
+        if t is None or rate is None:
+            skipped()
+            continue
+        rows.append((t, rate))
+    return rows
+
+
+def settlement_hour(time_ms: int) -> int:
+    """The whole hour (Unix seconds) a funding tick stamped `time_ms` belongs to: the nearest one."""
+    return int(round(time_ms / 1000 / HOUR)) * HOUR
+
+
+def limit_refused(error: ExchangeError, limit: int) -> int | None:
+    """The smaller `limit` an indexer asks for when it refuses ours (HTTP 400 "limit must be a
+    positive integer that is not greater than max: 100"), else None."""
+    if isinstance(error, TemporaryExchangeError) or "HTTP 400" not in error.reason or "limit" not in error.reason:
+        return None
+    found = re.search(r"max:?\s*(\d+)", error.reason)
+    smaller = int(found.group(1)) if found else SAFE_LIMIT
+    return smaller if 0 < smaller < limit else (SAFE_LIMIT if limit > SAFE_LIMIT else None)
+
+
+SAFE_LIMIT = 100  # the smallest API_LIMIT_V4 a deployment has had
+
+
+class Pacer:
+    """Keeps a venue's request rate under `per_minute`, shared by every thread of a download.
+
+    `take(weight)` books a request before it is sent and sleeps until the booking fits (a
+    bucket of `burst` that refills at per_minute / 60 a second). `clock` and `sleep` are injectable.
+    """
+
+    def __init__(self, per_minute: float, burst: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate, self.burst, self.clock, self.sleep = per_minute / 60.0, burst, clock, sleep
+        self._level, self._at = float(burst), clock()
+        self._lock = threading.Lock()
+
+    def take(self, weight: float = 1.0) -> None:
+        with self._lock:
+            now = self.clock()
+            self._level = min(self.burst, self._level + (now - self._at) * self.rate) - weight
+            self._at = now
+            wait = -self._level / self.rate if self._level < 0 else 0.0
+        if wait > 0:
+            self.sleep(wait)
+
+
+class Tally:
+    """Counts a download's requests for `progress(done, total)`; the plan grows with paging."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress, self.done, self.total = progress, 0, 0
+        self._lock = threading.Lock()
+
+    def plan(self, n: int = 1) -> None:
+        with self._lock:
+            self.total += n
+
+    def finished(self) -> None:
+        with self._lock:
+            self.done += 1
+            self.total = max(self.total, self.done)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+
 class Dydx(Exchange):
     id = "dydx"
     kind = "DEX"
@@ -67,3 +227,134 @@ class Dydx(Exchange):
         skipped = Skips()
         markets = self.parse("perpetualMarkets", parse_perpetual_markets, self.get("/v4/perpetualMarkets"), skipped)
         return self.summarize(markets, records_skipped=skipped.count)
+
+    # -- history (backfill) ---------------------------------------------------------------
+
+    history_per_minute = 300  # 5 a second: half of ~100 per 10 s per IP (UNVERIFIED)
+    history_burst = 10
+    history_concurrency = 8
+    history_limit = 1000  # API_LIMIT_V4 of the current indexer code; lowered if refused
+    history_pacer: Pacer | None = None  # tests install an unpaced one
+
+    def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
+        """Hourly history of [start, end): every ACTIVE market's 1 h candles (USD volume, trades,
+        open interest) and BTC-USD's funding (see the module doc)."""
+        self.notes = []
+        self._pacer = self.history_pacer or Pacer(self.history_per_minute, self.history_burst)
+        self._tally, self._limit = Tally(progress), self.history_limit
+        self._tally.plan()
+        payload = self._get("/v4/perpetualMarkets")
+        markets = self.parse("perpetualMarkets", parse_perpetual_markets, payload, Skips())
+        if not markets:
+            raise self.error("no included markets in the response")
+        btc = pick_btc(markets)
+        self._tally.plan(len(markets) + (1 if btc else 0))
+        builder, skipped = HistoryBuilder(), Skips()
+        btc_candles: list[HourCandle] = []
+        results: list = []
+        if btc is not None:  # first and alone: it is required, and it finds the deployment's limit
+            btc_candles, count = self._candles(btc.symbol, start, end)
+            results.append((btc_candles, count))
+        others = [m for m in markets if m is not btc]
+        results += self.fan_out(lambda m: self._candles(m.symbol, start, end), others, self.history_concurrency)
+        failed = [r for r in results if isinstance(r, ExchangeError)]
+        for result in results:
+            if isinstance(result, ExchangeError):
+                continue
+            candles, count = result
+            skipped(count)
+            builder.add_candles((c.t, c.volume_usd, c.trades) for c in candles)
+            builder.add_open_interest((c.t, c.open_interest * c.open) for c in candles if c.open_interest is not None)
+        if failed:
+            self.notes.append(f"history of {len(failed)} of {len(markets)} markets unavailable: {failed[0].reason}")
+        funding = None
+        if btc is not None:
+            funding = self.optional("BTC funding history", lambda: self._funding(btc.symbol, start, end, skipped))
+        else:
+            self.notes.append("no BTC perpetual: no BTC price or funding history")
+        if skipped.count:
+            self.notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        return VenueHistory(
+            exchange=self.id, kind=self.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=builder.trades,
+            open_interest_usd=builder.oi,
+            btc_symbol=btc.symbol if btc else None,
+            btc_open={c.t: c.open for c in btc_candles}, btc_close={c.t: c.close for c in btc_candles},
+            btc_mark=None, btc_index=None, btc_funding=funding, long_share=None,
+            symbols=len(markets), symbols_failed=len(failed),
+            notes=tuple(self.notes) + HISTORY_NOTES,
+        )
+
+    def _get(self, path: str, params: dict | None = None) -> Any:
+        self._pacer.take()
+        try:
+            return self.get(path, params)
+        finally:
+            self._tally.finished()
+
+    def _get_limited(self, path: str, params: dict) -> tuple[Any, int]:
+        """GET with `limit` at the deployment's maximum (found on the first refusal); the payload
+        and the limit it was asked with."""
+        while True:
+            limit = self._limit
+            try:
+                return self._get(path, {**params, "limit": limit}), limit
+            except ExchangeError as e:
+                smaller = limit_refused(e, limit)
+                if smaller is None:
+                    raise
+                self._limit = min(self._limit, smaller)
+                self._tally.plan()
+
+    def _candles(self, ticker: str, start: int, end: int) -> tuple[list[HourCandle], int]:
+        """`ticker`'s 1 h candles starting in [start, end), paged backwards by toISO; and how many
+        malformed records were skipped."""
+        path = f"/v4/candles/perpetualMarkets/{quote(ticker, safe='')}"
+        got: dict[int, HourCandle] = {}
+        skipped, to, pages = Skips(), end, 0
+        while to > start:
+            if pages:
+                self._tally.plan()
+            pages += 1
+            params = {"resolution": "1HOUR", "fromISO": iso_ms(start * 1000), "toISO": iso_ms(to * 1000)}
+            payload, limit = self._get_limited(path, params)
+            rows = self.parse("candles", parse_history_candles, payload, skipped)
+            new = [c for c in rows if start <= c.t < end and c.t not in got]
+            got.update((c.t, c) for c in new)
+            if len(payload["candles"]) < min(limit, SAFE_LIMIT) or not new:
+                break
+            to = min(c.t for c in new)
+        return sorted(got.values()), skipped.count
+
+    def _funding(self, ticker: str, start: int, end: int, skipped: Skips) -> dict[int, float]:
+        """Settlement hour → rate per 8 h (hourly × 8, as live) for settlements in [start, end),
+        paged backwards by effectiveBeforeOrAt."""
+        path = f"/v4/historicalFunding/{quote(ticker, safe='')}"
+        rates: dict[int, float] = {}
+        before, pages = end * 1000 - 1, 0
+        while True:
+            if pages:
+                self._tally.plan()
+            pages += 1
+            payload, limit = self._get_limited(path, {"effectiveBeforeOrAt": iso_ms(before)})
+            rows = self.parse("historicalFunding", parse_historical_funding, payload, skipped)
+            for t, rate in rows:
+                hour = settlement_hour(t)
+                if start <= hour < end:
+                    rates[hour] = funding_8h(rate, 1.0)
+            oldest = min((t for t, _ in rows), default=None)
+            if (len(payload["historicalFunding"]) < min(limit, SAFE_LIMIT) or oldest is None
+                    or oldest > before or settlement_hour(oldest) <= start):
+                break
+            before = oldest - 1
+        return rates
+
+
+HISTORY_NOTES = (
+    "market list is today's: delisted markets are missing, totals are lower bounds",
+    ("open interest is each candle's startingOpenInterest (base units at the top of the hour) × its open "
+     "price; live multiplies by the oracle price"),
+    "BTC price is the last trade (1 h candle close); live uses the oracle price",
+    "no mark- or index-price history",
+    "no long/short ratio",
+)

@@ -6,16 +6,26 @@ Docs: https://www.gate.io/docs/developers/apiv4/en/#futures
 `funding_interval` is in seconds, `change_percentage` already in percent. The long share comes from
 the BTC_USDT contract's `long_users` / `short_users`. Errors are HTTP errors with
 `{"label", "message"}`, never inside a 200 body.
+
+History (`backfill`): per contract, one-hour `candlesticks` (`sum` is the quote volume in USDT)
+and hourly `contract_stats` (`open_interest_usd`, and for BTC_USDT `lsr_account`, the long/short
+account ratio); for BTC_USDT also `mark_`/`index_` candlesticks and `funding_rate`. Requests are
+paced under Gate's 200 per 10 s per endpoint.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
+from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.bitget import (
+    MARKET_LIST_NOTE, Pacer, Tally, funding_series, pick_btc_symbol, skipped_note, time_windows,
+)
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num
+from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
@@ -158,6 +168,124 @@ def _utc(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+
+# -- history (`backfill`) -----------------------------------------------------------------------
+#
+# Docs (gateapi FuturesApi): candlesticks — `from`/`to` in seconds, at most 2000 points per query,
+# `limit` may not be combined with them; contract_stats — `contract`, `from`, `interval`, `limit`
+# (default 30, maximum undocumented); funding_rate — `contract`, `from`/`to` in seconds, `limit`
+# (default 100). 200 requests per 10 s per endpoint.
+
+CANDLE_POINTS = 2000  # points per candlesticks query, the documented maximum
+STATS_LIMIT = 100  # rows per contract_stats query: the maximum is undocumented, so a cautious page
+FUNDING_LIMIT = 100  # rows per funding_rate query (the documented default)
+HISTORY_RATE = 15.0  # requests per second and endpoint: three quarters of Gate's 200 per 10 s
+CANDLES = "/api/v4/futures/usdt/candlesticks"
+STATS = "/api/v4/futures/usdt/contract_stats"
+FUNDING = "/api/v4/futures/usdt/funding_rate"
+
+
+class Candle(NamedTuple):
+    t: int  # open time, Unix seconds
+    open: float
+    close: float
+    quote_volume: float | None  # USDT (`sum`); None for mark_/index_ candles
+
+
+class Stat(NamedTuple):
+    t: int  # Unix seconds
+    oi_usd: float | None
+    oi_contracts: float | None
+    long_short: float | None  # lsr_account: long / short accounts
+
+
+def parse_candlesticks(payload: Any, skipped: Skips, volume: bool = True) -> list[Candle]:
+    """One-hour candles: `t` (open time, s), `o`, `c` and, with `volume`, `sum` (quote volume, USDT;
+    `v` is in contracts); a row missing one of them is skipped.
+
+    Sample::
+
+        [{"t": 1795384800, "v": 15202500, "c": "84050.2", "h": "84100", "l": "83900.1", "o": "84010.5",
+          "sum": "127781250.5"}]
+    """
+    candles = []
+    for row in _rows(payload):
+        t, o, c = integer(row.get("t")), num(row.get("o")), num(row.get("c"))
+        quote = num(row.get("sum")) if volume else None
+        if t is None or o is None or c is None or (volume and quote is None):
+            skipped()
+            continue
+        candles.append(Candle(t, o, c, quote))
+    return candles
+
+
+def parse_contract_stats(payload: Any, skipped: Skips) -> list[Stat]:
+    """Points of `contract_stats` (JSON numbers): `time` (s), `open_interest_usd`, `open_interest`
+    (contracts) and `lsr_account`; a row without time or any open interest is skipped.
+
+    Sample::
+
+        [{"time": 1795384800, "lsr_taker": 1.02, "lsr_account": 1.5, "long_liq_size": 0, "short_liq_size": 0,
+          "open_interest": 125000000, "open_interest_usd": 1050000000.5, "top_lsr_account": 1.1,
+          "top_lsr_size": 0.95}]
+    """
+    stats = []
+    for row in _rows(payload):
+        t = integer(row.get("time"))
+        usd, size = num(row.get("open_interest_usd")), num(row.get("open_interest"))
+        if t is None or (usd is None and size is None):
+            skipped()
+            continue
+        stats.append(Stat(t, usd, size, num(row.get("lsr_account"))))
+    return stats
+
+
+def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(settlement time s, settled rate) from `funding_rate`, newest first.
+
+    Sample::
+
+        [{"t": 1795363200, "r": "0.0001"}]
+    """
+    rows = []
+    for row in _rows(payload):
+        t, rate = integer(row.get("t")), num(row.get("r"))
+        if t is None or rate is None:
+            skipped()
+            continue
+        rows.append((t, rate))
+    return rows
+
+
+def open_interest_points(stats: list[Stat], multiplier: float | None, closes: dict[int, float],
+                         start: int, end: int) -> list[tuple[int, float]]:
+    """(time, USD) in [start, end): `open_interest_usd`, else contracts × multiplier × the price at that
+    time (the close of the candle ending then)."""
+    points = []
+    for s in stats:
+        if not start <= s.t < end:
+            continue
+        usd = s.oi_usd
+        if usd is None and s.oi_contracts is not None and multiplier:
+            close = closes.get(s.t - HOUR)
+            usd = s.oi_contracts * multiplier * close if close is not None else None
+        if usd is not None:
+            points.append((s.t, usd))
+    return points
+
+
+def long_shares(stats: list[Stat], start: int, end: int) -> dict[int, float]:
+    """{time: long share} from `lsr_account` R: R / (1 + R), in [start, end)."""
+    return {s.t: s.long_short / (1 + s.long_short) for s in stats
+            if start <= s.t < end and s.long_short is not None and s.long_short >= 0}
+
+
+class MarketHistory(NamedTuple):
+    candles: dict[int, Candle]
+    stats: list[Stat] | ExchangeError  # an error only for a BTC contract (optional there)
+    skipped: int
+
+
 class Gateio(Exchange):
     id = "gateio"
     kind = "CEX"
@@ -167,6 +295,8 @@ class Gateio(Exchange):
     liq_window = 3600  # seconds per liq_orders request; Gate refuses longer windows
     liq_page = 1000  # rows per liq_orders page, Gate's maximum
     liq_pages = 20  # pages per window: a guard against paging without end
+    history_rate: float | None = HISTORY_RATE  # requests per second and endpoint in `history` (None: unpaced)
+    history_workers = 8  # contracts read at once in `history`
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
@@ -210,3 +340,130 @@ class Gateio(Exchange):
             to = oldest
         self.notes.append(f"liquidations from {_utc(start_s)} to {_utc(to)} not read: over {self.liq_pages} pages")
         return events
+
+    # -- history --------------------------------------------------------------------------------
+
+    def _call(self, path: str, params: dict) -> Any:
+        self._pacers[path].wait()
+        try:
+            return self.get(path, params)
+        finally:
+            self._tally.completed()
+
+    def _candles(self, contract: str, windows: list[tuple[int, int]], skipped: Skips,
+                 volume: bool = True) -> dict[int, Candle]:
+        out: dict[int, Candle] = {}
+        for lo, hi in windows:
+            payload = self._call(CANDLES, {"contract": contract, "interval": "1h", "from": lo, "to": hi})
+            for c in self.parse("candlesticks", parse_candlesticks, payload, skipped, volume):
+                if lo <= c.t < hi:
+                    out[c.t] = c
+        return out
+
+    def _stats(self, contract: str, windows: list[tuple[int, int]], skipped: Skips) -> list[Stat]:
+        """Hourly stats, one window of at most `STATS_LIMIT` points per request. `to` is not in Gate's
+        docs: sent so that a venue cutting full pages from either end still gives every point."""
+        out: dict[int, Stat] = {}
+        for lo, hi in windows:
+            payload = self._call(STATS, {"contract": contract, "interval": "1h", "from": lo, "to": hi,
+                                         "limit": STATS_LIMIT})
+            for s in self.parse("contract_stats", parse_contract_stats, payload, skipped):
+                if lo <= s.t < hi:
+                    out[s.t] = s
+        return [out[t] for t in sorted(out)]
+
+    def _market_history(self, name: str, windows: list[tuple[int, int]],
+                        stat_windows: list[tuple[int, int]]) -> MarketHistory:
+        skipped = Skips()
+        candles = self._candles(name, windows, skipped)
+        try:
+            stats: list[Stat] | ExchangeError = self._stats(name, stat_windows, skipped)
+        except ExchangeError as e:
+            if not name.upper().startswith("BTC_"):
+                raise
+            stats = e
+        return MarketHistory(candles, stats, skipped.count)
+
+    def _funding(self, contract: str, lo: int, hi: int, skipped: Skips) -> list[tuple[int, float]]:
+        """Settlements with `lo` ≤ t ≤ `hi`; a full page is split in two halves (whichever end the
+        venue cut it from, the halves hold the rest)."""
+        payload = self._call(FUNDING, {"contract": contract, "from": lo, "to": hi, "limit": FUNDING_LIMIT})
+        rows = self.parse("funding_rate", parse_funding_history, payload, skipped)
+        if len(payload) < FUNDING_LIMIT or hi - lo < 2 * HOUR:
+            return rows
+        mid = (lo + hi) // 2
+        self._tally.plan(2)
+        return self._funding(contract, lo, mid, skipped) + self._funding(contract, mid + 1, hi, skipped)
+
+    def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
+        self._tally = Tally(progress)
+        self._pacers = {path: Pacer(self.history_rate) for path in ("/api/v4/futures/usdt/contracts", CANDLES,
+                                                                     STATS, FUNDING)}
+        self._tally.plan(1)
+        contracts = self.parse("contracts", parse_contracts, self._call("/api/v4/futures/usdt/contracts", {}))
+        if not contracts:
+            raise self.error("no included markets in the response")
+        windows = time_windows(start, end, CANDLE_POINTS)
+        stat_windows = time_windows(start, end, STATS_LIMIT)
+        names = sorted(contracts)
+        self._tally.plan(len(names) * (len(windows) + len(stat_windows)) + 2 * len(windows) + 1)
+        results = self.fan_out(lambda n: self._market_history(n, windows, stat_windows), names,
+                               self.history_workers)
+
+        failures: dict[str, ExchangeError] = {}
+        done: dict[str, MarketHistory] = {}
+        for name, result in zip(names, results):
+            if isinstance(result, ExchangeError):
+                failures[name] = result
+            else:
+                done[name] = result
+        volumes = {n: sum(c.quote_volume or 0.0 for c in r.candles.values()) for n, r in done.items()}
+        btc = pick_btc_symbol({n: (n.partition("_")[0].upper(), "USDT") for n in names}, volumes, failures)
+        for name, result in list(done.items()):  # another BTC contract without stats is a failed market
+            if name != btc and isinstance(result.stats, ExchangeError):
+                failures[name] = result.stats
+                del done[name]
+
+        builder, skipped = HistoryBuilder(), Skips()
+        skipped(sum(r.skipped for r in done.values()))
+        oi_ok = True
+        for name, result in done.items():
+            builder.add_candles((t, c.quote_volume, None) for t, c in result.candles.items())
+            if isinstance(result.stats, ExchangeError):
+                oi_ok = False
+                self.notes.append(f"open interest and long/short history unavailable: {result.stats.reason}")
+                continue
+            closes = {t: c.close for t, c in result.candles.items()}
+            builder.add_open_interest(open_interest_points(
+                result.stats, num(contracts[name].get("quanto_multiplier")), closes, start, end))
+        notes = [MARKET_LIST_NOTE, "open interest is contract_stats' open_interest_usd (Gate's own USD value)"]
+        mark = index = funding = shares = None
+        if btc is None:
+            notes.append("no BTC perpetual")
+            self._tally.plan(-(2 * len(windows) + 1))
+        else:
+            if not isinstance(done[btc].stats, ExchangeError):
+                shares = long_shares(done[btc].stats, start, end) or None
+                notes.append("long share from contract_stats lsr_account (long/short account ratio), "
+                             "taken to be live's long_users / short_users")
+            mark = self.optional("BTC mark price history", lambda: {
+                t: c.close for t, c in self._candles("mark_" + btc, windows, skipped, volume=False).items()})
+            index = self.optional("BTC index price history", lambda: {
+                t: c.close for t, c in self._candles("index_" + btc, windows, skipped, volume=False).items()})
+            settled = self.optional("BTC funding history",
+                                    lambda: self._funding(btc, start - 8 * HOUR, end - 1, skipped))
+            interval = num(contracts[btc].get("funding_interval"))  # seconds
+            funding = None if settled is None else funding_series(
+                settled, interval / 3600.0 if interval else None, start, end)
+        btc_candles = done[btc].candles if btc else {}
+        return VenueHistory(
+            exchange=self.id, kind=self.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=None,
+            open_interest_usd=builder.oi if oi_ok else None,
+            btc_symbol=btc,
+            btc_open={t: c.open for t, c in btc_candles.items()},
+            btc_close={t: c.close for t, c in btc_candles.items()},
+            btc_mark=mark, btc_index=index, btc_funding=funding, long_share=shares,
+            symbols=len(names), symbols_failed=len(failures),
+            notes=tuple(notes + self.notes + skipped_note(skipped.count)),
+        )

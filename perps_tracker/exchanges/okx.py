@@ -1,4 +1,5 @@
-"""OKX v5 swaps — CEX. Instruments and tickers, plus all-swap funding, open interest and mark prices.
+"""OKX v5 swaps — CEX. Instruments and tickers, plus all-swap funding, open interest and mark prices;
+for `backfill`, per-swap history candles and open-interest history plus the BTC swap's series.
 
 Docs: https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments
 Quirks: errors come inside HTTP 200 bodies (`code` ≠ "0"); SWAP tickers include the
@@ -10,13 +11,17 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+import threading
+import time
+from typing import Any, Callable, Iterable, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.parsing import (
-    Skips, funding_8h, integer, join_markets, newest, num, pct_change, venue_message,
+    Skips, field, funding_8h, integer, join_markets, newest, num, pct_change, venue_message,
 )
+from perps_tracker.history import DAY, HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
@@ -243,6 +248,279 @@ def page_extent(rows: list) -> tuple[int, int | None]:
     return len(details), min((t for t in times if t is not None), default=None)
 
 
+# -- history (backfill) ---------------------------------------------------------------------------
+# Docs: https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-candlesticks-history,
+# ...-get-mark-price-candlesticks-history, #trading-statistics-rest-api-get-contract-open-interest-history,
+# #trading-statistics-rest-api-get-long-short-ratio, #public-data-rest-api-get-funding-rate-history.
+
+# history-candles: the current docs allow limit 300, older ones 100; 100 is valid under both.
+CANDLE_LIMIT = 100
+MARK_LIMIT = 100  # history-mark-price-candles: max 100
+OI_LIMIT = 100  # rubik open-interest-history: max 100 (latest 1,440 points per period)
+FUNDING_LIMIT = 100  # funding-rate-history: 400 in the current docs, 100 in older ones
+RATIO_CHUNK = 96 * HOUR  # long-short-account-ratio has no limit parameter: ask 4 days at a time
+HISTORY_MAX_PAGES = 100  # per series: a guard against a window that never ends
+QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle currencies
+MARKET_LIST_NOTE = "market list is today's: delisted markets are missing, totals are lower bounds"
+CANDLES_PATH = "/api/v5/market/history-candles"
+MARK_CANDLES_PATH = "/api/v5/market/history-mark-price-candles"
+OI_HISTORY_PATH = "/api/v5/rubik/stat/contracts/open-interest-history"
+FUNDING_HISTORY_PATH = "/api/v5/public/funding-rate-history"
+RATIO_PATH = "/api/v5/rubik/stat/contracts/long-short-account-ratio"
+PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP + instrument ID
+
+
+def pages(rows: int, limit: int) -> int:
+    """Requests needed for `rows` rows at `limit` a page (at least one)."""
+    return max(1, math.ceil(rows / limit))
+
+
+def ms_to_s(value: Any) -> int | None:
+    """Unix seconds from a millisecond timestamp (string or number), else None."""
+    ms = integer(value)
+    return ms // 1000 if ms is not None else None
+
+
+class SafeSkips(Skips):
+    """Skips that threads may share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int = 1) -> None:
+        with self._lock:
+            self.count += n
+
+
+class Pacer:
+    """Starts requests at least 1 / `rate` seconds apart, whichever thread sends them."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            self.sleep(at - now)
+
+
+class Tally:
+    """A history download's requests for `progress(done, total)`: `total` is the plan, grown by
+    pages beyond it and settled to `done` at the end."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.done = self.total = 0
+        self._lock = threading.Lock()
+
+    def plan(self, n: int) -> None:
+        with self._lock:
+            self.total += n
+
+    def tick(self) -> None:
+        with self._lock:
+            self.done += 1
+            self.total = max(self.total, self.done)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.total != self.done:
+                self.total = self.done
+                if self.progress is not None:
+                    self.progress(self.done, self.total)
+
+
+def unconfirmed(row: list, index: int) -> bool:
+    """Whether a candle row's `confirm` flag (at `index`) says the candle is still open."""
+    return len(row) > index and str(row[index]) == "0"
+
+
+def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
+    """(open time s, open, close, volCcyQuote) of `history-candles` rows, newest first, each
+    `[ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote (quote: USDT/USDC), confirm]`.
+    A candle still open (confirm "0") is dropped; a malformed row is skipped and counted.
+
+    Sample::
+
+        {"code": "0", "msg": "", "data": [
+         ["1795388400000", "84010.5", "84100", "83950", "84050.1", "12050", "120.5", "10128362.2", "1"]]}
+    """
+    candles = []
+    for row in data_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 8 else None
+        if t is not None and unconfirmed(row, 8):
+            continue
+        values = (num(row[1]), num(row[4]), num(row[7])) if t is not None else (None,)
+        if t is None or None in values:
+            skipped()
+            continue
+        candles.append((t, *values))
+    return candles
+
+
+def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(open time s, close) of `history-mark-price-candles` rows `[ts, o, h, l, c, confirm]`, newest
+    first; a candle still open is dropped, a malformed row skipped and counted.
+
+    Sample::
+
+        {"code": "0", "msg": "", "data": [["1795388400000", "84012", "84110", "83960", "84061.3", "1"]]}
+    """
+    closes = []
+    for row in data_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 5 else None
+        if t is not None and unconfirmed(row, 5):
+            continue
+        close = num(row[4]) if t is not None else None
+        if close is None:
+            skipped()
+            continue
+        closes.append((t, close))
+    return closes
+
+
+def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(time s, open interest in USD) of rubik `open-interest-history` rows `[ts, oi (contracts),
+    oiCcy (coin), oiUsd]`, newest first; `oiUsd` is the field live uses. A malformed row is skipped
+    and counted.
+
+    Sample::
+
+        {"code": "0", "msg": "", "data": [["1795388400000", "731377.5", "7313.775", "614722545.1"]]}
+    """
+    points = []
+    for row in data_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 4 else None
+        usd = num(row[3]) if t is not None else None
+        if usd is None:
+            skipped()
+            continue
+        points.append((t, usd))
+    return points
+
+
+def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(time s, long accounts' share R / (1 + R)) of rubik `long-short-account-ratio` rows `[ts, R]`
+    (ccy=BTC, as live); a malformed row is skipped and counted.
+
+    Sample::
+
+        {"code": "0", "msg": "", "data": [["1795388400000", "1.25"], ["1795384800000", "1.31"]]}
+    """
+    points = []
+    for row in data_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 2 else None
+        ratio = num(row[1]) if t is not None else None
+        if ratio is None or ratio < 0:
+            skipped()
+            continue
+        points.append((t, ratio / (1 + ratio)))
+    return points
+
+
+def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
+    """(settlement time s, settled rate per the swap's interval) of `funding-rate-history` rows:
+    `realizedRate` (what was paid), else `fundingRate`; a malformed row is skipped and counted.
+
+    Sample::
+
+        {"code": "0", "msg": "", "data": [{"instType": "SWAP", "instId": "BTC-USDT-SWAP",
+         "formulaType": "noRate", "fundingRate": "0.0001", "realizedRate": "0.0001",
+         "fundingTime": "1795363200000", "method": "current_period"}]}
+    """
+    rates = []
+    for row in data_list(payload):
+        t = ms_to_s(row.get("fundingTime")) if isinstance(row, dict) else None
+        rate = num(field(row, "realizedRate", "fundingRate")) if t is not None else None
+        if rate is None:
+            skipped()
+            continue
+        rates.append((t, rate))
+    return rates
+
+
+def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None) -> dict[int, float]:
+    """Settlement time → rate per 8 h (`funding_8h`, as live scales by the swap's interval).
+
+    A settled rate covers the period since the previous settlement, so the spacing of the
+    settlements is the interval (live reads nextFundingTime − fundingTime); the oldest settlement,
+    or one after a gap longer than 8 h, takes `interval_hours` if given, else the spacing to the next.
+    """
+    rows = sorted(dict(settlements).items())
+    out = {}
+    for i, (t, rate) in enumerate(rows):
+        spacing = (t - rows[i - 1][0]) / HOUR if i > 0 else None
+        hours = spacing if spacing is not None and 0 < spacing <= 8 else interval_hours
+        if hours is None and i + 1 < len(rows):
+            hours = (rows[i + 1][0] - t) / HOUR
+        value = funding_8h(rate, hours)
+        if value is not None:
+            out[t] = value
+    return out
+
+
+def btc_candidates(instruments: dict[str, dict]) -> list[str]:
+    """The BTC swaps `pick_btc` would choose among: BTC base, the best settle currency (USDT, then
+    USDC); the most volume decides between them."""
+    ranks = {inst_id: QUOTE_RANK.get(row.get("settleCcy"), 9) for inst_id, row in instruments.items()
+             if inst_id.split("-")[0].upper() == "BTC"}
+    best = min(ranks.values(), default=None)
+    return sorted(inst_id for inst_id, rank in ranks.items() if rank == best)
+
+
+def covers_from(series: dict[int, float] | None, start: int) -> int | None:
+    """The first time of `series` when it begins more than an hour after `start` (history cut short), else None."""
+    if not series:
+        return None
+    first = min(series)
+    return first if first > start + HOUR else None
+
+
+def utc(t: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+class MarketHistory(NamedTuple):
+    candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
+    open_interest: list[tuple[int, float]] | ExchangeError  # (time s, USD), or why it is missing
+
+
+class Requests:
+    """A history download's GETs: paced per endpoint (per endpoint and instrument where OKX counts so),
+    and counted for progress."""
+
+    def __init__(self, exchange: Exchange, rates: dict[str, float], tally: Tally):
+        self.exchange, self.rates, self.tally = exchange, rates, tally
+        self._pacers: dict[tuple[str, str | None], Pacer] = {}
+        self._lock = threading.Lock()
+
+    def pacer(self, path: str, inst_id: str | None) -> Pacer:
+        key = (path, inst_id if path in PER_INSTRUMENT else None)
+        with self._lock:
+            if key not in self._pacers:
+                self._pacers[key] = Pacer(self.rates.get(path, 0.0))
+            return self._pacers[key]
+
+    def get(self, path: str, params: dict[str, Any], *, unplanned: bool = False) -> Any:
+        if unplanned:
+            self.tally.plan(1)
+        self.pacer(path, params.get("instId")).wait()
+        try:
+            return self.exchange.get(path, params)
+        finally:
+            self.tally.tick()
+
+
 class Okx(Exchange):
     id = "okx"
     kind = "CEX"
@@ -353,3 +631,190 @@ class Okx(Exchange):
                 return events, skipped.count, f"liquidation history of {family} cut at one crowded millisecond"
             after = oldest + 1
         return events, skipped.count, f"liquidation history of {family} cut at {self.liquidation_pages} pages"
+
+    # -- history (backfill) -------------------------------------------------------------------
+
+    # Requests per second, at about 80 % of OKX's documented limits (429s are retried by the client).
+    history_rates = {
+        CANDLES_PATH: 8.0,  # 20 per 2 s per IP
+        MARK_CANDLES_PATH: 4.0,  # 10 per 2 s (one doc copy says 20)
+        OI_HISTORY_PATH: 4.0,  # 10 per 2 s per IP + instrument: each instrument has its own pace
+        FUNDING_HISTORY_PATH: 4.0,  # 10 per 2 s per IP + instrument
+        RATIO_PATH: 2.0,  # 5 per 2 s per IP
+    }
+    history_workers = 8
+
+    def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
+        """Hourly history of [start, end): per included swap (today's instrument list, as `fetch`)
+        one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
+        mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
+        tally, skipped = Tally(progress), SafeSkips()
+        requests = Requests(self, self.history_rates, tally)
+        notes_before = len(self.notes)
+        tally.plan(1)
+        try:
+            instruments = self.instruments()
+        finally:
+            tally.tick()
+        if not instruments:
+            raise self.error("no included markets in the response")
+        hours = max(1, (end - start) // HOUR)
+        tally.plan(len(instruments) * (pages(hours, CANDLE_LIMIT) + pages(hours, OI_LIMIT))
+                   + pages(hours, MARK_LIMIT) + 1 + pages(hours, RATIO_CHUNK // HOUR))
+
+        inst_ids = sorted(instruments)
+        results = self.fan_out(lambda inst_id: self._market_history(requests, inst_id, start, end, skipped),
+                               inst_ids, limit=self.history_workers)
+        builder, candles_of, failures = HistoryBuilder(), {}, {}
+        for inst_id, got in zip(inst_ids, results):
+            if isinstance(got, ExchangeError):
+                failures[inst_id] = got
+                continue
+            candles_of[inst_id] = got.candles
+            if isinstance(got.open_interest, ExchangeError):
+                failures[inst_id] = got.open_interest  # left out of every sum, like a swap without candles
+                continue
+            builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
+            builder.add_open_interest(got.open_interest)
+        builder.failed = len(failures)
+
+        candidates = btc_candidates(instruments)
+        for inst_id in candidates:
+            if inst_id not in candles_of:
+                raise self.error(f"BTC candles of {inst_id} unavailable: {failures[inst_id].reason}")
+        btc = max(candidates, key=lambda i: sum(c[3] for c in candles_of[i]), default=None)
+        series: dict[str, Any] = {"mark": None, "funding": None, "long_share": (None, None)}
+        if btc is not None:
+            window = {"start": start, "end": end}
+            series = self.parallel({
+                "mark": lambda: self.optional("mark price history", lambda: self._mark(
+                    requests, btc, skipped, **window)),
+                "funding": lambda: self.optional("funding history", lambda: self._funding(
+                    requests, btc, skipped, **window)),
+                "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
+                    requests, skipped, **window)) or (None, None),
+            })
+        tally.finish()
+        long_share, cut_short = series["long_share"]
+        if long_share == {}:
+            long_share = None
+            self.notes.append("long/short history unavailable: none in this window (OKX keeps 1-hour data "
+                              "for 30 days)")
+
+        notes = [MARKET_LIST_NOTE, "no trade counts in OKX candles",
+                 "volume: candles' volCcyQuote (USDT/USDC taken as USD); live takes volCcy24h × last",
+                 "no BTC index price: kept empty, as live has none for OKX",
+                 "funding: the settled rate (realizedRate) of the period containing the hour; live shows the "
+                 "current period's rate"]
+        if btc is None:
+            notes.append("no BTC swap listed: BTC series empty")
+        if failures:
+            first = min(failures)
+            notes.append(f"history of {len(failures)} of {len(instruments)} swaps unavailable, left out of "
+                         f"the totals ({first}: {failures[first].reason})")
+        if skipped.count:
+            notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        if (first_oi := covers_from(builder.oi, start)) is not None:
+            notes.append(f"open-interest history starts only at {utc(first_oi)} (OKX keeps the latest 1,440 "
+                         "hourly points)")
+        if (first_share := covers_from(long_share, start)) is not None or cut_short:
+            since = f" (from {utc(first_share)})" if first_share is not None else ""
+            notes.append(f"long/short history covers only the last 30 days{since}")
+        notes += self.notes[notes_before:]
+        btc_candles = candles_of.get(btc, []) if btc is not None else []
+        return VenueHistory(
+            exchange=self.id, kind=self.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
+            btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
+            btc_close={t: c for t, _, c, _ in btc_candles},
+            btc_mark=series["mark"], btc_index=None, btc_funding=series["funding"], long_share=long_share,
+            symbols=len(instruments), symbols_failed=builder.failed, notes=tuple(notes),
+        )
+
+    def _market_history(self, requests: Requests, inst_id: str, start: int, end: int,
+                        skipped: Skips) -> MarketHistory:
+        """One swap's candles (their failure fails the swap) and open interest in USD."""
+        hours = max(1, (end - start) // HOUR)
+        candles = self._pages_back(requests, "history-candles", CANDLES_PATH, {"instId": inst_id, "bar": "1H"},
+                                   parse_history_candles, ("before", "after"), start * 1000, end * 1000,
+                                   CANDLE_LIMIT, pages(hours, CANDLE_LIMIT), skipped)
+        candles = [c for c in candles if start <= c[0] < end]
+        try:
+            points = self._pages_back(requests, "open-interest-history", OI_HISTORY_PATH,
+                                      {"instId": inst_id, "period": "1H"}, parse_open_interest_history,
+                                      ("begin", "end"), start * 1000, end * 1000, OI_LIMIT, pages(hours, OI_LIMIT),
+                                      skipped)
+        except ExchangeError as e:
+            return MarketHistory(candles, e)
+        return MarketHistory(candles, [p for p in points if start <= p[0] < end])
+
+    def _mark(self, requests: Requests, inst_id: str, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
+        """Open time → close of the mark-price candles over [start, end)."""
+        hours = max(1, (end - start) // HOUR)
+        rows = self._pages_back(requests, "history-mark-price-candles", MARK_CANDLES_PATH,
+                                {"instId": inst_id, "bar": "1H"}, parse_mark_candles, ("before", "after"),
+                                start * 1000, end * 1000, MARK_LIMIT, pages(hours, MARK_LIMIT), skipped)
+        return {t: close for t, close in rows if start <= t < end}
+
+    def _funding(self, requests: Requests, inst_id: str, skipped: Skips, *, start: int,
+                 end: int) -> dict[int, float]:
+        """Settlement time → settled rate per 8 h over [start, end); read from a day earlier, so the
+        first settlement in the window has its spacing."""
+        rows = self._pages_back(requests, "funding-rate-history", FUNDING_HISTORY_PATH, {"instId": inst_id},
+                                parse_funding_history, ("before", "after"), (start - DAY) * 1000, end * 1000,
+                                FUNDING_LIMIT, 1, skipped)
+        return {t: r for t, r in funding_per_8h(rows, None).items() if start <= t < end}
+
+    def _long_share(self, requests: Requests, skipped: Skips, *, start: int,
+                    end: int) -> tuple[dict[int, float], bool]:
+        """Time → BTC long accounts' share over [start, end), and whether OKX refused the older part.
+
+        The endpoint takes `begin`/`end` but no limit, and keeps 1-hour data for 30 days only: ask
+        `RATIO_CHUNK` at a time from the newest back, each next request ending 1 ms before the oldest
+        row so far; stop at an empty answer (the retention's edge). An error after some rows (an
+        older range refused) keeps what was read; an error at once makes the series unavailable.
+        """
+        lo, hi = start * 1000, end * 1000 - 1
+        got: dict[int, float] = {}
+        planned = pages(max(1, (end - start) // HOUR), RATIO_CHUNK // HOUR)
+        for page in range(HISTORY_MAX_PAGES):
+            params = {"ccy": "BTC", "period": "1H", "begin": max(lo - 1, hi - RATIO_CHUNK * 1000), "end": hi}
+            try:
+                payload = requests.get(RATIO_PATH, params, unplanned=page >= planned)
+            except ExchangeError:
+                if not got:
+                    raise
+                return got, True
+            rows = [r for r in self.parse("long-short-account-ratio", parse_long_short_history, payload, skipped)
+                    if lo <= r[0] * 1000 <= hi]
+            if not rows:
+                return got, False
+            got.update(rows)
+            oldest = min(t for t, _ in rows) * 1000
+            if oldest <= lo:
+                return got, False
+            hi = oldest - 1
+        raise self.error(f"unexpected long-short-account-ratio payload: more than {HISTORY_MAX_PAGES} pages")
+
+    def _pages_back(self, requests: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
+                    lo_ms: int, hi_ms: int, limit: int, planned: int, skipped: Skips) -> list[tuple]:
+        """Rows with times in [lo_ms, hi_ms), which OKX sends newest first, `limit` at a time, between
+        two exclusive cursors: `keys[0]` (before / begin: newer than) stays at lo_ms − 1, `keys[1]`
+        (after / end: older than) starts at hi_ms and moves to the oldest row of each page. A page
+        shorter than `limit` is the last. Rows are (time s, ...), oldest first, one per time."""
+        got: dict[int, tuple] = {}
+        for page in range(HISTORY_MAX_PAGES):
+            payload = requests.get(path, {**params, keys[0]: lo_ms - 1, keys[1]: hi_ms, "limit": limit},
+                                   unplanned=page >= planned)
+            rows = self.parse(what, parser, payload, skipped)
+            for row in rows:
+                got.setdefault(row[0], row)
+            if len(payload["data"]) < limit or not rows:
+                return [got[t] for t in sorted(got)]
+            oldest = min(row[0] for row in rows) * 1000
+            if oldest <= lo_ms:
+                return [got[t] for t in sorted(got)]
+            if oldest >= hi_ms:
+                raise self.error(f"unexpected {what} payload: a full page outside the range asked for")
+            hi_ms = oldest
+        raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")

@@ -1,12 +1,14 @@
 """AsterDEX on the loopback fake: Binance's routes and shapes (tests/fakes/binance.py) with Aster's
-fundingInfo fields, a 404 for the undocumented /fapi/v1/openInterest and no long/short ratio route."""
+fundingInfo fields, a 404 for the undocumented /fapi/v1/openInterest and no long/short ratio route.
+History: klines, markPriceKlines, indexPriceKlines and fundingRate as on Binance (BTCUSDT settles
+every 4 h per fundingInfo); no openInterestHist and no long/short ratio (404)."""
 
 from __future__ import annotations
 
 from tests.fakes import approx
 
 from tests.fakes import Reply, load
-from tests.fakes.binance import OPEN_INTEREST, WeightCounter, install_venue
+from tests.fakes.binance import OPEN_INTEREST, WeightCounter, install_history, install_venue
 
 # AsterDEX, like Binance, reports errors with HTTP status codes, never inside a 200 body.
 ERROR_IN_200 = None
@@ -32,11 +34,14 @@ EXPECTED = {
 
 def install(fake, weight: WeightCounter | None = None, open_interest: list[dict] | None = None) -> None:
     """Aster's routes; `open_interest` (per-symbol answers) stands in for an openInterest endpoint."""
+    weight = weight or WeightCounter()
     install_venue(fake, "asterdex", {
         "/fapi/v1/exchangeInfo": load("asterdex", "exchangeInfo"),
         "/fapi/v1/ticker/24hr": load("asterdex", "ticker_24hr"),
         "/fapi/v1/premiumIndex": load("asterdex", "premiumIndex"),
         "/fapi/v1/fundingInfo": load("asterdex", "fundingInfo"),
-    }, open_interest, weight or WeightCounter())
+    }, open_interest, weight)
+    install_history(fake, "asterdex", load("asterdex", "exchangeInfo"), load("asterdex", "fundingInfo"), weight,
+                    futures_data=False)
     if open_interest is None:
         fake.add("asterdex", OPEN_INTEREST, Reply({"code": -1, "msg": "Not Found"}, status=404))

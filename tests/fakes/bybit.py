@@ -1,10 +1,13 @@
-"""Bybit v5 on the loopback fake: paged instruments-info, tickers and the BTC account ratio."""
+"""Bybit v5 on the loopback fake: paged instruments-info, tickers and the BTC account ratio, and the
+history endpoints `backfill` reads (klines, mark/index klines, open interest, account ratio and
+funding history) serving tests/fakes/history.py in Bybit's shapes and units."""
 
 from __future__ import annotations
 
 from tests.fakes import approx
 
 from tests.fakes import Reply, Request, load
+from tests.fakes import history
 
 PAGE_2_CURSOR = "first%3DBTCUSDT%26last%3DOLDUSDT"  # page 1's nextPageCursor, already %-encoded as Bybit sends it
 
@@ -60,4 +63,142 @@ def install(fake) -> None:
 
     fake.add("bybit", "/v5/market/instruments-info", instruments)
     fake.add("bybit", "/v5/market/tickers", market_tickers)
-    fake.add("bybit", "/v5/market/account-ratio", account_ratio)
+    fake.add("bybit", "/v5/market/account-ratio", with_history(account_ratio, account_ratio_history))
+    install_history(fake)
+
+
+# -- history ----------------------------------------------------------------------------------
+# Every symbol of the instrument fixtures has history (its baseCoin is the key into history.py),
+# from history.FIRST_HOUR to the hour before history.NOW_HOUR. Limits are enforced as documented
+# (a limit outside [1, max] is "params error"); rows come newest first; times are ms strings.
+
+KLINE_MAX, OI_MAX, RATIO_MAX, FUNDING_MAX = 1000, 200, 500, 200
+CURSOR_PREFIX = "lastid%3D"  # opaque to clients; the fake's is the offset into the newest-first rows
+
+
+def symbols() -> dict[str, dict]:
+    """Every instrument of the fixtures, by symbol."""
+    rows = [row for name in ("instruments_info_page1", "instruments_info_page2")
+            for row in load("bybit", name)["result"]["list"]]
+    return {row["symbol"]: row for row in rows}
+
+
+def ok(result: dict) -> Reply:
+    return Reply({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": history.NOW_HOUR * 1000})
+
+
+def window(query: dict, lo_key: str, hi_key: str) -> tuple[int, int]:
+    """[lo, hi] in whole seconds from millisecond parameters (the history's whole span when absent)."""
+    lo, hi = query.get(lo_key), query.get(hi_key)
+    return (-(-int(lo) // 1000) if lo else history.FIRST_HOUR, int(hi) // 1000 if hi else history.NOW_HOUR)
+
+
+def limit_of(query: dict, default: int, maximum: int) -> int | None:
+    try:
+        limit = int(query.get("limit") or default)
+    except ValueError:
+        return None
+    return limit if 1 <= limit <= maximum else None
+
+
+def with_history(live, past):
+    """The live route, unless the request asks for a time range or a cursor (a history request)."""
+    def respond(request: Request) -> Reply:
+        if any(k in request.query for k in ("startTime", "endTime", "cursor")):
+            return past(request)
+        return live(request)
+    return respond
+
+
+def newest_first(times: list[int], limit: int) -> list[int]:
+    return sorted(times, reverse=True)[:limit]
+
+
+def cursor_page(rows: list, query: dict, limit: int) -> tuple[list, str]:
+    """One page of newest-first `rows` from the request's cursor, and the next cursor ("" at the end)."""
+    cursor = query.get("cursor") or ""
+    offset = int(cursor[len(CURSOR_PREFIX):]) if cursor.startswith(CURSOR_PREFIX) else 0
+    following = offset + limit
+    return rows[offset:following], (f"{CURSOR_PREFIX}{following}" if following < len(rows) else "")
+
+
+def funding_hours(instrument: dict) -> int:
+    return int(instrument.get("fundingInterval") or 0) // 60
+
+
+def account_ratio_history(request: Request) -> Reply:
+    query = request.query
+    limit = limit_of(query, 50, RATIO_MAX)
+    if query.get("symbol") != "BTCUSDT" or query.get("period") != "1h" or limit is None:
+        return error("params error")
+    times = sorted(history.hours_between(*window(query, "startTime", "endTime")), reverse=True)
+    rows = [{"symbol": "BTCUSDT", "buyRatio": str(history.long_share("bybit", t)),
+             "sellRatio": str(1 - history.long_share("bybit", t)), "timestamp": str(t * 1000)} for t in times]
+    page, cursor = cursor_page(rows, query, limit)
+    return ok({"list": page, "nextPageCursor": cursor})
+
+
+def install_history(fake) -> None:
+    listed = symbols()
+
+    def market(request: Request) -> dict | None:
+        if request.query.get("category") != "linear":
+            return None
+        return listed.get(request.query.get("symbol"))
+
+    def kline(request: Request) -> Reply:
+        instrument, limit = market(request), limit_of(request.query, 200, KLINE_MAX)
+        if instrument is None or request.query.get("interval") != "60" or limit is None:
+            return error("params error")
+        base = instrument["baseCoin"]
+        rows = []
+        for t in newest_first(history.hours_between(*window(request.query, "start", "end")), limit):
+            c = history.candle("bybit", base, t)
+            rows.append([str(t * 1000), str(c["open"]), str(c["high"]), str(c["low"]), str(c["close"]),
+                         str(c["base_volume"]), str(c["quote_volume"])])
+        return ok({"category": "linear", "symbol": instrument["symbol"], "list": rows})
+
+    def price_kline(price):
+        def respond(request: Request) -> Reply:
+            instrument, limit = market(request), limit_of(request.query, 200, KLINE_MAX)
+            if instrument is None or request.query.get("interval") != "60" or limit is None:
+                return error("params error")
+            base = instrument["baseCoin"]
+            rows = []
+            for t in newest_first(history.hours_between(*window(request.query, "start", "end")), limit):
+                o, c = price(base, t - history.HOUR), price(base, t)
+                rows.append([str(t * 1000), str(o), str(max(o, c)), str(min(o, c)), str(c)])
+            return ok({"category": "linear", "symbol": instrument["symbol"], "list": rows})
+        return respond
+
+    def open_interest(request: Request) -> Reply:
+        instrument, limit = market(request), limit_of(request.query, 50, OI_MAX)
+        if instrument is None or request.query.get("intervalTime") != "1h" or limit is None:
+            return error("params error")
+        base = instrument["baseCoin"]
+        rows = []
+        for t in sorted(history.hours_between(*window(request.query, "startTime", "endTime")), reverse=True):
+            one_side = history.open_interest_usd("bybit", base, t) / history.price(base, t)  # base coin
+            rows.append({"openInterest": str(2 * one_side), "singleOpenInterest": str(one_side),
+                         "timestamp": str(t * 1000)})
+        page, cursor = cursor_page(rows, request.query, limit)
+        return ok({"symbol": instrument["symbol"], "category": "linear", "list": page, "nextPageCursor": cursor})
+
+    def funding_history(request: Request) -> Reply:
+        instrument, limit = market(request), limit_of(request.query, 200, FUNDING_MAX)
+        if instrument is None or limit is None or not funding_hours(instrument):
+            return error("params error")
+        if "startTime" in request.query and "endTime" not in request.query:
+            return error("params error: endTime is required with startTime")
+        hours = funding_hours(instrument)
+        settlements = [t for t in history.hours_between(*window(request.query, "startTime", "endTime"))
+                       if t % (hours * history.HOUR) == 0]
+        rows = [{"symbol": instrument["symbol"], "fundingRate": str(history.funding_8h("bybit", t) * hours / 8),
+                 "fundingRateTimestamp": str(t * 1000)} for t in newest_first(settlements, limit)]
+        return ok({"category": "linear", "list": rows})
+
+    fake.add("bybit", "/v5/market/kline", kline)
+    fake.add("bybit", "/v5/market/mark-price-kline", price_kline(history.mark))
+    fake.add("bybit", "/v5/market/index-price-kline", price_kline(history.index))
+    fake.add("bybit", "/v5/market/open-interest", open_interest)
+    fake.add("bybit", "/v5/market/funding/history", funding_history)

@@ -1,10 +1,13 @@
-"""Gate.io v4 on the loopback fake: GET /api/v4/futures/usdt/contracts, /tickers and /liq_orders."""
+"""Gate.io v4 on the loopback fake: GET /api/v4/futures/usdt/contracts, /tickers and /liq_orders,
+and the history endpoints (/candlesticks with mark_/index_ contracts, /contract_stats, /funding_rate)
+serving tests/fakes/history.py for every contract in the contracts fixture."""
 
 from __future__ import annotations
 
 from tests.fakes import approx
 
 from tests.fakes import Reply, Request, load
+from tests.fakes import history as hist
 
 # Gate reports errors with HTTP status codes and {"label", "message"}, never inside a 200 body.
 ERROR_IN_200 = None
@@ -64,3 +67,126 @@ def install(fake) -> None:
     for name in ("contracts", "tickers"):
         fake.add("gateio", f"/api/v4/futures/usdt/{name}", Reply(load("gateio", name)))
     fake.add("gateio", "/api/v4/futures/usdt/liq_orders", liq_orders(load("gateio", "liq_orders")))
+    contracts = {row["name"]: row for row in load("gateio", "contracts")}
+    fake.add("gateio", "/api/v4/futures/usdt/candlesticks", candlesticks(contracts))
+    fake.add("gateio", "/api/v4/futures/usdt/contract_stats", contract_stats(contracts))
+    fake.add("gateio", "/api/v4/futures/usdt/funding_rate", funding_rate(contracts))
+
+
+# -- history --------------------------------------------------------------------------------------
+
+MAX_POINTS = 2000  # candlesticks: points per query
+STATS_MAX_LIMIT = 100  # contract_stats: undocumented maximum; the fake refuses more than the client's page
+FUNDING_MAX_LIMIT = 1000  # funding_rate: undocumented maximum
+
+
+def not_found(name: str) -> Reply:
+    return Reply({"label": "CONTRACT_NOT_FOUND", "message": f"contract {name} not found"}, status=400)
+
+
+def _base(name: str) -> str:
+    return name.partition("_")[0]
+
+
+def candlesticks(contracts: dict):
+    """`candlesticks` (interval 1h): rows with `from` ≤ t ≤ `to` (seconds), oldest first; more than
+    2000 points, or `limit` together with `from`/`to`, is an HTTP 400. `mark_`/`index_` contracts
+    give price candles without `v`/`sum`."""
+
+    def respond(request: Request) -> Reply:
+        q = request.query
+        prefix, name = "", q.get("contract", "")
+        for kind in ("mark_", "index_"):
+            if name.startswith(kind):
+                prefix, name = kind, name[len(kind):]
+        if name not in contracts:
+            return not_found(q.get("contract", ""))
+        if q.get("interval") != "1h":
+            return invalid("the fake serves interval=1h only")
+        if "limit" in q and ("from" in q or "to" in q):
+            return invalid("limit can not be used together with from and to")
+        to = int(q.get("to") or hist.NOW_HOUR)
+        start = int(q.get("from") or to - 100 * hist.HOUR)
+        if (to - start) // hist.HOUR + 1 > MAX_POINTS:
+            return invalid(f"too many points requested, at most {MAX_POINTS}")
+        base, multiplier = _base(name), float(contracts[name]["quanto_multiplier"]) or 1.0
+        rows = []
+        for t in hist.hours_between(start, to):
+            if prefix:
+                price = hist.mark if prefix == "mark_" else hist.index
+                o, c = price(base, t - hist.HOUR), price(base, t)
+                rows.append({"t": t, "c": repr(c), "h": repr(max(o, c)), "l": repr(min(o, c)), "o": repr(o)})
+            else:
+                k = hist.candle("gateio", base, t)
+                rows.append({"t": t, "v": round(k["base_volume"] / multiplier), "c": repr(k["close"]),
+                             "h": repr(k["high"]), "l": repr(k["low"]), "o": repr(k["open"]),
+                             "sum": repr(k["quote_volume"])})
+        return Reply(rows)
+
+    return respond
+
+
+def stat_row(name: str, contract: dict, t: int) -> dict:
+    """One hourly `contract_stats` point (JSON numbers): open interest from history.py, the long/short
+    account ratio from history.long_share."""
+    base = _base(name)
+    usd = hist.open_interest_usd("gateio", base, t)
+    share = hist.long_share("gateio", t)
+    return {"time": t, "lsr_taker": 1.02, "lsr_account": share / (1 - share), "long_liq_size": 0,
+            "long_liq_amount": 0.0, "long_liq_usd": 0.0, "short_liq_size": 0, "short_liq_amount": 0.0,
+            "short_liq_usd": 0.0,
+            "open_interest": round(usd / ((float(contract["quanto_multiplier"]) or 1.0) * hist.price(base, t))),
+            "open_interest_usd": usd, "top_lsr_account": 1.1, "top_lsr_size": 0.95}
+
+
+def contract_stats(contracts: dict):
+    """`contract_stats` (interval 1h): the first `limit` points from `from` on, oldest first. With a `to`
+    (not in Gate's docs) the points are those up to `to` and, when more than `limit`, the newest ones —
+    as some clients report the venue does."""
+
+    def respond(request: Request) -> Reply:
+        q = request.query
+        name = q.get("contract", "")
+        if name not in contracts:
+            return not_found(name)
+        if q.get("interval") != "1h":
+            return invalid("the fake serves interval=1h only")
+        limit = int(q.get("limit") or 30)
+        if not 1 <= limit <= STATS_MAX_LIMIT:
+            return invalid(f"limit must be between 1 and {STATS_MAX_LIMIT}")
+        start = int(q.get("from") or hist.NOW_HOUR - limit * hist.HOUR)
+        if "to" in q:
+            times = hist.hours_between(start, int(q["to"]))[-limit:]
+        else:
+            times = hist.hours_between(start, hist.NOW_HOUR)[:limit]
+        return Reply([stat_row(name, contracts[name], t) for t in times])
+
+    return respond
+
+
+def funding_settlements(contract: dict) -> list[int]:
+    """Settlement times (s) of a contract, newest first: every `funding_interval` seconds before NOW_HOUR."""
+    step = int(contract["funding_interval"])
+    last = (hist.NOW_HOUR - 1) // step * step
+    return list(range(last, hist.FIRST_HOUR - 1, -step))
+
+
+def funding_rate(contracts: dict):
+    """`funding_rate`: settlements with `from` ≤ t ≤ `to` (seconds), newest first, the newest `limit`
+    of them; the rate is history.funding_8h scaled to the contract's interval."""
+
+    def respond(request: Request) -> Reply:
+        q = request.query
+        name = q.get("contract", "")
+        if name not in contracts:
+            return not_found(name)
+        limit = int(q.get("limit") or 100)
+        if not 1 <= limit <= FUNDING_MAX_LIMIT:
+            return invalid(f"limit must be between 1 and {FUNDING_MAX_LIMIT}")
+        to = int(q.get("to") or hist.NOW_HOUR)
+        start = int(q.get("from") or 0)
+        hours = int(contracts[name]["funding_interval"]) / hist.HOUR
+        times = [t for t in funding_settlements(contracts[name]) if start <= t <= to][:limit]
+        return Reply([{"t": t, "r": repr(hist.funding_8h("gateio", t) * hours / 8)} for t in times])
+
+    return respond

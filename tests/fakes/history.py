@@ -7,7 +7,7 @@ produce without fixtures: `candle("binance", "BTC", t)` is the one-hour candle t
 depend only on the base asset (the same BTC price on every venue), volumes and open interest
 on the venue too. The fakes convert to each venue's units and field names.
 
-History exists from `FIRST_HOUR` (60 days before 2026-11-22) to `NOW_HOUR`; nothing later.
+History exists from `FIRST_HOUR` (60 days before 2026-11-23) to `NOW_HOUR`; nothing later.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import zlib
 
 HOUR = 3600
-NOW_HOUR = 1795392000  # 2026-11-22 00:00 UTC; the fakes serve no candle that opens at or after it
+NOW_HOUR = 1795392000  # 2026-11-23 00:00 UTC; the fakes serve no candle that opens at or after it
 FIRST_HOUR = NOW_HOUR - 60 * 24 * HOUR
 
 
