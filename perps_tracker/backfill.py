@@ -101,7 +101,9 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
         raise TrackerError(f"--days must be between 1 and {MAX_DAYS}")
     reporter = reporter or Reporter()
     first, last = window(now, days)
-    start, end = first - DAY, last  # candles opening in [start, end) rebuild hours first..last
+    # Candles opening in [first − 24 h, last) rebuild hours first..last; the download runs to the
+    # current hour so that funding settled up to now is in it.
+    start, end = first - DAY, last + HOUR
     own_db = db is None
     db = open_database(settings.db) if own_db else db
     try:

@@ -90,7 +90,7 @@ def test_fills_every_missing_hour_scored_like_a_snapshot(database, settings, dow
     assert with_change == list(range(CURRENT - 2 * DAY + 20 * HOUR, CURRENT, HOUR))
     # One download per venue, covering the window plus the 24 h warm-up.
     calls, _ = downloads
-    assert sorted(calls) == sorted((v, CURRENT - 3 * DAY, CURRENT - HOUR) for v in VENUES)
+    assert sorted(calls) == sorted((v, CURRENT - 3 * DAY, CURRENT) for v in VENUES)
     assert [o.status for o in result.venues] == ["downloaded"] * 3
     assert rows(database, BackfillDownload.id) == []  # completed: nothing kept
 
@@ -98,7 +98,7 @@ def test_fills_every_missing_hour_scored_like_a_snapshot(database, settings, dow
 def test_a_rebuilt_row_matches_venue_at(database, settings, downloads):
     backfill(settings, 1, NOW, VENUES, db=database)
     hour = CURRENT - 5 * HOUR
-    expected = venue_at(synthetic("bybit", CURRENT - 2 * DAY, CURRENT - HOUR), hour)
+    expected = venue_at(synthetic("bybit", CURRENT - 2 * DAY, CURRENT), hour)
     (row,) = rows(database, ExchangeSnapshot.__table__, where=(ExchangeSnapshot.exchange == "bybit")
                   & ExchangeSnapshot.snapshot_id.in_(select(MarketSnapshot.id).where(MarketSnapshot.timestamp == hour)))
     assert (row.volume_24h_usd, row.btc_price, row.btc_funding_rate_8h, row.long_share) == (
