@@ -101,9 +101,6 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
         raise TrackerError(f"--days must be between 1 and {MAX_DAYS}")
     reporter = reporter or Reporter()
     first, last = window(now, days)
-    # Candles opening in [first − 24 h, last) rebuild hours first..last; the download runs to the
-    # current hour so that funding settled up to now is in it.
-    start, end = first - DAY, last + HOUR
     own_db = db is None
     db = open_database(settings.db) if own_db else db
     try:
@@ -114,6 +111,9 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
             counts[source] = counts.get(source, 0) + 1
         if not planned:
             return BackfillResult(days, first, last, 0, 0, counts, 0)
+        # Candles opening in [H − 24 h, H) rebuild hour H; the download reaches one hour past the
+        # newest planned hour so that the funding settled and open interest at that hour are in it.
+        start, end = planned[0] - DAY, planned[-1] + HOUR
         histories, outcomes = _download_all(settings, db, EXCHANGES, venue_ids, start, end, now, reporter,
                                             HttpClient, HttpSettings)
         if not histories:

@@ -570,11 +570,16 @@ def render_backfill(r) -> None:
         table.add_row(v.exchange, v.status, str(v.symbols) if v.status != "failed" else "-",
                       str(v.symbols_failed) if v.status != "failed" else "-", str(v.hours))
     console.print(table)
+    read = [v for v in r.venues if v.status != "failed"]
+    shared = [n for n in (read[0].notes if read else ()) if all(n in v.notes for v in read)] if len(read) > 1 else []
+    for note in shared:
+        say(f"All venues: {note}")
     for v in r.venues:
         if v.status == "failed":
             say(f"{v.exchange}: failed: {v.error}")
         for note in v.notes:
-            say(f"{v.exchange}: {note}")
+            if note not in shared:
+                say(f"{v.exchange}: {note}")
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -689,3 +694,250 @@ def render_new_alerts(run) -> None:
     fresh = [e for e in run.entries if e.status in ("fired", "sent") and not e.earlier]
     for e in fresh:
         _alert_block(e, f" ({_fmt_time(run.snapshot)[:16]} snapshot)")
+
+
+# -- history analysis ----------------------------------------------------------------------
+# `trend`, `backtest`, `predict funding` (docs/history.md).
+
+CHART_WIDTH = 70  # characters; each is 2 × 4 braille dots
+CHART_HEIGHT = 8
+_BRAILLE = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [dot row][dot column]
+
+
+def braille_chart(points, start: int, end: int, lo: float, hi: float,
+                  width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> list[str]:
+    """A line chart of (hour, value) points (None: missing) as `height` strings of `width`
+    braille characters; time runs from `start` to `end`, values from `lo` (bottom) to `hi`.
+    Hours one apart are joined by a line; a gap stays a gap."""
+    cols, rows = 2 * width, 4 * height
+    grid = [[False] * cols for _ in range(rows)]
+    span = max(end - start, 1)
+
+    def xy(t, v):
+        x = (t - start) / span * (cols - 1)
+        y = (hi - min(max(v, lo), hi)) / ((hi - lo) or 1.0) * (rows - 1)
+        return x, y
+
+    pts = [(t, v) for t, v in points if v is not None]
+    for k, (t, v) in enumerate(pts):
+        x, y = xy(t, v)
+        grid[round(y)][round(x)] = True
+        if k and t - pts[k - 1][0] == 3600:
+            px, py = xy(*pts[k - 1])
+            steps = int(max(abs(x - px), abs(y - py)) * 2) + 1
+            for s in range(steps + 1):
+                f = s / steps
+                grid[round(py + (y - py) * f)][round(px + (x - px) * f)] = True
+    out = []
+    for r in range(height):
+        line = []
+        for c in range(width):
+            bits = sum(_BRAILLE[dr][dc] for dr in range(4) for dc in range(2) if grid[4 * r + dr][2 * c + dc])
+            line.append(chr(0x2800 + bits) if bits else " ")
+        out.append("".join(line))
+    return out
+
+
+def _labelled(lines: list[str], labels: dict[int, str], label_width: int) -> list[str]:
+    return [f"{labels.get(k, ''):>{label_width}}┤{line}" for k, line in enumerate(lines)]
+
+
+def _fmt_price(p: float) -> str:
+    return f"{p:,.0f}" if abs(p) >= 100 else f"{p:.4g}"
+
+
+def chart_lines(report) -> list[str]:
+    """Composite score (−1 … +1) and BTC price over the chart window, at most 79 columns wide."""
+    end = report.newest
+    start = end - (report.chart_hours - 1) * 3600
+    w = 8  # label width: "+1.0", "106,234"
+    mid = CHART_HEIGHT // 2
+    out = [f"Composite score, last {report.chart_hours} h (−1 … +1):"]
+    score = braille_chart([(t, s) for t, s, _ in report.chart], start, end, -1.0, 1.0)
+    out += _labelled(score, {0: "+1.0", mid: "0.0", CHART_HEIGHT - 1: "-1.0"}, w)
+    prices = [p for _, _, p in report.chart if p is not None]
+    if prices:
+        lo, hi = min(prices), max(prices)
+        if hi == lo:
+            lo, hi = lo * 0.99, hi * 1.01
+        out.append(f"BTC price, last {report.chart_hours} h:")
+        lines = braille_chart([(t, p) for t, _, p in report.chart], start, end, lo, hi)
+        out += _labelled(lines, {0: _fmt_price(hi), CHART_HEIGHT - 1: _fmt_price(lo)}, w)
+    else:
+        out.append("BTC price: no snapshot in the window has one.")
+    left, right = _fmt_time(start)[:16], _fmt_time(end)[:16]
+    out.append(" " * (w + 1) + left + right.rjust(CHART_WIDTH - len(left)))
+    return out
+
+
+def _window_json(w) -> dict[str, Any]:
+    return {"hours": w.hours, "points": w.points, "slope_per_hour": w.slope, "r2": w.r2,
+            "direction": w.direction, "first_score": w.first_score, "last_score": w.last_score,
+            "message": w.message}
+
+
+def trend_json(report) -> dict[str, Any]:
+    g = report.regime
+    return {
+        "newest_snapshot": iso(report.newest),
+        "age_hours": round(report.age_seconds / 3600, 2),
+        "composite_score": report.latest_score,
+        "sentiment": report.latest_sentiment,
+        "trend": {w.name: _window_json(w) for w in report.windows},
+        "regime": {
+            "regime": g.regime, "vol_pct_hour": g.vol_pct_hour, "vol_pct_day": g.vol_pct_day,
+            "reference_mean_pct_hour": g.reference_mean_pct_hour,
+            "reference_std_pct_hour": g.reference_std_pct_hour, "z": g.z,
+            "returns_24h": g.returns, "reference_hours": g.reference_hours, "message": g.message,
+        },
+    }
+
+
+def render_trend(report) -> None:
+    say(f"Newest snapshot {_fmt_time(report.newest)[:16]} UTC: composite score "
+        f"{_fmt_score(report.latest_score)} ({report.latest_sentiment or 'no label'}).")
+    if report.age_seconds >= 2 * 3600:
+        say(f"It is {report.age_seconds / 3600:,.0f} h old: the windows below end there, not now.")
+    say("Composite-score trend (least-squares slope per hour):")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("window", "points", "slope / h", "r²", "direction"):
+        table.add_column(name, justify="left" if name in ("window", "direction") else "right", no_wrap=True)
+    for w in report.windows:
+        if w.direction is None:
+            table.add_row(w.name, str(w.points), "-", "-", "not enough snapshots (3 needed)")
+        else:
+            table.add_row(w.name, str(w.points), f"{w.slope:+.4f}", fmt_num(w.r2), w.direction)
+    console.print(table)
+    g = report.regime
+    if g.regime is None:
+        console.print(f"BTC volatility regime: unknown — {g.message}.", markup=False)
+    else:
+        z = "z undefined: the week's volatility was constant" if g.z is None else f"z = {g.z:+.2f}"
+        say(f"BTC volatility regime: {g.regime} ({z})")
+        say(f"  realised volatility, last 24 h: {g.vol_pct_hour:.3f}%/h ({g.vol_pct_day:.2f}%/day)")
+        say(f"  rolling 24 h volatility over the week before: {g.reference_mean_pct_hour:.3f}%/h "
+            f"± {g.reference_std_pct_hour:.3f}")
+    console.print()
+    for line in chart_lines(report):
+        say(line)
+
+
+def _direction_mark(d: str) -> str:
+    return {"long": "▲", "short": "▼"}.get(d, "●")
+
+
+def _cell_json(c) -> dict[str, Any]:
+    return {"n": c.n, "n_independent": c.n_independent, "hit_rate": c.hit_rate, "baseline_rate": c.baseline_rate,
+            "mean_return_pct": c.mean_pct, "median_return_pct": c.median_pct, "mean_abs_return_pct": c.mean_abs_pct,
+            "z": c.z, "p_value": c.p_value, "edge": c.edge}
+
+
+def backtest_json(b) -> dict[str, Any]:
+    return {
+        "from": iso(b.first), "to": iso(b.last), "days": b.days, "snapshots": b.snapshots,
+        "horizons_hours": list(b.horizons),
+        "signals": "raw rule firings (fired, confidence >= 50) on every snapshot; no cooldown, no caps",
+        "baseline": {f"{h}h": {"n": x.n, "up_rate": x.up_rate, "down_rate": x.down_rate, "mean_return_pct": x.mean_pct,
+                               "median_return_pct": x.median_pct, "mean_abs_return_pct": x.mean_abs_pct}
+                     for h, x in b.baselines.items()},
+        "rows": [{"kind": r.kind, "name": r.name, "direction": r.direction, "signals": r.signals,
+                  "horizons": {f"{h}h": _cell_json(c) for h, c in r.cells.items()}} for r in b.rows],
+        "never_fired": list(b.never_fired),
+    }
+
+
+def _pct0(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<1e-6" if p < 1e-6 else f"{p:.4f}" if p >= 0.0001 else f"{p:.0e}"
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.2f}"
+
+
+def render_backtest(b) -> None:
+    period = "the whole history" if b.days is None else f"the last {b.days} days"
+    say(f"Backtest over {period}: {b.snapshots:,} snapshots,")
+    say(f"{_fmt_time(b.first)[:16]} → {_fmt_time(b.last)[:16]} UTC. Signals are raw rule firings")
+    say("(confidence ≥ 50) on every snapshot, without cooldown or caps. Returns in %.")
+    say("hit: share of signals the price went their way (▲ long: up, ▼ short: down);")
+    say("base: that share over all snapshots. p: one-sided binomial test of hit against")
+    say("base (● neutral: two-sided test of mean |r| against all snapshots'), on signals")
+    say("that do not overlap; * edge: p < 0.01 on at least 20 of them.")
+    for h in b.horizons:
+        x = b.baselines[h]
+        console.print()
+        say(f"{h} h forward (all snapshots: up {_pct0(x.up_rate)}, down {_pct0(x.down_rate)}):")
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
+        table.add_column("signal", no_wrap=True, max_width=29, overflow="ellipsis")
+        table.add_column("", no_wrap=True)
+        for name in ("n", "hit", "base", "mean", "median", "|r|", "p", ""):
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_row("all snapshots", "", str(x.n), "", "", _signed(x.mean_pct), _signed(x.median_pct),
+                      fmt_num(x.mean_abs_pct), "", "", end_section=True)
+        for r in b.rows:
+            c = r.cells[h]
+            name = r.name if r.kind == "strategy" else f"{r.name.lower()} label"
+            table.add_row(name, _direction_mark(r.direction), str(c.n), _pct0(c.hit_rate), _pct0(c.baseline_rate),
+                          _signed(c.mean_pct), _signed(c.median_pct), fmt_num(c.mean_abs_pct), _p(c.p_value),
+                          "*" if c.edge else "")
+        console.print(table)
+    if b.never_fired:
+        console.print("Never fired in the period: " + ", ".join(b.never_fired) + ".", markup=False)
+
+
+def _scores_json(s) -> dict[str, Any]:
+    return {"mean": s.mean, "spread": s.spread, "folds": list(s.folds)}
+
+
+def predict_json(r) -> dict[str, Any]:
+    return {
+        "target": "funding_rate_8h at the next hourly snapshot: up (1) or down (0)",
+        "pairs": r.pairs, "up": r.ups, "down": r.pairs - r.ups, "ties_dropped": r.ties,
+        "from": iso(r.first), "to": iso(r.last), "model": r.model_kind, "features": list(r.features),
+        "features_never_stored": list(r.unused),
+        "cv": {"method": "TimeSeriesSplit(n_splits=5), no shuffling", "tested": r.tested,
+               "model": _scores_json(r.model), "persistence": _scores_json(r.persistence),
+               "majority": _scores_json(r.majority)},
+        "better_baseline": r.better_baseline, "margin": r.margin, "standard_error": r.standard_error,
+        "edge": r.edge,
+        "current": None if r.current is None else {
+            "snapshot": iso(r.current), "funding_rate_8h": r.current_funding, "direction": r.direction,
+            "probability": r.probability},
+    }
+
+
+def render_predict(r) -> None:
+    from perps_tracker.predict import MODELS
+
+    say("Will the market funding rate be higher or lower at the next hourly snapshot?")
+    say(f"{r.pairs:,} labelled hourly pairs ({r.ups:,} up, {r.pairs - r.ups:,} down; {r.ties:,} unchanged "
+        f"left out),")
+    say(f"{_fmt_time(r.first)[:16]} → {_fmt_time(r.last)[:16]} UTC.")
+    say(f"Model: {MODELS[r.model_kind]}, {len(r.features)} features;")
+    say("a missing value is imputed with the median of the training fold.")
+    if r.unused:
+        console.print(f"Never stored, so left out: {', '.join(r.unused)}.", markup=False)
+    say(f"Time-series cross-validation, 5 folds, {r.tested:,} test hours (each after its training):")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("", "accuracy", "± spread", "per fold"):
+        table.add_column(name, justify="left" if name in ("", "per fold") else "right", no_wrap=True)
+    for name, s in (("model", r.model), ("persistence", r.persistence), ("majority class", r.majority)):
+        table.add_row(name, f"{100 * s.mean:.1f}%", f"{100 * s.spread:.1f}",
+                      " ".join(f"{100 * a:.0f}" for a in s.folds))
+    console.print(table)
+    verdict = "EDGE" if r.edge else "No edge"
+    say(f"{verdict}: the model {'beats' if r.margin > 0 else 'trails'} {r.better_baseline} by "
+        f"{100 * abs(r.margin):.1f} points (two standard errors: {200 * r.standard_error:.1f}).")
+    if r.current is None:
+        say("No current prediction: the newest snapshot has no funding rate.")
+    else:
+        say(f"Now ({_fmt_time(r.current)[:16]} UTC, funding {fmt_pct(r.current_funding, 4, fraction=True)}/8 h): "
+            f"next {r.direction}, p = {r.probability:.2f}" + ("." if r.edge else ","))
+        if not r.edge:
+            say("but without a proven edge, treat it as a coin toss.")

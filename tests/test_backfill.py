@@ -177,3 +177,12 @@ def test_stats_show_backfill_coverage_per_venue(database, settings, downloads):
     assert (stats.backfill.snapshots, stats.backfill.first, stats.backfill.last) == (24, CURRENT - DAY, CURRENT - HOUR)
     by_venue = {c.exchange: c.backfill_hours for c in stats.coverage}
     assert (by_venue["binance"], by_venue["bybit"], by_venue["hyperliquid"], by_venue["okx"]) == (24, 24, 0, 0)
+
+
+def test_only_the_missing_stretch_is_downloaded(database, settings, downloads):
+    calls, _ = downloads
+    backfill(settings, 1, NOW, VENUES, db=database)
+    result = backfill(settings, 2, NOW, VENUES, db=database)
+    assert (result.planned, result.stored) == (24, 24)
+    # The second run needs hours CURRENT − 2 d … CURRENT − 1 d − 1 h, plus the 24 h warm-up before.
+    assert sorted(calls[3:]) == sorted((v, CURRENT - 3 * DAY, CURRENT - DAY) for v in VENUES)
