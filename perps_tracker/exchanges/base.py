@@ -93,7 +93,7 @@ class Exchange(ABC):
         is called as requests complete."""
         raise self.error("no public history endpoints")
 
-    def on_response(self, response) -> None:
+    def on_response(self, response) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """See every HTTP response (rate-limit headers). Default: nothing."""
 
     # -- helpers for venues ---------------------------------------------------------------

@@ -28,8 +28,9 @@ from typing import Any, Callable, Mapping
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num
-from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.history import HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
@@ -287,29 +288,6 @@ def _next_minute(now: float) -> float:
     return (now // 60 + 1) * 60 + PAUSE_MARGIN
 
 
-class Pacer:
-    """A token bucket shared by threads: `rate` units a second, at most `burst` saved up, so any
-    `span` seconds see at most burst + rate × span units. `take(cost)` reserves `cost` units and
-    sleeps until they are earned. `clock` (monotonic seconds) and `sleep` are injectable."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.rate, self.burst, self.clock, self.sleep = rate, burst, clock, sleep
-        self._lock = threading.Lock()
-        self._tokens, self._at = burst, clock()
-
-    def take(self, cost: float = 1.0) -> float:
-        """Reserve `cost` units; returns the seconds slept for them."""
-        with self._lock:
-            now = self.clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate) - cost
-            self._at = now
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait > 0:
-            self.sleep(wait)
-        return wait
-
-
 def kline_weight(limit: int) -> int:
     """Request weight of a klines call (also mark/index price klines) by its `limit`."""
     return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
@@ -437,32 +415,6 @@ def _utc(t: int) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-class _Requests:
-    """Counts a history download's requests for `progress(done, total)` (thread-safe)."""
-
-    def __init__(self, progress: Progress | None):
-        self.progress, self.done, self.total = progress, 0, 0
-        self._lock = threading.Lock()
-
-    def plan(self, n: int) -> None:
-        with self._lock:
-            self.total += n
-
-    def finished(self) -> None:
-        with self._lock:
-            self.done += 1
-            self.total = max(self.total, self.done)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-
-    def settle(self) -> None:
-        """Planned requests that were not sent (a market failed early) are dropped from the total."""
-        with self._lock:
-            if self.total != self.done and self.progress is not None:
-                self.progress(self.done, self.done)
-            self.total = self.done
-
-
 class Binance(Exchange):
     id = "binance"
     kind = "CEX"
@@ -556,8 +508,8 @@ class Binance(Exchange):
     # -- history (backfill) ------------------------------------------------------------------
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
-        self.notes = ["market list is today's: delisted markets are missing, totals are lower bounds"]
-        skipped, requests = Skips(), _Requests(progress)
+        self.notes = [MARKET_LIST_NOTE]
+        skipped, requests = Skips(), Tally(progress)
         requests.plan(1)
         payload = self._history_get("/fapi/v1/exchangeInfo", None, requests)
         instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
@@ -619,7 +571,7 @@ class Binance(Exchange):
                               f"{oi_failed[0].reason}")
         return builder, builder.oi if oi_ok else None, volumes, failed, len(oi_failed)
 
-    def _history_get(self, path: str, params: Mapping[str, Any] | None, requests: _Requests, *,
+    def _history_get(self, path: str, params: Mapping[str, Any] | None, requests: Tally, *,
                      weight: int = 1, data: bool = False) -> Any:
         """GET paced for history: /futures/data (`data`) by its request count, the rest by request weight;
         both wait while the venue's weight budget is spent or a 429 asks to hold."""
@@ -648,7 +600,7 @@ class Binance(Exchange):
         return _pages(first, end, DATA_PAGE) if first < end else []
 
     def _series(self, path: str, params: Mapping[str, Any], pages: list[tuple[int, int]], parser: Callable,
-                requests: _Requests, skipped: Skips, *, data: bool = False) -> dict[int, Any]:
+                requests: Tally, skipped: Skips, *, data: bool = False) -> dict[int, Any]:
         """{time: value} of `parser` over `pages`, each asked with its own startTime/endTime/limit so one
         request holds the whole page (whichever end the venue would cut). Klines (not `data`) keep
         complete candles only: the candle opening at t closed by now."""
@@ -662,7 +614,7 @@ class Binance(Exchange):
             series.update((t, v) for t, v in page.items() if page_start <= t < page_end and t <= complete_until)
         return series
 
-    def _market_history(self, symbol: str, candle_pages, oi_pages, requests: _Requests):
+    def _market_history(self, symbol: str, candle_pages, oi_pages, requests: Tally):
         """(candles, open interest or its ExchangeError or None, malformed rows) of one market; a
         failure of its candles fails the market."""
         skipped = Skips()
@@ -687,7 +639,7 @@ class Binance(Exchange):
             raise self.error(f"BTC candles of {btc.symbol} unavailable: {failed[btc.symbol].reason}")
         return btc.symbol if btc else None
 
-    def _btc_extras(self, symbol: str, start: int, end: int, price_pages, ratio_pages, requests: _Requests,
+    def _btc_extras(self, symbol: str, start: int, end: int, price_pages, ratio_pages, requests: Tally,
                     skipped: Skips) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
         calls = {
@@ -704,7 +656,7 @@ class Binance(Exchange):
         return self.parallel({name: lambda what=what, call=call: self.optional(what, call)
                               for name, (what, call) in calls.items()})
 
-    def _funding_history(self, symbol: str, start: int, end: int, requests: _Requests, skipped: Skips) -> dict[int, float]:
+    def _funding_history(self, symbol: str, start: int, end: int, requests: Tally, skipped: Skips) -> dict[int, float]:
         """Settlement time → rate per 8 h over [start, end), at the symbol's interval from `fundingInfo`
         (absent: 8 h) as live. `fundingRate` pages forward from `startTime`, `limit` rows at a time."""
         intervals = self.parse("fundingInfo", parse_funding_info, self._history_get("/fapi/v1/fundingInfo", None, requests))

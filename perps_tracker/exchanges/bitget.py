@@ -15,14 +15,15 @@ open-interest history exists. Requests are paced under Bitget's 20 per second pe
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num
-from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.exchanges.pacing import Pacer, Tally
+from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, newest, num
+from perps_tracker.history import (
+    MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, pick_btc_symbol, skipped_note, time_windows,
+)
 from perps_tracker.market import Market, VenueSnapshot
 
 PRODUCT = {"productType": "USDT-FUTURES"}
@@ -145,8 +146,7 @@ def parse_long_short(payload: Any) -> float | None:
 HISTORY_LIMIT = 200  # rows per history-(mark-|index-)candles request, the documented maximum
 FUNDING_PAGE = 100  # history-fund-rate pageSize, the documented maximum
 FUNDING_PAGES = 50  # a guard against paging without end
-HISTORY_RATE = 15.0  # requests per second: three quarters of Bitget's 20 per IP
-MAX_FUNDING_INTERVAL_H = 8.0
+HISTORY_RATE = 15.0  # requests per second, 1/15 s apart (burst 1): three quarters of Bitget's 20 per IP
 
 
 class Candle(NamedTuple):
@@ -154,74 +154,6 @@ class Candle(NamedTuple):
     open: float
     close: float
     quote_volume: float  # USDT
-
-
-class Pacer:
-    """Spaces the starts of requests at least 1/`rate` seconds apart, across threads (None: no pacing).
-    `clock` and `sleep` are injectable."""
-
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.interval = 1.0 / rate if rate else 0.0
-        self.clock, self.sleep = clock, sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = self.clock()
-            at = max(now, self._next)
-            self._next = at + self.interval
-        if at > now:
-            self.sleep(at - now)
-
-
-class Tally:
-    """Requests done against requests planned, reported to `progress(done, total)` as each completes.
-    The plan may grow (or shrink) while paging; thread-safe."""
-
-    def __init__(self, progress: Callable[[int, int], None] | None):
-        self.progress = progress
-        self._lock = threading.Lock()
-        self.done = self.total = 0
-
-    def plan(self, n: int) -> None:
-        with self._lock:
-            self.total = max(self.total + n, self.done)
-
-    def completed(self) -> None:
-        with self._lock:
-            self.done += 1
-            self.total = max(self.total, self.done)
-            done, total = self.done, self.total
-        if self.progress is not None:
-            self.progress(done, total)
-
-
-def time_windows(start: int, end: int, points: int) -> list[tuple[int, int]]:
-    """[from, to) windows of at most `points` − 1 hours covering [start, end): asked for with both
-    bounds, a window holds at most `points` hourly rows whether the venue reads `to` as inclusive
-    or not, so whichever end a full page is cut from, nothing is lost."""
-    step = max(points - 1, 1) * HOUR
-    return [(s, min(s + step, end)) for s in range(start, end, step)]
-
-
-def funding_series(settlements: Iterable[tuple[int, float]], default_hours: float | None,
-                   start: int, end: int) -> dict[int, float]:
-    """Settled rates (settlement time s, rate) as {settlement time: rate per 8 h} for settlements in
-    [start, end). Each period's interval is the spacing to the previous settlement (1 to 8 whole
-    hours), else `default_hours` (the contract's interval, as live uses)."""
-    rows = sorted(dict(settlements).items())
-    out = {}
-    for i, (t, rate) in enumerate(rows):
-        spacing = (t - rows[i - 1][0]) / HOUR if i else None
-        hours = spacing if spacing and spacing == int(spacing) and spacing <= MAX_FUNDING_INTERVAL_H else default_hours
-        value = funding_8h(rate, hours)
-        if start <= t < end and value is not None:
-            out[t] = value
-    return out
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[Candle]:
@@ -300,30 +232,6 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
     return shares
 
 
-def pick_btc_symbol(bases: dict[str, tuple[str, str]], volumes: dict[str, float],
-                    failures: dict[str, ExchangeError]) -> str | None:
-    """The BTC perpetual `pick_btc` would choose: BTC base, USDT before USDC before USD, then the most
-    volume over the window. `bases`: symbol → (base, quote). Raises the error of a best-ranked BTC
-    market whose candles failed (the choice would be a guess)."""
-    rank = {"USDT": 0, "USDC": 1, "USD": 2}
-    btc = [s for s, (base, _) in bases.items() if base == "BTC"]
-    if not btc:
-        return None
-    best = min(rank.get(bases[s][1], 9) for s in btc)
-    top = [s for s in btc if rank.get(bases[s][1], 9) == best]
-    for symbol in top:
-        if symbol in failures:
-            raise failures[symbol]
-    return max(top, key=lambda s: volumes.get(s, 0.0))
-
-
-def skipped_note(count: int) -> list[str]:
-    return [f"{count} malformed history record{'s' if count != 1 else ''} skipped"] if count else []
-
-
-MARKET_LIST_NOTE = "market list is today's: delisted markets are missing, totals are lower bounds"
-
-
 class Bitget(Exchange):
     id = "bitget"
     kind = "CEX"
@@ -357,11 +265,11 @@ class Bitget(Exchange):
     # -- history --------------------------------------------------------------------------------
 
     def _call(self, path: str, params: dict) -> Any:
-        self._pacer.wait()
+        self._pacer.take()
         try:
             return self.get(path, params)
         finally:
-            self._tally.completed()
+            self._tally.finished()
 
     def _candle_pages(self, path: str, symbol: str, windows: list[tuple[int, int]], parse, skipped: Skips) -> dict:
         out: dict[int, Any] = {}
@@ -400,7 +308,7 @@ class Bitget(Exchange):
         return self.parse("account-long-short", parse_long_short_history, payload, skipped)
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
-        self._tally, self._pacer = Tally(progress), Pacer(self.history_rate)
+        self._tally, self._pacer = Tally(progress), Pacer(self.history_rate, burst=1)
         self._tally.plan(1)
         contracts = self.parse("contracts", parse_contracts, self._call("/api/v2/mix/market/contracts", PRODUCT))
         if not contracts:
@@ -435,7 +343,8 @@ class Bitget(Exchange):
                 "/api/v2/mix/market/history-index-candles", btc, windows, parse_price_candles, skipped))
             settled = self.optional("BTC funding history", lambda: self._funding(btc, start, skipped))
             funding = None if settled is None else funding_series(
-                settled, contracts[btc].interval_hours or DEFAULT_INTERVAL_HOURS, start, end)
+                settled, contracts[btc].interval_hours or DEFAULT_INTERVAL_HOURS, start, end,
+                whole_hours=True, next_spacing=False)
             shares = self.optional("BTC long/short history", lambda: self._long_short(btc, skipped))
             shares = {t: v for t, v in (shares or {}).items() if start <= t < end} or None
             notes.append("long/short history covers only the last ~30 hours (account-long-short has no time "

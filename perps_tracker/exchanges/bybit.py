@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
-from perps_tracker.exchanges.parsing import Skips, field, funding_8h, integer, join_markets, newest, num
-from perps_tracker.history import DAY, HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
+from perps_tracker.exchanges.parsing import (
+    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num,
+)
+from perps_tracker.history import (
+    DAY, HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, skipped_note,
+)
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
@@ -181,7 +185,6 @@ FUNDING_LIMIT = 200  # funding/history: limit [1, 200]; startTime alone is an er
 HISTORY_MAX_PAGES = 100  # per series: a guard against a cursor or a window that never ends
 QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coins
 BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
-MARKET_LIST_NOTE = "market list is today's: delisted markets are missing, totals are lower bounds"
 
 
 def pages(rows: int, limit: int) -> int:
@@ -193,65 +196,6 @@ def ms_to_s(value: Any) -> int | None:
     """Unix seconds from a millisecond timestamp (string or number), else None."""
     ms = integer(value)
     return ms // 1000 if ms is not None else None
-
-
-class SafeSkips(Skips):
-    """Skips that threads may share."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def __call__(self, n: int = 1) -> None:
-        with self._lock:
-            self.count += n
-
-
-class Pacer:
-    """Starts requests at least 1 / `rate` seconds apart, whichever thread sends them."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.clock, self.sleep = clock, sleep
-        self._lock = threading.Lock()
-        self._next = float("-inf")
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self.clock()
-            at = max(now, self._next)
-            self._next = at + self.interval
-        if at > now:
-            self.sleep(at - now)
-
-
-class Tally:
-    """A history download's requests for `progress(done, total)`: `total` is the plan, grown by
-    pages beyond it and settled to `done` at the end."""
-
-    def __init__(self, progress: Progress | None):
-        self.progress = progress
-        self.done = self.total = 0
-        self._lock = threading.Lock()
-
-    def plan(self, n: int) -> None:
-        with self._lock:
-            self.total += n
-
-    def tick(self) -> None:
-        with self._lock:
-            self.done += 1
-            self.total = max(self.total, self.done)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-
-    def finish(self) -> None:
-        with self._lock:
-            if self.total != self.done:
-                self.total = self.done
-                if self.progress is not None:
-                    self.progress(self.done, self.total)
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
@@ -357,26 +301,6 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
     return rates
 
 
-def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None) -> dict[int, float]:
-    """Settlement time → rate per 8 h (`funding_8h`, as live scales by the symbol's interval).
-
-    A settled rate covers the period since the previous settlement, so the spacing of the
-    settlements is the interval (intervals change over time); the oldest settlement, or one after
-    a gap longer than 8 h, takes `interval_hours` (today's), else the spacing to the next one.
-    """
-    rows = sorted(dict(settlements).items())
-    out = {}
-    for i, (t, rate) in enumerate(rows):
-        spacing = (t - rows[i - 1][0]) / HOUR if i > 0 else None
-        hours = spacing if spacing is not None and 0 < spacing <= 8 else interval_hours
-        if hours is None and i + 1 < len(rows):
-            hours = (rows[i + 1][0] - t) / HOUR
-        value = funding_8h(rate, hours)
-        if value is not None:
-            out[t] = value
-    return out
-
-
 def open_interest_usd(points: Iterable[tuple[int, float]],
                       candles: Iterable[tuple[int, float, float, float]]) -> list[tuple[int, float]]:
     """Open interest in base coin × the price at that time: at a whole hour H, the close of the candle
@@ -431,11 +355,11 @@ class Requests:
     def get(self, path: str, params: dict[str, Any], *, unplanned: bool = False) -> Any:
         if unplanned:
             self.tally.plan(1)
-        self.pacer.wait()
+        self.pacer.take()
         try:
             return self.exchange.get(path, params)
         finally:
-            self.tally.tick()
+            self.tally.finished()
 
 
 class Bybit(Exchange):
@@ -498,7 +422,7 @@ class Bybit(Exchange):
 
     # Bybit allows 600 requests per 5 s per IP and answers more with a 403 ban of at least 10 min
     # (not retried): stay well under half of it, room for a live snapshot on the same IP.
-    history_rate = 50.0  # requests per second: 250 per 5 s
+    history_rate = 50.0  # requests per second, 1/50 s apart (burst 1): 250 per 5 s
     history_workers = 16
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
@@ -506,13 +430,13 @@ class Bybit(Exchange):
         one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
         perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
         tally, skipped = Tally(progress), SafeSkips()
-        requests = Requests(self, Pacer(self.history_rate), tally)
+        requests = Requests(self, Pacer(self.history_rate, burst=1), tally)
         notes_before = len(self.notes)
         tally.plan(1)
         try:
             instruments = self.instruments()
         finally:
-            tally.tick()
+            tally.finished()
         if not instruments:
             raise self.error("no included markets in the response")
         hours = max(1, (end - start) // HOUR)
@@ -554,7 +478,7 @@ class Bybit(Exchange):
                 "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
                     requests, skipped, **window)),
             })
-        tally.finish()
+        tally.settle()
 
         notes = [MARKET_LIST_NOTE, "no trade counts in Bybit klines",
                  "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "
@@ -566,8 +490,7 @@ class Bybit(Exchange):
             first = failures[min(failures)]
             notes.append(f"history of {len(failures)} of {len(instruments)} markets unavailable, left out of "
                          f"the totals ({min(failures)}: {first.reason})")
-        if skipped.count:
-            notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        notes += skipped_note(skipped.count)
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)}")
         if (first_share := covers_from(series["long_share"], start)) is not None:
@@ -619,7 +542,7 @@ class Bybit(Exchange):
                                 {"category": "linear", "symbol": symbol}, parse_funding_history,
                                 ("startTime", "endTime"), (start - DAY) * 1000, end * 1000 - 1, FUNDING_LIMIT,
                                 1, skipped)
-        return {t: r for t, r in funding_per_8h(rows, interval).items() if start <= t < end}
+        return funding_series(rows, interval, start, end)
 
     def _long_share(self, requests: Requests, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""

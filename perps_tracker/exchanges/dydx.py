@@ -29,16 +29,17 @@ History (`backfill`), from the indexer's OpenAPI (indexer/services/comlink/publi
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import datetime, timezone
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change
-from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.history import (
+    MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, settlement_hour, skipped_note,
+)
 from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
 
@@ -157,11 +158,6 @@ def parse_historical_funding(payload: Any, skipped: Skips) -> list[tuple[int, fl
     return rows
 
 
-def settlement_hour(time_ms: int) -> int:
-    """The whole hour (Unix seconds) a funding tick stamped `time_ms` belongs to: the nearest one."""
-    return int(round(time_ms / 1000 / HOUR)) * HOUR
-
-
 def limit_refused(error: ExchangeError, limit: int) -> int | None:
     """The smaller `limit` an indexer asks for when it refuses ours (HTTP 400 "limit must be a
     positive integer that is not greater than max: 100"), else None."""
@@ -173,48 +169,6 @@ def limit_refused(error: ExchangeError, limit: int) -> int | None:
 
 
 SAFE_LIMIT = 100  # the smallest API_LIMIT_V4 a deployment has had
-
-
-class Pacer:
-    """Keeps a venue's request rate under `per_minute`, shared by every thread of a download.
-
-    `take(weight)` books a request before it is sent and sleeps until the booking fits (a
-    bucket of `burst` that refills at per_minute / 60 a second). `clock` and `sleep` are injectable.
-    """
-
-    def __init__(self, per_minute: float, burst: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.rate, self.burst, self.clock, self.sleep = per_minute / 60.0, burst, clock, sleep
-        self._level, self._at = float(burst), clock()
-        self._lock = threading.Lock()
-
-    def take(self, weight: float = 1.0) -> None:
-        with self._lock:
-            now = self.clock()
-            self._level = min(self.burst, self._level + (now - self._at) * self.rate) - weight
-            self._at = now
-            wait = -self._level / self.rate if self._level < 0 else 0.0
-        if wait > 0:
-            self.sleep(wait)
-
-
-class Tally:
-    """Counts a download's requests for `progress(done, total)`; the plan grows with paging."""
-
-    def __init__(self, progress: Progress | None):
-        self.progress, self.done, self.total = progress, 0, 0
-        self._lock = threading.Lock()
-
-    def plan(self, n: int = 1) -> None:
-        with self._lock:
-            self.total += n
-
-    def finished(self) -> None:
-        with self._lock:
-            self.done += 1
-            self.total = max(self.total, self.done)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
 
 
 class Dydx(Exchange):
@@ -240,7 +194,7 @@ class Dydx(Exchange):
         """Hourly history of [start, end): every ACTIVE market's 1 h candles (USD volume, trades,
         open interest) and BTC-USD's funding (see the module doc)."""
         self.notes = []
-        self._pacer = self.history_pacer or Pacer(self.history_per_minute, self.history_burst)
+        self._pacer = self.history_pacer or Pacer(self.history_per_minute / 60, self.history_burst)
         self._tally, self._limit = Tally(progress), self.history_limit
         self._tally.plan()
         payload = self._get("/v4/perpetualMarkets")
@@ -272,8 +226,7 @@ class Dydx(Exchange):
             funding = self.optional("BTC funding history", lambda: self._funding(btc.symbol, start, end, skipped))
         else:
             self.notes.append("no BTC perpetual: no BTC price or funding history")
-        if skipped.count:
-            self.notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        self.notes += skipped_note(skipped.count)
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=builder.trades,
@@ -351,7 +304,7 @@ class Dydx(Exchange):
 
 
 HISTORY_NOTES = (
-    "market list is today's: delisted markets are missing, totals are lower bounds",
+    MARKET_LIST_NOTE,
     ("open interest is each candle's startingOpenInterest (base units at the top of the hour) × its open "
      "price; live multiplies by the oracle price"),
     "BTC price is the last trade (1 h candle close); live uses the oracle price",

@@ -21,11 +21,11 @@ from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.bitget import (
-    MARKET_LIST_NOTE, Pacer, Tally, funding_series, pick_btc_symbol, skipped_note, time_windows,
+from perps_tracker.exchanges.pacing import Pacer, Tally
+from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, num
+from perps_tracker.history import (
+    HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, pick_btc_symbol, skipped_note, time_windows,
 )
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num
-from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
@@ -179,7 +179,7 @@ def _utc(seconds: int) -> str:
 CANDLE_POINTS = 2000  # points per candlesticks query, the documented maximum
 STATS_LIMIT = 100  # rows per contract_stats query: the maximum is undocumented, so a cautious page
 FUNDING_LIMIT = 100  # rows per funding_rate query (the documented default)
-HISTORY_RATE = 15.0  # requests per second and endpoint: three quarters of Gate's 200 per 10 s
+HISTORY_RATE = 15.0  # requests per second and endpoint, 1/15 s apart (burst 1): three quarters of Gate's 200 per 10 s
 CANDLES = "/api/v4/futures/usdt/candlesticks"
 STATS = "/api/v4/futures/usdt/contract_stats"
 FUNDING = "/api/v4/futures/usdt/funding_rate"
@@ -344,11 +344,11 @@ class Gateio(Exchange):
     # -- history --------------------------------------------------------------------------------
 
     def _call(self, path: str, params: dict) -> Any:
-        self._pacers[path].wait()
+        self._pacers[path].take()
         try:
             return self.get(path, params)
         finally:
-            self._tally.completed()
+            self._tally.finished()
 
     def _candles(self, contract: str, windows: list[tuple[int, int]], skipped: Skips,
                  volume: bool = True) -> dict[int, Candle]:
@@ -397,8 +397,8 @@ class Gateio(Exchange):
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         self._tally = Tally(progress)
-        self._pacers = {path: Pacer(self.history_rate) for path in ("/api/v4/futures/usdt/contracts", CANDLES,
-                                                                     STATS, FUNDING)}
+        self._pacers = {path: Pacer(self.history_rate, burst=1)
+                        for path in ("/api/v4/futures/usdt/contracts", CANDLES, STATS, FUNDING)}
         self._tally.plan(1)
         contracts = self.parse("contracts", parse_contracts, self._call("/api/v4/futures/usdt/contracts", {}))
         if not contracts:
@@ -454,7 +454,8 @@ class Gateio(Exchange):
                                     lambda: self._funding(btc, start - 8 * HOUR, end - 1, skipped))
             interval = num(contracts[btc].get("funding_interval"))  # seconds
             funding = None if settled is None else funding_series(
-                settled, interval / 3600.0 if interval else None, start, end)
+                settled, interval / 3600.0 if interval else None, start, end,
+                whole_hours=True, next_spacing=False)
         btc_candles = done[btc].candles if btc else {}
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,

@@ -21,14 +21,16 @@ History (`backfill`), all through POST /info:
 from __future__ import annotations
 
 import math
-import threading
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change
-from perps_tracker.history import HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.history import (
+    HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, settlement_hour, skipped_note,
+)
 from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
 
@@ -124,62 +126,6 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
     return rows
 
 
-def settlement_hour(time_ms: int) -> int:
-    """The whole hour (Unix seconds) a settlement stamped `time_ms` belongs to: the nearest one."""
-    return int(round(time_ms / 1000 / HOUR)) * HOUR
-
-
-class Pacer:
-    """Keeps a venue's request weight under `per_minute`, shared by every thread of a download.
-
-    `take(weight)` books a request before it is sent and sleeps until the booking fits (a
-    bucket of `burst` that refills at per_minute / 60 a second); `charge(weight)` books weight
-    known only from the response, which the next `take` waits for. `clock` and `sleep` are
-    injectable.
-    """
-
-    def __init__(self, per_minute: float, burst: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.rate, self.burst, self.clock, self.sleep = per_minute / 60.0, burst, clock, sleep
-        self._level, self._at = float(burst), clock()
-        self._lock = threading.Lock()
-
-    def _book(self, weight: float) -> float:
-        with self._lock:
-            now = self.clock()
-            self._level = min(self.burst, self._level + (now - self._at) * self.rate) - weight
-            self._at = now
-            return -self._level / self.rate if self._level < 0 else 0.0
-
-    def take(self, weight: float = 1.0) -> None:
-        wait = self._book(weight)
-        if wait > 0:
-            self.sleep(wait)
-
-    def charge(self, weight: float) -> None:
-        if weight > 0:
-            self._book(weight)
-
-
-class Tally:
-    """Counts a download's requests for `progress(done, total)`; the plan grows with paging."""
-
-    def __init__(self, progress: Progress | None):
-        self.progress, self.done, self.total = progress, 0, 0
-        self._lock = threading.Lock()
-
-    def plan(self, n: int = 1) -> None:
-        with self._lock:
-            self.total += n
-
-    def finished(self) -> None:
-        with self._lock:
-            self.done += 1
-            self.total = max(self.total, self.done)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-
-
 class Hyperliquid(Exchange):
     id = "hyperliquid"
     kind = "DEX"
@@ -206,7 +152,7 @@ class Hyperliquid(Exchange):
         """Hourly history of [start, end): every included coin's 1 h candles and BTC's funding
         (see the module doc for endpoints, paging and approximations)."""
         self.notes = []
-        pacer = self.history_pacer or Pacer(self.history_weight_per_minute, self.history_burst)
+        pacer = self.history_pacer or Pacer(self.history_weight_per_minute / 60, self.history_burst)
         tally, skipped = Tally(progress), Skips()
         tally.plan()
         payload = self._info(pacer, tally, {"type": "metaAndAssetCtxs"})
@@ -238,8 +184,7 @@ class Hyperliquid(Exchange):
                                     lambda: self._funding(btc.symbol, start, end, pacer, tally, skipped))
         else:
             self.notes.append("no BTC perpetual: no BTC price or funding history")
-        if skipped.count:
-            self.notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        self.notes += skipped_note(skipped.count)
         if start < time.time() - self.candles_per_response * HOUR:
             self.notes.append("candles older than the most recent 5000 hours are not served")
         return VenueHistory(
@@ -308,7 +253,7 @@ class Hyperliquid(Exchange):
 
 
 HISTORY_NOTES = (
-    "market list is today's: delisted markets are missing, totals are lower bounds",
+    MARKET_LIST_NOTE,
     ("volume is approximate: candles give base volume only, USD ≈ base volume × (open + close) / 2 "
      "(live uses the venue's USD volume)"),
     "no open-interest history",

@@ -14,14 +14,17 @@ import json
 import math
 import threading
 import time
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import (
-    Skips, field, funding_8h, integer, join_markets, newest, num, pct_change, venue_message,
+    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, pct_change, venue_message,
 )
-from perps_tracker.history import DAY, HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.history import (
+    DAY, HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, skipped_note,
+)
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
@@ -261,7 +264,6 @@ FUNDING_LIMIT = 100  # funding-rate-history: 400 in the current docs, 100 in old
 RATIO_CHUNK = 96 * HOUR  # long-short-account-ratio has no limit parameter: ask 4 days at a time
 HISTORY_MAX_PAGES = 100  # per series: a guard against a window that never ends
 QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle currencies
-MARKET_LIST_NOTE = "market list is today's: delisted markets are missing, totals are lower bounds"
 CANDLES_PATH = "/api/v5/market/history-candles"
 MARK_CANDLES_PATH = "/api/v5/market/history-mark-price-candles"
 OI_HISTORY_PATH = "/api/v5/rubik/stat/contracts/open-interest-history"
@@ -279,65 +281,6 @@ def ms_to_s(value: Any) -> int | None:
     """Unix seconds from a millisecond timestamp (string or number), else None."""
     ms = integer(value)
     return ms // 1000 if ms is not None else None
-
-
-class SafeSkips(Skips):
-    """Skips that threads may share."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def __call__(self, n: int = 1) -> None:
-        with self._lock:
-            self.count += n
-
-
-class Pacer:
-    """Starts requests at least 1 / `rate` seconds apart, whichever thread sends them."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.clock, self.sleep = clock, sleep
-        self._lock = threading.Lock()
-        self._next = float("-inf")
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self.clock()
-            at = max(now, self._next)
-            self._next = at + self.interval
-        if at > now:
-            self.sleep(at - now)
-
-
-class Tally:
-    """A history download's requests for `progress(done, total)`: `total` is the plan, grown by
-    pages beyond it and settled to `done` at the end."""
-
-    def __init__(self, progress: Progress | None):
-        self.progress = progress
-        self.done = self.total = 0
-        self._lock = threading.Lock()
-
-    def plan(self, n: int) -> None:
-        with self._lock:
-            self.total += n
-
-    def tick(self) -> None:
-        with self._lock:
-            self.done += 1
-            self.total = max(self.total, self.done)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-
-    def finish(self) -> None:
-        with self._lock:
-            if self.total != self.done:
-                self.total = self.done
-                if self.progress is not None:
-                    self.progress(self.done, self.total)
 
 
 def unconfirmed(row: list, index: int) -> bool:
@@ -449,26 +392,6 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
     return rates
 
 
-def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None) -> dict[int, float]:
-    """Settlement time → rate per 8 h (`funding_8h`, as live scales by the swap's interval).
-
-    A settled rate covers the period since the previous settlement, so the spacing of the
-    settlements is the interval (live reads nextFundingTime − fundingTime); the oldest settlement,
-    or one after a gap longer than 8 h, takes `interval_hours` if given, else the spacing to the next.
-    """
-    rows = sorted(dict(settlements).items())
-    out = {}
-    for i, (t, rate) in enumerate(rows):
-        spacing = (t - rows[i - 1][0]) / HOUR if i > 0 else None
-        hours = spacing if spacing is not None and 0 < spacing <= 8 else interval_hours
-        if hours is None and i + 1 < len(rows):
-            hours = (rows[i + 1][0] - t) / HOUR
-        value = funding_8h(rate, hours)
-        if value is not None:
-            out[t] = value
-    return out
-
-
 def btc_candidates(instruments: dict[str, dict]) -> list[str]:
     """The BTC swaps `pick_btc` would choose among: BTC base, the best settle currency (USDT, then
     USDC); the most volume decides between them."""
@@ -508,17 +431,17 @@ class Requests:
         key = (path, inst_id if path in PER_INSTRUMENT else None)
         with self._lock:
             if key not in self._pacers:
-                self._pacers[key] = Pacer(self.rates.get(path, 0.0))
+                self._pacers[key] = Pacer(self.rates.get(path, 0.0), burst=1)
             return self._pacers[key]
 
     def get(self, path: str, params: dict[str, Any], *, unplanned: bool = False) -> Any:
         if unplanned:
             self.tally.plan(1)
-        self.pacer(path, params.get("instId")).wait()
+        self.pacer(path, params.get("instId")).take()
         try:
             return self.exchange.get(path, params)
         finally:
-            self.tally.tick()
+            self.tally.finished()
 
 
 class Okx(Exchange):
@@ -634,7 +557,8 @@ class Okx(Exchange):
 
     # -- history (backfill) -------------------------------------------------------------------
 
-    # Requests per second, at about 80 % of OKX's documented limits (429s are retried by the client).
+    # Requests per second, evenly spaced (burst 1), at about 80 % of OKX's documented limits (429s are
+    # retried by the client).
     history_rates = {
         CANDLES_PATH: 8.0,  # 20 per 2 s per IP
         MARK_CANDLES_PATH: 4.0,  # 10 per 2 s (one doc copy says 20)
@@ -655,7 +579,7 @@ class Okx(Exchange):
         try:
             instruments = self.instruments()
         finally:
-            tally.tick()
+            tally.finished()
         if not instruments:
             raise self.error("no included markets in the response")
         hours = max(1, (end - start) // HOUR)
@@ -694,7 +618,7 @@ class Okx(Exchange):
                 "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
                     requests, skipped, **window)) or (None, None),
             })
-        tally.finish()
+        tally.settle()
         long_share, cut_short = series["long_share"]
         if long_share == {}:
             long_share = None
@@ -712,8 +636,7 @@ class Okx(Exchange):
             first = min(failures)
             notes.append(f"history of {len(failures)} of {len(instruments)} swaps unavailable, left out of "
                          f"the totals ({first}: {failures[first].reason})")
-        if skipped.count:
-            notes.append(f"{skipped.count} malformed history record{'s' if skipped.count != 1 else ''} skipped")
+        notes += skipped_note(skipped.count)
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)} (OKX keeps the latest 1,440 "
                          "hourly points)")
@@ -763,7 +686,7 @@ class Okx(Exchange):
         rows = self._pages_back(requests, "funding-rate-history", FUNDING_HISTORY_PATH, {"instId": inst_id},
                                 parse_funding_history, ("before", "after"), (start - DAY) * 1000, end * 1000,
                                 FUNDING_LIMIT, 1, skipped)
-        return {t: r for t, r in funding_per_8h(rows, None).items() if start <= t < end}
+        return funding_series(rows, None, start, end)
 
     def _long_share(self, requests: Requests, skipped: Skips, *, start: int,
                     end: int) -> tuple[dict[int, float], bool]:

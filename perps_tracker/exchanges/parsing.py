@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
+from perps_tracker.history import HOUR
+
 T = TypeVar("T")
+MAX_FUNDING_INTERVAL_H = 8.0  # the longest funding interval of any venue: a longer spacing is a gap
 
 
 def num(value: Any) -> float | None:
@@ -44,6 +47,39 @@ def funding_8h(rate: float | None, interval_hours: float | None) -> float | None
     if rate is None or interval_hours is None or interval_hours <= 0:
         return None
     return rate * 8.0 / interval_hours
+
+
+def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None, *,
+                   whole_hours: bool = False, next_spacing: bool = True) -> dict[int, float]:
+    """Settled rates (settlement time s, rate) as {settlement time: rate per 8 h} (`funding_8h`).
+
+    A settled rate covers the period since the previous settlement, so the spacing of the settlements
+    is the interval (intervals change over time). The spacing is taken when it is at most 8 h (and,
+    with `whole_hours`, a whole number of hours); otherwise (the oldest settlement, one after a gap)
+    `interval_hours`, the symbol's interval today as live scales by; if that is None too, the spacing
+    to the next settlement (unless `next_spacing` is off). A rate left without an interval is dropped.
+    """
+    rows = sorted(dict(settlements).items())
+    out = {}
+    for i, (t, rate) in enumerate(rows):
+        spacing = (t - rows[i - 1][0]) / HOUR if i > 0 else None
+        usable = (spacing is not None and 0 < spacing <= MAX_FUNDING_INTERVAL_H
+                  and (not whole_hours or spacing == int(spacing)))
+        hours = spacing if usable else interval_hours
+        if hours is None and next_spacing and i + 1 < len(rows):
+            hours = (rows[i + 1][0] - t) / HOUR
+        value = funding_8h(rate, hours)
+        if value is not None:
+            out[t] = value
+    return out
+
+
+def funding_series(settlements: Iterable[tuple[int, float]], interval_hours: float | None, start: int, end: int,
+                   *, whole_hours: bool = False, next_spacing: bool = True) -> dict[int, float]:
+    """`funding_per_8h` of the settlements in [start, end); the spacings use every settlement given, so
+    pass the one before `start` too."""
+    per_8h = funding_per_8h(settlements, interval_hours, whole_hours=whole_hours, next_spacing=next_spacing)
+    return {t: rate for t, rate in per_8h.items() if start <= t < end}
 
 
 def pct_change(last: float | None, reference: float | None) -> float | None:

@@ -13,7 +13,6 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import binance
 from perps_tracker.exchanges.binance import (
     Binance,
-    Pacer,
     WeightBudget,
     kline_weight,
     parse_funding_history,
@@ -22,6 +21,7 @@ from perps_tracker.exchanges.binance import (
     parse_open_interest_history,
     parse_price_candles,
 )
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.history import DAY, VenueHistory, venue_at
 from tests.fakes import Reply, history
@@ -306,15 +306,6 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
-
-
-def test_pacer_spends_its_burst_then_spaces_requests():
-    clock = Clock(1000.0)
-    pacer = Pacer(3.0, 2.0, clock, clock.sleep)
-    assert [pacer.take() for _ in range(5)] == [0, 0, approx(1 / 3), approx(1 / 3), approx(1 / 3)]
-    clock.now += 10  # idle: the bucket refills to its burst, not beyond
-    assert [pacer.take() for _ in range(3)] == [0, 0, approx(1 / 3)]
-    assert pacer.take(6) == approx(2.0)  # a costly request waits for its whole weight
 
 
 def test_futures_data_and_weight_go_through_their_pacers(fake, client):

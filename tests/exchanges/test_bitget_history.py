@@ -6,11 +6,10 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.bitget import (
-    Bitget, Pacer, funding_series, parse_funding_history, parse_history_candles, parse_long_short_history,
-    time_windows,
+    Bitget, parse_funding_history, parse_history_candles, parse_long_short_history,
 )
-from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, HOUR, VenueHistory, hours, venue_at
+from perps_tracker.exchanges.parsing import Skips, funding_series
+from perps_tracker.history import DAY, HOUR, VenueHistory, hours, time_windows, venue_at
 from tests.fakes import Reply
 from tests.fakes import history as hist
 from tests.fakes.bitget import account_long_short_history
@@ -26,7 +25,7 @@ RATIO = "/api/v2/mix/market/account-long-short"
 def venue(fake, client):
     fake.install("bitget")
     v = Bitget(client, fake.url("bitget"))
-    v.history_rate = None  # pacing has its own test
+    v.history_rate = None  # pacing has its own test (test_pacing.py)
     return v
 
 
@@ -185,13 +184,19 @@ def test_malformed_payload_raises_a_one_line_error(venue, fake):
 
 
 def test_funding_interval_from_the_spacing_else_the_contracts():
+    rules = {"whole_hours": True, "next_spacing": False}  # Bitget's and Gate's (see Bitget.history)
     rows = [(0, 0.0001), (4 * HOUR, 0.0002), (8 * HOUR, 0.0003), (24 * HOUR, 0.0004)]
-    got = funding_series(rows, 8.0, 0, 25 * HOUR)
+    got = funding_series(rows, 8.0, 0, 25 * HOUR, **rules)
     # the first has no earlier settlement: the contract's 8 h; a 16 h gap is not an interval: 8 h
     assert got == {0: pytest.approx(0.0001), 4 * HOUR: pytest.approx(0.0004), 8 * HOUR: pytest.approx(0.0006),
                    24 * HOUR: pytest.approx(0.0004)}
-    assert funding_series(rows, 8.0, HOUR, 9 * HOUR) == {4 * HOUR: pytest.approx(0.0004),
-                                                         8 * HOUR: pytest.approx(0.0006)}
+    assert funding_series(rows, 8.0, HOUR, 9 * HOUR, **rules) == {4 * HOUR: pytest.approx(0.0004),
+                                                                  8 * HOUR: pytest.approx(0.0006)}
+    # a spacing of a fraction of an hour is not an interval; without the contract's, nothing is guessed
+    assert funding_series([(0, 0.0001), (HOUR + 1, 0.0001)], 2.0, 0, DAY, **rules) == {
+        0: pytest.approx(0.0004), HOUR + 1: pytest.approx(0.0004)}
+    assert funding_series([(0, 0.0001), (4 * HOUR, 0.0001)], None, 0, DAY, **rules) == {
+        4 * HOUR: pytest.approx(0.0002)}
 
 
 def test_windows_cover_the_range_with_at_most_limit_points():
@@ -199,15 +204,5 @@ def test_windows_cover_the_range_with_at_most_limit_points():
     assert windows == [(0, 199 * HOUR), (199 * HOUR, 398 * HOUR), (398 * HOUR, 500 * HOUR)]
 
 
-def test_pacer_spaces_requests():
-    now, slept = [0.0], []
-
-    def sleep(s):
-        slept.append(s)
-        now[0] += s
-
-    pacer = Pacer(10.0, clock=lambda: now[0], sleep=sleep)
-    for _ in range(4):
-        pacer.wait()
-    assert slept == pytest.approx([0.1, 0.1, 0.1])
+def test_history_rate_stays_under_the_ip_limit():
     assert Bitget.history_rate == 15.0  # under Bitget's 20 requests per second per IP

@@ -7,10 +7,10 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.bybit import (
-    Bybit, Pacer, funding_per_8h, open_interest_usd, parse_account_ratio_history, parse_funding_history,
+    Bybit, open_interest_usd, parse_account_ratio_history, parse_funding_history,
     parse_history_candles, parse_open_interest_history, parse_price_candles,
 )
-from perps_tracker.exchanges.parsing import Skips
+from perps_tracker.exchanges.parsing import Skips, funding_per_8h
 from perps_tracker.history import DAY, VenueHistory, hours, venue_at
 from tests.fakes import Reply, history
 from tests.fakes.history import HOUR, NOW_HOUR
@@ -26,7 +26,7 @@ ALL = tuple(BASES.values())
 def bybit(fake, client):
     fake.install("bybit")
     venue = Bybit(client, fake.url("bybit"))
-    venue.history_rate = 0  # no pacing against the loopback fake (the Pacer has its own test)
+    venue.history_rate = 0  # no pacing against the loopback fake (the Pacer has its own test, test_pacing.py)
     return venue
 
 
@@ -305,10 +305,5 @@ def test_funding_is_scaled_by_the_spacing_of_settlements():
                                                                       4 * HOUR: pytest.approx(0.0002)}
 
 
-def test_pacer_spaces_requests():
-    slept = []
-    pacer = Pacer(50.0, clock=lambda: 100.0, sleep=slept.append)
-    for _ in range(4):
-        pacer.wait()
-    assert slept == [pytest.approx(0.02), pytest.approx(0.04), pytest.approx(0.06)]
+def test_history_rate_stays_under_half_the_ip_limit():
     assert Bybit.history_rate * 5 <= 300  # at most half of Bybit's 600 requests per 5 s

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
-from perps_tracker.exchanges.dydx import (Dydx, Pacer, iso_ms, limit_refused, parse_historical_funding,
+from perps_tracker.exchanges.dydx import (Dydx, iso_ms, limit_refused, parse_historical_funding,
                                           parse_history_candles, parse_iso_ms)
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
@@ -27,7 +28,7 @@ FUNDING = "/v4/historicalFunding/BTC-USD"
 def dydx(fake, client):
     fake.install("dydx")
     venue = Dydx(client, fake.url("dydx"))
-    venue.history_pacer = Pacer(per_minute=1e12, burst=1e12)  # no pacing in tests
+    venue.history_pacer = Pacer(None)  # no pacing in tests
     return venue
 
 
@@ -218,15 +219,3 @@ def test_limit_refusal_names_the_smaller_limit():
     assert limit_refused(ExchangeError("dydx", "HTTP 400 at /x: limit is wrong"), 1000) == 100
     assert limit_refused(ExchangeError("dydx", "HTTP 400 at /x: ticker must be a valid ticker"), 1000) is None
     assert limit_refused(TemporaryExchangeError("dydx", "HTTP 503 at /x: limit"), 1000) is None
-
-
-def test_pacer_spaces_requests():
-    now = [0.0]
-
-    def sleep(seconds):
-        now[0] += seconds
-
-    pacer = Pacer(per_minute=300, burst=10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(10 + 50):
-        pacer.take()
-    assert now[0] == pytest.approx(10.0)  # 5 a second after the burst

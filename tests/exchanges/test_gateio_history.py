@@ -26,7 +26,7 @@ FUNDING = "/api/v4/futures/usdt/funding_rate"
 def venue(fake, client):
     fake.install("gateio")
     v = Gateio(client, fake.url("gateio"))
-    v.history_rate = None  # pacing is tested with Bitget's Pacer
+    v.history_rate = None  # pacing has its own test (test_pacing.py)
     return v
 
 

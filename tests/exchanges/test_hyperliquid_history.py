@@ -8,10 +8,10 @@ import json
 import pytest
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.hyperliquid import (Hyperliquid, Pacer, parse_funding_history, parse_history_candles,
-                                                 settlement_hour)
+from perps_tracker.exchanges.hyperliquid import Hyperliquid, parse_funding_history, parse_history_candles
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, HOUR, VenueHistory, hours, venue_at
+from perps_tracker.history import DAY, HOUR, VenueHistory, hours, settlement_hour, venue_at
 from tests.fakes import Reply
 from tests.fakes import history as fh
 from tests.fakes import hyperliquid as fake_hl
@@ -25,7 +25,7 @@ START = END - 3 * DAY
 def hl(fake, client):
     fake.install("hyperliquid")
     venue = Hyperliquid(client, fake.url("hyperliquid"))
-    venue.history_pacer = Pacer(per_minute=1e12, burst=1e12)  # no pacing in tests
+    venue.history_pacer = Pacer(None)  # no pacing in tests
     return venue
 
 
@@ -200,22 +200,3 @@ def test_parsers_skip_and_count_malformed_records():
     for parser in (parse_history_candles, parse_funding_history):
         with pytest.raises(ValueError):
             parser({"error": "x"}, Skips())
-
-
-def test_pacer_keeps_weight_under_the_budget():
-    now = [0.0]
-
-    def sleep(seconds):
-        now[0] += seconds
-
-    pacer = Pacer(per_minute=1000, burst=100, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        pacer.take(20)  # the burst
-    assert now[0] == 0.0
-    for _ in range(50):
-        pacer.take(20)
-    assert now[0] == pytest.approx(50 * 20 / 1000 * 60)  # 60 s for 1000 weight after the burst
-    pacer.charge(13)  # a large response's extra weight delays the next request
-    before = now[0]
-    pacer.take(20)
-    assert now[0] - before == pytest.approx(33 / 1000 * 60)
