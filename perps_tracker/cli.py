@@ -425,6 +425,140 @@ def backfill(ctx, settings, days, exchanges, as_json, quiet):
         ctx.exit(3)
 
 
+# -- history analysis: trend, backtest, predict ----------------------------------------------
+
+
+class Horizons(click.ParamType):
+    """Comma-separated forward horizons in whole hours: `1h,4h,24h` (or `1d`)."""
+
+    name = "horizons"
+
+    def convert(self, value, param, ctx) -> list[int]:
+        from perps_tracker.analysis import parse_horizons
+
+        if isinstance(value, list):
+            return value
+        try:
+            hours = parse_horizons(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        if hours[-1] > 30 * 24:
+            self.fail(f"{value!r}: the longest horizon is 30d", param, ctx)
+        return hours
+
+
+@cli.command()
+@settings_options
+@click.option("--hours", type=click.IntRange(6, 24 * 365), default=168, show_default=True,
+              help="The chart covers this many hours up to the newest snapshot.")
+@json_option
+def trend(settings, hours, as_json):
+    """Where sentiment is heading: composite-score trend over 24 h and 7 d, BTC volatility regime, chart.
+
+    The trend is the least-squares slope of the composite score per hour (with r²):
+    STRENGTHENING when the score moves away from 0, WEAKENING when toward it, STABLE when flat
+    or noisy. The regime compares BTC's realised volatility of the last 24 h with its rolling
+    24 h volatility over the week before (COMPRESSED / NORMAL / ELEVATED). Windows end at the
+    newest snapshot. See docs/history.md.
+
+    \b
+    Examples:
+      perps-tracker trend
+      perps-tracker trend --hours 48
+      perps-tracker trend --json | jq .regime
+    """
+    from perps_tracker.analysis import load_trend
+    from perps_tracker.render import print_json, render_trend, trend_json
+    from perps_tracker.storage.db import open_database
+
+    db = open_database(settings.db, create=False)
+    try:
+        report = load_trend(db, int(utc_now().timestamp()), hours)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(trend_json(report))
+    else:
+        render_trend(report)
+
+
+@cli.command()
+@settings_options
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Only the last N days up to the newest snapshot. Default: the whole history.")
+@click.option("--horizon", "horizons", type=Horizons(), default="1h,4h,24h", show_default=True,
+              help="Forward BTC return horizons, comma-separated.")
+@json_option
+def backtest(settings, days, horizons, as_json):
+    """How each strategy's signals and each sentiment label did: hit rate and forward BTC return.
+
+    A signal is a raw rule firing on a stored snapshot (no cooldown, no caps); a label is every
+    snapshot with that sentiment. Each is compared with the baseline of all snapshots of the
+    same period, with a p-value; an edge needs p < 0.01 on at least 20 non-overlapping
+    signals. Needs 48 snapshots with a BTC price one horizon later. See docs/history.md.
+
+    \b
+    Examples:
+      perps-tracker backtest
+      perps-tracker backtest --days 30 --horizon 4h,24h
+      perps-tracker backtest --json | jq '.rows[] | select(.horizons["4h"].edge)'
+    """
+    from perps_tracker.analysis import load_backtest
+    from perps_tracker.render import backtest_json, print_json, render_backtest
+    from perps_tracker.storage.db import open_database
+
+    db = open_database(settings.db, create=False)
+    try:
+        result = load_backtest(db, days, horizons)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(backtest_json(result))
+    else:
+        render_backtest(result)
+
+
+@cli.group()
+def predict():
+    """Models fitted on the stored history, tested without look-ahead.
+
+    \b
+    Example:
+      perps-tracker predict funding
+    """
+
+
+@predict.command("funding")
+@settings_options
+@json_option
+def predict_funding(settings, as_json):
+    """Will the market funding rate be higher or lower at the next hourly snapshot?
+
+    A logistic regression on what each snapshot stores (funding and its changes, scores,
+    price change, OI/volume, long share, divergence, OI change), checked with 5-fold
+    time-series cross-validation against two naive baselines (the last change repeats; the
+    majority class). Needs 168 labelled hourly pairs. See docs/history.md.
+
+    \b
+    Examples:
+      perps-tracker predict funding
+      perps-tracker predict funding --json | jq .current
+    """
+    from perps_tracker.predict import load_funding_prediction
+    from perps_tracker.render import predict_json, print_json, render_predict
+    from perps_tracker.storage.db import open_database
+
+    db = open_database(settings.db, create=False)
+    try:
+        result = load_funding_prediction(db)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(predict_json(result))
+    else:
+        render_predict(result)
+
+
 @cli.command()
 @settings_options
 @json_option

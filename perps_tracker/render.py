@@ -739,7 +739,7 @@ def braille_chart(points, start: int, end: int, lo: float, hi: float,
 
 
 def _labelled(lines: list[str], labels: dict[int, str], label_width: int) -> list[str]:
-    return [f"{labels.get(k, ''):>{label_width}}┤{line}" for k, line in enumerate(lines)]
+    return [f"{labels.get(k, ''):>{label_width}}┤{line}".rstrip() for k, line in enumerate(lines)]
 
 
 def _fmt_price(p: float) -> str:
@@ -923,7 +923,7 @@ def render_predict(r) -> None:
     say("a missing value is imputed with the median of the training fold.")
     if r.unused:
         console.print(f"Never stored, so left out: {', '.join(r.unused)}.", markup=False)
-    say(f"Time-series cross-validation, 5 folds, {r.tested:,} test hours (each after its training):")
+    say(f"Time-series cross-validation: 5 folds, {r.tested:,} test hours after their training:")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("", "accuracy", "± spread", "per fold"):
         table.add_column(name, justify="left" if name in ("", "per fold") else "right", no_wrap=True)
@@ -938,6 +938,6 @@ def render_predict(r) -> None:
         say("No current prediction: the newest snapshot has no funding rate.")
     else:
         say(f"Now ({_fmt_time(r.current)[:16]} UTC, funding {fmt_pct(r.current_funding, 4, fraction=True)}/8 h): "
-            f"next {r.direction}, p = {r.probability:.2f}" + ("." if r.edge else ","))
+            f"next {r.direction}, probability {r.probability:.2f}" + ("." if r.edge else ","))
         if not r.edge:
             say("but without a proven edge, treat it as a coin toss.")

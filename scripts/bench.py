@@ -14,6 +14,11 @@ liquidations
           over the timed part (frame generation excluded) and the process's resident memory at
           checkpoints. Then --ws-events (default 200,000) sent through a loopback websocket to the
           running collector, end to end. Target: ≥ 20,000 events/s and flat memory.
+history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
+          line each) of synthetic history bulk-inserted into a temporary SQLite database, then
+          `trend`, `backtest` and `predict funding` each run end to end in a fresh process: wall
+          seconds and the process's peak resident memory. --compare-models also cross-validates
+          logistic regression against gradient-boosted trees on the same data.
 """
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
 
         db = open_database(settings.db)
         walls = []
-        for i in range(runs):
+        for _ in range(runs):
             weight.reset()
             fake.requests.clear()
             start = time.perf_counter()
@@ -264,6 +269,74 @@ def _bench_websocket(path, n: int, dupes: float) -> None:
         server.join(10)
 
 
+_MEASURED = (
+    "import sys\n"
+    "from perps_tracker.cli import main\n"
+    "try:\n    main()\n"
+    "finally:\n"
+    "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+    "    sys.stderr.write('\\nPEAK-RSS-KB ' + (hwm[0].split()[1] if hwm else '0') + '\\n')\n"
+)
+
+
+def _run_measured(args: list[str]) -> tuple[float, float, int]:
+    """Run `perps-tracker ARGS` in a fresh interpreter, output discarded: (wall seconds, peak
+    resident memory of that process in MB from its own VmHWM, exit code)."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    lines = proc.stderr.strip().splitlines()
+    peak = int(lines[-1].split()[1]) / 1024 if lines and lines[-1].startswith("PEAK-RSS-KB") else 0.0
+    if proc.returncode:
+        print(f"  perps-tracker {' '.join(args)}: exit {proc.returncode}: {' '.join(lines[:-1])}")
+    return wall, peak, proc.returncode
+
+
+def bench_history(days: int, seed: int, compare: bool) -> None:
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from perps_tracker.storage.db import open_database
+    from tests.synthetic_history import market_history, store_history
+
+    n = days * 24
+    start_hour = 1_700_000_000 // 3600 * 3600
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.db"
+        db = open_database(str(path))
+        t0 = time.perf_counter()
+        snaps = market_history(start_hour, n, seed)
+        t1 = time.perf_counter()
+        store_history(db, snaps)
+        t2 = time.perf_counter()
+        size = path.stat().st_size / 2 ** 20
+        print(f"synthetic history: {n:,} hourly snapshots ({days} days), 8 venues and a liquidation line each; "
+              f"generated in {t1 - t0:.1f} s, bulk-inserted in {t2 - t1:.1f} s; SQLite {size:.0f} MB")
+        del snaps
+        for args in (["trend"], ["trend", "--json"], ["backtest"], ["backtest", "--json"],
+                     ["predict", "funding"], ["predict", "funding", "--json"]):
+            wall, rss, code = _run_measured([*args, "--db", str(path)])
+            print(f"  perps-tracker {' '.join(args):<24} {wall:6.2f} s   peak RSS {rss:5.0f} MB"
+                  + ("" if code == 0 else f"   (exit {code})"))
+        wall, rss, _ = _run_measured(["--help"])
+        print(f"  (for scale: perps-tracker --help   {wall:6.2f} s   peak RSS {rss:5.0f} MB)")
+        if compare:
+            from perps_tracker.predict import build_dataset, evaluate_funding
+            from perps_tracker.storage.history import load_history
+
+            ds = build_dataset(load_history(db))
+            for kind in ("logistic", "boosting"):
+                t = time.perf_counter()
+                r = evaluate_funding(ds, kind)
+                print(f"  predict funding model={kind:<9} CV accuracy {100 * r.model.mean:.1f}% "
+                      f"± {100 * r.model.spread:.1f} (better baseline {r.better_baseline} "
+                      f"{100 * max(r.persistence.mean, r.majority.mean):.1f}%), edge {r.edge}, "
+                      f"{time.perf_counter() - t:.2f} s")
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -278,6 +351,10 @@ def main() -> None:
     liq.add_argument("--dupes", type=float, default=0.05, help="share of repeated events")
     liq.add_argument("--batch", type=int, default=10_000, help="events per write")
     liq.add_argument("--ws-events", type=int, default=200_000, help="events through a loopback websocket (0: skip)")
+    hist = sub.add_parser("history", help="time trend, backtest and predict funding on years of hourly history")
+    hist.add_argument("--days", type=int, default=730)
+    hist.add_argument("--seed", type=int, default=1)
+    hist.add_argument("--compare-models", action="store_true", help="logistic regression vs boosted trees")
     args = parser.parse_args()
     if args.what == "liquidations":
         bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
@@ -285,6 +362,8 @@ def main() -> None:
         bench_startup(args.runs)
     elif args.what == "snapshot":
         bench_snapshot(args.delay, args.symbols, args.runs)
+    elif args.what == "history":
+        bench_history(args.days, args.seed, args.compare_models)
 
 
 if __name__ == "__main__":

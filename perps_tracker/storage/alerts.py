@@ -1,18 +1,20 @@
 """Alerts in the database: the rules' inputs from stored snapshots, decisions, deliveries.
 
-The rules see only what is stored: the newest snapshot's market row and factor scores, its
-venues' BTC funding and mark/index prices, the market line of its liquidations, and the
-composite scores of the snapshots before it (trend). Decisions are rows of `alerts`, one per
+The rules see only what is stored: a snapshot's market row and factor scores, its venues'
+BTC funding and mark/index prices, the market line of its liquidations, and the composite
+scores of the snapshots before it (trend). `latest_inputs` (alerts) and `inputs_between`
+(backtest, every snapshot of a period in a handful of queries) share one implementation. Decisions are rows of `alerts`, one per
 strategy per snapshot hour; each delivery to a webhook is a row of `alert_deliveries`.
 """
 
 from __future__ import annotations
 
+import bisect
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
@@ -52,29 +54,75 @@ class SnapshotRef:
 def latest_inputs(db: Database) -> tuple[SnapshotRef, RuleInputs] | None:
     """The newest snapshot and the rules' inputs from it and its history; None on an empty database."""
     with guard("reading the latest snapshot"), db.engine.connect() as conn:
-        m = conn.execute(select(MarketSnapshot.__table__).order_by(MarketSnapshot.timestamp.desc()).limit(1)).first()
-        if m is None:
+        newest = conn.execute(select(func.max(MarketSnapshot.timestamp))).scalar_one()
+        if newest is None:
             return None
-        factors = conn.execute(select(SentimentFactors.funding, SentimentFactors.price)
-                               .where(SentimentFactors.snapshot_id == m.id)).first()
-        venues = conn.execute(
-            select(ExchangeSnapshot.exchange, ExchangeSnapshot.btc_funding_rate_8h, ExchangeSnapshot.btc_mark_price,
-                   ExchangeSnapshot.btc_index_price)
-            .where(ExchangeSnapshot.snapshot_id == m.id, ExchangeSnapshot.status == "ok")
-            .order_by(ExchangeSnapshot.exchange)).all()
-        liq = conn.execute(
-            select(LiquidationSnapshot.total_usd, LiquidationSnapshot.long_liq_share, LiquidationSnapshot.volume_usd,
-                   LiquidationSnapshot.cascade_risk_score)
-            .where(LiquidationSnapshot.snapshot_id == m.id, LiquidationSnapshot.exchange == "all")).first()
-        trend = conn.execute(
-            select(MarketSnapshot.timestamp, MarketSnapshot.composite_score)
-            .where(MarketSnapshot.timestamp <= m.timestamp, MarketSnapshot.timestamp > m.timestamp - TREND_SPAN,
-                   MarketSnapshot.composite_score.is_not(None))
-            .order_by(MarketSnapshot.timestamp.desc()).limit(TREND_POINTS)).all()
-    inputs = RuleInputs(
+        found = _inputs(conn, newest, newest)
+    return found[0] if found else None
+
+
+def inputs_between(db: Database, start: int | None = None, end: int | None = None
+                   ) -> list[tuple[SnapshotRef, RuleInputs]]:
+    """The rules' inputs of every snapshot with start <= timestamp <= end (None: unbounded),
+    oldest first, exactly as `latest_inputs` builds them for one, in four queries in all."""
+    with guard("reading snapshots"), db.engine.connect() as conn:
+        return _inputs(conn, start, end)
+
+
+def _inputs(conn: Connection, start: int | None, end: int | None) -> list[tuple[SnapshotRef, RuleInputs]]:
+    def within(query):
+        if start is not None:
+            query = query.where(MarketSnapshot.timestamp >= start)
+        if end is not None:
+            query = query.where(MarketSnapshot.timestamp <= end)
+        return query
+
+    markets = conn.execute(within(
+        select(MarketSnapshot.__table__, SentimentFactors.funding.label("fs"), SentimentFactors.price.label("ps"))
+        .outerjoin(SentimentFactors, SentimentFactors.snapshot_id == MarketSnapshot.id))
+        .order_by(MarketSnapshot.timestamp)).all()
+    if not markets:
+        return []
+    funding: dict[int, dict[str, float]] = {}  # snapshot id → venue → BTC funding (ok venues only)
+    basis: dict[int, dict[str, float]] = {}  # snapshot id → venue → mark / index − 1
+    for sid, exchange, rate, mark, index in conn.execute(within(
+            select(ExchangeSnapshot.snapshot_id, ExchangeSnapshot.exchange, ExchangeSnapshot.btc_funding_rate_8h,
+                   ExchangeSnapshot.btc_mark_price, ExchangeSnapshot.btc_index_price)
+            .join(MarketSnapshot, MarketSnapshot.id == ExchangeSnapshot.snapshot_id)
+            .where(ExchangeSnapshot.status == "ok"))
+            .order_by(ExchangeSnapshot.snapshot_id, ExchangeSnapshot.exchange)).all():
+        if rate is not None:
+            funding.setdefault(sid, {})[exchange] = rate
+        if mark is not None and index:
+            basis.setdefault(sid, {})[exchange] = mark / index - 1
+    liqs = {r.snapshot_id: r for r in conn.execute(within(
+        select(LiquidationSnapshot.snapshot_id, LiquidationSnapshot.total_usd, LiquidationSnapshot.long_liq_share,
+               LiquidationSnapshot.volume_usd, LiquidationSnapshot.cascade_risk_score)
+        .join(MarketSnapshot, MarketSnapshot.id == LiquidationSnapshot.snapshot_id)
+        .where(LiquidationSnapshot.exchange == "all")))}
+    first, last = markets[0].timestamp, markets[-1].timestamp
+    trend = conn.execute(
+        select(MarketSnapshot.timestamp, MarketSnapshot.composite_score)
+        .where(MarketSnapshot.timestamp <= last, MarketSnapshot.timestamp > first - TREND_SPAN,
+               MarketSnapshot.composite_score.is_not(None))
+        .order_by(MarketSnapshot.timestamp)).all()
+    times = [t for t, _ in trend]
+    out = []
+    for m in markets:
+        upto = bisect.bisect_right(times, m.timestamp)
+        since = max(bisect.bisect_right(times, m.timestamp - TREND_SPAN), upto - TREND_POINTS)
+        out.append((SnapshotRef(m.timestamp, m.source, m.composite_score, m.sentiment),
+                    _rule_inputs(m, funding.get(m.id, {}), basis.get(m.id, {}), liqs.get(m.id), trend[since:upto])))
+    return out
+
+
+def _rule_inputs(m, funding: dict[str, float], basis: dict[str, float], liq, trend) -> RuleInputs:
+    """One snapshot's inputs: its market row (with factor scores `fs`, `ps`), its ok venues' BTC
+    funding and basis, market liquidation line, and the (timestamp, S) points of its trend window."""
+    return RuleInputs(
         S=m.composite_score,
-        fs=factors.funding if factors else None,
-        ps=factors.price if factors else None,
+        fs=m.fs,
+        ps=m.ps,
         P=m.price_change_24h_pct,
         F_pct=None if m.funding_rate_8h is None else 100 * m.funding_rate_8h,
         sigma_pct=None if m.funding_divergence is None else 100 * m.funding_divergence,
@@ -85,12 +133,10 @@ def latest_inputs(db: Database) -> tuple[SnapshotRef, RuleInputs] | None:
         liq_long_share=liq.long_liq_share if liq else None,
         liq_volume_usd=liq.volume_usd if liq else None,
         cascade_score=liq.cascade_risk_score if liq else None,
-        btc_funding_8h={v.exchange: v.btc_funding_rate_8h for v in venues if v.btc_funding_rate_8h is not None},
-        basis={v.exchange: v.btc_mark_price / v.btc_index_price - 1 for v in venues
-               if v.btc_mark_price is not None and v.btc_index_price},
+        btc_funding_8h=funding,
+        basis=basis,
         slope=trend_slope([(t, s) for t, s in trend]) if len(trend) >= 2 else None,
     )
-    return SnapshotRef(m.timestamp, m.source, m.composite_score, m.sentiment), inputs
 
 
 # -- decisions ------------------------------------------------------------------------------
