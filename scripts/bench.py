@@ -316,7 +316,7 @@ def bench_history(days: int, seed: int, compare: bool) -> None:
               f"generated in {t1 - t0:.1f} s, bulk-inserted in {t2 - t1:.1f} s; SQLite {size:.0f} MB")
         del snaps
         for args in (["trend"], ["trend", "--json"], ["backtest"], ["backtest", "--json"],
-                     ["predict", "funding"], ["predict", "funding", "--json"]):
+                     ["predict", "funding"], ["predict", "funding", "--json"], ["alerts", "--all"], ["stats"]):
             wall, rss, code = _run_measured([*args, "--db", str(path)])
             print(f"  perps-tracker {' '.join(args):<24} {wall:6.2f} s   peak RSS {rss:5.0f} MB"
                   + ("" if code == 0 else f"   (exit {code})"))
@@ -351,7 +351,8 @@ def main() -> None:
     liq.add_argument("--dupes", type=float, default=0.05, help="share of repeated events")
     liq.add_argument("--batch", type=int, default=10_000, help="events per write")
     liq.add_argument("--ws-events", type=int, default=200_000, help="events through a loopback websocket (0: skip)")
-    hist = sub.add_parser("history", help="time trend, backtest and predict funding on years of hourly history")
+    hist = sub.add_parser("history", help="time trend, backtest, predict funding, alerts and stats on years of "
+                                          "hourly history")
     hist.add_argument("--days", type=int, default=730)
     hist.add_argument("--seed", type=int, default=1)
     hist.add_argument("--compare-models", action="store_true", help="logistic regression vs boosted trees")
