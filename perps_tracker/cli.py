@@ -537,7 +537,7 @@ def predict_funding(settings, as_json):
     A logistic regression on what each snapshot stores (funding and its changes, scores,
     price change, OI/volume, long share, divergence, OI change), checked with 5-fold
     time-series cross-validation against two naive baselines (the last change repeats; the
-    majority class). Needs 168 labelled hourly pairs. See docs/history.md.
+    majority class). Needs 144 labelled hourly pairs (backfill --days 7 gives them). See docs/history.md.
 
     \b
     Examples:

@@ -23,7 +23,7 @@ from perps_tracker.errors import TrackerError
 from perps_tracker.storage.history import FACTOR_COLUMNS
 
 HOUR = 3600
-MIN_PAIRS = 168  # a week of labelled hours
+MIN_PAIRS = 144  # six days of labelled hours: `backfill --days 7` gives enough
 N_SPLITS = 5
 CHANGE_HOURS = (1, 4, 24)
 FEATURES = (
@@ -177,7 +177,7 @@ def evaluate_funding(ds: Dataset, kind: str = "logistic") -> FundingPrediction:
     if n < MIN_PAIRS:
         raise TrackerError(
             f"not enough history to predict funding: {n} labelled hourly pairs, {MIN_PAIRS} needed "
-            f"(consecutive snapshots 1 h apart whose funding changed); run `perps-tracker backfill --days 14` "
+            f"(consecutive snapshots 1 h apart whose funding changed); run `perps-tracker backfill --days 7` "
             f"or wait for more hourly snapshots")
     import warnings
 

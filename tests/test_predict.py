@@ -75,12 +75,12 @@ def test_noise_claims_no_edge(runner, database, seed):
 
 
 def test_below_the_minimum_history_it_refuses(runner, database):
-    store_history(database, funding_history(MIN_PAIRS, seed=5, planted=True))  # 168 snapshots, 167 pairs
+    store_history(database, funding_history(MIN_PAIRS, seed=5, planted=True))  # 144 snapshots, 143 pairs
     result = runner.invoke(cli, ["predict", "funding", "--db", database.url])
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: not enough history to predict funding: 167 labelled hourly pairs, 168 needed (consecutive "
-        "snapshots 1 h apart whose funding changed); run `perps-tracker backfill --days 14` or wait for more "
+        "Error: not enough history to predict funding: 143 labelled hourly pairs, 144 needed (consecutive "
+        "snapshots 1 h apart whose funding changed); run `perps-tracker backfill --days 7` or wait for more "
         "hourly snapshots\n")
 
 
