@@ -22,8 +22,9 @@ A value that cannot be rebuilt for an hour (a missing candle) leaves that field 
 from __future__ import annotations
 
 import bisect
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.market import VenueSnapshot
@@ -233,3 +234,23 @@ def pick_btc_symbol(bases: Mapping[str, tuple[str, str]], volumes: Mapping[str, 
 def skipped_note(count: int) -> list[str]:
     """The note on malformed records a download skipped (none if it skipped none)."""
     return [f"{count} malformed history record{'s' if count != 1 else ''} skipped"] if count else []
+
+
+def covers_from(series: Mapping[int, float] | None, start: int) -> int | None:
+    """The first time of `series` when it begins more than an hour after `start` (history cut short), else None."""
+    if not series:
+        return None
+    first = min(series)
+    return first if first > start + HOUR else None
+
+
+def utc(t: int) -> str:
+    """Unix seconds as `2026-11-22 11:00 UTC`, for notes."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+class MarketHistory(NamedTuple):
+    """One market's download: candles and open interest (or why the latter is missing)."""
+
+    candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
+    open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
@@ -22,6 +21,7 @@ from perps_tracker.exchanges.parsing import (
     Skips, field, funding_8h, funding_series, integer, join_markets, newest, num,
 )
 from perps_tracker.history import (
+    MarketHistory, covers_from, utc,
     DAY, HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, skipped_note,
 )
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
@@ -327,23 +327,6 @@ def btc_candidates(instruments: dict[str, dict]) -> list[str]:
              if str(row.get("baseCoin") or "").upper() == "BTC"}
     best = min(ranks.values(), default=None)
     return sorted(symbol for symbol, rank in ranks.items() if rank == best)
-
-
-def covers_from(series: dict[int, float] | None, start: int) -> int | None:
-    """The first time of `series` when it begins more than an hour after `start` (history cut short), else None."""
-    if not series:
-        return None
-    first = min(series)
-    return first if first > start + HOUR else None
-
-
-def utc(t: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
-
-
-class MarketHistory(NamedTuple):
-    candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
-    open_interest: list[tuple[int, float]] | ExchangeError  # (time s, USD), or why it is missing
 
 
 class Requests:
