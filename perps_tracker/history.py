@@ -254,3 +254,23 @@ class MarketHistory(NamedTuple):
 
     candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
     open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError
+
+
+def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Exception]
+                    ) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
+    """Sum per-market downloads into a HistoryBuilder. A market whose candles or open interest
+    failed is left out of every sum (counted in `failed`); its candles are still returned, for
+    the BTC series. Returns (builder, candles by market, failure by market)."""
+    builder, candles_of, failures = HistoryBuilder(), {}, {}
+    for market, got in zip(ids, results):
+        if isinstance(got, Exception):
+            failures[market] = got
+            continue
+        candles_of[market] = got.candles
+        if isinstance(got.open_interest, Exception):
+            failures[market] = got.open_interest
+            continue
+        builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
+        builder.add_open_interest(got.open_interest)
+    builder.failed = len(failures)
+    return builder, candles_of, failures

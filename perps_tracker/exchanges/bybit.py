@@ -21,8 +21,8 @@ from perps_tracker.exchanges.parsing import (
     Skips, field, funding_8h, funding_series, integer, join_markets, newest, num,
 )
 from perps_tracker.history import (
-    MarketHistory, covers_from, utc,
-    DAY, HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, skipped_note,
+    MarketHistory, collect_markets, covers_from, utc,
+    DAY, HOUR, MARKET_LIST_NOTE, Progress, VenueHistory, skipped_note,
 )
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
@@ -403,9 +403,9 @@ class Bybit(Exchange):
 
     # -- history (backfill) -------------------------------------------------------------------
 
-    # Bybit allows 600 requests per 5 s per IP and answers more with a 403 ban of at least 10 min
+    # Bybit allows 600 gets per 5 s per IP and answers more with a 403 ban of at least 10 min
     # (not retried): stay well under half of it, room for a live snapshot on the same IP.
-    history_rate = 50.0  # requests per second, 1/50 s apart (burst 1): 250 per 5 s
+    history_rate = 50.0  # gets per second, 1/50 s apart (burst 1): 250 per 5 s
     history_workers = 16
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
@@ -413,7 +413,7 @@ class Bybit(Exchange):
         one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
         perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
         tally, skipped = Tally(progress), SafeSkips()
-        requests = Requests(self, Pacer(self.history_rate, burst=1), tally)
+        gets = Requests(self, Pacer(self.history_rate, burst=1), tally)
         notes_before = len(self.notes)
         tally.plan(1)
         try:
@@ -427,21 +427,9 @@ class Bybit(Exchange):
                    + 2 * pages(hours, KLINE_LIMIT) + 1 + pages(hours, RATIO_LIMIT))
 
         symbols = sorted(instruments)
-        results = self.fan_out(lambda symbol: self._market_history(requests, symbol, start, end, skipped),
+        results = self.fan_out(lambda symbol: self._market_history(gets, symbol, start, end, skipped),
                                symbols, limit=self.history_workers)
-        builder, candles_of, failures = HistoryBuilder(), {}, {}
-        for symbol, got in zip(symbols, results):
-            if isinstance(got, ExchangeError):
-                failures[symbol] = got
-                continue
-            candles_of[symbol] = got.candles
-            if isinstance(got.open_interest, ExchangeError):
-                failures[symbol] = got.open_interest  # left out of every sum, like a market without candles
-                continue
-            builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
-            builder.add_open_interest(got.open_interest)
-        builder.failed = len(failures)
-
+        builder, candles_of, failures = collect_markets(symbols, results)
         candidates = btc_candidates(instruments)
         for symbol in candidates:
             if symbol not in candles_of:
@@ -453,13 +441,13 @@ class Bybit(Exchange):
             kline = {"category": "linear", "symbol": btc, "interval": "60"}
             series = self.parallel({
                 "mark": lambda: self.optional("mark price history", lambda: self._closes(
-                    requests, "/v5/market/mark-price-kline", kline, skipped, **window)),
+                    gets, "/v5/market/mark-price-kline", kline, skipped, **window)),
                 "index": lambda: self.optional("index price history", lambda: self._closes(
-                    requests, "/v5/market/index-price-kline", kline, skipped, **window)),
+                    gets, "/v5/market/index-price-kline", kline, skipped, **window)),
                 "funding": lambda: self.optional("funding history", lambda: self._funding(
-                    requests, btc, interval_hours({}, instruments[btc]), skipped, **window)),
+                    gets, btc, interval_hours({}, instruments[btc]), skipped, **window)),
                 "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
-                    requests, skipped, **window)),
+                    gets, skipped, **window)),
             })
         tally.settle()
 
@@ -490,17 +478,17 @@ class Bybit(Exchange):
             notes=tuple(notes),
         )
 
-    def _market_history(self, requests: Requests, symbol: str, start: int, end: int,
+    def _market_history(self, gets: Requests, symbol: str, start: int, end: int,
                         skipped: Skips) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""
         hours = max(1, (end - start) // HOUR)
-        candles = self._pages_back(requests, "kline", "/v5/market/kline",
+        candles = self._pages_back(gets, "kline", "/v5/market/kline",
                                    {"category": "linear", "symbol": symbol, "interval": "60"},
                                    parse_history_candles, ("start", "end"), start * 1000, end * 1000 - 1,
                                    KLINE_LIMIT, pages(hours, KLINE_LIMIT), skipped)
         candles = [c for c in candles if start <= c[0] < end]
         try:
-            points = self._pages_cursor(requests, "open-interest", "/v5/market/open-interest",
+            points = self._pages_cursor(gets, "open-interest", "/v5/market/open-interest",
                                         {"category": "linear", "symbol": symbol, "intervalTime": "1h",
                                          "startTime": start * 1000, "endTime": end * 1000 - 1},
                                         parse_open_interest_history, OI_LIMIT, pages(hours, OI_LIMIT), skipped)
@@ -508,42 +496,42 @@ class Bybit(Exchange):
             return MarketHistory(candles, e)
         return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
 
-    def _closes(self, requests: Requests, path: str, params: dict, skipped: Skips, *,
+    def _closes(self, gets: Requests, path: str, params: dict, skipped: Skips, *,
                 start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
         hours = max(1, (end - start) // HOUR)
-        rows = self._pages_back(requests, path.rsplit("/", 1)[-1], path, params, parse_price_candles,
+        rows = self._pages_back(gets, path.rsplit("/", 1)[-1], path, params, parse_price_candles,
                                 ("start", "end"), start * 1000, end * 1000 - 1, KLINE_LIMIT,
                                 pages(hours, KLINE_LIMIT), skipped)
         return {t: close for t, close in rows if start <= t < end}
 
-    def _funding(self, requests: Requests, symbol: str, interval: float | None, skipped: Skips, *,
+    def _funding(self, gets: Requests, symbol: str, interval: float | None, skipped: Skips, *,
                  start: int, end: int) -> dict[int, float]:
         """Settlement time → rate per 8 h over [start, end); read from a day earlier, so the first
         settlement in the window has its spacing."""
-        rows = self._pages_back(requests, "funding/history", "/v5/market/funding/history",
+        rows = self._pages_back(gets, "funding/history", "/v5/market/funding/history",
                                 {"category": "linear", "symbol": symbol}, parse_funding_history,
                                 ("startTime", "endTime"), (start - DAY) * 1000, end * 1000 - 1, FUNDING_LIMIT,
                                 1, skipped)
         return funding_series(rows, interval, start, end)
 
-    def _long_share(self, requests: Requests, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
+    def _long_share(self, gets: Requests, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
         hours = max(1, (end - start) // HOUR)
-        rows = self._pages_cursor(requests, "account-ratio", "/v5/market/account-ratio",
+        rows = self._pages_cursor(gets, "account-ratio", "/v5/market/account-ratio",
                                   {"category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
                                    "startTime": start * 1000, "endTime": end * 1000 - 1},
                                   parse_account_ratio_history, RATIO_LIMIT, pages(hours, RATIO_LIMIT), skipped)
         return {t: share for t, share in rows if start <= t < end}
 
-    def _pages_back(self, requests: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
+    def _pages_back(self, gets: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
                     lo_ms: int, hi_ms: int, limit: int, planned: int, skipped: Skips) -> list[tuple]:
         """Rows with times in [lo_ms, hi_ms] (`keys`: the start and end parameters), which Bybit sends
         newest first, `limit` at a time: each next page ends 1 ms before the oldest row of the last.
         A page shorter than `limit` is the last. Rows are (time s, ...), oldest first, one per time."""
         got: dict[int, tuple] = {}
         for page in range(HISTORY_MAX_PAGES):
-            payload = requests.get(path, {**params, keys[0]: lo_ms, keys[1]: hi_ms, "limit": limit},
+            payload = gets.get(path, {**params, keys[0]: lo_ms, keys[1]: hi_ms, "limit": limit},
                                    unplanned=page >= planned)
             rows = self.parse(what, parser, payload, skipped)
             for row in rows:
@@ -558,7 +546,7 @@ class Bybit(Exchange):
             hi_ms = oldest - 1
         raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")
 
-    def _pages_cursor(self, requests: Requests, what: str, path: str, params: dict, parser, limit: int,
+    def _pages_cursor(self, gets: Requests, what: str, path: str, params: dict, parser, limit: int,
                       planned: int, skipped: Skips) -> list[tuple]:
         """Every row of a cursor-paged endpoint, following `nextPageCursor` until it is empty. Rows
         are (time s, ...), oldest first, one per time."""
@@ -566,7 +554,7 @@ class Bybit(Exchange):
         cursor = None
         for page in range(HISTORY_MAX_PAGES):
             query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
-            payload = requests.get(path, query, unplanned=page >= planned)
+            payload = gets.get(path, query, unplanned=page >= planned)
             for row in self.parse(what, parser, payload, skipped):
                 got.setdefault(row[0], row)
             cursor = self.parse(what, next_cursor, payload)

@@ -22,8 +22,8 @@ from perps_tracker.exchanges.parsing import (
     Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, pct_change, venue_message,
 )
 from perps_tracker.history import (
-    MarketHistory, covers_from, utc,
-    DAY, HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, skipped_note,
+    MarketHistory, collect_markets, covers_from, utc,
+    DAY, HOUR, MARKET_LIST_NOTE, Progress, VenueHistory, skipped_note,
 )
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
@@ -434,12 +434,12 @@ class Okx(Exchange):
     base_url = "https://www.okx.com"
     ws_url = "wss://ws.okx.com:8443"
     error_code_field, ok_codes = "code", ("0",)  # errors come inside HTTP 200 bodies
-    rate_limit_codes = ("50011", "50061")  # too many requests (per endpoint / per sub-account)
+    rate_limit_codes = ("50011", "50061")  # too many gets (per endpoint / per sub-account)
     liquidation_sources = ("ws", "rest")
     liquidations_sampled = "at most one liquidation per contract per second"
     liquidation_page = 100  # details per liquidation-orders page, OKX's maximum
     liquidation_pages = 50  # pages per family: a guard against reading an endless history
-    liquidation_limit = 4  # families polled at once; liquidation-orders allows 40 requests / 2 s
+    liquidation_limit = 4  # families polled at once; liquidation-orders allows 40 gets / 2 s
 
     def fetched(self, endpoint: str, path: str, params: dict, parser, *, missing_ok: bool = False) -> Any:
         """GET `path` and parse it; None for a 404 when `missing_ok`."""
@@ -556,7 +556,7 @@ class Okx(Exchange):
         one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
         mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
         tally, skipped = Tally(progress), SafeSkips()
-        requests = Requests(self, self.history_rates, tally)
+        gets = Requests(self, self.history_rates, tally)
         notes_before = len(self.notes)
         tally.plan(1)
         try:
@@ -570,21 +570,9 @@ class Okx(Exchange):
                    + pages(hours, MARK_LIMIT) + 1 + pages(hours, RATIO_CHUNK // HOUR))
 
         inst_ids = sorted(instruments)
-        results = self.fan_out(lambda inst_id: self._market_history(requests, inst_id, start, end, skipped),
+        results = self.fan_out(lambda inst_id: self._market_history(gets, inst_id, start, end, skipped),
                                inst_ids, limit=self.history_workers)
-        builder, candles_of, failures = HistoryBuilder(), {}, {}
-        for inst_id, got in zip(inst_ids, results):
-            if isinstance(got, ExchangeError):
-                failures[inst_id] = got
-                continue
-            candles_of[inst_id] = got.candles
-            if isinstance(got.open_interest, ExchangeError):
-                failures[inst_id] = got.open_interest  # left out of every sum, like a swap without candles
-                continue
-            builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
-            builder.add_open_interest(got.open_interest)
-        builder.failed = len(failures)
-
+        builder, candles_of, failures = collect_markets(inst_ids, results)
         candidates = btc_candidates(instruments)
         for inst_id in candidates:
             if inst_id not in candles_of:
@@ -595,11 +583,11 @@ class Okx(Exchange):
             window = {"start": start, "end": end}
             series = self.parallel({
                 "mark": lambda: self.optional("mark price history", lambda: self._mark(
-                    requests, btc, skipped, **window)),
+                    gets, btc, skipped, **window)),
                 "funding": lambda: self.optional("funding history", lambda: self._funding(
-                    requests, btc, skipped, **window)),
+                    gets, btc, skipped, **window)),
                 "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
-                    requests, skipped, **window)) or (None, None),
+                    gets, skipped, **window)) or (None, None),
             })
         tally.settle()
         long_share, cut_short = series["long_share"]
@@ -637,16 +625,16 @@ class Okx(Exchange):
             symbols=len(instruments), symbols_failed=builder.failed, notes=tuple(notes),
         )
 
-    def _market_history(self, requests: Requests, inst_id: str, start: int, end: int,
+    def _market_history(self, gets: Requests, inst_id: str, start: int, end: int,
                         skipped: Skips) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
         hours = max(1, (end - start) // HOUR)
-        candles = self._pages_back(requests, "history-candles", CANDLES_PATH, {"instId": inst_id, "bar": "1H"},
+        candles = self._pages_back(gets, "history-candles", CANDLES_PATH, {"instId": inst_id, "bar": "1H"},
                                    parse_history_candles, ("before", "after"), start * 1000, end * 1000,
                                    CANDLE_LIMIT, pages(hours, CANDLE_LIMIT), skipped)
         candles = [c for c in candles if start <= c[0] < end]
         try:
-            points = self._pages_back(requests, "open-interest-history", OI_HISTORY_PATH,
+            points = self._pages_back(gets, "open-interest-history", OI_HISTORY_PATH,
                                       {"instId": inst_id, "period": "1H"}, parse_open_interest_history,
                                       ("begin", "end"), start * 1000, end * 1000, OI_LIMIT, pages(hours, OI_LIMIT),
                                       skipped)
@@ -654,24 +642,24 @@ class Okx(Exchange):
             return MarketHistory(candles, e)
         return MarketHistory(candles, [p for p in points if start <= p[0] < end])
 
-    def _mark(self, requests: Requests, inst_id: str, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
+    def _mark(self, gets: Requests, inst_id: str, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
         """Open time → close of the mark-price candles over [start, end)."""
         hours = max(1, (end - start) // HOUR)
-        rows = self._pages_back(requests, "history-mark-price-candles", MARK_CANDLES_PATH,
+        rows = self._pages_back(gets, "history-mark-price-candles", MARK_CANDLES_PATH,
                                 {"instId": inst_id, "bar": "1H"}, parse_mark_candles, ("before", "after"),
                                 start * 1000, end * 1000, MARK_LIMIT, pages(hours, MARK_LIMIT), skipped)
         return {t: close for t, close in rows if start <= t < end}
 
-    def _funding(self, requests: Requests, inst_id: str, skipped: Skips, *, start: int,
+    def _funding(self, gets: Requests, inst_id: str, skipped: Skips, *, start: int,
                  end: int) -> dict[int, float]:
         """Settlement time → settled rate per 8 h over [start, end); read from a day earlier, so the
         first settlement in the window has its spacing."""
-        rows = self._pages_back(requests, "funding-rate-history", FUNDING_HISTORY_PATH, {"instId": inst_id},
+        rows = self._pages_back(gets, "funding-rate-history", FUNDING_HISTORY_PATH, {"instId": inst_id},
                                 parse_funding_history, ("before", "after"), (start - DAY) * 1000, end * 1000,
                                 FUNDING_LIMIT, 1, skipped)
         return funding_series(rows, None, start, end)
 
-    def _long_share(self, requests: Requests, skipped: Skips, *, start: int,
+    def _long_share(self, gets: Requests, skipped: Skips, *, start: int,
                     end: int) -> tuple[dict[int, float], bool]:
         """Time → BTC long accounts' share over [start, end), and whether OKX refused the older part.
 
@@ -686,7 +674,7 @@ class Okx(Exchange):
         for page in range(HISTORY_MAX_PAGES):
             params = {"ccy": "BTC", "period": "1H", "begin": max(lo - 1, hi - RATIO_CHUNK * 1000), "end": hi}
             try:
-                payload = requests.get(RATIO_PATH, params, unplanned=page >= planned)
+                payload = gets.get(RATIO_PATH, params, unplanned=page >= planned)
             except ExchangeError:
                 if not got:
                     raise
@@ -702,7 +690,7 @@ class Okx(Exchange):
             hi = oldest - 1
         raise self.error(f"unexpected long-short-account-ratio payload: more than {HISTORY_MAX_PAGES} pages")
 
-    def _pages_back(self, requests: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
+    def _pages_back(self, gets: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
                     lo_ms: int, hi_ms: int, limit: int, planned: int, skipped: Skips) -> list[tuple]:
         """Rows with times in [lo_ms, hi_ms), which OKX sends newest first, `limit` at a time, between
         two exclusive cursors: `keys[0]` (before / begin: newer than) stays at lo_ms − 1, `keys[1]`
@@ -710,7 +698,7 @@ class Okx(Exchange):
         shorter than `limit` is the last. Rows are (time s, ...), oldest first, one per time."""
         got: dict[int, tuple] = {}
         for page in range(HISTORY_MAX_PAGES):
-            payload = requests.get(path, {**params, keys[0]: lo_ms - 1, keys[1]: hi_ms, "limit": limit},
+            payload = gets.get(path, {**params, keys[0]: lo_ms - 1, keys[1]: hi_ms, "limit": limit},
                                    unplanned=page >= planned)
             rows = self.parse(what, parser, payload, skipped)
             for row in rows:
