@@ -8,10 +8,10 @@ slowest possible venue costs at most that long, and its failure becomes a
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Callable, Iterable
 
+from perps_tracker.concurrency import in_daemon_threads
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import EXCHANGES
 from perps_tracker.exchanges.base import Exchange
@@ -39,11 +39,11 @@ def fetch_one(cls: type[Exchange], client: HttpClient, url: str, timeout: float 
 
 
 def fetch_venues(venue_ids: Iterable[str], client: HttpClient, urls: dict[str, str],
-                 timeout: float | None) -> list[VenueSnapshot]:
-    """Snapshots of `venue_ids`, fetched at once, in registry order."""
+                 timeout: float | None, on_venue: Callable[[VenueSnapshot], None] | None = None
+                 ) -> list[VenueSnapshot]:
+    """Snapshots of `venue_ids`, fetched at once (daemon threads: Ctrl-C is not held up by a slow
+    venue), in registry order; `on_venue(row)` as each finishes."""
     ids = [v for v in EXCHANGES if v in set(venue_ids)]
-    if not ids:
-        return []
-    with ThreadPoolExecutor(max_workers=len(ids), thread_name_prefix="venue-") as pool:
-        futures = [pool.submit(fetch_one, EXCHANGES[v], client, urls[v], timeout) for v in ids]
-        return [f.result() for f in futures]
+    return in_daemon_threads(lambda v: fetch_one(EXCHANGES[v], client, urls[v], timeout), ids,
+                             name=lambda v: f"venue-{v}",
+                             on_result=None if on_venue is None else lambda _, row: on_venue(row))

@@ -131,6 +131,17 @@ def rolling_sum(series: Mapping[int, float] | None, hour: int, span: int = DAY) 
     return total
 
 
+def hour_runs(hours: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive hour buckets as (first hour, number of hours), oldest first."""
+    runs: list[tuple[int, int]] = []
+    for hour in sorted(set(hours)):
+        if runs and runs[-1][0] + runs[-1][1] * HOUR == hour:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((hour, 1))
+    return runs
+
+
 def venue_at(h: VenueHistory, hour: int) -> VenueSnapshot:
     """The venue's row of the snapshot of `hour`, rebuilt from its history (see module doc).
 

@@ -49,6 +49,7 @@ class VenueSnapshot:
     long_share: float | None = None
     records_skipped: int = 0
     notes: tuple[str, ...] = ()  # metrics that were unavailable, e.g. "long/short ratio unavailable: ..."
+    taken_at: int | None = None  # Unix seconds of the run that fetched this row
 
     @property
     def ok(self) -> bool:

@@ -195,8 +195,10 @@ def test_unwritable_locations_are_refused(runner, tmp_path, monkeypatch):
     new = runner.invoke(cli, ["init", "--db", str(tmp_path / "new.db")])
     assert new.exit_code == 1
     assert new.stderr == f"Error: cannot create database {tmp_path / 'new.db'}: directory {tmp_path} is not writable\n"
-    old = runner.invoke(cli, ["stats", "--db", str(existing)])
+    old = runner.invoke(cli, ["cleanup", "--db", str(existing)])
     assert old.exit_code == 1 and old.stderr == f"Error: database {existing} is not writable\n"
+    # Issue 12 item 2: reading needs no write access.
+    assert runner.invoke(cli, ["stats", "--db", str(existing)]).exit_code == 0
 
 
 def test_corrupt_database_is_one_line_and_untouched(runner, tmp_path):

@@ -160,14 +160,26 @@ def test_hanging_venue_is_cut_off_by_its_time_limit(runner, env, fake, db_path):
 
 
 def test_no_venue_answered_stores_nothing(runner, env, fake, db_path):
+    # Issue 12 item 6: one line per venue under a short header, and no empty database left behind.
     for venue in VENUES:
         fake.override(venue, Reply({"msg": "down"}, status=503))
     result = runner.invoke(cli, ["snapshot"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: no venue answered, nothing stored (binance: HTTP 503 at /")
-    assert result.stderr.count("\n") == 1
-    assert rows(db_path, "SELECT COUNT(*) FROM market_snapshots") == [(0,)]
-    assert rows(db_path, "SELECT COUNT(*) FROM exchange_snapshots") == [(0,)]
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: no venue answered, nothing stored:"
+    assert [line.split(":")[0] for line in lines[1:]] == [f"  {v}" for v in VENUES]
+    assert lines[1].startswith("  binance: HTTP 503 at /")
+    assert not db_path.exists()
+
+
+def test_no_venue_answered_keeps_an_existing_database_as_it_was(runner, env, fake, db_path):
+    assert snapshot(runner, "--quiet").exit_code == 0
+    before = rows(db_path, "SELECT exchange, status, volume_24h_usd, taken_at FROM exchange_snapshots ORDER BY id")
+    for venue in VENUES:
+        fake.override(venue, Reply({"msg": "down"}, status=503))
+    env.setattr("perps_tracker.cli.utc_now", lambda: NOW.replace(minute=50))
+    assert runner.invoke(cli, ["snapshot"]).exit_code == 1
+    assert rows(db_path, "SELECT exchange, status, volume_24h_usd, taken_at FROM exchange_snapshots ORDER BY id") == before
 
 
 def test_exchange_option_restricts(runner, env, fake, db_path):
@@ -205,3 +217,107 @@ def test_bad_database_path_stores_nothing_and_fetches_nothing(runner, env, fake,
     result = runner.invoke(cli, ["snapshot", "--db", str(tmp_path)])
     assert result.exit_code == 1 and result.stderr == f"Error: database path {tmp_path} is a directory\n"
     assert fake.requests == []
+
+
+# -- a second run in the same hour merges per venue (issue 12 item 1) --------------------------
+
+LATER = NOW.replace(minute=40)
+VENUE_SQL = "SELECT exchange, status, volume_24h_usd, btc_funding_rate_8h, taken_at FROM exchange_snapshots ORDER BY exchange"
+
+
+def market_row(db_path):
+    return rows(db_path, "SELECT exchanges_ok, exchanges_failed, total_volume_usd, composite_score, taken_at "
+                         "FROM market_snapshots")
+
+
+def test_restricted_rerun_keeps_the_other_venues(runner, env, db_path):
+    assert snapshot(runner, "--quiet").exit_code == 0
+    first = market_row(db_path)
+    env.setattr("perps_tracker.cli.utc_now", lambda: LATER)
+    result = snapshot(runner, "--exchange", "dydx", "--json")
+    assert result.exit_code == 0, result.stderr
+    ok, failed, volume, composite, taken_at = market_row(db_path)[0]
+    assert (ok, failed) == (8, 0) and volume == approx(first[0][2]) and composite == approx(first[0][3])
+    assert taken_at == int(LATER.timestamp())
+    runs = {exchange: t for exchange, *_, t in rows(db_path, VENUE_SQL)}
+    assert runs == {v: int((LATER if v == "dydx" else NOW).timestamp()) for v in VENUES}
+    data = json.loads(result.stdout)
+    assert [e["exchange"] for e in data["exchanges"] if not e["earlier_run"]] == ["dydx"]
+    assert {e["taken_at"] for e in data["exchanges"] if e["earlier_run"]} == {"2026-11-22T11:00:42Z"}
+    assert data["market"]["exchanges_ok"] == 8
+    stats = json.loads(runner.invoke(cli, ["stats", "--json"]).stdout)["latest"]
+    assert stats["taken_at"] == "2026-11-22T11:40:42Z"
+    assert {e["exchange"]: e["taken_at"][11:16] for e in stats["exchanges"]} == {
+        v: "11:40" if v == "dydx" else "11:00" for v in VENUES}
+    text_out = runner.invoke(cli, ["stats"], terminal_width=200).stdout
+    assert "merged from 2 runs: 11:00 UTC binance, bybit, okx, bitget, gateio, hyperliquid, asterdex; 11:40 UTC dydx" \
+        in text_out
+
+
+def test_rerun_with_a_venue_down_keeps_its_earlier_row(runner, env, fake, db_path):
+    assert snapshot(runner, "--quiet").exit_code == 0
+    before = dict((r[0], r[1:]) for r in rows(db_path, VENUE_SQL))
+    first = market_row(db_path)[0]
+    fake.override("binance", Reply({"msg": "down"}, status=503))
+    env.setattr("perps_tracker.cli.utc_now", lambda: LATER)
+    result = snapshot(runner, "--quiet")
+    assert result.exit_code == 3  # this run failed a venue ...
+    assert result.stderr.startswith("Warning: binance failed: HTTP 503") 
+    assert result.stderr.rstrip().endswith("; its row of 11:00 UTC is kept")
+    after = dict((r[0], r[1:]) for r in rows(db_path, VENUE_SQL))
+    assert after["binance"] == before["binance"]  # ... but the stored hour did not get worse
+    assert market_row(db_path)[0][:4] == approx(first[:4])
+
+
+def test_rerun_better_than_the_first_replaces_the_failed_row(runner, env, fake, db_path):
+    fake.override("okx", Reply({"msg": "down"}, status=503))
+    assert snapshot(runner, "--quiet").exit_code == 3
+    assert market_row(db_path)[0][:2] == (7, 1)
+    fake.override("okx", None)
+    env.setattr("perps_tracker.cli.utc_now", lambda: LATER)
+    assert snapshot(runner, "--quiet").exit_code == 0
+    assert market_row(db_path)[0][:2] == (8, 0)
+    assert dict((r[0], r[1]) for r in rows(db_path, VENUE_SQL))["okx"] == "ok"
+
+
+def test_merged_hour_scores_like_one_run_over_the_same_venues(runner, env, db_path, tmp_path):
+    assert snapshot(runner, "--quiet", "--exchange", "okx", "--exchange", "dydx").exit_code == 0
+    env.setattr("perps_tracker.cli.utc_now", lambda: LATER)
+    assert snapshot(runner, "--quiet", "--exchange", "binance").exit_code == 0
+    merged = rows(db_path, "SELECT total_volume_usd, funding_rate_8h, funding_divergence, oi_vol_ratio, "
+                           "composite_score FROM market_snapshots")
+    once = tmp_path / "once.db"
+    env.setenv("PERPS_TRACKER_DB", str(once))
+    args = ("--exchange", "okx", "--exchange", "dydx", "--exchange", "binance")
+    assert snapshot(runner, "--quiet", *args).exit_code == 0
+    assert merged == [approx(r) for r in rows(once, "SELECT total_volume_usd, funding_rate_8h, funding_divergence, "
+                                                    "oi_vol_ratio, composite_score FROM market_snapshots")]
+    assert rows(db_path, "SELECT COUNT(*) FROM exchange_snapshots") == [(3,)]
+
+
+def test_two_runs_at_once_in_one_hour_both_land(env, database):
+    import threading
+
+    from perps_tracker.config import load_settings
+    from perps_tracker.snapshot import take_snapshot
+
+    env.setenv("PERPS_TRACKER_DB", database.url)
+    settings = load_settings()
+    errors = []
+
+    def run(venues):
+        try:
+            take_snapshot(settings, venues, NOW)
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(vs,)) for vs in (["binance", "okx"], ["bybit", "dydx"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with database.engine.connect() as conn:
+        assert sorted(conn.execute(text("SELECT exchange FROM exchange_snapshots")).scalars()) == [
+            "binance", "bybit", "dydx", "okx"]
+        assert conn.execute(text("SELECT exchanges_ok FROM market_snapshots")).all() == [(4,)]

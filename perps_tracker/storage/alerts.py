@@ -10,17 +10,14 @@ strategy per snapshot hour; each delivery to a webhook is a row of `alert_delive
 from __future__ import annotations
 
 import bisect
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from perps_tracker.errors import DatabaseError
 from perps_tracker.rules import RuleInputs, trend_slope
 from perps_tracker.snapshot import HOUR
-from perps_tracker.storage.db import Database, one_line
+from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import (
     Alert,
     AlertDelivery,
@@ -33,14 +30,6 @@ from perps_tracker.storage.models import (
 TREND_POINTS = 6  # the slope of S over the last 6 snapshots ...
 TREND_SPAN = 12 * HOUR  # ... that lie within 12 h of the newest (older ones say nothing of now)
 REASON_SEPARATOR = "\n"
-
-
-@contextmanager
-def guard(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as e:
-        raise DatabaseError(f"{what} failed: {one_line(e)}") from e
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from perps_tracker.snapshot import HOUR
-from perps_tracker.storage.alerts import guard
-from perps_tracker.storage.db import Database
+from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import MarketSnapshot, SentimentFactors
 
 FACTOR_COLUMNS = ("funding", "price", "long_short", "conviction", "divergence", "oi_price")

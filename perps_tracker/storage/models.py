@@ -85,6 +85,9 @@ class ExchangeSnapshot(Base):
     long_short_ratio: Mapped[float | None]
     long_share: Mapped[float | None]
     records_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # Unix seconds of the run that fetched this row: a re-run in the same hour keeps the rows
+    # of venues it did not read (or that failed) from an earlier run.
+    taken_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SentimentFactors(Base):

@@ -6,18 +6,15 @@ frozen dataclasses that the CLI renders as tables or JSON.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from perps_tracker.errors import DatabaseError
 from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.history import hour_runs
 from perps_tracker.snapshot import HOUR, hour_bucket
-from perps_tracker.storage.db import Database, one_line
+from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import (
     Alert,
     AlertDelivery,
@@ -79,6 +76,16 @@ class LatestSnapshot:
     strength: str | None
     exchanges_ok: int
     exchanges_failed: int
+    taken_at: int | None = None  # the newest run that went into it
+    venues: tuple[tuple[str, str, int | None], ...] = ()  # (exchange, status, taken_at) per venue row
+
+    @property
+    def runs(self) -> dict[int | None, list[str]]:
+        """When each run that went into this snapshot was taken → the venues whose rows it wrote."""
+        out: dict[int | None, list[str]] = {}
+        for exchange, _, taken_at in self.venues:
+            out.setdefault(taken_at, []).append(exchange)
+        return dict(sorted(out.items(), key=lambda kv: kv[0] or 0))
 
 
 @dataclass(frozen=True)
@@ -109,15 +116,6 @@ class Stats:
         if self.latest is None or self.latest.composite_score is None or self.composite_24h_ago is None:
             return None
         return self.latest.composite_score - self.composite_24h_ago
-
-
-@contextmanager
-def _guard(what: str) -> Iterator[None]:
-    """Turn a database failure into a one-line DatabaseError."""
-    try:
-        yield
-    except SQLAlchemyError as e:
-        raise DatabaseError(f"{what} failed: {one_line(e)}") from e
 
 
 def _row_counts(conn: Connection) -> dict[str, int]:
@@ -166,15 +164,8 @@ def _gaps(conn: Connection, first: int, now_bucket: int) -> tuple[list[Gap], int
     present = set(
         conn.execute(select(MarketSnapshot.timestamp).where(MarketSnapshot.timestamp >= start)).scalars()
     )
-    gaps: list[Gap] = []
-    for bucket in range(start, end + 1, HOUR):
-        if bucket in present:
-            continue
-        if gaps and gaps[-1].end + HOUR == bucket:
-            gaps[-1] = Gap(gaps[-1].start, gaps[-1].hours + 1)
-        else:
-            gaps.append(Gap(bucket, 1))
-    return gaps, start
+    missing = (bucket for bucket in range(start, end + 1, HOUR) if bucket not in present)
+    return [Gap(first_hour, n) for first_hour, n in hour_runs(missing)], start
 
 
 def _composite_near(conn: Connection, target: int, lo: int, hi: int) -> float | None:
@@ -191,7 +182,7 @@ def _composite_near(conn: Connection, target: int, lo: int, hi: int) -> float | 
 def collect_stats(db: Database, now: datetime) -> Stats:
     """What the database holds, as of `now`."""
     now_bucket = hour_bucket(now)
-    with _guard("reading statistics"), db.engine.connect() as conn:
+    with guard("reading statistics"), db.engine.connect() as conn:
         rows = _row_counts(conn)
         first, last = conn.execute(select(func.min(MarketSnapshot.timestamp), func.max(MarketSnapshot.timestamp))).one()
         latest = None
@@ -200,8 +191,10 @@ def collect_stats(db: Database, now: datetime) -> Stats:
         before = None
         if last is not None:
             m = conn.execute(select(MarketSnapshot.__table__).where(MarketSnapshot.timestamp == last)).one()
+            venues = conn.execute(select(ExchangeSnapshot.exchange, ExchangeSnapshot.status, ExchangeSnapshot.taken_at)
+                                  .where(ExchangeSnapshot.snapshot_id == m.id).order_by(ExchangeSnapshot.id)).all()
             latest = LatestSnapshot(m.timestamp, m.source, m.composite_score, m.sentiment, m.strength,
-                                    m.exchanges_ok, m.exchanges_failed)
+                                    m.exchanges_ok, m.exchanges_failed, m.taken_at, tuple(map(tuple, venues)))
             before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
             gaps, gap_start = _gaps(conn, first, now_bucket)
         coverage = _coverage(conn, now_bucket)
@@ -270,7 +263,7 @@ def cleanup(db: Database, now: datetime, days: int, *, dry_run: bool = False, va
     removed: dict[str, int] = {}
     size_before = db.size_bytes() if vacuum and not dry_run else None
     # A dry run reads on a connection that is never committed.
-    with _guard("cleanup"), (db.engine.connect() if dry_run else db.engine.begin()) as conn:
+    with guard("cleanup"), (db.engine.connect() if dry_run else db.engine.begin()) as conn:
         plan, newest = _cleanup_plan(conn, cutoff)
         # Children first, so the snapshot ids they refer to are still there to match.
         for name, where in plan.items():
@@ -281,7 +274,7 @@ def cleanup(db: Database, now: datetime, days: int, *, dry_run: bool = False, va
                 removed[name] = conn.execute(delete(table).where(where)).rowcount
     size_after = None
     if vacuum and not dry_run:
-        with _guard("vacuum"):
+        with guard("vacuum"):
             _vacuum(db)
         size_after = db.size_bytes()
     ordered = {name: removed[name] for name in TABLES}

@@ -1,14 +1,23 @@
-"""Write a snapshot (one transaction) and read what scoring needs from history."""
+"""Write a snapshot (one transaction) and read what scoring needs from history.
+
+An hour's snapshot is rewritten under the database's write lock (`snapshot_hour`): the rows
+already stored for the hour are read, merged with the new run by the caller, and the whole
+hour written back at once, so two runs in one hour never lose each other's venues.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
+from perps_tracker.market import VenueSnapshot
 from perps_tracker.scoring import FactorScores, MarketAggregates
 from perps_tracker.snapshot import HOUR, Snapshot
-from perps_tracker.storage.db import Database, one_line
+from perps_tracker.storage.db import Database, one_line, write_lock
 from perps_tracker.storage.liquidations import summary_rows
 from perps_tracker.storage.models import (
     ExchangeSnapshot,
@@ -19,13 +28,17 @@ from perps_tracker.storage.models import (
 
 OI_LOOKBACK = (20 * HOUR, 28 * HOUR)  # "24 h earlier" means a snapshot in this range
 _CHILDREN = (ExchangeSnapshot, SentimentFactors, LiquidationSnapshot)
+# The stored columns of a venue row, as VenueSnapshot fields (notes are not stored).
+VENUE_COLUMNS = ("exchange", "kind", "status", "error", "latency_ms", "volume_24h_usd", "open_interest_usd",
+                 "markets", "num_trades_24h", "btc_price", "btc_mark_price", "btc_index_price", "btc_funding_rate_8h",
+                 "btc_price_change_24h_pct", "long_short_ratio", "long_share", "records_skipped", "taken_at")
 
 
-def previous_oi(db: Database, timestamp: int) -> dict[str, float] | None:
+def previous_oi(db: Database | Connection, timestamp: int) -> dict[str, float] | None:
     """Venue → open interest (USD) of the snapshot nearest 24 h before `timestamp` (20–28 h), if any."""
     target = timestamp - 24 * HOUR
     try:
-        with db.engine.connect() as conn:
+        with _connected(db) as conn:
             snapshot_id = conn.execute(
                 select(MarketSnapshot.id)
                 .where(MarketSnapshot.timestamp.between(timestamp - OI_LOOKBACK[1], timestamp - OI_LOOKBACK[0]))
@@ -44,6 +57,15 @@ def previous_oi(db: Database, timestamp: int) -> dict[str, float] | None:
     return {exchange: oi for exchange, oi in rows}
 
 
+@contextmanager
+def _connected(db: Database | Connection) -> Iterator[Connection]:
+    if isinstance(db, Connection):
+        yield db
+    else:
+        with db.engine.connect() as conn:
+            yield conn
+
+
 def _market_row(snap: Snapshot, source: str) -> dict:
     m: MarketAggregates = snap.market
     return dict(
@@ -60,42 +82,74 @@ def _market_row(snap: Snapshot, source: str) -> dict:
 
 
 def _venue_rows(snap: Snapshot, snapshot_id: int) -> list[dict]:
-    return [dict(
-        snapshot_id=snapshot_id, exchange=v.exchange, kind=v.kind, status=v.status, error=v.error,
-        latency_ms=v.latency_ms, volume_24h_usd=v.volume_24h_usd, open_interest_usd=v.open_interest_usd,
-        markets=v.markets, num_trades_24h=v.num_trades_24h, btc_price=v.btc_price,
-        btc_mark_price=v.btc_mark_price, btc_index_price=v.btc_index_price,
-        btc_funding_rate_8h=v.btc_funding_rate_8h, btc_price_change_24h_pct=v.btc_price_change_24h_pct,
-        long_short_ratio=v.long_short_ratio, long_share=v.long_share, records_skipped=v.records_skipped,
-    ) for v in snap.venues]
+    return [dict(snapshot_id=snapshot_id, **{name: getattr(v, name) for name in VENUE_COLUMNS}) for v in snap.venues]
 
 
 def _factor_row(factors: FactorScores, snapshot_id: int) -> dict:
     return dict(snapshot_id=snapshot_id, **factors.as_dict(), missing=",".join(factors.missing))
 
 
-def store_snapshot(db: Database, snap: Snapshot, source: str = "live", *, keep_existing: bool = False) -> int | None:
-    """Write the snapshot's rows in one transaction, replacing any snapshot of the same hour
-    (with `keep_existing`, as `backfill` does: leaving it alone and writing nothing).
+def _venue_row(row) -> VenueSnapshot:
+    return VenueSnapshot(**{name: getattr(row, name) for name in VENUE_COLUMNS})
 
-    Returns the new `market_snapshots.id`, or None when an existing snapshot was kept.
-    """
-    try:
-        with db.engine.begin() as conn:
-            if keep_existing and conn.execute(
-                    select(MarketSnapshot.id).where(MarketSnapshot.timestamp == snap.timestamp)).first():
-                return None
-            old = select(MarketSnapshot.id).where(MarketSnapshot.timestamp == snap.timestamp)
+
+class HourWriter:
+    """The hour's stored snapshot, read and rewritten under the database's write lock."""
+
+    def __init__(self, conn: Connection, timestamp: int):
+        self.conn, self.timestamp = conn, timestamp
+
+    def _snapshot_id(self) -> int | None:
+        return self.conn.execute(select(MarketSnapshot.id).where(MarketSnapshot.timestamp == self.timestamp)).scalar()
+
+    def earlier_venues(self) -> list[VenueSnapshot]:
+        """The venue rows already stored for this hour (none for a new hour)."""
+        snapshot_id = self._snapshot_id()
+        if snapshot_id is None:
+            return []
+        columns = [getattr(ExchangeSnapshot, name) for name in VENUE_COLUMNS]
+        rows = self.conn.execute(select(*columns).where(ExchangeSnapshot.snapshot_id == snapshot_id)
+                                 .order_by(ExchangeSnapshot.id)).all()
+        return [_venue_row(row) for row in rows]
+
+    def previous_oi(self) -> dict[str, float] | None:
+        return previous_oi(self.conn, self.timestamp)
+
+    def write(self, snap: Snapshot, source: str = "live") -> int:
+        """Replace the hour's rows with `snap` (whose venues include the kept earlier rows)."""
+        snapshot_id = self._snapshot_id()
+        market = _market_row(snap, source)
+        if snapshot_id is None:
+            snapshot_id = self.conn.execute(MarketSnapshot.__table__.insert().values(**market)).inserted_primary_key[0]
+        else:
+            self.conn.execute(update(MarketSnapshot).where(MarketSnapshot.id == snapshot_id).values(**market))
             for child in _CHILDREN:
-                conn.execute(delete(child).where(child.snapshot_id.in_(old)))
-            conn.execute(delete(MarketSnapshot).where(MarketSnapshot.timestamp == snap.timestamp))
-            snapshot_id = conn.execute(
-                MarketSnapshot.__table__.insert().values(**_market_row(snap, source))
-            ).inserted_primary_key[0]
-            conn.execute(ExchangeSnapshot.__table__.insert(), _venue_rows(snap, snapshot_id))
-            conn.execute(SentimentFactors.__table__.insert().values(**_factor_row(snap.factors, snapshot_id)))
-            if snap.liquidations:
-                conn.execute(LiquidationSnapshot.__table__.insert(), summary_rows(snap.liquidations, snapshot_id))
+                self.conn.execute(delete(child).where(child.snapshot_id == snapshot_id))
+        self.conn.execute(ExchangeSnapshot.__table__.insert(), _venue_rows(snap, snapshot_id))
+        self.conn.execute(SentimentFactors.__table__.insert().values(**_factor_row(snap.factors, snapshot_id)))
+        if snap.liquidations:
+            self.conn.execute(LiquidationSnapshot.__table__.insert(), summary_rows(snap.liquidations, snapshot_id))
+        return snapshot_id
+
+
+@contextmanager
+def snapshot_hour(db: Database, timestamp: int) -> Iterator[HourWriter]:
+    """Read and rewrite the snapshot of the hour `timestamp` in one transaction that holds the write
+    lock throughout, so two runs in the same hour merge one after the other; all of it or none."""
+    try:
+        with write_lock(db.engine) as conn:
+            yield HourWriter(conn, timestamp)
     except SQLAlchemyError as e:
         raise DatabaseError(f"storing the snapshot failed, nothing was written: {one_line(e)}") from e
-    return snapshot_id
+
+
+def store_snapshot(db: Database, snap: Snapshot, source: str = "live", *, keep_existing: bool = False) -> int | None:
+    """Write the snapshot's rows in one transaction, replacing the hour's stored rows (with
+    `keep_existing`, as `backfill` does: leaving an existing snapshot alone and writing nothing).
+
+    Returns the `market_snapshots.id`, or None when an existing snapshot was kept.
+    """
+    with snapshot_hour(db, snap.timestamp) as hour:
+        if keep_existing and hour._snapshot_id() is not None:
+            return None
+        return hour.write(snap, source)

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from perps_tracker.errors import DatabaseError
-from perps_tracker.storage.db import MIGRATIONS_DIR, _script, head_revision, open_database
+from perps_tracker.storage.db import MIGRATIONS_DIR, REVISIONS, SCHEMA_HEAD, _script, head_revision, open_database
 from perps_tracker.storage.models import TABLES, Base
 
 
@@ -39,6 +39,11 @@ def test_revision_chain_is_linear():
     revs = revisions()
     assert revs[0] == "0001" and revs[-1] == head_revision()
     assert len(set(revs)) == len(revs)
+
+
+def test_known_revisions_match_the_migration_scripts():
+    # The schema revision is checked without Alembic; its list must be the scripts' chain.
+    assert list(REVISIONS) == revisions() and SCHEMA_HEAD == _script().get_current_head()
 
 
 def test_fresh_database_is_created_at_head(db_path):
