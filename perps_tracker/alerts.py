@@ -138,8 +138,13 @@ class AlertRun:
     snapshot_source: str
     entries: tuple[Entry, ...]  # every strategy, in §6 order
     webhooks: tuple[str, ...]  # kinds notified (empty without --notify)
-    delivered: int  # deliveries made on this run (retries of earlier alerts included)
+    delivered_to: tuple[tuple[str, int], ...]  # (webhook, deliveries made on this run, retries included)
     failures: tuple[DeliveryFailure, ...]
+
+    @property
+    def delivered(self) -> int:
+        """Deliveries made on this run, to every webhook."""
+        return sum(n for _, n in self.delivered_to)
 
     @property
     def stale_seconds(self) -> int:
@@ -185,7 +190,7 @@ def run_alerts(settings, now: int, *, notify: bool, post: Callable | None = None
                               d.evaluation.direction, d.evaluation.reasons, d.status, d.why)
                for d in decisions if d.status != "not_fired"]
         stored = {a.strategy: a for a in store.record_alerts(db, ref.timestamp, now, new)} if new else {}
-        delivered, failures = 0, []
+        delivered, failures = {}, []
         if notify:
             current = [a.id for a in list(done.values()) + list(stored.values()) if a.raised]
             store.queue_deliveries(db, current, sorted(webhooks))
@@ -204,12 +209,12 @@ def run_alerts(settings, now: int, *, notify: bool, post: Callable | None = None
                 entries.append(Entry(e.strategy, e.tier, e.confidence, e.direction, e.reasons, d.status, d.why))
     finally:
         db.dispose()
-    return AlertRun(now, ref.timestamp, ref.source, tuple(entries), tuple(sorted(webhooks)), delivered,
-                    tuple(failures))
+    return AlertRun(now, ref.timestamp, ref.source, tuple(entries), tuple(sorted(webhooks)),
+                    tuple(sorted(delivered.items())), tuple(failures))
 
 
 def deliver(db, settings, webhooks: dict[str, str], now: int, post: Callable | None = None
-            ) -> tuple[int, list[DeliveryFailure]]:
+            ) -> tuple[dict[str, int], list[DeliveryFailure]]:
     """Make every pending delivery to the configured webhooks, oldest first; expire stale ones.
 
     A webhook that fails on this run is not tried again until the next run (its remaining
@@ -223,7 +228,8 @@ def deliver(db, settings, webhooks: dict[str, str], now: int, post: Callable | N
     if post is None:
         def post(webhook, notice):
             send(webhook, notice, http)
-    delivered, failures = 0, []
+    delivered: dict[str, int] = {}
+    failures: list[DeliveryFailure] = []
     broken: dict[str, str] = {}
     for d in store.pending_deliveries(db):
         a = d.alert
@@ -247,5 +253,5 @@ def deliver(db, settings, webhooks: dict[str, str], now: int, post: Callable | N
             failures.append(DeliveryFailure(d.webhook, a.strategy, a.snapshot_timestamp, e.reason))
             continue
         store.finish_delivery(db, d.id, now, delivered=True)
-        delivered += 1
+        delivered[d.webhook] = delivered.get(d.webhook, 0) + 1
     return delivered, failures

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from perps_tracker.errors import ExchangeError, TrackerError
-from perps_tracker.history import DAY, HOUR, VenueHistory, venue_at
+from perps_tracker.history import DAY, HOUR, VenueHistory, hour_runs, venue_at
 from perps_tracker.market import VenueSnapshot
 
 MAX_DAYS = 30
@@ -42,6 +42,7 @@ class VenueOutcome:
     symbols_failed: int = 0
     hours: int = 0  # hours of the window this venue contributed an ok row to
     notes: tuple[str, ...] = ()
+    missing: tuple[tuple[int, int], ...] = ()  # planned hours without this venue's row: (first hour, hours)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,16 @@ class BackfillResult:
     existing: dict[str, int]  # source → hours already stored and left alone
     without_data: int  # planned hours no venue had history for
     venues: tuple[VenueOutcome, ...] = field(default=())
+    unfilled: tuple[tuple[int, int], ...] = ()  # planned hours still without a snapshot: (first hour, hours)
 
     @property
     def failed_venues(self) -> list[VenueOutcome]:
         return [v for v in self.venues if v.status == "failed"]
+
+    @property
+    def incomplete(self) -> bool:
+        """Hours still missing, or a venue's history could not be read: `backfill` exits 3."""
+        return bool(self.unfilled or self.failed_venues)
 
 
 @dataclass
@@ -119,7 +126,7 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
         if not histories:
             reasons = "; ".join(f"{o.exchange}: {o.error}" for o in outcomes)
             raise TrackerError(f"no venue's history could be read, nothing stored ({reasons})")
-        stored, without, hours_ok = 0, 0, {v: 0 for v in venue_ids}
+        stored, without, hours_ok, meanwhile = 0, 0, {v: set() for v in venue_ids}, set()
         failed_rows = [VenueSnapshot.failed(o.exchange, EXCHANGES[o.exchange].kind, o.error or "failed")
                        for o in outcomes if o.status == "failed"]
         for n, hour in enumerate(planned, 1):
@@ -132,7 +139,9 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
                 if store_snapshot(db, snap, source="backfill", keep_existing=True) is not None:
                     stored += 1
                     for r in ok:
-                        hours_ok[r.exchange] += 1
+                        hours_ok[r.exchange].add(hour)
+                else:
+                    meanwhile.add(hour)  # a live snapshot took this hour during the run
             else:
                 without += 1
             reporter.store_progress(n, len(planned))
@@ -140,9 +149,14 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
     finally:
         if own_db:
             db.dispose()
-    outcomes = [VenueOutcome(o.exchange, o.status, o.error, o.symbols, o.symbols_failed, hours_ok.get(o.exchange, 0),
-                             o.notes) for o in outcomes]
-    return BackfillResult(days, first, last, len(planned), stored, counts, without, tuple(outcomes))
+    filled = [h for h in planned if h not in meanwhile]
+    outcomes = [VenueOutcome(o.exchange, o.status, o.error, o.symbols, o.symbols_failed,
+                             len(hours_ok[o.exchange]), o.notes,
+                             tuple(hour_runs(h for h in filled if h not in hours_ok[o.exchange])))
+                for o in outcomes]
+    stored_hours = set().union(*hours_ok.values()) if hours_ok else set()
+    unfilled = tuple(hour_runs(h for h in filled if h not in stored_hours))
+    return BackfillResult(days, first, last, len(planned), stored, counts, without, tuple(outcomes), unfilled)
 
 
 def _download_all(settings, db, registry, venue_ids, start, end, now, reporter, HttpClient, HttpSettings):
@@ -183,12 +197,13 @@ def _download_all(settings, db, registry, venue_ids, start, end, now, reporter, 
                     store.keep_history(db, results[venue], int(now.timestamp()))
                 reporter.venue_done(_outcome(venue, results[venue], False))
         except BaseException:
-            cancel.set()  # downloads stop at their next request; finished ones are already kept
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Downloads stop at their next request; finished ones are already kept. Nothing a
+            # download still running could store, so the interruption does not wait for it.
+            cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
-        finally:
-            pool.shutdown(wait=True)
-            client.close()
+        pool.shutdown(wait=True)
+        client.close()
     histories = [results[v] for v in venue_ids if isinstance(results[v], VenueHistory)]
     outcomes = [_outcome(v, results[v], v in kept) for v in venue_ids]
     return histories, outcomes

@@ -20,14 +20,28 @@ from perps_tracker.exchanges import EXCHANGES
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+INTERRUPTED = "interrupted"  # ctx.meta key: what a command says when Ctrl-C or SIGTERM stops it
+EXIT_INTERRUPTED = 130
+
+
 class TrackerGroup(click.Group):
-    """A click group that shows expected failures as one line instead of a traceback."""
+    """A click group that shows expected failures as one line instead of a traceback, and an
+    interruption (Ctrl-C, SIGTERM) as one `Interrupted: ...` line with exit code 130."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except TrackerError as e:
             raise click.ClickException(str(e)) from e
+        except KeyboardInterrupt:
+            message = ctx.meta.get(INTERRUPTED, "nothing partial was stored")
+            click.echo(f"Interrupted: {message}", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+def on_interrupt(message: str) -> None:
+    """Say `message` after `Interrupted:` if the running command is stopped by Ctrl-C or SIGTERM."""
+    click.get_current_context().meta[INTERRUPTED] = message
 
 
 def settings_options(func):
@@ -133,11 +147,13 @@ def init(settings, mkdir):
 def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
     """Fetch every venue at once, score the market and store this hour's snapshot.
 
-    Running it again in the same hour replaces that hour's snapshot. With --alerts, the
-    strategy alerts are evaluated on it right after, as `alerts --notify` would (without
-    webhooks in the config, they are printed, even with --quiet). Exit code 0 when every
-    venue answered, 3 when the snapshot was stored but some venues failed (or an alert could
-    not be delivered), 1 when nothing was stored.
+    Running it again in the same hour merges into that hour's snapshot: a venue that answered
+    replaces its row, a venue that failed or was not asked keeps the earlier one, and the
+    market is scored again over the merged rows (a stored hour never gets worse). With
+    --alerts, the strategy alerts are evaluated on it right after, as `alerts --notify` would
+    (without webhooks in the config, they are printed, even with --quiet). Exit code 0 when
+    every venue asked answered, 3 when the snapshot was stored but some venues failed (or an
+    alert could not be delivered), 1 when nothing was stored, 130 when interrupted.
 
     \b
     Examples:
@@ -145,11 +161,14 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
       perps-tracker snapshot --exchange binance --exchange okx --json
       0 * * * * cd ~/perps && .venv/bin/perps-tracker snapshot --quiet --alerts   (crontab)
     """
-    from perps_tracker.render import print_json, render_snapshot, render_snapshot_warnings, snapshot_json
+    from perps_tracker.render import FetchStatus, print_json, render_snapshot, render_snapshot_warnings, snapshot_json
     from perps_tracker.snapshot import take_snapshot
 
+    on_interrupt("nothing was stored for this hour")
     now = utc_now()
-    snap = take_snapshot(settings, exchanges or list(EXCHANGES), now)
+    venues = [v for v in EXCHANGES if v in set(exchanges or EXCHANGES)]
+    with FetchStatus(venues, enabled=not (quiet or as_json)) as status:
+        snap = take_snapshot(settings, venues, now, on_venue=status.done)
     run = None
     if with_alerts:
         from perps_tracker.alerts import run_alerts
@@ -176,10 +195,9 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
         from perps_tracker.render import render_delivery_warnings
 
         render_delivery_warnings(run)
-    if snap.failed:
-        if quiet or as_json:
-            render_snapshot_warnings(snap)
-    if snap.failed or (run is not None and run.failures):
+    if snap.failed_now and (quiet or as_json):
+        render_snapshot_warnings(snap)
+    if snap.failed_now or (run is not None and run.failures):
         ctx.exit(3)
 
 
@@ -194,14 +212,11 @@ def stats(settings, as_json):
       perps-tracker stats --json | jq .coverage
     """
     from perps_tracker.render import print_json, render_stats, stats_json
-    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.db import open_for_reading
     from perps_tracker.storage.queries import collect_stats
 
-    db = open_database(settings.db, create=False)
-    try:
+    with open_for_reading(settings.db) as db:
         result = collect_stats(db, utc_now())
-    finally:
-        db.dispose()
     if as_json:
         print_json(stats_json(result))
     else:
@@ -225,14 +240,13 @@ def cleanup(settings, days, dry_run, vacuum, as_json):
       perps-tracker cleanup --days 30 --dry-run
     """
     from perps_tracker.render import cleanup_json, print_json, render_cleanup
-    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.db import open_database, open_for_reading
     from perps_tracker.storage.queries import cleanup as run_cleanup
 
-    db = open_database(settings.db, create=False)
-    try:
+    on_interrupt("nothing was deleted")
+    opened = open_for_reading(settings.db) if dry_run else open_database(settings.db, create=False)
+    with opened as db:
         result = run_cleanup(db, utc_now(), days, dry_run=dry_run, vacuum=vacuum)
-    finally:
-        db.dispose()
     if as_json:
         print_json(cleanup_json(result))
     else:
@@ -293,7 +307,8 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
 
     Reconnects with backoff after a drop, answers pings, skips malformed frames, and writes
     deduplicated events every second. Ctrl-C, SIGTERM or the end of --duration flushes and
-    prints a summary per venue. Exit code 3 when a venue never connected, 1 when the
+    prints a summary per venue. Exit code 0 at the end of --duration or on SIGTERM (a
+    service's normal stop), 130 on Ctrl-C, 3 when a venue never connected, 1 when the
     database failed.
 
     \b
@@ -310,9 +325,14 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
 
     started = time.monotonic()
     venues = [v for v in STREAMED_VENUES if v in set(exchanges or STREAMED_VENUES)]
-    stats, fatal = run_watch(settings, venues, duration, symbols, log=(lambda _: None) if quiet else watch_log)
+    stats, fatal, interrupted = run_watch(settings, venues, duration, symbols,
+                                          log=(lambda _: None) if quiet else watch_log)
     if not quiet:
         render_watch_summary(stats, time.monotonic() - started)
+    if interrupted and fatal is None:
+        stored = sum(s.stored for s in stats.values())
+        click.echo(f"Interrupted: every event received was stored ({stored} new).", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     if fatal is not None:
         lost = sum(s.pending for s in stats.values())
         raise DatabaseError(f"{fatal}; stopped, {lost} events received were not stored")
@@ -354,14 +374,11 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
             raise click.UsageError("--since lists past alerts; it cannot be combined with --notify")
         from perps_tracker.render import alert_history_json, print_json, render_alert_history
         from perps_tracker.storage.alerts import alert_history
-        from perps_tracker.storage.db import open_database
+        from perps_tracker.storage.db import open_for_reading
 
         start = int(utc_now().timestamp() - since)
-        db = open_database(settings.db, create=False)
-        try:
+        with open_for_reading(settings.db) as db:
             past = alert_history(db, start)
-        finally:
-            db.dispose()
         if as_json:
             print_json(alert_history_json(past if show_all else [a for a in past if a.status != "suppressed"],
                                           start))
@@ -396,7 +413,8 @@ def backfill(ctx, settings, days, exchanges, as_json, quiet):
     Fills only the hours that have no snapshot (live ones are never touched), marks the rows
     source=backfill and scores them like live snapshots. What a venue keeps no history of
     stays empty and is named. Interrupted? Run it again: finished downloads and stored
-    hours are kept. Exit code 3 when a venue's history could not be read.
+    hours are kept. Exit code 3 when hours stay missing (stderr says which venues lacked
+    history for which span) or a venue's history could not be read; 130 when interrupted.
 
     \b
     Examples:
@@ -404,24 +422,23 @@ def backfill(ctx, settings, days, exchanges, as_json, quiet):
       perps-tracker backfill --days 30 --exchange binance --exchange bybit
     """
     from perps_tracker.backfill import backfill as run_backfill
-    from perps_tracker.render import BackfillProgress, backfill_json, print_json, render_backfill
+    from perps_tracker.render import (
+        BackfillProgress, backfill_json, print_json, render_backfill, render_backfill_warnings,
+    )
 
+    on_interrupt("what was stored and downloaded is kept; run the same command again to resume")
     venues = [v for v in EXCHANGES if v in set(exchanges or EXCHANGES)]
-    try:
-        if quiet or as_json:
-            result = run_backfill(settings, days, utc_now(), venues)
-        else:
-            with BackfillProgress(venues) as bars:
-                result = run_backfill(settings, days, utc_now(), venues, bars.reporter())
-    except KeyboardInterrupt:
-        click.echo("Interrupted: what was stored and downloaded is kept; run the same command again to resume.",
-                   err=True)
-        ctx.exit(130)
+    if quiet or as_json:
+        result = run_backfill(settings, days, utc_now(), venues)
+    else:
+        with BackfillProgress(venues) as bars:
+            result = run_backfill(settings, days, utc_now(), venues, bars.reporter())
     if as_json:
         print_json(backfill_json(result))
     elif not quiet:
         render_backfill(result)
-    if result.failed_venues:
+    if result.incomplete:
+        render_backfill_warnings(result)
         ctx.exit(3)
 
 
@@ -469,13 +486,10 @@ def trend(settings, hours, as_json):
     """
     from perps_tracker.analysis import load_trend
     from perps_tracker.render import print_json, render_trend, trend_json
-    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.db import open_for_reading
 
-    db = open_database(settings.db, create=False)
-    try:
+    with open_for_reading(settings.db) as db:
         report = load_trend(db, int(utc_now().timestamp()), hours)
-    finally:
-        db.dispose()
     if as_json:
         print_json(trend_json(report))
     else:
@@ -505,13 +519,10 @@ def backtest(settings, days, horizons, as_json):
     """
     from perps_tracker.analysis import load_backtest
     from perps_tracker.render import backtest_json, print_json, render_backtest
-    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.db import open_for_reading
 
-    db = open_database(settings.db, create=False)
-    try:
+    with open_for_reading(settings.db) as db:
         result = load_backtest(db, days, horizons)
-    finally:
-        db.dispose()
     if as_json:
         print_json(backtest_json(result))
     else:
@@ -546,13 +557,10 @@ def predict_funding(settings, as_json):
     """
     from perps_tracker.predict import load_funding_prediction
     from perps_tracker.render import predict_json, print_json, render_predict
-    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.db import open_for_reading
 
-    db = open_database(settings.db, create=False)
-    try:
+    with open_for_reading(settings.db) as db:
         result = load_funding_prediction(db)
-    finally:
-        db.dispose()
     if as_json:
         print_json(predict_json(result))
     else:
@@ -580,6 +588,22 @@ def config(settings, as_json):
         render_config(settings)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a command the way Ctrl-C does
+
+
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="perps-tracker")
+    import os
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli(prog_name="perps-tracker")
+    except SystemExit as e:
+        if e.code == EXIT_INTERRUPTED:  # do not wait for worker threads still blocked in a request
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        raise

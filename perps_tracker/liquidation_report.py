@@ -5,14 +5,15 @@ Also used by `snapshot`, which stores the last hour's lines in `liquidation_snap
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
+from perps_tracker.concurrency import in_daemon_threads
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import EXCHANGES
 from perps_tracker.liquidation import LiquidationSummary, summarize_window
+from perps_tracker.market import VenueSnapshot
 
 HOUR_MS = 3_600_000
 
@@ -78,9 +79,8 @@ def poll(settings, venues: Sequence[str], start_ms: int, end_ms: int, symbols: i
         return []
     client = HttpClient(HttpSettings.from_settings(settings))
     try:
-        with ThreadPoolExecutor(max_workers=len(venues), thread_name_prefix="poll-") as pool:
-            futures = [pool.submit(_poll_one, v, settings, client, start_ms, end_ms, symbols, db) for v in venues]
-            return [f.result() for f in futures]
+        return in_daemon_threads(lambda v: _poll_one(v, settings, client, start_ms, end_ms, symbols, db), venues,
+                                 name=lambda v: f"poll-{v}")
     finally:
         client.close()
 
@@ -111,14 +111,34 @@ def read_report(db, end: datetime, hours: float, venues: Sequence[str],
     return Report(hours, start_ms, end_ms, lines, market, volumes_at, data.details)
 
 
+def read_last_hour(db, end: datetime):
+    """The stored events and coverage of the hour before `end` (a snapshot's liquidation window)."""
+    from perps_tracker.storage.db import guard
+    from perps_tracker.storage.liquidations import read_window
+
+    end_ms = int(end.timestamp() * 1000)
+    with guard("reading liquidations"), db.engine.connect() as conn:
+        return read_window(conn, end_ms - HOUR_MS, end_ms, LIQUIDATION_VENUES)
+
+
+def snapshot_lines(window, venues: Sequence[VenueSnapshot]) -> tuple[LiquidationSummary, ...]:
+    """A snapshot's liquidation lines over `window` against its venues' volumes: the observed
+    venues' lines, then the market line. Empty when no venue was being read."""
+    volumes = {v.exchange: v.volume_24h_usd for v in venues if v.ok and v.volume_24h_usd is not None}
+    lines, market = summarize_window(LIQUIDATION_VENUES, window.totals, window.coverage, volumes, 1.0,
+                                     sampled_venues())
+    observed = [line for line in lines if line.observed]
+    return tuple(observed + [market]) if market else ()
+
+
 def liquidations(settings, now: datetime, hours: float, venues: Sequence[str], symbols: int,
                  fetch: bool = True) -> Report:
     """Poll the REST sources among `venues` for the window (unless `fetch` is False), then report it."""
     from dataclasses import replace
 
-    from perps_tracker.storage.db import open_database
+    from perps_tracker.storage.db import open_database, open_for_reading
 
-    db = open_database(settings.db)
+    db = open_database(settings.db) if fetch else open_for_reading(settings.db)
     try:
         end_ms = int(now.timestamp() * 1000)
         polls = poll(settings, venues, end_ms - round(hours * HOUR_MS), end_ms, symbols, db) if fetch else []

@@ -52,6 +52,11 @@ def _fmt_time(ts: int | None) -> str:
     return "-" if ts is None else iso(ts).replace("T", " ").replace("Z", " UTC")
 
 
+def _fmt_clock(ts: int | None) -> str:
+    """`11:02 UTC` (the time of day of a run)."""
+    return "-" if ts is None else _fmt_time(ts)[11:16] + " UTC"
+
+
 def _fmt_score(x: float | None) -> str:
     return "-" if x is None else f"{x:+.3f}"
 
@@ -126,9 +131,11 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
                 "btc_price_change_24h_pct": v.btc_price_change_24h_pct,
                 "long_short_ratio": v.long_short_ratio, "long_share": v.long_share,
                 "records_skipped": v.records_skipped, "notes": list(v.notes),
+                "taken_at": iso(v.taken_at), "earlier_run": v in snap.earlier,
             }
             for v in snap.venues
         ],
+        "failed_now": [{"exchange": v.exchange, "error": v.error} for v in snap.failed_now],
     }
 
 
@@ -144,8 +151,9 @@ def render_snapshot(snap: Snapshot) -> None:
                           ("fund 8h", "right"), ("OI/vol", "right"), ("BTC 24h", "right"),
                           ("mkts", "right"), ("status", "left")):
         table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "status")
+    earlier = set(snap.earlier)
     for v in snap.venues:
-        status = "ok" if v.ok else "[red]error[/red]"
+        status = "[red]error[/red]" if not v.ok else "kept" if v in earlier else "ok"
         table.add_row(v.exchange, v.kind, fmt_usd(v.volume_24h_usd), fmt_usd(v.open_interest_usd),
                       fmt_pct(v.btc_funding_rate_8h, 4, fraction=True), _oi_vol(v.open_interest_usd, v.volume_24h_usd),
                       fmt_pct(v.btc_price_change_24h_pct), "-" if v.markets is None else str(v.markets), status)
@@ -170,8 +178,12 @@ def render_snapshot(snap: Snapshot) -> None:
             + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""))
     line = _snapshot_liquidations_line(snap)
     say(line or "Liquidations: no venue was being read in the last hour (see `perps-tracker liquidations watch`)")
-    for v in snap.failed:
-        say(f"Failed: {v.exchange}: {v.error}")
+    for v in snap.failed_now:
+        say(f"Failed: {v.exchange}: {v.error}{_kept_note(snap, v.exchange)}")
+    kept = [v for v in snap.earlier if v.exchange not in {f.exchange for f in snap.failed_now}]
+    if kept:
+        say("Kept from an earlier run this hour (not asked now): "
+            + ", ".join(f"{v.exchange} {_fmt_clock(v.taken_at)}" for v in kept))
     for v in snap.venues:
         for note in v.notes:
             say(f"Note: {v.exchange}: {note}")
@@ -190,10 +202,48 @@ def _snapshot_liquidations_line(snap: Snapshot) -> str | None:
             f"cascade risk {_risk(market)}")
 
 
+def _kept_note(snap: Snapshot, venue: str) -> str:
+    """`; its row of 11:02 UTC is kept` when this run's failure kept an earlier ok row."""
+    row = next((v for v in snap.earlier if v.exchange == venue and v.ok), None)
+    return f"; its row of {_fmt_clock(row.taken_at)} is kept" if row else ""
+
+
 def render_snapshot_warnings(snap: Snapshot) -> None:
-    """For --quiet: one stderr line per failed venue (cron mails stderr)."""
-    for v in snap.failed:
-        error_console.print(f"Warning: {v.exchange} failed: {v.error}", soft_wrap=True, markup=False, highlight=False)
+    """For --quiet: one stderr line per venue that failed in this run (cron mails stderr)."""
+    for v in snap.failed_now:
+        error_console.print(f"Warning: {v.exchange} failed: {v.error}{_kept_note(snap, v.exchange)}",
+                            soft_wrap=True, markup=False, highlight=False)
+
+
+class FetchStatus:
+    """A one-line status on stderr while the venues are fetched, on interactive terminals only."""
+
+    def __init__(self, venues, *, enabled: bool = True):
+        self.waiting, self.total = list(venues), len(venues)
+        self.status = error_console.status(self._text()) if enabled and error_console.is_terminal else None
+
+    def _text(self):
+        from rich.text import Text
+
+        text = f"Fetching {self.total} venues: {self.total - len(self.waiting)} answered"
+        if self.waiting:
+            text += ", waiting for " + ", ".join(self.waiting)
+        return Text(text, no_wrap=True, overflow="ellipsis")
+
+    def done(self, row) -> None:
+        if row.exchange in self.waiting:
+            self.waiting.remove(row.exchange)
+        if self.status is not None:
+            self.status.update(self._text())
+
+    def __enter__(self) -> "FetchStatus":
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.status is not None:
+            self.status.stop()
 
 
 # -- init --------------------------------------------------------------------------------
@@ -223,6 +273,8 @@ def stats_json(s: Stats) -> dict[str, Any]:
             "strength": s.latest.strength,
             "exchanges_ok": s.latest.exchanges_ok,
             "exchanges_failed": s.latest.exchanges_failed,
+            "taken_at": iso(s.latest.taken_at),
+            "exchanges": [{"exchange": e, "status": st, "taken_at": iso(t)} for e, st, t in s.latest.venues],
         }
     return {
         "database": s.database,
@@ -275,6 +327,9 @@ def render_stats(s: Stats) -> None:
         f" {latest.sentiment or '-'} ({latest.strength or '-'}), venues ok {latest.exchanges_ok}"
         f"/{latest.exchanges_ok + latest.exchanges_failed}"
     )
+    if len(latest.runs) > 1:
+        say("  merged from " + str(len(latest.runs)) + " runs: " + "; ".join(
+            f"{_fmt_clock(t)} {', '.join(venues)}" for t, venues in latest.runs.items()))
     change = s.composite_change_24h
     say(
         "Trend: no snapshot 20–28 h before the latest" if change is None
@@ -548,10 +603,41 @@ def backfill_json(r) -> dict[str, Any]:
         "stored_hours": r.stored,
         "existing_hours": r.existing,
         "hours_without_data": r.without_data,
+        "unfilled_hours": sum(n for _, n in r.unfilled),
+        "unfilled": _spans_json(r.unfilled),
         "venues": [{"exchange": v.exchange, "status": v.status, "error": v.error, "markets": v.symbols,
-                    "markets_failed": v.symbols_failed, "hours": v.hours, "notes": list(v.notes)}
+                    "markets_failed": v.symbols_failed, "hours": v.hours, "notes": list(v.notes),
+                    "missing": _spans_json(v.missing)}
                    for v in r.venues],
     }
+
+
+def _span(first_hour: int, hours: int) -> str:
+    last = first_hour + (hours - 1) * 3600
+    text = _fmt_time(first_hour)[:16] if hours == 1 else f"{_fmt_time(first_hour)[:16]} → {_fmt_time(last)[:16]}"
+    return f"{text} UTC ({hours} h)"
+
+
+def _spans_json(spans) -> list[dict[str, Any]]:
+    return [{"from": iso(t), "to": iso(t + (n - 1) * 3600), "hours": n} for t, n in spans]
+
+
+def render_backfill_warnings(r) -> None:
+    """On stderr, even with --quiet: the hours still missing and, per venue, what it lacked and why."""
+    def warn(text: str) -> None:
+        error_console.print(f"Warning: {text}", soft_wrap=True, markup=False, highlight=False)
+
+    if r.unfilled:
+        missing = sum(n for _, n in r.unfilled)
+        warn(f"stored {r.stored} of {r.planned} missing hours; {missing} stay missing: "
+             + ", ".join(_span(t, n) for t, n in r.unfilled[:3]) + (" …" if len(r.unfilled) > 3 else ""))
+    for v in r.venues:
+        if v.status == "failed":
+            warn(f"{v.exchange}: history not read: {v.error}")
+        elif v.missing and r.unfilled:
+            hours = sum(n for _, n in v.missing)
+            warn(f"{v.exchange}: no history for {hours} of the hours: "
+                 + ", ".join(_span(t, n) for t, n in v.missing[:3]) + (" …" if len(v.missing) > 3 else ""))
 
 
 def render_backfill(r) -> None:
@@ -577,6 +663,9 @@ def render_backfill(r) -> None:
     for v in r.venues:
         if v.status == "failed":
             say(f"{v.exchange}: failed: {v.error}")
+        elif v.missing:
+            say(f"{v.exchange}: no row for {sum(n for _, n in v.missing)} of the {r.planned} hours (no history): "
+                + ", ".join(_span(t, n) for t, n in v.missing[:3]) + (" …" if len(v.missing) > 3 else ""))
         for note in v.notes:
             if note not in shared:
                 say(f"{v.exchange}: {note}")
@@ -604,6 +693,7 @@ def alerts_json(run, show_all: bool) -> dict[str, Any]:
         "alerts": [_alert_entry_json(e) for e in run.entries if show_all or e.status in SHOWN_STATUS],
         "notified": list(run.webhooks),
         "delivered": run.delivered,
+        "delivered_to": dict(run.delivered_to),
         "delivery_failures": [{"webhook": f.webhook, "strategy": f.strategy, "snapshot": iso(f.snapshot_timestamp),
                                "reason": f.reason, "expired": f.expired} for f in run.failures],
     }
@@ -646,7 +736,17 @@ def render_alerts(run, show_all: bool) -> None:
             for e in rest:
                 say(f"  {e.strategy} (tier {e.tier}): {e.why}")
     if run.webhooks:
-        say(f"Delivered {run.delivered} notification(s) to {', '.join(run.webhooks)}.")
+        say(delivery_summary(run))
+
+
+def delivery_summary(run) -> str:
+    """What this run delivered, naming only the webhooks that took a notification."""
+    done = ", ".join(f"{webhook} {n}" for webhook, n in run.delivered_to)
+    failed = sorted({f.webhook for f in run.failures if not f.expired})
+    text = f"Delivered {run.delivered} notification(s)" + (f": {done}." if done else ".")
+    if failed:
+        text += f" Not delivered to {', '.join(failed)} (retried on the next run; see the warnings)."
+    return text
 
 
 def render_delivery_warnings(run) -> None:

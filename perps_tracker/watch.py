@@ -245,6 +245,7 @@ class Collector:
         self.ping_interval = ping_interval
         self.stop = asyncio.Event()
         self.fatal: DatabaseError | None = None
+        self.interrupted = False  # stopped by Ctrl-C (SIGTERM is a service's normal stop)
 
     # -- one venue ------------------------------------------------------------------------
 
@@ -358,13 +359,17 @@ class Collector:
 
     # -- the run ----------------------------------------------------------------------------------
 
+    def _on_signal(self, sig: int) -> None:
+        self.interrupted = self.interrupted or sig == signal.SIGINT
+        self.stop.set()
+
     async def run(self, duration: float | None = None) -> dict[str, FeedStats]:
         """Collect until `duration` seconds pass or `stop` is set; then flush and return the stats."""
         loop = asyncio.get_running_loop()
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.stop.set)
+                loop.add_signal_handler(sig, self._on_signal, sig)
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # Windows loops lack it; not the main thread
                 pass
@@ -409,8 +414,9 @@ def venue_sources(settings, client, venues, symbols: int) -> dict[str, FeedSourc
 
 
 def watch(settings, venues, duration: float | None, symbols: int,
-          log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None]:
-    """Run `liquidations watch`; returns the per-venue stats and the database error that ended it, if any."""
+          log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None, bool]:
+    """Run `liquidations watch`; returns the per-venue stats, the database error that ended it, if
+    any, and whether Ctrl-C stopped it."""
     from perps_tracker.http import HttpClient, HttpSettings
     from perps_tracker.storage.db import open_database
 
@@ -418,8 +424,11 @@ def watch(settings, venues, duration: float | None, symbols: int,
     client = HttpClient(HttpSettings.from_settings(settings))
     try:
         collector = Collector(venue_sources(settings, client, venues, symbols), db, log=log)
-        stats = asyncio.run(collector.run(duration))
-        return stats, collector.fatal
+        try:
+            stats = asyncio.run(collector.run(duration))
+        except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+            return collector.stats, collector.fatal, True
+        return stats, collector.fatal, collector.interrupted
     finally:
         client.close()
         db.dispose()

@@ -363,6 +363,21 @@ def test_a_failing_webhook_is_retried_next_run_and_received_exactly_once(runner,
                for a in history["alerts"] if a["snapshot"] == "2026-11-22T00:00:00Z")
 
 
+def test_summary_names_only_the_webhooks_that_took_the_notifications(runner, env, hooks):
+    # Issue 12 item 3: with one webhook answering 500 the summary named every configured webhook.
+    store(env, T0)
+    hooks.fail_next(2, status=500)  # the first post and its one retry: that webhook is broken for this run
+    result = run(runner, "--notify", at=T0 + 42)
+    assert result.exit_code == 3
+    failed_kind = hooks.attempts[0].path.split("/")[1]
+    ok = sorted({"discord", "slack", "json"} - {failed_kind})
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("Delivered"))
+    assert summary == (f"Delivered 10 notification(s): {ok[0]} 5, {ok[1]} 5. Not delivered to {failed_kind} "
+                       "(retried on the next run; see the warnings).")
+    doc = as_json(run(runner, "--since", "1d", "--json", at=T0 + 60))
+    assert all(a["deliveries"][failed_kind] == "pending" for a in doc["alerts"] if a["status"] == "fired")
+
+
 def test_delivery_gives_up_after_a_day(runner, env, hooks, monkeypatch):
     store(env, T0)
     monkeypatch.setenv("PERPS_TRACKER_RETRIES", "0")

@@ -125,3 +125,28 @@ def test_live_rows_are_kept(runner, env, fake):
 def test_days_over_30_is_a_usage_error(runner, env):
     result = run(runner, "--days", "31")
     assert result.exit_code == 2 and "31" in result.stderr
+
+
+def test_hours_left_missing_exit_3_and_say_which_venue_lacked_which_span(runner, env, fake):
+    # Issue 12 item 3: storing 0 of 48 missing hours used to exit 0, silently with --quiet.
+    fake.add("binance", "/fapi/v1/klines", Reply([]))
+    result = run(runner, "--days", "2", "--exchange", "binance", "--quiet")
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    first, last = CURRENT - 2 * DAY, CURRENT - HOUR
+    span = (f"{datetime.fromtimestamp(first, timezone.utc):%Y-%m-%d %H:%M} → "
+            f"{datetime.fromtimestamp(last, timezone.utc):%Y-%m-%d %H:%M} UTC (48 h)")
+    assert result.stderr.splitlines() == [
+        f"Warning: stored 0 of 48 missing hours; 48 stay missing: {span}",
+        f"Warning: binance: no history for 48 of the hours: {span}",
+    ]
+    doc = json.loads(run(runner, "--days", "2", "--exchange", "binance", "--json").stdout)
+    assert doc["unfilled_hours"] == 48 and doc["unfilled"][0]["hours"] == 48
+    assert doc["venues"][0]["missing"] == [{"from": doc["from"], "to": doc["to"], "hours": 48}]
+
+
+def test_a_venue_without_history_beside_others_is_named_but_the_hours_are_stored(runner, env, fake):
+    fake.add("binance", "/fapi/v1/klines", Reply([]))
+    result = run(runner, "--days", "1", "--exchange", "binance", "--exchange", "okx")
+    assert result.exit_code == 0, result.stderr
+    assert "binance: no row for 24 of the 24 hours" in result.stdout.replace("\n", " ")

@@ -369,3 +369,31 @@ def test_sigterm_flushes_and_exits_0(fake, streams, database, tmp_path):
     assert "Liquidation streams" in out and "Traceback" not in err
     cells = next(line.split() for line in out.splitlines() if line.split()[:1] == ["binance"])
     assert cells[1:4] == ["21", "20", "1"], out
+
+
+def test_ctrl_c_flushes_summarises_and_exits_130(fake, streams, database):
+    """Ctrl-C at a terminal: the events are stored, the summary printed, then one `Interrupted:` line."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.fakes import wait_until
+
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("one backend is enough for the process test")
+    scripts, _ = liquidation_sessions("binance", sessions=1, per_session=20, interval=0.0)
+    streams.script("binance", scripts[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERPS_TRACKER_")}
+    env.update(streams.env("binance"), PERPS_TRACKER_DB=database.url)
+    proc = subprocess.Popen([sys.executable, "-m", "perps_tracker", "liquidations", "watch", "--exchange", "binance"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: count_by_venue(database).get("binance") == 20, timeout=20)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Liquidation streams" in out and "Aborted" not in out + err and "Traceback" not in err
+    assert err.splitlines()[-1] == "Interrupted: every event received was stored (20 new)."
