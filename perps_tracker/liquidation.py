@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 from perps_tracker.scoring import cascade_level, cascade_risk
 
 LONG, SHORT = "long", "short"
+MIN_COVERAGE = 0.5  # a cascade risk needs at least half of the window read; less says too little
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +88,16 @@ class LiquidationSummary:
     def observed(self) -> bool:
         return self.coverage > 0
 
+    @property
+    def insufficient(self) -> bool:
+        """Read, but for less than MIN_COVERAGE of the window: amounts shown, no risk level."""
+        return self.observed and self.coverage < MIN_COVERAGE
+
 
 def _line(exchange: str, window_hours: float, coverage: float, count: int, long_usd: float, short_usd: float,
           largest: float | None, volume: float | None, sampled: bool) -> LiquidationSummary:
     total = long_usd + short_usd
-    score = cascade_risk(total, long_usd, volume)
+    score = cascade_risk(total, long_usd, volume) if coverage >= MIN_COVERAGE else None
     return LiquidationSummary(
         exchange=exchange, window_hours=window_hours, coverage=coverage, count=count,
         long_usd=long_usd, short_usd=short_usd, total_usd=total,
@@ -114,7 +120,9 @@ def summarize_window(venues: Iterable[str], totals: Mapping[str, VenueTotals], c
     A venue's V is its 24 h volume / 24 × window hours × coverage: liquidations are compared
     with the trading that happened while they were being watched. The market line sums the
     observed venues; its V is None (and so its score, unless nothing was liquidated) when
-    one of them has no volume. No observed venue: no market line.
+    one of them has no volume; its coverage is the observed venues' coverage weighted by their
+    volume (a plain mean when a volume is missing). A line read for less than MIN_COVERAGE of
+    the window has its sums but no score or level. No observed venue: no market line.
     """
     sampled = set(sampled)
     lines, observed = [], []
@@ -135,9 +143,17 @@ def summarize_window(venues: Iterable[str], totals: Mapping[str, VenueTotals], c
     volumes = [line.volume_usd for line in observed]
     largest = [line.largest_usd for line in observed if line.largest_usd is not None]
     market = _line(
-        "all", window_hours, max(line.coverage for line in observed), sum(line.count for line in observed),
+        "all", window_hours, _market_coverage(observed, volumes_24h), sum(line.count for line in observed),
         sum(line.long_usd for line in observed), sum(line.short_usd for line in observed),
         max(largest) if largest else None, None if None in volumes else sum(volumes),
         any(line.sampled for line in observed),
     )
     return lines, market
+
+
+def _market_coverage(observed: list[LiquidationSummary], volumes_24h: Mapping[str, float | None]) -> float:
+    """The share of the observed venues' trading that was read: coverage weighted by 24 h volume."""
+    weights = [volumes_24h.get(line.exchange) for line in observed]
+    if any(w is None or w <= 0 for w in weights):
+        return sum(line.coverage for line in observed) / len(observed)
+    return sum(w * line.coverage for w, line in zip(weights, observed)) / sum(weights)

@@ -433,7 +433,13 @@ def _share(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
-def _risk(line) -> str:
+def _coverage_pct(line) -> str:
+    return f"{line.coverage:.0%}".replace("%", " %")
+
+
+def _risk(line, *, short: bool = False) -> str:
+    if line.insufficient:
+        return f"insufficient ({line.coverage:.0%})" if short else f"insufficient coverage ({_coverage_pct(line)})"
     if line.cascade_risk_score is None:
         return "- (no volume)" if line.observed else "-"
     return f"{line.cascade_risk_score:.2f} {line.level}"
@@ -483,12 +489,12 @@ def render_liquidations(report) -> None:
             continue
         table.add_row(line.exchange + ("*" if line.sampled else ""), str(line.count), fmt_usd_short(line.long_usd),
                       fmt_usd_short(line.short_usd), fmt_usd_short(line.total_usd), _share(line.long_liq_share),
-                      fmt_usd_short(line.largest_usd), _risk(line), f"{line.coverage:.0%}")
+                      fmt_usd_short(line.largest_usd), _risk(line, short=True), f"{line.coverage:.0%}")
     m = report.market
     if m is not None:
         table.add_row("market" + ("*" if m.sampled else ""), str(m.count), fmt_usd_short(m.long_usd),
                       fmt_usd_short(m.short_usd), fmt_usd_short(m.total_usd), _share(m.long_liq_share),
-                      fmt_usd_short(m.largest_usd), _risk(m), "", style="bold")
+                      fmt_usd_short(m.largest_usd), _risk(m, short=True), f"{m.coverage:.0%}", style="bold")
     console.print(table)
     if m is None:
         say("No venue's liquidations were being read in this window: run `perps-tracker liquidations watch` "
@@ -504,6 +510,11 @@ def render_liquidations(report) -> None:
     partial = [f"{line.exchange} {line.coverage:.0%}" for line in report.lines if 0 < line.coverage < 0.995]
     if partial:
         say(f"Partly read: {', '.join(partial)} of the window; V is scaled to the time read.")
+    thin = [line for line in report.lines + ([m] if m else []) if line.insufficient]
+    if thin:
+        say("No cascade risk on too little data: " + ", ".join(
+            f"{'market' if line.exchange == 'all' else line.exchange} insufficient coverage ({_coverage_pct(line)})"
+            for line in thin) + "; a level needs at least half of the window read. The sums are what was seen.")
     if report.volumes_at is None:
         if m is not None and m.total_usd:
             say("Cascade risk needs volume: no snapshot in the last 24 h (run `perps-tracker snapshot`).")

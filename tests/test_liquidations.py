@@ -67,6 +67,22 @@ def test_summarize_window_without_volume_or_coverage():
     assert summarize_window(["okx"], {}, {}, {}, 1.0) == ([summarize_window(["okx"], {}, {}, {}, 1.0)[0][0]], None)
 
 
+def test_no_cascade_risk_below_half_of_the_window_read():
+    # Issue 12 item 4: 20 s of a stream gave binance 0.69 HIGH on 1 % coverage.
+    totals = {"binance": VenueTotals("binance", 40, 9e7, 1e7, 5e6), "okx": VenueTotals("okx", 1, 1e5, 0.0, 1e5)}
+    volumes = {"binance": 24e9, "okx": 4.8e9}
+    lines, market = summarize_window(["binance", "okx"], totals, {"binance": 20 / 3600, "okx": 0.5}, volumes, 1.0)
+    binance, okx = lines
+    assert binance.insufficient and (binance.cascade_risk_score, binance.level) == (None, None)
+    assert (binance.count, binance.total_usd, binance.long_liq_share) == (40, 1e8, 0.9)  # sums still shown
+    assert not okx.insufficient and okx.level is not None  # exactly half: enough
+    # The market's coverage is the venues' coverage weighted by volume: (24 × 20/3600 + 4.8 × 0.5) / 28.8.
+    assert market.coverage == approx((24 * 20 / 3600 + 4.8 * 0.5) / 28.8)
+    assert market.insufficient and market.level is None and market.total_usd == approx(1.001e8)
+    _, well_read = summarize_window(["binance", "okx"], totals, {"binance": 1.0, "okx": 0.1}, volumes, 1.0)
+    assert well_read.coverage == approx((24 + 0.48) / 28.8) and well_read.level is not None
+
+
 # -- stored windows and the report --------------------------------------------------------------
 
 
@@ -203,3 +219,18 @@ def test_snapshot_without_liquidation_coverage_stores_no_liquidation_rows(runner
     assert json.loads(result.stdout)["liquidations"] == {"window_hours": 1.0, "venues": [], "market": None}
     with database.engine.connect() as conn:
         assert conn.execute(select(LiquidationSnapshot.__table__)).all() == []
+
+
+def test_report_after_a_short_watch_shows_insufficient_coverage(runner, report_env, database):
+    from tests.conftest import add_snapshot
+
+    add_snapshot(database, int(NOW.timestamp()) // 3600 * 3600)
+    store(database, [event("binance", "long", 3e7, NOW_MS - 5_000), event("binance", "long", 2e7, NOW_MS - 6_000)],
+          [("binance", NOW_MS - 20_000, NOW_MS)])
+    data = json.loads(liquidations(runner, "--json").stdout)
+    b = next(v for v in data["venues"] if v["exchange"] == "binance")
+    assert b["coverage"] == approx(20 / 3600) and b["level"] is None and b["cascade_risk_score"] is None
+    assert b["total_usd"] == 5e7 and data["market"]["level"] is None
+    text_out = liquidations(runner).stdout
+    assert "insufficient (1%)" in text_out and "HIGH" not in text_out
+    assert "binance insufficient coverage (1 %)" in " ".join(text_out.split())
