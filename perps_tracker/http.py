@@ -2,7 +2,8 @@
 bounded retries with backoff, and error translation into the `ExchangeError` tree.
 
 - Retried (up to `retries` times, `backoff` doubling, `Retry-After` honoured): HTTP 429,
-  5xx, timeouts and dropped or refused connections.
+  5xx, timeouts and dropped or refused connections. A host name that cannot be resolved is
+  not retried (no network, or a wrong host: the answer will not change in seconds).
 - Not retried: 418 (IP ban), 451 (restricted location), 403 and every other 4xx.
 - A venue's error body (Binance `{"code":-1121,"msg":...}`, Gate `{"label","message"}`)
   becomes the error's message; malformed JSON or an HTML page is "invalid response".
@@ -181,7 +182,10 @@ class HttpClient:
         except requests.Timeout:
             raise TemporaryExchangeError(venue, f"timed out at {where}") from None
         except requests.ConnectionError as e:
-            raise TemporaryExchangeError(venue, f"{_connection_reason(e, url)} at {where}") from None
+            reason = _connection_reason(e, url)
+            if reason.startswith("cannot resolve"):  # no network or a wrong host: retrying will not help
+                raise ExchangeError(venue, f"{reason} at {where}") from None
+            raise TemporaryExchangeError(venue, f"{reason} at {where}") from None
         except requests.RequestException as e:
             raise ExchangeError(venue, f"request to {where} failed: {_short(str(e))}") from None
         if on_response is not None:

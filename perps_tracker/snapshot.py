@@ -115,7 +115,7 @@ def take_snapshot(settings, venue_ids: Iterable[str], now: datetime, db=None,
 
 def no_venue_answered(venues: Sequence[VenueSnapshot]) -> str:
     """The error of a run where every venue failed: a short header, then one line per venue."""
-    header = "no venue answered, nothing stored"
+    text = "no venue answered, nothing stored:" + "".join(f"\n  {v.exchange}: {v.error}" for v in venues)
     if venues and all(v.error and "cannot resolve host" in v.error for v in venues):
-        header += " (no venue's host name could be resolved: is this machine offline?)"
-    return header + ":" + "".join(f"\n  {v.exchange}: {v.error}" for v in venues)
+        text += "\nNo host name could be resolved: is this machine offline?"
+    return text

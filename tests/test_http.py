@@ -9,10 +9,29 @@ from perps_tracker.http import Deadline, HttpClient, HttpSettings
 from tests.fakes import Reply
 
 
-def test_unresolvable_host_is_named(client):
-    with pytest.raises(TemporaryExchangeError) as err:
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Every host name fails to resolve, as on a machine without network; counts the lookups
+    (and keeps the test from asking a real resolver)."""
+    import socket
+
+    lookups = []
+
+    def fail(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    return lookups
+
+
+def test_unresolvable_host_is_named_and_not_retried(no_dns):
+    # Issue 12 item 6: DNS failures were retried three times, so an offline first run sat silent.
+    client = HttpClient(HttpSettings(retries=3, backoff=5.0), sleep=lambda s: pytest.fail("slept"))
+    with pytest.raises(ExchangeError) as err:
         client.request_json("binance", "GET", "http://no-such-host.invalid/fapi/v1/exchangeInfo")
     assert str(err.value) == "binance: cannot resolve host no-such-host.invalid at /fapi/v1/exchangeInfo"
+    assert not isinstance(err.value, TemporaryExchangeError) and no_dns == ["no-such-host.invalid"]
 
 
 def test_retry_after_is_honoured_and_bounded(fake):

@@ -321,3 +321,48 @@ def test_two_runs_at_once_in_one_hour_both_land(env, database):
         assert sorted(conn.execute(text("SELECT exchange FROM exchange_snapshots")).scalars()) == [
             "binance", "bybit", "dydx", "okx"]
         assert conn.execute(text("SELECT exchanges_ok FROM market_snapshots")).all() == [(4,)]
+
+
+# -- the first run on a machine without network (issue 12 item 6) ------------------------------
+
+
+def test_offline_first_run_is_quick_clear_and_leaves_nothing_behind(runner, isolated, monkeypatch):
+    import socket
+    import time
+
+    lookups = []
+
+    def no_dns(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setenv("PERPS_TRACKER_BACKOFF", "10")  # a retry would sleep 10 s
+    started = time.monotonic()
+    result = runner.invoke(cli, ["snapshot"])
+    assert result.exit_code == 1 and time.monotonic() - started < 5
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: no venue answered, nothing stored:"
+    assert lines[1] == "  binance: cannot resolve host fapi.binance.com at /fapi/v1/exchangeInfo"
+    assert len(lines) == 2 + len(VENUES) and lines[-1] == "No host name could be resolved: is this machine offline?"
+    assert all(len(line) <= 80 for line in lines)
+    assert {h for h in lookups} >= {"fapi.binance.com", "api.bybit.com", "indexer.dydx.trade"}
+    assert list(isolated.iterdir()) == []  # no data/ directory, no empty database
+
+
+def test_status_line_while_fetching_only_on_a_terminal(runner, env, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import perps_tracker.render as render
+
+    screen = io.StringIO()
+    monkeypatch.setattr(render, "error_console", Console(file=screen, force_terminal=True, width=80))
+    assert snapshot(runner).exit_code == 0
+    assert "Fetching 8 venues: " in screen.getvalue() and " answered, waiting for " in screen.getvalue()
+    screen.seek(0), screen.truncate()
+    assert snapshot(runner, "--quiet").exit_code == 0 and screen.getvalue() == ""
+    monkeypatch.setattr(render, "error_console", Console(file=screen, force_terminal=False, width=80))
+    result = snapshot(runner)
+    assert result.exit_code == 0 and screen.getvalue() == "" and result.stderr == ""
