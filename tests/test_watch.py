@@ -342,10 +342,9 @@ def test_duration_parsing():
         [30, 3540, 7200, 86400, 5400, 90, 30]
 
 
-def test_sigterm_flushes_and_exits_0(fake, streams, database, tmp_path):
-    """The real process: SIGTERM (systemd's stop) ends the run cleanly, with the events stored."""
+def watch_process(streams, database):
+    """A real `liquidations watch --exchange binance` process, once it has stored 20 events."""
     import os
-    import signal
     import subprocess
     import sys
 
@@ -359,12 +358,26 @@ def test_sigterm_flushes_and_exits_0(fake, streams, database, tmp_path):
     env.update(streams.env("binance"), PERPS_TRACKER_DB=database.url)
     proc = subprocess.Popen([sys.executable, "-m", "perps_tracker", "liquidations", "watch", "--exchange", "binance"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not wait_until(lambda: count_by_venue(database).get("binance") == 20, timeout=20):
+        proc.kill()
+        pytest.fail("the collector did not store the 20 events")
+    return proc
+
+
+def stop(proc, sig) -> tuple[str, str]:
     try:
-        assert wait_until(lambda: count_by_venue(database).get("binance") == 20, timeout=20)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=20)
     finally:
         proc.kill()
+
+
+def test_sigterm_flushes_and_exits_0(fake, streams, database, tmp_path):
+    """The real process: SIGTERM (systemd's stop) ends the run cleanly, with the events stored."""
+    import signal
+
+    proc = watch_process(streams, database)
+    out, err = stop(proc, signal.SIGTERM)
     assert proc.returncode == 0, err
     assert "Liquidation streams" in out and "Traceback" not in err
     cells = next(line.split() for line in out.splitlines() if line.split()[:1] == ["binance"])
@@ -373,27 +386,10 @@ def test_sigterm_flushes_and_exits_0(fake, streams, database, tmp_path):
 
 def test_ctrl_c_flushes_summarises_and_exits_130(fake, streams, database):
     """Ctrl-C at a terminal: the events are stored, the summary printed, then one `Interrupted:` line."""
-    import os
     import signal
-    import subprocess
-    import sys
 
-    from tests.fakes import wait_until
-
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("one backend is enough for the process test")
-    scripts, _ = liquidation_sessions("binance", sessions=1, per_session=20, interval=0.0)
-    streams.script("binance", scripts[0])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERPS_TRACKER_")}
-    env.update(streams.env("binance"), PERPS_TRACKER_DB=database.url)
-    proc = subprocess.Popen([sys.executable, "-m", "perps_tracker", "liquidations", "watch", "--exchange", "binance"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_until(lambda: count_by_venue(database).get("binance") == 20, timeout=20)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+    proc = watch_process(streams, database)
+    out, err = stop(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     assert "Liquidation streams" in out and "Aborted" not in out + err and "Traceback" not in err
     assert err.splitlines()[-1] == "Interrupted: every event received was stored (20 new)."
