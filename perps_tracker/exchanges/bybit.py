@@ -30,7 +30,6 @@ from perps_tracker.market import Market, VenueSnapshot
 SETTLE_COINS = ("USDT", "USDC")
 SUBSCRIBE_BATCH = 10  # topics per subscribe request
 LIQUIDATION_SIDES = {"Buy": LONG, "Sell": SHORT}  # S=Buy: a long was liquidated (opposite of Binance)
-MAX_PAGES = 20  # 1000 instruments a page: far beyond any real listing, a guard against a looping cursor
 
 
 def result_list(payload: Any) -> list:
@@ -51,8 +50,13 @@ def parse_instruments(payload: Any) -> dict[str, dict]:
          "list": [{"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading",
                    "baseCoin": "BTC", "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}]}}
     """
+    return included_instruments(result_list(payload))
+
+
+def included_instruments(rows: list) -> dict[str, dict]:
+    """The active USDT/USDC linear perpetuals among instruments-info rows, by symbol."""
     return {
-        row["symbol"]: row for row in result_list(payload)
+        row["symbol"]: row for row in rows
         if isinstance(row, dict) and row.get("symbol")
         and row.get("contractType") == "LinearPerpetual" and row.get("status") == "Trading"
         and row.get("settleCoin") in SETTLE_COINS
@@ -60,8 +64,13 @@ def parse_instruments(payload: Any) -> dict[str, dict]:
 
 
 def next_cursor(payload: Any) -> str | None:
-    """The cursor of the next instruments-info page, None on the last page."""
+    """The cursor of the next page of a cursor-paged endpoint, None on the last page."""
     return payload["result"].get("nextPageCursor") or None
+
+
+def instruments_page(payload: Any) -> tuple[list, str | None]:
+    """The rows and the next cursor of one instruments-info page (sample: `parse_instruments`)."""
+    return result_list(payload), next_cursor(payload)
 
 
 def interval_hours(ticker: dict, instrument: dict) -> float | None:
@@ -357,16 +366,11 @@ class Bybit(Exchange):
 
     def instruments(self) -> dict[str, dict]:
         """Every included instrument, following `nextPageCursor` until it is empty."""
-        included: dict[str, dict] = {}
-        params: dict[str, Any] = {"category": "linear", "limit": 1000}
-        for _ in range(MAX_PAGES):
-            payload = self.get("/v5/market/instruments-info", params)
-            included.update(self.parse("instruments-info", parse_instruments, payload))
-            cursor = self.parse("instruments-info", next_cursor, payload)
-            if cursor is None:
-                return included
-            params = {**params, "cursor": cursor}
-        raise self.error(f"unexpected instruments-info payload: more than {MAX_PAGES} pages")
+        def page(cursor: str | None) -> tuple[list, str | None]:
+            params = {"category": "linear", "limit": 1000, **({"cursor": cursor} if cursor else {})}
+            return self.parse("instruments-info", instruments_page, self.get("/v5/market/instruments-info", params))
+
+        return included_instruments(self.follow_cursor("instruments-info", page))
 
     def long_share(self) -> float | None:
         """BTCUSDT account long share over the last hour; None where the endpoint is missing (404)."""

@@ -8,7 +8,7 @@ from perps_tracker.errors import ExchangeError, RateLimited
 from perps_tracker.exchanges.bybit import Bybit, parse_account_ratio, parse_instruments, parse_tickers
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
-from tests.fakes.bybit import PAGE_2_CURSOR
+from tests.fakes.bybit import PAGE_2_CURSOR, paged_listing
 
 BTC = {"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": "BTC",
        "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}
@@ -65,9 +65,46 @@ def test_pagination_follows_next_page_cursor(bybit, fake):
     assert bybit.fetch().markets == 5  # only 2 of the 5 are on page 1
 
 
-def test_a_cursor_that_never_ends_is_an_error(bybit, fake):
+def test_a_cursor_that_comes_back_is_a_one_line_error(bybit, fake):
     fake.add("bybit", "/v5/market/instruments-info", Reply(page(BTC, cursor="again")))
-    with pytest.raises(ExchangeError, match="unexpected instruments-info payload: more than 20 pages"):
+    with pytest.raises(ExchangeError) as err:
+        bybit.fetch()
+    assert str(err.value) == ("bybit: unexpected instruments-info payload: the page cursor 'again' came back "
+                              "(a paging loop)")
+    assert fake.count("bybit", "/v5/market/instruments-info") == 2
+
+
+def test_a_cursor_loop_over_several_pages_is_caught(bybit, fake):
+    following = {None: "a", "a": "b", "b": "c", "c": "a"}
+    fake.add("bybit", "/v5/market/instruments-info",
+             lambda request: Reply(page(BTC, cursor=following[request.query.get("cursor")])))
+    with pytest.raises(ExchangeError, match="^bybit: unexpected instruments-info payload: the page cursor 'a' came "
+                                            "back [(]a paging loop[)]$"):
+        bybit.fetch()
+
+
+def test_twenty_rows_a_page_for_538_perpetuals_is_read_to_the_end(fake, client):
+    expected = paged_listing(fake, n=538, per_page=20)
+    snap = Bybit(client, fake.url("bybit")).fetch()
+    assert expected["pages"] == 27 and fake.count("bybit", "/v5/market/instruments-info") == 27
+    assert (snap.markets, snap.volume_24h_usd) == (expected["markets"], expected["volume_24h_usd"])
+    assert snap.btc_price == 90652.4
+
+
+def test_a_cursor_that_never_ends_stops_at_a_bound_on_rows_not_pages(bybit, fake):
+    bybit.max_listing_rows = 100
+    fake.add("bybit", "/v5/market/instruments-info",
+             lambda request: Reply(page(BTC, BTC, BTC, cursor=f"{request.query.get('cursor')}+")))
+    with pytest.raises(ExchangeError, match="^bybit: unexpected instruments-info payload: more than 100 rows$"):
+        bybit.fetch()
+    assert fake.count("bybit", "/v5/market/instruments-info") == 34  # 3 rows a page
+
+
+def test_empty_pages_count_towards_the_bound(bybit, fake):
+    bybit.max_listing_rows = 10
+    fake.add("bybit", "/v5/market/instruments-info",
+             lambda request: Reply(page(cursor=f"{request.query.get('cursor')}+")))
+    with pytest.raises(ExchangeError, match="more than 10 rows"):
         bybit.fetch()
 
 

@@ -67,6 +67,32 @@ def install(fake) -> None:
     install_history(fake)
 
 
+def paged_listing(fake, n: int = 538, per_page: int = 20) -> dict:
+    """Install a synthetic Bybit with `n` USDT perpetuals (BTCUSDT first) whose instruments-info answers
+    `per_page` rows a page, whatever `limit` asks, each page naming the next by an opaque cursor.
+
+    Returns what fetch() must report (markets, volume_24h_usd, pages)."""
+    symbols = ["BTCUSDT"] + [f"C{i:04d}USDT" for i in range(1, n)]
+    rows = [{"symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": s[:-4],
+             "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480} for s in symbols]
+    pages = [rows[i:i + per_page] for i in range(0, n, per_page)]
+    cursors = [None] + [f"page%3D{p}%26after%3D{pages[p - 1][-1]['symbol']}" for p in range(1, len(pages))]
+    tickers = [{"symbol": s, "lastPrice": "90652.4" if s == "BTCUSDT" else "1.5", "turnover24h": str(1000 * (i + 1)),
+                "markPrice": "1.5", "fundingRate": "0.0001", "fundingIntervalHour": "8"} for i, s in enumerate(symbols)]
+
+    def instruments(request: Request) -> Reply:
+        if request.query.get("cursor") not in cursors:
+            return error("params error")
+        p = cursors.index(request.query.get("cursor"))
+        following = cursors[p + 1] if p + 1 < len(cursors) else ""
+        return ok({"category": "linear", "list": pages[p], "nextPageCursor": following})
+
+    fake.add("bybit", "/v5/market/instruments-info", instruments)
+    fake.add("bybit", "/v5/market/tickers", Reply(
+        {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": tickers}}))
+    fake.add("bybit", "/v5/market/account-ratio", Reply({"retCode": 0, "result": {"list": []}}))
+    return {"markets": n, "volume_24h_usd": approx(sum(1000 * (i + 1) for i in range(n))), "pages": len(pages)}
+
 # -- history ----------------------------------------------------------------------------------
 # Every symbol of the instrument fixtures has history (its baseCoin is the key into history.py),
 # from history.FIRST_HOUR to the hour before history.NOW_HOUR. Limits are enforced as documented
