@@ -125,10 +125,15 @@ class Exchange(ABC):
             raise self.error(f"unexpected {what} payload: {e}") from None
 
     def summarize(self, markets: list[Market], **btc_and_ratio: Any) -> VenueSnapshot:
-        """Sum `markets` into this venue's snapshot; no included market at all is an error, not a zero."""
+        """Sum `markets` into this venue's snapshot (perps_tracker.market.summarize, which also leaves out
+        absurd values). No included market at all, or none with a usable volume (a renamed field), is an
+        error, not a zero."""
         if not markets:
             raise self.error("no included markets in the response")
-        return summarize(self.id, self.kind, markets, **btc_and_ratio)
+        snapshot = summarize(self.id, self.kind, markets, **btc_and_ratio)
+        if snapshot.volume_24h_usd is None:
+            raise self.error("no market in the response has a 24 h volume")
+        return snapshot
 
     def follow_cursor(self, what: str, page: Callable[[str | None], tuple[list, str | None]]) -> list:
         """Every row of a cursor-paged listing, however many pages: `page(cursor)` gives a page's rows and

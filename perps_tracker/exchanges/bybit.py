@@ -18,7 +18,7 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import (
-    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num,
+    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, required,
 )
 from perps_tracker.history import (
     MarketHistory, collect_markets, covers_from, utc,
@@ -82,19 +82,16 @@ def interval_hours(ticker: dict, instrument: dict) -> float | None:
     return minutes / 60.0 if minutes is not None else None
 
 
-def parse_ticker(ticker: dict, instrument: dict) -> Market | None:
-    """One included market from its ticker; None when the 24h turnover is missing."""
-    volume = num(ticker.get("turnover24h"))
-    if volume is None:
-        return None
+def parse_ticker(ticker: dict, instrument: dict, skipped: Skips) -> Market:
+    """One included market from its ticker; a missing 24h turnover or last price is None and counted."""
     change = num(ticker.get("price24hPcnt"))
     return Market(
         symbol=instrument["symbol"],
         base=str(instrument.get("baseCoin") or "").upper(),
         quote=instrument["settleCoin"],
-        volume_24h_usd=volume,
+        volume_24h_usd=required(ticker.get("turnover24h"), skipped),
         open_interest_usd=num(field(ticker, "singleOpenInterestValue", "openInterestValue")),
-        last_price=num(ticker.get("lastPrice")),
+        last_price=required(ticker.get("lastPrice"), skipped),
         mark_price=num(ticker.get("markPrice")),
         index_price=num(ticker.get("indexPrice")),
         funding_rate_8h=funding_8h(num(ticker.get("fundingRate")), interval_hours(ticker, instrument)),
@@ -105,7 +102,8 @@ def parse_ticker(ticker: dict, instrument: dict) -> Market | None:
 def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips) -> list[Market]:
     """Markets of the included instruments from `/v5/market/tickers`; other symbols are ignored.
 
-    An included instrument whose ticker is missing, or lacks `turnover24h`, is skipped and counted.
+    An included instrument without a ticker is skipped and counted; one whose ticker lacks
+    `turnover24h` or `lastPrice` keeps its market, without that value, and the value is counted.
 
     Sample::
 
@@ -118,7 +116,8 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips) ->
     for row in result_list(payload):
         if isinstance(row, dict) and row.get("symbol"):
             tickers.setdefault(row["symbol"], row)
-    return join_markets(tickers, instruments, parse_ticker, skipped)
+    return join_markets(tickers, instruments, lambda ticker, instrument: parse_ticker(ticker, instrument, skipped),
+                        skipped)
 
 
 def parse_account_ratio(payload: Any) -> float | None:
@@ -179,8 +178,9 @@ def parse_all_liquidation(message: Any, skipped: Skips) -> list[LiquidationEvent
 
 
 def top_symbols(markets: list[Market], n: int) -> list[str]:
-    """The `n` symbols with the largest 24 h volume."""
-    return [m.symbol for m in sorted(markets, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
+    """The `n` symbols with the largest 24 h volume (a market without one is not ranked)."""
+    ranked = [m for m in markets if m.volume_24h_usd is not None]
+    return [m.symbol for m in sorted(ranked, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
 
 
 # -- history (backfill) ---------------------------------------------------------------------------

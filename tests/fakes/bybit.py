@@ -19,14 +19,14 @@ ERROR_IN_200 = ({"retCode": 10001, "retMsg": "params error", "result": {}, "retE
 # Included: BTCUSDT, ETHUSDT (page 1), BTCPERP (USDC), SOLUSDT, 1000PEPEUSDT (page 2).
 # Excluded: BTC-26DEC26 (LinearFutures), NEWUSDT (PreLaunch), OLDUSDT (Settling), BTCUSD (inverse,
 # settles in BTC); XYZUSDT has a ticker but no instrument. BADUSDT is included but its turnover24h
-# is "NaN": skipped and counted.
+# is "NaN" and its lastPrice "": both skipped and counted, the market kept.
 EXPECTED = {
-    "markets": 5,
-    "records_skipped": 1,
-    # turnover24h: BTCUSDT + ETHUSDT + BTCPERP + SOLUSDT + 1000PEPEUSDT
+    "markets": 6,
+    "records_skipped": 2,
+    # turnover24h: BTCUSDT + ETHUSDT + BTCPERP + SOLUSDT + 1000PEPEUSDT (BADUSDT has none)
     "volume_24h_usd": approx(12000000000.5 + 5000000000 + 300000000.75 + 800000000 + 150000000.125),
-    # singleOpenInterestValue where present and non-empty, else openInterestValue (BTCPERP, 1000PEPEUSDT)
-    "open_interest_usd": approx(4500000000.25 + 1500000000 + 200000000 + 250000000.5 + 60000000),
+    # singleOpenInterestValue where present and non-empty, else openInterestValue (BTCPERP, 1000PEPEUSDT, BADUSDT)
+    "open_interest_usd": approx(4500000000.25 + 1500000000 + 200000000 + 250000000.5 + 60000000 + 10),
     "num_trades_24h": None,
     "btc_price": approx(84000.5),  # BTCUSDT (USDT before the USDC BTCPERP)
     "btc_mark_price": approx(84001.0),
@@ -65,6 +65,7 @@ def install(fake) -> None:
     fake.add("bybit", "/v5/market/tickers", market_tickers)
     fake.add("bybit", "/v5/market/account-ratio", with_history(account_ratio, account_ratio_history))
     install_history(fake)
+
 
 
 def paged_listing(fake, n: int = 538, per_page: int = 20) -> dict:
