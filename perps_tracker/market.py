@@ -7,6 +7,7 @@ does not give is None, never 0.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 
@@ -17,7 +18,7 @@ class Market:
     symbol: str  # the venue's own symbol: BTCUSDT, BTC-USDT-SWAP, BTC_USDT, BTC, BTC-USD
     base: str  # the base asset, upper case: BTC
     quote: str  # USDT, USDC or USD
-    volume_24h_usd: float
+    volume_24h_usd: float | None  # None: the venue sent none (or a bad one); the market still counts
     open_interest_usd: float | None = None
     last_price: float | None = None
     mark_price: float | None = None
@@ -67,36 +68,73 @@ def _first(*values: float | None) -> float | None:
     return next((v for v in values if v is not None), None)
 
 
+# What no real market shows: a value beyond these bounds is a venue's glitch, left out as missing.
+MAX_MARKET_USD = 1e12  # one market's 24 h volume or open interest: all perpetuals together trade ~$2e11 a day
+MAX_PRICE = 1e8  # USD per unit: a thousand times BTC's price
+MAX_TRADES = 1e9  # one market's trades in 24 h: a hundred times Binance BTCUSDT's busiest days
+MAX_FUNDING_8H = 1.0  # 100 % per 8 h: venues cap funding at a few percent per interval
+MIN_CHANGE_PCT = -100.0  # a fall of 100 % or more would leave a price of 0 or less
+
+SANE = {
+    "volume_24h_usd": lambda v: 0 <= v <= MAX_MARKET_USD,
+    "open_interest_usd": lambda v: 0 <= v <= MAX_MARKET_USD,
+    "last_price": lambda v: 0 < v <= MAX_PRICE,
+    "mark_price": lambda v: 0 < v <= MAX_PRICE,
+    "index_price": lambda v: 0 < v <= MAX_PRICE,
+    "funding_rate_8h": lambda v: abs(v) <= MAX_FUNDING_8H,
+    "price_change_24h_pct": lambda v: v > MIN_CHANGE_PCT,
+    "num_trades_24h": lambda v: 0 <= v <= MAX_TRADES,
+}
+
+
+def sanitize(market: Market) -> tuple[Market, int]:
+    """`market` with each value outside its bounds (`SANE`) set to None, and how many were."""
+    bad = {name: None for name, ok in SANE.items()
+           if (value := getattr(market, name)) is not None and not (math.isfinite(value) and ok(value))}
+    return (replace(market, **bad) if bad else market), len(bad)
+
+
 def pick_btc(markets: list[Market]) -> Market | None:
-    """The venue's main BTC perpetual: BTC base, USDT before USDC before USD, then most volume."""
+    """The venue's main BTC perpetual: BTC base, USDT before USDC before USD, then most volume.
+
+    The quote decides first, whatever values the market lacks: a missing volume ranks as the largest
+    (the choice between two markets of one quote would otherwise be a guess), so the BTC line never
+    comes from another contract because the preferred one lacks a field.
+    """
     rank = {"USDT": 0, "USDC": 1, "USD": 2}
     btc = [m for m in markets if m.base == "BTC"]
     if not btc:
         return None
-    return min(btc, key=lambda m: (rank.get(m.quote, 9), -m.volume_24h_usd))
+
+    def order(m: Market) -> tuple[int, float]:
+        return rank.get(m.quote, 9), -(math.inf if m.volume_24h_usd is None else m.volume_24h_usd)
+
+    return min(btc, key=order)
 
 
 def summarize(exchange: str, kind: str, markets: list[Market], *, long_short_ratio: float | None = None,
               long_share: float | None = None, records_skipped: int = 0) -> VenueSnapshot:
     """Sum the included markets and take the BTC metrics into a VenueSnapshot.
 
-    Give either the BTC account `long_short_ratio` R (long share = R / (1 + R)) or,
+    Every market counts in `markets`; volume, open interest and trades are summed over the markets
+    that have them (None when none has). Values `sanitize` rejects are left out and added to
+    `records_skipped`. Give either the BTC account `long_short_ratio` R (long share = R / (1 + R)) or,
     where the venue publishes shares directly, `long_share`.
     """
     if long_share is None and long_short_ratio is not None and long_short_ratio >= 0:
         long_share = long_short_ratio / (1 + long_short_ratio)
     if long_short_ratio is None and long_share is not None and 0 <= long_share < 1:
         long_short_ratio = long_share / (1 - long_share)
-    oi = [m.open_interest_usd for m in markets if m.open_interest_usd is not None]
-    trades = [m.num_trades_24h for m in markets if m.num_trades_24h is not None]
+    checked = [sanitize(m) for m in markets]
+    markets = [m for m, _ in checked]
     btc = pick_btc(markets)
     return VenueSnapshot(
         exchange=exchange,
         kind=kind,
-        volume_24h_usd=sum(m.volume_24h_usd for m in markets),
-        open_interest_usd=sum(oi) if oi else None,
+        volume_24h_usd=_sum(m.volume_24h_usd for m in markets),
+        open_interest_usd=_sum(m.open_interest_usd for m in markets),
         markets=len(markets),
-        num_trades_24h=sum(trades) if trades else None,
+        num_trades_24h=_sum(m.num_trades_24h for m in markets),
         btc_price=_first(btc.last_price, btc.mark_price, btc.index_price) if btc else None,
         btc_mark_price=btc.mark_price if btc else None,
         btc_index_price=btc.index_price if btc else None,
@@ -104,5 +142,11 @@ def summarize(exchange: str, kind: str, markets: list[Market], *, long_short_rat
         btc_price_change_24h_pct=btc.price_change_24h_pct if btc else None,
         long_short_ratio=long_short_ratio,
         long_share=long_share,
-        records_skipped=records_skipped,
+        records_skipped=records_skipped + sum(bad for _, bad in checked),
     )
+
+
+def _sum(values):
+    """The sum of the values present; None when none is (missing, not 0)."""
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None

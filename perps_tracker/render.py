@@ -189,7 +189,7 @@ def render_snapshot(snap: Snapshot) -> None:
             say(f"Note: {v.exchange}: {note}")
     skipped = [f"{v.exchange} {v.records_skipped}" for v in snap.venues if v.records_skipped]
     if skipped:
-        say(f"Skipped unusable records (missing or NaN numbers): {', '.join(skipped)}")
+        say(f"Skipped unusable values (missing, NaN or absurd numbers): {', '.join(skipped)}")
 
 
 def _snapshot_liquidations_line(snap: Snapshot) -> str | None:

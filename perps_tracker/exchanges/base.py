@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not neede
 
 T = TypeVar("T")
 R = TypeVar("R")
+MAX_LISTING_ROWS = 10_000  # rows one paged listing may hold: ~20× Bybit's ~540 linear perpetuals
 
 
 class Exchange(ABC):
@@ -45,6 +46,7 @@ class Exchange(ABC):
     error_code_field: ClassVar[str | None] = None
     ok_codes: ClassVar[tuple[str, ...]] = ()
     rate_limit_codes: ClassVar[tuple[str, ...]] = ()
+    max_listing_rows: ClassVar[int] = MAX_LISTING_ROWS  # `follow_cursor` stops past this many rows
 
     def __init__(self, client: "HttpClient", base_url: str | None = None, deadline: "Deadline | None" = None):
         self.client = client
@@ -123,10 +125,34 @@ class Exchange(ABC):
             raise self.error(f"unexpected {what} payload: {e}") from None
 
     def summarize(self, markets: list[Market], **btc_and_ratio: Any) -> VenueSnapshot:
-        """Sum `markets` into this venue's snapshot; no included market at all is an error, not a zero."""
+        """Sum `markets` into this venue's snapshot (perps_tracker.market.summarize, which also leaves out
+        absurd values). No included market at all, or none with a usable volume (a renamed field), is an
+        error, not a zero."""
         if not markets:
             raise self.error("no included markets in the response")
-        return summarize(self.id, self.kind, markets, **btc_and_ratio)
+        snapshot = summarize(self.id, self.kind, markets, **btc_and_ratio)
+        if snapshot.volume_24h_usd is None:
+            raise self.error("no market in the response has a 24 h volume")
+        return snapshot
+
+    def follow_cursor(self, what: str, page: Callable[[str | None], tuple[list, str | None]]) -> list:
+        """Every row of a cursor-paged listing, however many pages: `page(cursor)` gives a page's rows and
+        the next cursor (None on the last page), starting from None. A cursor that comes back (a loop)
+        or more than `max_listing_rows` rows (an empty page counts as one) is a one-line error."""
+        rows: list = []
+        seen: set[str] = set()
+        cursor, counted = None, 0
+        while True:
+            got, cursor = page(cursor)
+            rows += got
+            counted += max(len(got), 1)
+            if cursor is None:
+                return rows
+            if cursor in seen:
+                raise self.error(f"unexpected {what} payload: the page cursor {cursor!r} came back (a paging loop)")
+            if counted > self.max_listing_rows:
+                raise self.error(f"unexpected {what} payload: more than {self.max_listing_rows} rows")
+            seen.add(cursor)
 
     def optional(self, what: str, call: Callable[[], T]) -> T | None:
         """Run `call`; if the venue fails it, note that `what` is unavailable and return None."""

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num
+from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num, required
 from perps_tracker.history import HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot, pick_btc
@@ -152,16 +152,16 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
                   skipped: Skips) -> list[Market]:
     """One Market per included instrument, from the other endpoints' rows keyed by symbol.
 
-    Rows of symbols that are not included are ignored. An instrument without a usable
-    `quoteVolume` is skipped and counted. `intervals` None: intervals unknown, so funding is
-    left out. `open_interest` None: the venue gives none; a symbol missing from it (its request
-    failed) or without a mark price keeps the market, without OI, and is counted.
+    Rows of symbols that are not included are ignored. An instrument without a ticker row is
+    skipped and counted; a missing `quoteVolume` or `lastPrice` is None and counted, the market kept.
+    `intervals` None: intervals unknown, so funding is left out. `open_interest` None: the venue
+    gives none; a symbol missing from it (its request failed) or without a mark price keeps the
+    market, without OI, and is counted.
     """
     markets = []
     for symbol, (base, quote) in instruments.items():
         ticker, prem = tickers.get(symbol), premium.get(symbol, {})
-        volume = num(ticker.get("quoteVolume")) if ticker else None
-        if volume is None:
+        if ticker is None:
             skipped()
             continue
         mark = num(prem.get("markPrice"))
@@ -170,9 +170,9 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
             symbol=symbol,
             base=base,
             quote=quote,
-            volume_24h_usd=volume,
+            volume_24h_usd=required(ticker.get("quoteVolume"), skipped),
             open_interest_usd=_open_interest_usd(open_interest, symbol, mark, skipped),
-            last_price=num(ticker.get("lastPrice")),
+            last_price=required(ticker.get("lastPrice"), skipped),
             mark_price=mark,
             index_price=num(prem.get("indexPrice")),
             funding_rate_8h=funding_8h(num(prem.get("lastFundingRate")), hours),

@@ -20,7 +20,9 @@ from typing import Any, NamedTuple
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, newest, num
+from perps_tracker.exchanges.parsing import (
+    Skips, funding_8h, funding_series, integer, join_markets, newest, num, required,
+)
 from perps_tracker.history import (
     MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, pick_btc_symbol, skipped_note, time_windows,
 )
@@ -81,14 +83,15 @@ def parse_funding(payload: Any) -> dict[str, Funding]:
     }
 
 
-def _market(row: dict, contract: Contract, funding: Funding | None, volume: float) -> Market:
+def _market(row: dict, contract: Contract, funding: Funding | None, skipped: Skips) -> Market:
     mark, oi, change = num(row.get("markPrice")), num(row.get("holdingAmount")), num(row.get("change24h"))
     rate = funding.rate if funding and funding.rate is not None else num(row.get("fundingRate"))
     interval = (funding.interval_hours if funding else None) or contract.interval_hours or DEFAULT_INTERVAL_HOURS
     return Market(
-        symbol=row["symbol"], base=contract.base, quote=contract.quote, volume_24h_usd=volume,
+        symbol=row["symbol"], base=contract.base, quote=contract.quote,
+        volume_24h_usd=required(row.get("usdtVolume"), skipped),
         open_interest_usd=oi * mark if oi is not None and mark is not None else None,
-        last_price=num(row.get("lastPr")), mark_price=mark, index_price=num(row.get("indexPrice")),
+        last_price=required(row.get("lastPr"), skipped), mark_price=mark, index_price=num(row.get("indexPrice")),
         funding_rate_8h=funding_8h(rate, interval),
         price_change_24h_pct=change * 100.0 if change is not None else None,
     )
@@ -96,7 +99,10 @@ def _market(row: dict, contract: Contract, funding: Funding | None, volume: floa
 
 def parse_tickers(payload: Any, contracts: dict[str, Contract], funding: dict[str, Funding],
                   skipped: Skips) -> list[Market]:
-    """Markets from the tickers of the included contracts.
+    """Markets of the included contracts from their tickers; tickers of other symbols are ignored.
+
+    A contract without a ticker is skipped and counted; a missing `usdtVolume` or `lastPr` is None
+    and counted, the market kept.
 
     Sample::
 
@@ -104,17 +110,12 @@ def parse_tickers(payload: Any, contracts: dict[str, Contract], funding: dict[st
           "usdtVolume": "5000000000.5", "markPrice": "84010", "indexPrice": "83990.25",
           "fundingRate": "0.000125", "holdingAmount": "45000.125", "deliveryStatus": "", "ts": "1763800000000"}]}
     """
-    markets = []
+    tickers = {}
     for row in _rows(payload):
-        contract = contracts.get(str(row.get("symbol"))) if isinstance(row, dict) else None
-        if contract is None:
-            continue
-        volume = num(row.get("usdtVolume"))
-        if volume is None:
-            skipped()
-            continue
-        markets.append(_market(row, contract, funding.get(row["symbol"]), volume))
-    return markets
+        if isinstance(row, dict) and row.get("symbol"):
+            tickers.setdefault(str(row["symbol"]), row)
+    return join_markets(tickers, contracts,
+                        lambda row, contract: _market(row, contract, funding.get(row["symbol"]), skipped), skipped)
 
 
 def parse_long_short(payload: Any) -> float | None:

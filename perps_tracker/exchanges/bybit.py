@@ -18,7 +18,7 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import (
-    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num,
+    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, required,
 )
 from perps_tracker.history import (
     MarketHistory, collect_markets, covers_from, utc,
@@ -30,7 +30,6 @@ from perps_tracker.market import Market, VenueSnapshot
 SETTLE_COINS = ("USDT", "USDC")
 SUBSCRIBE_BATCH = 10  # topics per subscribe request
 LIQUIDATION_SIDES = {"Buy": LONG, "Sell": SHORT}  # S=Buy: a long was liquidated (opposite of Binance)
-MAX_PAGES = 20  # 1000 instruments a page: far beyond any real listing, a guard against a looping cursor
 
 
 def result_list(payload: Any) -> list:
@@ -51,8 +50,13 @@ def parse_instruments(payload: Any) -> dict[str, dict]:
          "list": [{"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading",
                    "baseCoin": "BTC", "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}]}}
     """
+    return included_instruments(result_list(payload))
+
+
+def included_instruments(rows: list) -> dict[str, dict]:
+    """The active USDT/USDC linear perpetuals among instruments-info rows, by symbol."""
     return {
-        row["symbol"]: row for row in result_list(payload)
+        row["symbol"]: row for row in rows
         if isinstance(row, dict) and row.get("symbol")
         and row.get("contractType") == "LinearPerpetual" and row.get("status") == "Trading"
         and row.get("settleCoin") in SETTLE_COINS
@@ -60,8 +64,13 @@ def parse_instruments(payload: Any) -> dict[str, dict]:
 
 
 def next_cursor(payload: Any) -> str | None:
-    """The cursor of the next instruments-info page, None on the last page."""
+    """The cursor of the next page of a cursor-paged endpoint, None on the last page."""
     return payload["result"].get("nextPageCursor") or None
+
+
+def instruments_page(payload: Any) -> tuple[list, str | None]:
+    """The rows and the next cursor of one instruments-info page (sample: `parse_instruments`)."""
+    return result_list(payload), next_cursor(payload)
 
 
 def interval_hours(ticker: dict, instrument: dict) -> float | None:
@@ -73,19 +82,16 @@ def interval_hours(ticker: dict, instrument: dict) -> float | None:
     return minutes / 60.0 if minutes is not None else None
 
 
-def parse_ticker(ticker: dict, instrument: dict) -> Market | None:
-    """One included market from its ticker; None when the 24h turnover is missing."""
-    volume = num(ticker.get("turnover24h"))
-    if volume is None:
-        return None
+def parse_ticker(ticker: dict, instrument: dict, skipped: Skips) -> Market:
+    """One included market from its ticker; a missing 24h turnover or last price is None and counted."""
     change = num(ticker.get("price24hPcnt"))
     return Market(
         symbol=instrument["symbol"],
         base=str(instrument.get("baseCoin") or "").upper(),
         quote=instrument["settleCoin"],
-        volume_24h_usd=volume,
+        volume_24h_usd=required(ticker.get("turnover24h"), skipped),
         open_interest_usd=num(field(ticker, "singleOpenInterestValue", "openInterestValue")),
-        last_price=num(ticker.get("lastPrice")),
+        last_price=required(ticker.get("lastPrice"), skipped),
         mark_price=num(ticker.get("markPrice")),
         index_price=num(ticker.get("indexPrice")),
         funding_rate_8h=funding_8h(num(ticker.get("fundingRate")), interval_hours(ticker, instrument)),
@@ -96,7 +102,8 @@ def parse_ticker(ticker: dict, instrument: dict) -> Market | None:
 def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips) -> list[Market]:
     """Markets of the included instruments from `/v5/market/tickers`; other symbols are ignored.
 
-    An included instrument whose ticker is missing, or lacks `turnover24h`, is skipped and counted.
+    An included instrument without a ticker is skipped and counted; one whose ticker lacks
+    `turnover24h` or `lastPrice` keeps its market, without that value, and the value is counted.
 
     Sample::
 
@@ -109,7 +116,8 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips) ->
     for row in result_list(payload):
         if isinstance(row, dict) and row.get("symbol"):
             tickers.setdefault(row["symbol"], row)
-    return join_markets(tickers, instruments, parse_ticker, skipped)
+    return join_markets(tickers, instruments, lambda ticker, instrument: parse_ticker(ticker, instrument, skipped),
+                        skipped)
 
 
 def parse_account_ratio(payload: Any) -> float | None:
@@ -170,8 +178,9 @@ def parse_all_liquidation(message: Any, skipped: Skips) -> list[LiquidationEvent
 
 
 def top_symbols(markets: list[Market], n: int) -> list[str]:
-    """The `n` symbols with the largest 24 h volume."""
-    return [m.symbol for m in sorted(markets, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
+    """The `n` symbols with the largest 24 h volume (a market without one is not ranked)."""
+    ranked = [m for m in markets if m.volume_24h_usd is not None]
+    return [m.symbol for m in sorted(ranked, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
 
 
 # -- history (backfill) ---------------------------------------------------------------------------
@@ -357,16 +366,11 @@ class Bybit(Exchange):
 
     def instruments(self) -> dict[str, dict]:
         """Every included instrument, following `nextPageCursor` until it is empty."""
-        included: dict[str, dict] = {}
-        params: dict[str, Any] = {"category": "linear", "limit": 1000}
-        for _ in range(MAX_PAGES):
-            payload = self.get("/v5/market/instruments-info", params)
-            included.update(self.parse("instruments-info", parse_instruments, payload))
-            cursor = self.parse("instruments-info", next_cursor, payload)
-            if cursor is None:
-                return included
-            params = {**params, "cursor": cursor}
-        raise self.error(f"unexpected instruments-info payload: more than {MAX_PAGES} pages")
+        def page(cursor: str | None) -> tuple[list, str | None]:
+            params = {"category": "linear", "limit": 1000, **({"cursor": cursor} if cursor else {})}
+            return self.parse("instruments-info", instruments_page, self.get("/v5/market/instruments-info", params))
+
+        return included_instruments(self.follow_cursor("instruments-info", page))
 
     def long_share(self) -> float | None:
         """BTCUSDT account long share over the last hour; None where the endpoint is missing (404)."""

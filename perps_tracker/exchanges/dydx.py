@@ -36,30 +36,33 @@ from urllib.parse import quote
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change
+from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change, required
 from perps_tracker.history import (
     MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, settlement_hour, skipped_note,
 )
 from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
 
-def _market(ticker: str, row: dict, volume: float, oracle: float) -> Market:
+def _market(ticker: str, row: dict, skipped: Skips) -> Market:
     oi, change = num(row.get("openInterest")), num(row.get("priceChange24H"))
+    oracle = required(row.get("oraclePrice"), skipped)
     base, _, quote = ticker.partition("-")
     return Market(
-        symbol=ticker, base=base.upper(), quote=(quote or "USD").upper(), volume_24h_usd=volume,
-        open_interest_usd=oi * oracle if oi is not None else None,
+        symbol=ticker, base=base.upper(), quote=(quote or "USD").upper(),
+        volume_24h_usd=required(row.get("volume24H"), skipped),
+        open_interest_usd=oi * oracle if oi is not None and oracle is not None else None,
         last_price=None,
         mark_price=None,
         index_price=oracle,  # the oracle price is all dYdX gives; summarize falls back to it for the BTC price
         funding_rate_8h=funding_8h(num(row.get("nextFundingRate")), 1.0),
-        price_change_24h_pct=pct_change(oracle, oracle - change) if change is not None else None,
+        price_change_24h_pct=pct_change(oracle, oracle - change) if None not in (oracle, change) else None,
         num_trades_24h=integer(row.get("trades24H")),
     )
 
 
 def parse_perpetual_markets(payload: Any, skipped: Skips) -> list[Market]:
-    """Markets from `perpetualMarkets`, active ones only.
+    """Markets from `perpetualMarkets`, active ones only. A record that is not an object is skipped
+    and counted; a missing `volume24H` or `oraclePrice` is None and counted, the market kept.
 
     Sample::
 
@@ -76,11 +79,7 @@ def parse_perpetual_markets(payload: Any, skipped: Skips) -> list[Market]:
             continue
         if row.get("status") != "ACTIVE":
             continue
-        volume, oracle = num(row.get("volume24H")), num(row.get("oraclePrice"))
-        if volume is None or oracle is None:
-            skipped()
-            continue
-        markets.append(_market(str(row.get("ticker") or key), row, volume, oracle))
+        markets.append(_market(str(row.get("ticker") or key), row, skipped))
     return markets
 
 

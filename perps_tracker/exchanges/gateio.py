@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, num
+from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, join_markets, num, required
 from perps_tracker.history import (
     HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, pick_btc_symbol, skipped_note, time_windows,
 )
@@ -74,14 +74,15 @@ def _either(primary: Any, fallback: Any) -> float | None:
     return value if value is not None else num(fallback)
 
 
-def _market(name: str, row: dict, contract: dict, volume: float) -> Market:
+def _market(name: str, row: dict, contract: dict, skipped: Skips) -> Market:
     mark = _either(row.get("mark_price"), contract.get("mark_price"))
     size, multiplier = num(row.get("total_size")), num(contract.get("quanto_multiplier"))
     interval = num(contract.get("funding_interval"))  # seconds
     return Market(
-        symbol=name, base=name.partition("_")[0].upper(), quote="USDT", volume_24h_usd=volume,
+        symbol=name, base=name.partition("_")[0].upper(), quote="USDT",
+        volume_24h_usd=required(row.get("volume_24h_quote"), skipped),
         open_interest_usd=size * multiplier * mark if None not in (size, multiplier, mark) else None,
-        last_price=num(row.get("last")), mark_price=mark, index_price=num(row.get("index_price")),
+        last_price=required(row.get("last"), skipped), mark_price=mark, index_price=num(row.get("index_price")),
         funding_rate_8h=funding_8h(_either(row.get("funding_rate"), contract.get("funding_rate")),
                                    interval / 3600.0 if interval is not None else None),
         price_change_24h_pct=num(row.get("change_percentage")),
@@ -89,7 +90,10 @@ def _market(name: str, row: dict, contract: dict, volume: float) -> Market:
 
 
 def parse_tickers(payload: Any, contracts: dict[str, dict], skipped: Skips) -> list[Market]:
-    """Markets from the tickers of trading contracts.
+    """Markets of the trading contracts from their tickers; tickers of other contracts are ignored.
+
+    A contract without a ticker is skipped and counted; a missing `volume_24h_quote` or `last` is
+    None and counted, the market kept.
 
     Sample::
 
@@ -97,18 +101,12 @@ def parse_tickers(payload: Any, contracts: dict[str, dict], skipped: Skips) -> l
           "volume_24h_quote": "3000000000.25", "mark_price": "84010", "index_price": "83990",
           "funding_rate": "0.0001"}, ...]
     """
-    markets = []
+    tickers = {}
     for row in _rows(payload):
-        name = str(row.get("contract"))
-        contract = contracts.get(name)
-        if contract is None:
-            continue
-        volume = num(row.get("volume_24h_quote"))
-        if volume is None:
-            skipped()
-            continue
-        markets.append(_market(name, row, contract, volume))
-    return markets
+        if row.get("contract"):
+            tickers.setdefault(str(row["contract"]), row)
+    return join_markets(tickers, contracts,
+                        lambda row, contract: _market(contract["name"], row, contract, skipped), skipped)
 
 
 def parse_liq_orders(payload: Any, contracts: dict[str, dict], skipped: Skips) -> list[LiquidationEvent]:

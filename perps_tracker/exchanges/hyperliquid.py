@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change
+from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change, required
 from perps_tracker.history import (
     HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, settlement_hour, skipped_note,
 )
@@ -35,7 +35,8 @@ from perps_tracker.market import Market, VenueSnapshot, pick_btc
 
 
 def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
-    """Markets from `metaAndAssetCtxs`, delisted ones left out.
+    """Markets from `metaAndAssetCtxs`, delisted ones left out. A record without a name is skipped
+    and counted; a missing `dayNtlVlm` or `markPx` is None and counted, the market kept.
 
     Sample::
 
@@ -57,16 +58,13 @@ def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
             continue
         if meta.get("isDelisted"):
             continue
-        volume, mark, oracle = num(ctx.get("dayNtlVlm")), num(ctx.get("markPx")), num(ctx.get("oraclePx"))
-        if volume is None or mark is None:
-            skipped()
-            continue
+        mark, oracle = required(ctx.get("markPx"), skipped), num(ctx.get("oraclePx"))
         oi = num(ctx.get("openInterest"))
         markets.append(Market(
             symbol=meta["name"],
             base=str(meta["name"]).upper(),
             quote="USD",
-            volume_24h_usd=volume,
+            volume_24h_usd=required(ctx.get("dayNtlVlm"), skipped),
             open_interest_usd=oi * oracle if oi is not None and oracle is not None else None,
             last_price=None,
             mark_price=mark,

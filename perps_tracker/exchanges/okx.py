@@ -19,7 +19,8 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import (
-    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, pct_change, venue_message,
+    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, pct_change, required,
+    venue_message,
 )
 from perps_tracker.history import (
     MarketHistory, collect_markets, covers_from, utc,
@@ -99,17 +100,16 @@ def parse_mark_prices(payload: Any) -> dict[str, float | None]:
     return {inst_id: num(row.get("markPx")) for inst_id, row in by_inst_id(payload).items()}
 
 
-def parse_ticker(ticker: dict, instrument: dict, extras: dict[str, dict]) -> Market | None:
-    """One included market; None when its last price or base-coin volume is missing."""
+def parse_ticker(ticker: dict, instrument: dict, extras: dict[str, dict], skipped: Skips) -> Market:
+    """One included market; a missing last price or base-coin volume is counted, and without either
+    there is no USD volume."""
     inst_id = ticker["instId"]
-    last, volume = num(ticker.get("last")), num(ticker.get("volCcy24h"))
-    if last is None or volume is None:
-        return None
+    last, volume = required(ticker.get("last"), skipped), required(ticker.get("volCcy24h"), skipped)
     return Market(
         symbol=inst_id,
         base=inst_id.split("-")[0].upper(),
         quote=instrument["settleCcy"],
-        volume_24h_usd=volume * last,
+        volume_24h_usd=volume * last if volume is not None and last is not None else None,
         open_interest_usd=extras["open_interest"].get(inst_id),
         last_price=last,
         mark_price=extras["marks"].get(inst_id),
@@ -124,8 +124,9 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips, *,
                   marks: dict | None = None) -> list[Market]:
     """Markets of the included instruments from `market/tickers`; other instIds are ignored.
 
-    An included instrument without a ticker, or with a `""` last price or volume, is skipped
-    and counted. `funding`, `open_interest`, `marks` map instId to values (None: unavailable).
+    An included instrument without a ticker is skipped and counted; a `""` last price or volume
+    (an untraded swap) is None and counted, the market kept. `funding`, `open_interest`, `marks`
+    map instId to values (None: unavailable).
 
     Sample::
 
@@ -134,7 +135,7 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips, *,
     """
     extras = {"funding": funding or {}, "open_interest": open_interest or {}, "marks": marks or {}}
     return join_markets(by_inst_id(payload), instruments,
-                        lambda ticker, instrument: parse_ticker(ticker, instrument, extras), skipped)
+                        lambda ticker, instrument: parse_ticker(ticker, instrument, extras, skipped), skipped)
 
 
 def parse_long_short_ratio(payload: Any) -> float | None:
@@ -230,11 +231,13 @@ def family_of(inst_id: str) -> str:
 
 
 def top_families(markets: list[Market], n: int) -> list[str]:
-    """The `n` instrument families with the largest 24 h USD volume, largest first."""
+    """The `n` instrument families with the largest 24 h USD volume, largest first (a swap without one
+    is not ranked)."""
     volumes: dict[str, float] = {}
     for market in markets:
-        family = family_of(market.symbol)
-        volumes[family] = volumes.get(family, 0.0) + market.volume_24h_usd
+        if market.volume_24h_usd is not None:
+            family = family_of(market.symbol)
+            volumes[family] = volumes.get(family, 0.0) + market.volume_24h_usd
     return sorted(volumes, key=lambda family: -volumes[family])[:max(n, 0)]
 
 

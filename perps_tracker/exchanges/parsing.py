@@ -34,6 +34,15 @@ def num(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
+def required(value: Any, skipped: "Skips") -> float | None:
+    """`num(value)` of a value every included market should have (its 24 h volume, its price): a
+    missing or malformed one is None and counted; the market keeps its other values."""
+    result = num(value)
+    if result is None:
+        skipped()
+    return result
+
+
 def integer(value: Any) -> int | None:
     """An int from a JSON string or number (a whole-valued float is fine), else None."""
     result = num(value)
@@ -83,8 +92,8 @@ def funding_series(settlements: Iterable[tuple[int, float]], interval_hours: flo
 
 
 def pct_change(last: float | None, reference: float | None) -> float | None:
-    """(last / reference − 1) × 100, or None when either is missing or the reference is 0."""
-    if last is None or reference is None or reference == 0:
+    """(last / reference − 1) × 100, or None unless both prices are there and positive."""
+    if last is None or reference is None or last <= 0 or reference <= 0:
         return None
     return (last / reference - 1.0) * 100.0
 
@@ -113,16 +122,15 @@ def join_markets(tickers: Mapping[str, dict], included: Mapping[str, T],
     """`build(ticker, instrument)` for each included instrument, joined by symbol.
 
     Tickers of symbols that are not included are ignored; an included instrument without a
-    ticker, or whose ticker `build` rejects (returns None), is skipped and counted.
+    ticker is skipped and counted. A bad value inside a ticker is `build`'s to count: the market stays.
     """
     markets = []
     for symbol, instrument in included.items():
         ticker = tickers.get(symbol)
-        market = build(ticker, instrument) if ticker is not None else None
-        if market is None:
+        if ticker is None:
             skipped()
         else:
-            markets.append(market)
+            markets.append(build(ticker, instrument))
     return markets
 
 

@@ -45,7 +45,8 @@ def test_fixture_markets_and_funding_intervals():
                             parse_rows(load("asterdex", "premiumIndex")),
                             parse_funding_info(load("asterdex", "fundingInfo")), None, skipped)
     by_symbol = {m.symbol: m for m in markets}
-    assert list(by_symbol) == ["BTCUSDT", "ETHUSDT", "ASTERUSDT"] and skipped.count == 1  # CAKEUSDT: "" volume
+    assert list(by_symbol) == ["BTCUSDT", "ETHUSDT", "ASTERUSDT", "CAKEUSDT"] and skipped.count == 1
+    assert by_symbol["CAKEUSDT"].volume_24h_usd is None  # "": counted, the market kept
     assert by_symbol["BTCUSDT"].funding_rate_8h == approx(0.0001)  # 0.00005 every 4 h
     assert by_symbol["ETHUSDT"].funding_rate_8h == approx(0.0001)  # 0.0001 every 8 h
     assert by_symbol["ASTERUSDT"].funding_rate_8h == approx(-0.0001)  # -0.0000125 hourly
@@ -78,4 +79,4 @@ def test_open_interest_is_used_where_aster_answers_it(fake, client, limit):
                                  {"symbol": "ASTERUSDT", "openInterest": "80000000.25", "time": 1764072000000}])
     snap = aster(fake, client, open_interest_limit=limit).fetch()
     assert snap.open_interest_usd == approx(1500.5 * 84120.5 + 20000 * 3084.0 + 80000000.25 * 1.2395)
-    assert snap.records_skipped == 1  # CAKEUSDT's volume; its OI ("Invalid symbol.") is not counted again
+    assert snap.records_skipped == 2  # CAKEUSDT's volume and its OI ("Invalid symbol."): the market is kept

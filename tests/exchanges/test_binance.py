@@ -100,13 +100,21 @@ def markets_for(instruments, tickers, premium=(), intervals=None, open_interest=
     return {m.symbol: m for m in markets}, skipped.count
 
 
-def test_nan_volume_is_skipped_and_rows_of_other_symbols_are_ignored():
+def test_nan_volume_is_counted_the_market_kept_and_rows_of_other_symbols_are_ignored():
     instruments = {"AUSDT": ("A", "USDT"), "BUSDT": ("B", "USDT"), "CUSDT": ("C", "USDT")}
-    tickers = [{"symbol": "AUSDT", "quoteVolume": "10.5"}, {"symbol": "BUSDT", "quoteVolume": "NaN"},
+    tickers = [{"symbol": "AUSDT", "quoteVolume": "10.5", "lastPrice": "1"},
+               {"symbol": "BUSDT", "quoteVolume": "NaN", "lastPrice": "2", "count": 9},
                {"symbol": "GHOSTUSDT", "quoteVolume": "NaN"}, {"symbol": "BTCUSDT_261225", "quoteVolume": "1e9"}]
     markets, skipped = markets_for(instruments, tickers, intervals={})
-    assert list(markets) == ["AUSDT"] and markets["AUSDT"].volume_24h_usd == 10.5
+    assert list(markets) == ["AUSDT", "BUSDT"] and markets["AUSDT"].volume_24h_usd == 10.5
+    assert markets["BUSDT"].volume_24h_usd is None and markets["BUSDT"].num_trades_24h == 9  # only the volume goes
     assert skipped == 2  # BUSDT's NaN volume and CUSDT's missing ticker; GHOST and the quarterly are not counted
+
+
+def test_missing_last_price_is_counted_and_the_market_kept():
+    markets, skipped = markets_for({"AUSDT": ("A", "USDT")}, [{"symbol": "AUSDT", "quoteVolume": "10.5"}],
+                                   intervals={})
+    assert markets["AUSDT"].last_price is None and markets["AUSDT"].volume_24h_usd == 10.5 and skipped == 1
 
 
 def test_ticker_units_strings_and_numbers():
@@ -138,7 +146,7 @@ def test_funding_uses_each_symbols_interval():
 
 def test_open_interest_in_usd_and_missing_symbols_counted():
     instruments = {s: (s[:-4], "USDT") for s in ("AUSDT", "BUSDT", "CUSDT")}
-    tickers = [{"symbol": s, "quoteVolume": "1"} for s in instruments]
+    tickers = [{"symbol": s, "quoteVolume": "1", "lastPrice": "2"} for s in instruments]
     premium = [{"symbol": "AUSDT", "markPrice": "2.0"}, {"symbol": "BUSDT", "markPrice": "3.0"},
                {"symbol": "CUSDT", "markPrice": "NaN"}]
     markets, skipped = markets_for(instruments, tickers, premium, {}, {"AUSDT": 10.5, "CUSDT": 7.0})
@@ -205,7 +213,7 @@ def test_every_open_interest_failing_leaves_oi_null_not_zero(fake, client):
     fake.add("binance", OPEN_INTEREST, Reply({"code": -1121, "msg": "Invalid symbol."}, status=400))
     snap = venue(fake, client).fetch()
     assert snap.ok and snap.open_interest_usd is None
-    assert snap.records_skipped == 1 + 5  # SOLUSDT's NaN volume, then each kept market's OI
+    assert snap.records_skipped == 1 + 6  # SOLUSDT's NaN volume, then each market's OI
     assert snap.volume_24h_usd == EXPECTED["volume_24h_usd"]
 
 
@@ -386,5 +394,5 @@ def test_ip_ban_during_the_fan_out_stops_it(fake, client):
     exchange = venue(fake, client, open_interest_limit=1, budget=WeightBudget(clock=clock, sleep=clock.sleep))
     snap = exchange.fetch()
     assert clock.slept == [] and fake.count("binance", OPEN_INTEREST) == 1  # the other five are not sent
-    assert snap.ok and snap.open_interest_usd is None and snap.records_skipped == 1 + 5
+    assert snap.ok and snap.open_interest_usd is None and snap.records_skipped == 1 + 6  # SOLUSDT's volume, 6 OIs
     assert any("IP banned (HTTP 418)" in n for n in exchange.notes)

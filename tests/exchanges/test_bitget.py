@@ -51,14 +51,21 @@ def test_each_exclusion_rule(changes):
 
 def test_tickers_are_filtered_by_contract_before_parsing():
     markets = markets_by_symbol()
-    assert set(markets) == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"}  # no dated, off, listed, ghost
+    assert set(markets) == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT", "BROKENUSDT"}  # no dated, off, listed, ghost
     assert markets["BTCUSDT"].base == "BTC" and markets["BTCUSDT"].quote == "USDT"
 
 
-def test_nan_volume_is_skipped_and_counted_never_zero():
+def test_nan_volume_is_counted_never_zero_and_the_market_kept():
     skipped = Skips()
-    markets = markets_by_symbol(skipped=skipped)
-    assert "BROKENUSDT" not in markets and skipped.count == 1
+    broken = markets_by_symbol(skipped=skipped)["BROKENUSDT"]
+    assert broken.volume_24h_usd is None and broken.last_price == 1.5 and skipped.count == 1
+
+
+def test_contract_without_a_ticker_is_counted():
+    skipped = Skips()
+    tickers = load("bitget", "tickers")
+    tickers["data"] = [row for row in tickers["data"] if row["symbol"] != "SOLUSDT"]
+    assert "SOLUSDT" not in markets_by_symbol(tickers=tickers, skipped=skipped) and skipped.count == 1 + 1
 
 
 def test_units_strings_and_json_numbers():
@@ -133,7 +140,7 @@ def test_rate_limit_code_in_200_is_retried(fake, client):
 
     fake.add("bitget", "/api/v2/mix/market/tickers", limited_once)
     snap = Bitget(client, fake.url("bitget")).fetch()
-    assert snap.ok and snap.markets == 4 and len(calls) == 2
+    assert snap.ok and snap.markets == 5 and len(calls) == 2
 
 
 def test_missing_long_short_endpoint_leaves_ratio_none(fake, client):

@@ -8,7 +8,7 @@ from perps_tracker.errors import ExchangeError, RateLimited
 from perps_tracker.exchanges.bybit import Bybit, parse_account_ratio, parse_instruments, parse_tickers
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
-from tests.fakes.bybit import PAGE_2_CURSOR
+from tests.fakes.bybit import EXPECTED, PAGE_2_CURSOR, paged_listing
 
 BTC = {"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": "BTC",
        "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}
@@ -62,12 +62,49 @@ def test_pagination_follows_next_page_cursor(bybit, fake):
     assert asked == [None, PAGE_2_CURSOR]  # the %-encoded token went back unchanged
     assert {"BTCUSDT", "ETHUSDT"} <= included.keys()  # page 1
     assert {"BTCPERP", "SOLUSDT", "1000PEPEUSDT", "BADUSDT"} <= included.keys()  # page 2
-    assert bybit.fetch().markets == 5  # only 2 of the 5 are on page 1
+    assert bybit.fetch().markets == 6  # only 2 of the 6 are on page 1
 
 
-def test_a_cursor_that_never_ends_is_an_error(bybit, fake):
+def test_a_cursor_that_comes_back_is_a_one_line_error(bybit, fake):
     fake.add("bybit", "/v5/market/instruments-info", Reply(page(BTC, cursor="again")))
-    with pytest.raises(ExchangeError, match="unexpected instruments-info payload: more than 20 pages"):
+    with pytest.raises(ExchangeError) as err:
+        bybit.fetch()
+    assert str(err.value) == ("bybit: unexpected instruments-info payload: the page cursor 'again' came back "
+                              "(a paging loop)")
+    assert fake.count("bybit", "/v5/market/instruments-info") == 2
+
+
+def test_a_cursor_loop_over_several_pages_is_caught(bybit, fake):
+    following = {None: "a", "a": "b", "b": "c", "c": "a"}
+    fake.add("bybit", "/v5/market/instruments-info",
+             lambda request: Reply(page(BTC, cursor=following[request.query.get("cursor")])))
+    with pytest.raises(ExchangeError, match="^bybit: unexpected instruments-info payload: the page cursor 'a' came "
+                                            "back [(]a paging loop[)]$"):
+        bybit.fetch()
+
+
+def test_twenty_rows_a_page_for_538_perpetuals_is_read_to_the_end(fake, client):
+    expected = paged_listing(fake, n=538, per_page=20)
+    snap = Bybit(client, fake.url("bybit")).fetch()
+    assert expected["pages"] == 27 and fake.count("bybit", "/v5/market/instruments-info") == 27
+    assert (snap.markets, snap.volume_24h_usd) == (expected["markets"], expected["volume_24h_usd"])
+    assert snap.btc_price == 90652.4
+
+
+def test_a_cursor_that_never_ends_stops_at_a_bound_on_rows_not_pages(bybit, fake):
+    bybit.max_listing_rows = 100
+    fake.add("bybit", "/v5/market/instruments-info",
+             lambda request: Reply(page(BTC, BTC, BTC, cursor=f"{request.query.get('cursor')}+")))
+    with pytest.raises(ExchangeError, match="^bybit: unexpected instruments-info payload: more than 100 rows$"):
+        bybit.fetch()
+    assert fake.count("bybit", "/v5/market/instruments-info") == 34  # 3 rows a page
+
+
+def test_empty_pages_count_towards_the_bound(bybit, fake):
+    bybit.max_listing_rows = 10
+    fake.add("bybit", "/v5/market/instruments-info",
+             lambda request: Reply(page(cursor=f"{request.query.get('cursor')}+")))
+    with pytest.raises(ExchangeError, match="more than 10 rows"):
         bybit.fetch()
 
 
@@ -129,9 +166,14 @@ def test_funding_without_any_interval_is_none():
 
 
 @pytest.mark.parametrize("turnover", ["", "NaN", None])
-def test_missing_turnover_is_skipped_and_counted(turnover):
-    markets, skipped = markets_of(ticker(turnover24h=turnover))
-    assert markets == [] and skipped == 1
+def test_missing_turnover_is_counted_and_the_market_kept(turnover):
+    (m,), skipped = markets_of(ticker(turnover24h=turnover, markPrice="84001"))
+    assert m.volume_24h_usd is None and (m.last_price, m.mark_price) == (84000.0, 84001.0) and skipped == 1
+
+
+def test_missing_last_price_is_counted_and_the_market_kept():
+    (m,), skipped = markets_of(ticker(lastPrice="", markPrice="84001"))
+    assert m.last_price is None and m.mark_price == 84001.0 and m.volume_24h_usd == 1000.5 and skipped == 1
 
 
 def test_tickers_of_excluded_symbols_are_ignored_not_counted():
@@ -151,10 +193,22 @@ def test_fixture_tickers_match_the_fixture_instruments():
                    **parse_instruments(load("bybit", "instruments_info_page2"))}
     skipped = Skips()
     markets = parse_tickers(load("bybit", "tickers"), instruments, skipped)
-    assert sorted(m.symbol for m in markets) == ["1000PEPEUSDT", "BTCPERP", "BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert skipped.count == 1  # BADUSDT
+    assert sorted(m.symbol for m in markets) == ["1000PEPEUSDT", "BADUSDT", "BTCPERP", "BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert skipped.count == 2  # BADUSDT's turnover24h and lastPrice
     eth = next(m for m in markets if m.symbol == "ETHUSDT")
     assert eth.funding_rate_8h == pytest.approx(0.00005 * 8 / 4)  # no fundingIntervalHour: 240 min
+
+
+def test_btcusdt_without_turnover_still_gives_the_btc_line(bybit, fake):
+    tickers = load("bybit", "tickers")
+    btcusdt = next(row for row in tickers["result"]["list"] if row["symbol"] == "BTCUSDT")
+    del btcusdt["turnover24h"]
+    fake.add("bybit", "/v5/market/tickers", Reply(tickers))
+    snap = bybit.fetch()
+    for line in ("btc_price", "btc_mark_price", "btc_index_price", "btc_funding_rate_8h", "btc_price_change_24h_pct"):
+        assert getattr(snap, line) == EXPECTED[line], line  # BTCUSDT's, not the USDC perpetual BTCPERP's
+    assert snap.markets == EXPECTED["markets"] and snap.records_skipped == EXPECTED["records_skipped"] + 1
+    assert snap.volume_24h_usd == pytest.approx(EXPECTED["volume_24h_usd"].expected - 12000000000.5)
 
 
 def test_malformed_tickers_payload_fails_the_venue(bybit, fake):
@@ -193,7 +247,7 @@ def test_empty_account_ratio_is_none():
 def test_account_ratio_404_leaves_the_ratio_none(bybit, fake):
     fake.add("bybit", "/v5/market/account-ratio", Reply({"msg": "not found"}, status=404))
     snap = bybit.fetch()
-    assert snap.ok and snap.long_share is None and snap.long_short_ratio is None and snap.markets == 5
+    assert snap.ok and snap.long_share is None and snap.long_short_ratio is None and snap.markets == EXPECTED["markets"]
 
 
 def test_account_ratio_error_leaves_the_ratio_none_with_a_note(bybit, fake):
@@ -230,7 +284,7 @@ def test_rate_limit_in_200_is_retried(bybit, fake):
         return Reply({"retCode": 10006, "retMsg": "Too many visits!"} if len(calls) == 1 else tickers)
 
     fake.add("bybit", "/v5/market/tickers", once_limited)
-    assert bybit.fetch().markets == 5 and len(calls) == 2
+    assert bybit.fetch().markets == EXPECTED["markets"] and len(calls) == 2
 
 
 def test_required_tickers_error_fails_the_venue(bybit, fake):

@@ -24,7 +24,7 @@ def markets_by_symbol(payload=None, skipped=None):
 
 
 def test_only_active_markets_are_included():
-    assert set(markets_by_symbol()) == {"BTC-USD", "ETH-USD", "SOL-USD"}
+    assert set(markets_by_symbol()) == {"BTC-USD", "ETH-USD", "SOL-USD", "BROKEN-USD", "NOPRICE-USD"}
 
 
 @pytest.mark.parametrize("status", ["PAUSED", "CANCEL_ONLY", "POST_ONLY", "INITIALIZING", "FINAL_SETTLEMENT", None])
@@ -41,10 +41,15 @@ def test_inactive_markets_are_filtered_before_their_prices_are_read():
 
 @pytest.mark.parametrize("changes", [{"volume24H": "NaN"}, {"volume24H": ""}, {"volume24H": None},
                                      {"oraclePrice": ""}, {"oraclePrice": "NaN"}])
-def test_missing_volume_or_oracle_price_is_skipped_and_counted(changes):
+def test_missing_volume_or_oracle_price_is_counted_and_the_market_kept(changes):
     skipped = Skips()
-    assert markets_by_symbol(btc(**changes), skipped) == {}
-    assert skipped.count == 1
+    market = markets_by_symbol(btc(**changes), skipped)["BTC-USD"]
+    assert skipped.count == 1 and market.num_trades_24h == 45000
+    if "oraclePrice" in changes:  # no price: no USD open interest or percentage either
+        assert (market.index_price, market.open_interest_usd, market.price_change_24h_pct) == (None, None, None)
+        assert market.volume_24h_usd == 350000000.25
+    else:
+        assert market.volume_24h_usd is None and market.index_price == 84000.5
 
 
 def test_fixture_skips_two_records():
@@ -83,7 +88,7 @@ def test_hourly_funding_becomes_8_hours():
 def test_trades_count_from_numbers_or_strings():
     assert markets_by_symbol(btc(trades24H="45000"))["BTC-USD"].num_trades_24h == 45000
     assert markets_by_symbol(btc(trades24H=None))["BTC-USD"].num_trades_24h is None
-    assert sum(m.num_trades_24h for m in markets_by_symbol().values()) == 87000
+    assert sum(m.num_trades_24h for m in markets_by_symbol().values()) == 87000 + 7 + 11  # BROKEN-, NOPRICE-USD
 
 
 @pytest.mark.parametrize("payload", [{}, [], {"markets": []}, {"markets": None}, None])

@@ -17,7 +17,7 @@ from tests.fakes import Reply
 from tests.fakes import dydx as fake_dydx
 from tests.fakes import history as fh
 
-BASES = ("BTC", "ETH", "SOL")  # the ACTIVE markets of the fixture with a volume and an oracle price
+BASES = ("BTC", "ETH", "SOL", "BROKEN", "NOPRICE")  # the ACTIVE markets of the fixture
 END = fh.NOW_HOUR - DAY
 START = END - 3 * DAY
 CANDLES = "/v4/candles/perpetualMarkets/"
@@ -61,8 +61,8 @@ def test_hourly_volume_trades_and_markets_are_summed(window):
         candles = [fh.candle("dydx", b, hour) for b in BASES]
         assert window.volume_usd[hour] == pytest.approx(sum(c["quote_volume"] for c in candles))
         assert window.trades[hour] == sum(c["trades"] for c in candles)
-        assert window.markets[hour] == 3
-    assert (window.symbols, window.symbols_failed) == (3, 0)
+        assert window.markets[hour] == len(BASES)
+    assert (window.symbols, window.symbols_failed) == (len(BASES), 0)
 
 
 def test_open_interest_is_starting_base_times_open_at_the_hour_start(window):
@@ -99,7 +99,7 @@ def test_venue_at_one_hour_by_hand(window):
     day = range(hour - DAY, hour, HOUR)
     close = fh.candle("dydx", "BTC", hour - HOUR)["close"]
     first_open = fh.candle("dydx", "BTC", hour - DAY)["open"]
-    assert snap.ok and snap.markets == 3
+    assert snap.ok and snap.markets == len(BASES)
     volume = sum(fh.candle("dydx", b, h)["quote_volume"] for b in BASES for h in day)
     assert snap.volume_24h_usd == pytest.approx(volume)
     assert snap.num_trades_24h == sum(fh.candle("dydx", b, h)["trades"] for b in BASES for h in day)
@@ -115,7 +115,7 @@ def test_thirty_days_in_one_page_at_the_current_limit(dydx, fake):
     start, end = fh.NOW_HOUR - 31 * DAY, fh.NOW_HOUR
     h = dydx.history(start, end)
     assert list(h.volume_usd) == list(hours(start, end)) and sorted(h.btc_funding) == list(hours(start, end))
-    assert len(requests_to(fake, CANDLES)) == 3 and len(requests_to(fake, FUNDING)) == 1
+    assert len(requests_to(fake, CANDLES)) == len(BASES) and len(requests_to(fake, FUNDING)) == 1
     assert requests_to(fake, CANDLES)[0].query == {"resolution": "1HOUR", "fromISO": iso_ms(start * 1000),
                                                    "toISO": iso_ms(end * 1000), "limit": "1000"}
 
@@ -126,7 +126,7 @@ def test_older_deployment_limit_of_100_pages_backwards_without_gaps(dydx, fake, 
     progress = []
     h = dydx.history(start, end, lambda done, total: progress.append((done, total)))
     every = list(hours(start, end))
-    assert list(h.volume_usd) == every and set(h.markets.values()) == {3}
+    assert list(h.volume_usd) == every and set(h.markets.values()) == {len(BASES)}
     assert sorted(h.open_interest_usd) == every and sorted(h.btc_close) == every
     assert sorted(h.btc_funding) == every
     for hour in (start, start + 100 * HOUR, end - 100 * HOUR, end - HOUR):  # page edges
@@ -134,7 +134,7 @@ def test_older_deployment_limit_of_100_pages_backwards_without_gaps(dydx, fake, 
     btc = [r.query for r in requests_to(fake, CANDLES + "BTC-USD")]
     assert [q["limit"] for q in btc] == ["1000"] + ["100"] * 8  # refused once, then 744 hours in 8 pages
     assert [q["toISO"] for q in btc[1:]] == [iso_ms((end - i * 100 * HOUR) * 1000) for i in range(8)]
-    assert len(requests_to(fake, CANDLES)) == 1 + 3 * 8 and len(requests_to(fake, FUNDING)) == 8
+    assert len(requests_to(fake, CANDLES)) == 1 + len(BASES) * 8 and len(requests_to(fake, FUNDING)) == 8
     assert dydx._limit == 100
     total = len(fake.requests)
     assert [d for d, _ in progress] == list(range(1, total + 1)) and progress[-1] == (total, total)
@@ -143,19 +143,19 @@ def test_older_deployment_limit_of_100_pages_backwards_without_gaps(dydx, fake, 
 def test_a_failing_market_is_counted_and_left_out(dydx, fake):
     intercept(fake, CANDLES + "SOL-USD", Reply({"errors": [{"msg": "boom"}]}, status=500))
     h = dydx.history(START, END)
-    assert (h.symbols, h.symbols_failed) == (3, 1)
+    assert (h.symbols, h.symbols_failed) == (5, 1)
     hour = START + 11 * HOUR
-    assert h.markets[hour] == 2
-    assert h.volume_usd[hour] == pytest.approx(sum(fh.candle("dydx", b, hour)["quote_volume"] for b in ("BTC", "ETH")))
-    assert h.open_interest_usd[hour] == pytest.approx(sum(fh.open_interest_usd("dydx", b, hour)
-                                                          for b in ("BTC", "ETH")))
-    assert any("history of 1 of 3 markets unavailable" in n for n in h.notes)
+    others = [b for b in BASES if b != "SOL"]
+    assert h.markets[hour] == 4
+    assert h.volume_usd[hour] == pytest.approx(sum(fh.candle("dydx", b, hour)["quote_volume"] for b in others))
+    assert h.open_interest_usd[hour] == pytest.approx(sum(fh.open_interest_usd("dydx", b, hour) for b in others))
+    assert any("history of 1 of 5 markets unavailable" in n for n in h.notes)
 
 
 def test_429_on_a_history_call_is_retried(dydx, fake):
     intercept(fake, CANDLES + "ETH-USD", Reply({"errors": [{"msg": "Too many requests"}]}, status=429), times=1)
     h = dydx.history(START, END)
-    assert h.symbols_failed == 0 and set(h.markets.values()) == {3}
+    assert h.symbols_failed == 0 and set(h.markets.values()) == {len(BASES)}
     assert len(requests_to(fake, CANDLES + "ETH-USD")) == 2
 
 

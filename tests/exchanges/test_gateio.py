@@ -46,13 +46,21 @@ def test_status_may_be_absent():
 
 
 def test_tickers_without_a_trading_contract_are_left_out():
-    assert set(markets_by_symbol()) == {"BTC_USDT", "ETH_USDT", "PEPE_USDT"}
+    assert set(markets_by_symbol()) == {"BTC_USDT", "ETH_USDT", "PEPE_USDT", "BAD_USDT"}
 
 
-def test_nan_volume_is_skipped_and_counted():
+def test_nan_volume_is_counted_and_the_market_kept():
     skipped = Skips()
-    assert "BAD_USDT" not in markets_by_symbol(skipped=skipped)
-    assert skipped.count == 1
+    bad = markets_by_symbol(skipped=skipped)["BAD_USDT"]
+    assert bad.volume_24h_usd is None and bad.last_price == 2.5 and skipped.count == 1
+
+
+def test_contract_without_a_ticker_is_counted():
+    skipped = Skips()
+    contracts = parse_contracts(load("gateio", "contracts"))
+    tickers = [row for row in load("gateio", "tickers") if row["contract"] != "ETH_USDT"]
+    markets = parse_tickers(tickers, contracts, skipped)
+    assert "ETH_USDT" not in {m.symbol for m in markets} and skipped.count == 1 + 1  # and BAD_USDT's volume
 
 
 def test_open_interest_converts_contracts_to_usd():
@@ -100,7 +108,7 @@ def test_no_btc_contract_leaves_long_share_none(fake, client):
     contracts = [c for c in load("gateio", "contracts") if c["name"] != "BTC_USDT"]
     fake.add("gateio", "/api/v4/futures/usdt/contracts", Reply(contracts))
     snap = Gateio(client, fake.url("gateio")).fetch()
-    assert snap.ok and snap.markets == 2 and snap.long_share is None and snap.long_short_ratio is None
+    assert snap.ok and snap.markets == 3 and snap.long_share is None and snap.long_short_ratio is None
     assert snap.btc_price is None
 
 

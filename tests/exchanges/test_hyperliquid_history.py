@@ -16,7 +16,7 @@ from tests.fakes import Reply
 from tests.fakes import history as fh
 from tests.fakes import hyperliquid as fake_hl
 
-BASES = ("BTC", "ETH", "KPEPE")  # the included coins of the fixture (kPEPE's base is upper case)
+BASES = ("BTC", "ETH", "KPEPE", "BROKEN")  # the included coins of the fixture (kPEPE's base is upper case)
 END = fh.NOW_HOUR - DAY
 START = END - 3 * DAY
 
@@ -62,8 +62,8 @@ def test_hourly_volume_is_summed_over_included_coins(window):
         # base volume × (open + close) / 2: the fake's base volume is quote / mid, so this is exact
         expected = sum(fh.candle("hyperliquid", b, hour)["quote_volume"] for b in BASES)
         assert window.volume_usd[hour] == pytest.approx(expected, rel=1e-12)
-        assert window.markets[hour] == 3
-    assert (window.symbols, window.symbols_failed) == (3, 0)
+        assert window.markets[hour] == len(BASES)
+    assert (window.symbols, window.symbols_failed) == (len(BASES), 0)
     assert window.trades is None  # live has no trade counts for this venue either
 
 
@@ -99,7 +99,7 @@ def test_venue_at_one_hour_by_hand(window):
     volume = sum(fh.candle("hyperliquid", b, h)["quote_volume"] for b in BASES for h in range(hour - DAY, hour, HOUR))
     close = fh.candle("hyperliquid", "BTC", hour - HOUR)["close"]
     first_open = fh.candle("hyperliquid", "BTC", hour - DAY)["open"]
-    assert snap.ok and snap.markets == 3
+    assert snap.ok and snap.markets == len(BASES)
     assert snap.volume_24h_usd == pytest.approx(volume)
     assert snap.btc_price == pytest.approx(close)
     assert snap.btc_price_change_24h_pct == pytest.approx(100 * (close / first_open - 1))
@@ -117,10 +117,10 @@ def test_thirty_days_page_without_gaps_or_duplicates(hl, fake, monkeypatch):
     progress = []
     h = hl.history(start, end, lambda done, total: progress.append((done, total)))
     every = list(hours(start, end))
-    assert list(h.volume_usd) == every and set(h.markets.values()) == {3}
+    assert list(h.volume_usd) == every and set(h.markets.values()) == {len(BASES)}
     assert sorted(h.btc_close) == every and sorted(h.btc_funding) == every
     candles = info_requests(fake, "candleSnapshot")
-    assert len(candles) == 3 * 8  # 744 hours in pages of 100
+    assert len(candles) == len(BASES) * 8  # 744 hours in pages of 100
     btc_starts = [b["req"]["startTime"] for b in candles if b["req"]["coin"] == "BTC"]
     assert btc_starts == [(start + i * 100 * HOUR) * 1000 for i in range(8)]
     funding = info_requests(fake, "fundingHistory")
@@ -135,25 +135,25 @@ def test_thirty_days_page_without_gaps_or_duplicates(hl, fake, monkeypatch):
 def test_window_reaching_now_stops_at_the_last_candle(hl, fake):
     h = hl.history(fh.NOW_HOUR - 2 * DAY, fh.NOW_HOUR + 3 * HOUR)
     assert max(h.volume_usd) == fh.NOW_HOUR - HOUR
-    assert len(info_requests(fake, "candleSnapshot")) == 3
+    assert len(info_requests(fake, "candleSnapshot")) == len(BASES)
 
 
 def test_a_failing_market_is_counted_and_left_out(hl, fake):
     intercept(fake, candles_of("ETH"), Reply({"error": "boom"}, status=500))
     h = hl.history(START, END)
-    assert (h.symbols, h.symbols_failed) == (3, 1)
+    assert (h.symbols, h.symbols_failed) == (4, 1)
     hour = START + 7 * HOUR
     assert h.volume_usd[hour] == pytest.approx(sum(fh.candle("hyperliquid", b, hour)["quote_volume"]
-                                                   for b in ("BTC", "KPEPE")))
-    assert h.markets[hour] == 2
-    assert any("history of 1 of 3 markets unavailable" in n for n in h.notes)
+                                                   for b in ("BTC", "KPEPE", "BROKEN")))
+    assert h.markets[hour] == 3
+    assert any("history of 1 of 4 markets unavailable" in n for n in h.notes)
 
 
 def test_429_on_a_history_call_is_retried(hl, fake):
     intercept(fake, candles_of("kPEPE"), Reply({"error": "slow down"}, status=429), times=1)
     h = hl.history(START, END)
-    assert h.symbols_failed == 0 and set(h.markets.values()) == {3}
-    assert len(info_requests(fake, "candleSnapshot")) == 4
+    assert h.symbols_failed == 0 and set(h.markets.values()) == {len(BASES)}
+    assert len(info_requests(fake, "candleSnapshot")) == len(BASES) + 1
 
 
 def test_btc_candles_failure_raises(hl, fake):

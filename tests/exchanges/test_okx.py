@@ -10,6 +10,7 @@ from perps_tracker.exchanges.okx import (Okx, parse_funding_rates, parse_instrum
                                          parse_mark_prices, parse_open_interest, parse_tickers)
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
+from tests.fakes.okx import EXPECTED
 
 BTC = {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "settleCcy": "USDT",
        "ctType": "linear", "ctVal": "0.01", "ctValCcy": "BTC", "state": "live"}
@@ -130,9 +131,10 @@ def test_unavailable_optional_endpoints_leave_fields_none():
 
 
 @pytest.mark.parametrize("change", [{"last": ""}, {"volCcy24h": ""}, {"volCcy24h": "NaN"}, {"last": None}])
-def test_untraded_or_unpriced_swap_is_skipped_and_counted(change):
-    markets, skipped = markets_of(ticker(**change))
-    assert markets == [] and skipped == 1
+def test_untraded_or_unpriced_swap_is_counted_and_kept_without_a_volume(change):
+    (m,), skipped = markets_of(ticker(**change))
+    assert m.symbol == "BTC-USDT-SWAP" and m.volume_24h_usd is None and skipped == 1
+    assert m.last_price == (None if "last" in change else 84000.0)
 
 
 def test_missing_open_price_leaves_the_change_none():
@@ -154,8 +156,9 @@ def test_included_swap_without_a_ticker_is_counted():
 def test_fixture_tickers_match_the_fixture_instruments():
     skipped = Skips()
     markets = parse_tickers(load("okx", "tickers"), parse_instruments(load("okx", "instruments")), skipped)
-    assert sorted(m.symbol for m in markets) == ["BTC-USDC-SWAP", "BTC-USDT-SWAP", "DOGE-USDT-SWAP", "ETH-USDT-SWAP"]
-    assert skipped.count == 1  # QUIET-USDT-SWAP, last ""
+    assert sorted(m.symbol for m in markets) == ["BTC-USDC-SWAP", "BTC-USDT-SWAP", "DOGE-USDT-SWAP", "ETH-USDT-SWAP",
+                                                 "QUIET-USDT-SWAP"]
+    assert skipped.count == 1  # QUIET-USDT-SWAP, last "": kept, without a USD volume
     assert next(m for m in markets if m.symbol == "BTC-USDC-SWAP").quote == "USDC"
 
 
@@ -177,7 +180,7 @@ def test_empty_ratio_is_none():
 def test_ratio_404_leaves_the_ratio_none(okx, fake):
     fake.add("okx", "/api/v5/rubik/stat/contracts/long-short-account-ratio", Reply({"msg": "no"}, status=404))
     snap = okx.fetch()
-    assert snap.ok and snap.long_short_ratio is None and snap.long_share is None and snap.markets == 4
+    assert snap.ok and snap.long_short_ratio is None and snap.long_share is None and snap.markets == EXPECTED["markets"]
 
 
 # -- optional endpoints -----------------------------------------------------------------------
@@ -196,7 +199,7 @@ def test_funding_is_asked_for_every_swap_at_once(okx, fake):
 def test_failing_optional_endpoint_leaves_its_metric_none(okx, fake, path, field, note):
     fake.add("okx", path, Reply({"code": "51001", "msg": "Instrument ID does not exist", "data": []}))
     snap = okx.fetch()
-    assert snap.ok and snap.markets == 4 and getattr(snap, field) is None
+    assert snap.ok and snap.markets == EXPECTED["markets"] and getattr(snap, field) is None
     assert okx.notes == [f"{note} unavailable: Instrument ID does not exist (code 51001)"]
 
 
@@ -238,7 +241,7 @@ def test_rate_limit_in_200_is_retried(okx, fake):
         return Reply({"code": "50011", "msg": "Too Many Requests", "data": []} if len(calls) == 1 else tickers)
 
     fake.add("okx", "/api/v5/market/tickers", once_limited)
-    assert okx.fetch().markets == 4 and len(calls) == 2
+    assert okx.fetch().markets == EXPECTED["markets"] and len(calls) == 2
 
 
 def test_required_tickers_error_fails_the_venue(okx, fake):

@@ -51,15 +51,15 @@ DATA_KEPT = 30 * 24 * HOUR  # /futures/data: the last 30 days only
 # Included: BTCUSDT, ETHUSDT, BTCUSDC, 1000PEPEUSDT, DOGEUSDT and SOLUSDT. Excluded: BTCUSDT_261225
 # (CURRENT_QUARTER), TSLAUSDT (TRADIFI_PERPETUAL), OLDUSDT ("PERPETUAL DELIVERING"), NEWUSDT (""),
 # LAUNCHUSDT (PENDING_TRADING), ETHBUSD (BUSD). The ticker row of GHOSTUSDT (not listed) is ignored.
-# Skipped and counted: SOLUSDT (quoteVolume "NaN"; its failing OI is not counted again) and
-# DOGEUSDT's open interest (400 Invalid symbol: the market stays, without OI).
+# Skipped and counted, the markets kept: SOLUSDT's volume (quoteVolume "NaN") and the open interest of
+# SOLUSDT and DOGEUSDT (400 Invalid symbol).
 EXPECTED = {
-    "markets": 5,
-    "records_skipped": 2,
+    "markets": 6,
+    "records_skipped": 3,
     "volume_24h_usd": approx(15000000000.50 + 8000000000.25 + 900000000 + 450000000.75 + 300000000),
     # OI = openInterest × markPrice (premiumIndex); DOGEUSDT has none
     "open_interest_usd": approx(80000.125 * 83990.0 + 1500000.5 * 2999.0 + 2500.5 * 84000.0 + 30000000000 * 0.0111),
-    "num_trades_24h": 3500000 + 2000000 + 150000 + 98765 + 80000,
+    "num_trades_24h": 3500000 + 2000000 + 150000 + 98765 + 80000 + 50000,
     "btc_price": approx(84000.10),  # BTCUSDT (USDT before USDC) lastPrice
     "btc_mark_price": approx(83990.0),
     "btc_index_price": approx(83950.0),

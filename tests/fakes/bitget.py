@@ -18,13 +18,14 @@ ERROR_IN_200 = (
 # What fetch() must produce from the fixtures (hand-computed):
 # BTCUSDT, ETHUSDT, SOLUSDT and DOGEUSDT are included. BTCUSDT1226 is a delivery contract,
 # LUNAUSDT is off, NEWUSDT is listed (pre-launch), XYZUSDT is in maintenance and GHOSTUSDT has
-# a ticker but no contract: all left out. BROKENUSDT has a NaN usdtVolume: skipped and counted.
+# a ticker but no contract: all left out. BROKENUSDT has a NaN usdtVolume: skipped and counted, the
+# market kept.
 EXPECTED = {
-    "markets": 4,
+    "markets": 5,
     "records_skipped": 1,
     "volume_24h_usd": approx(5000000000.5 + 1500000000 + 250000000.25 + 80000000),
     # OI = holdingAmount × markPrice; DOGEUSDT has an empty holdingAmount, so no OI (not 0)
-    "open_interest_usd": approx(45000.125 * 84010 + 300000.5 * 2951 + 1200000.75 * 140.3),
+    "open_interest_usd": approx(45000.125 * 84010 + 300000.5 * 2951 + 1200000.75 * 140.3 + 1000 * 1.5),
     "num_trades_24h": None,
     "btc_price": approx(84000.5),  # lastPr
     "btc_mark_price": approx(84010.0),

@@ -19,14 +19,14 @@ ERROR_IN_200 = ({"retCode": 10001, "retMsg": "params error", "result": {}, "retE
 # Included: BTCUSDT, ETHUSDT (page 1), BTCPERP (USDC), SOLUSDT, 1000PEPEUSDT (page 2).
 # Excluded: BTC-26DEC26 (LinearFutures), NEWUSDT (PreLaunch), OLDUSDT (Settling), BTCUSD (inverse,
 # settles in BTC); XYZUSDT has a ticker but no instrument. BADUSDT is included but its turnover24h
-# is "NaN": skipped and counted.
+# is "NaN" and its lastPrice "": both skipped and counted, the market kept.
 EXPECTED = {
-    "markets": 5,
-    "records_skipped": 1,
-    # turnover24h: BTCUSDT + ETHUSDT + BTCPERP + SOLUSDT + 1000PEPEUSDT
+    "markets": 6,
+    "records_skipped": 2,
+    # turnover24h: BTCUSDT + ETHUSDT + BTCPERP + SOLUSDT + 1000PEPEUSDT (BADUSDT has none)
     "volume_24h_usd": approx(12000000000.5 + 5000000000 + 300000000.75 + 800000000 + 150000000.125),
-    # singleOpenInterestValue where present and non-empty, else openInterestValue (BTCPERP, 1000PEPEUSDT)
-    "open_interest_usd": approx(4500000000.25 + 1500000000 + 200000000 + 250000000.5 + 60000000),
+    # singleOpenInterestValue where present and non-empty, else openInterestValue (BTCPERP, 1000PEPEUSDT, BADUSDT)
+    "open_interest_usd": approx(4500000000.25 + 1500000000 + 200000000 + 250000000.5 + 60000000 + 10),
     "num_trades_24h": None,
     "btc_price": approx(84000.5),  # BTCUSDT (USDT before the USDC BTCPERP)
     "btc_mark_price": approx(84001.0),
@@ -66,6 +66,33 @@ def install(fake) -> None:
     fake.add("bybit", "/v5/market/account-ratio", with_history(account_ratio, account_ratio_history))
     install_history(fake)
 
+
+
+def paged_listing(fake, n: int = 538, per_page: int = 20) -> dict:
+    """Install a synthetic Bybit with `n` USDT perpetuals (BTCUSDT first) whose instruments-info answers
+    `per_page` rows a page, whatever `limit` asks, each page naming the next by an opaque cursor.
+
+    Returns what fetch() must report (markets, volume_24h_usd, pages)."""
+    symbols = ["BTCUSDT"] + [f"C{i:04d}USDT" for i in range(1, n)]
+    rows = [{"symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": s[:-4],
+             "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480} for s in symbols]
+    pages = [rows[i:i + per_page] for i in range(0, n, per_page)]
+    cursors = [None] + [f"page%3D{p}%26after%3D{pages[p - 1][-1]['symbol']}" for p in range(1, len(pages))]
+    tickers = [{"symbol": s, "lastPrice": "90652.4" if s == "BTCUSDT" else "1.5", "turnover24h": str(1000 * (i + 1)),
+                "markPrice": "1.5", "fundingRate": "0.0001", "fundingIntervalHour": "8"} for i, s in enumerate(symbols)]
+
+    def instruments(request: Request) -> Reply:
+        if request.query.get("cursor") not in cursors:
+            return error("params error")
+        p = cursors.index(request.query.get("cursor"))
+        following = cursors[p + 1] if p + 1 < len(cursors) else ""
+        return ok({"category": "linear", "list": pages[p], "nextPageCursor": following})
+
+    fake.add("bybit", "/v5/market/instruments-info", instruments)
+    fake.add("bybit", "/v5/market/tickers", Reply(
+        {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": tickers}}))
+    fake.add("bybit", "/v5/market/account-ratio", Reply({"retCode": 0, "result": {"list": []}}))
+    return {"markets": n, "volume_24h_usd": approx(sum(1000 * (i + 1) for i in range(n))), "pages": len(pages)}
 
 # -- history ----------------------------------------------------------------------------------
 # Every symbol of the instrument fixtures has history (its baseCoin is the key into history.py),

@@ -12,16 +12,17 @@ from tests.fakes import Reply, Request, approx, history, load
 ERROR_IN_200 = None
 
 # What fetch() must produce from the fixtures (hand-computed):
-# BTC-USD, ETH-USD and SOL-USD are ACTIVE and included. LUNA-USD (PAUSED), FTM-USD
-# (FINAL_SETTLEMENT), NEW-USD (INITIALIZING) and XYZ-USD (CANCEL_ONLY) are left out.
-# BROKEN-USD has a NaN volume24H and NOPRICE-USD an empty oraclePrice: both skipped and counted.
+# BTC-USD, ETH-USD, SOL-USD, BROKEN-USD and NOPRICE-USD are ACTIVE and included. LUNA-USD (PAUSED),
+# FTM-USD (FINAL_SETTLEMENT), NEW-USD (INITIALIZING) and XYZ-USD (CANCEL_ONLY) are left out.
+# BROKEN-USD's NaN volume24H and NOPRICE-USD's empty oraclePrice are skipped and counted, the markets kept.
 EXPECTED = {
-    "markets": 3,
+    "markets": 5,
     "records_skipped": 2,
-    "volume_24h_usd": approx(350000000.25 + 120000000 + 15000000.5),
-    # OI = openInterest × oraclePrice; SOL-USD has an empty openInterest, so no OI (not 0)
-    "open_interest_usd": approx(850.5 * 84000.5 + 12000.25 * 2950),
-    "num_trades_24h": 45000 + 30000 + 12000,
+    "volume_24h_usd": approx(350000000.25 + 120000000 + 15000000.5 + 25000),
+    # OI = openInterest × oraclePrice; SOL-USD has an empty openInterest and NOPRICE-USD no oracle price,
+    # so no OI (not 0)
+    "open_interest_usd": approx(850.5 * 84000.5 + 12000.25 * 2950 + 1000 * 1.5),
+    "num_trades_24h": 45000 + 30000 + 12000 + 7 + 11,
     "btc_price": approx(84000.5),  # no last or mark price: the oracle price
     "btc_mark_price": None,
     "btc_index_price": approx(84000.5),  # the oracle price
@@ -34,7 +35,7 @@ EXPECTED = {
 
 # History is served for the included markets of the fixture; the base asset is the key into
 # tests/fakes/history.py.
-HISTORY_TICKERS = ("BTC-USD", "ETH-USD", "SOL-USD")
+HISTORY_TICKERS = ("BTC-USD", "ETH-USD", "SOL-USD", "BROKEN-USD", "NOPRICE-USD")
 API_LIMIT_V4 = 1000  # the deployment's max `limit` (and default); tests lower it to 100
 RESOLUTIONS = ("1MIN", "5MINS", "15MINS", "30MINS", "1HOUR", "4HOURS", "1DAY")
 

@@ -15,14 +15,14 @@ ERROR_IN_200 = None
 # What fetch() must produce from the fixtures (hand-computed):
 # BTC_USDT, ETH_USDT and PEPE_USDT are included. LUNA_USDT is in_delisting, OLD_USDT has status
 # "delisted", NEW_USDT "prelaunch", INV_USDT is type "inverse", GHOST_USDT has a ticker but no
-# contract: all left out. BAD_USDT has a NaN volume_24h_quote: skipped and counted.
+# contract: all left out. BAD_USDT has a NaN volume_24h_quote: skipped and counted, the market kept.
 EXPECTED = {
-    "markets": 3,
+    "markets": 4,
     "records_skipped": 1,
     "volume_24h_usd": approx(3000000000.25 + 900000000 + 5000000.5),
     # OI = total_size × quanto_multiplier × mark_price (PEPE's ticker mark is "": the contract's)
     "open_interest_usd": approx(120000000.5 * 0.0001 * 84010 + 5000000 * 0.01 * 2950.5
-                                + 2500.75 * 1000000 * 0.0000104),
+                                + 2500.75 * 1000000 * 0.0000104 + 1000 * 1 * 2.5),
     "num_trades_24h": None,
     "btc_price": approx(84005.5),  # last
     "btc_mark_price": approx(84010.0),  # the ticker's mark, not the contract's 84009

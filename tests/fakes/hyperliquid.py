@@ -9,14 +9,14 @@ from tests.fakes import Reply, Request, approx, history, load
 ERROR_IN_200 = None
 
 # What fetch() must produce from the fixtures (hand-computed):
-# BTC, ETH and kPEPE are included; MATIC is delisted; BROKEN has a NaN volume and an empty
-# mark price, so it is skipped and counted.
+# BTC, ETH, kPEPE and BROKEN are included; MATIC is delisted. BROKEN has a NaN volume and an empty
+# mark price: both skipped and counted, the market kept.
 EXPECTED = {
-    "markets": 3,
-    "records_skipped": 1,
+    "markets": 4,
+    "records_skipped": 2,
     "volume_24h_usd": approx(2000000000.5 + 500000000 + 1000000.0),
     # OI = openInterest × oraclePx
-    "open_interest_usd": approx(10000.25 * 83958.0 + 200000 * 2941.5 + 5000000000 * 0.0110),
+    "open_interest_usd": approx(10000.25 * 83958.0 + 200000 * 2941.5 + 5000000000 * 0.0110 + 10 * 1.0),
     "num_trades_24h": None,
     "btc_price": approx(84000.0),  # no last price: the mark price
     "btc_mark_price": approx(84000.0),
@@ -29,7 +29,7 @@ EXPECTED = {
 
 # History is served for the included coins of the fixture; the base asset (upper case) is the
 # key into tests/fakes/history.py.
-HISTORY_COINS = ("BTC", "ETH", "kPEPE")
+HISTORY_COINS = ("BTC", "ETH", "kPEPE", "BROKEN")
 CANDLES_PER_RESPONSE = 5000  # the venue's cap; tests lower it to exercise paging
 FUNDING_PER_RESPONSE = 500
 

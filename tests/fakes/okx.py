@@ -16,13 +16,14 @@ ERROR_IN_200 = ({"code": "51001", "msg": "Instrument ID does not exist", "data":
 # What fetch() must produce from the fixtures (hand-computed):
 # Included: BTC-USDT-SWAP, ETH-USDT-SWAP, BTC-USDC-SWAP (USDC-settled), DOGE-USDT-SWAP.
 # Excluded: BTC-USD-SWAP (inverse, settles in BTC), LUNA-USDT-SWAP (suspend), NEW-USDT-SWAP (preopen).
-# QUIET-USDT-SWAP is live but untraded (last ""): skipped and counted.
+# QUIET-USDT-SWAP is live but untraded (last ""): its last price is skipped and counted, so it has no
+# USD volume; the market is kept.
 EXPECTED = {
-    "markets": 4,
+    "markets": 5,
     "records_skipped": 1,
     # volCcy24h (base coin) × last
     "volume_24h_usd": approx(25000.5 * 84000.1 + 150000.25 * 3000 + 1200.5 * 84005 + 2000000000.5 * 0.15),
-    # oiUsd; DOGE's is "" (unknown), so it adds nothing
+    # oiUsd; DOGE's is "" (unknown), so it adds nothing; QUIET's is 0
     "open_interest_usd": approx(2100000000.5 + 900000000 + 50000000.25),
     "num_trades_24h": None,
     "btc_price": approx(84000.1),  # BTC-USDT-SWAP (USDT before the USDC swap)
