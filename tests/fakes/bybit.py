@@ -67,6 +67,35 @@ def install(fake) -> None:
     install_history(fake)
 
 
+# -- a full listing ------------------------------------------------------------------------------
+
+
+def install_listing(fake, count: int, page: int = 500) -> list[str]:
+    """Replace the fixtures' instruments and tickers with `count` generated USDT perpetuals
+    (COIN0USDT, COIN1USDT, ...; the 24 h turnover falls with the number), plus a dated future and a
+    pre-launch perpetual that are not included; instruments-info is paged `page` rows at a time.
+    Returns the included symbols, largest volume first."""
+    symbols = [f"COIN{i}USDT" for i in range(count)]
+    rows = [{"symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": s[:-4],
+             "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480} for s in symbols]
+    rows[1:1] = [{"symbol": "COIN0-26DEC26", "contractType": "LinearFutures", "status": "Trading",
+                  "baseCoin": "COIN0", "quoteCoin": "USDC", "settleCoin": "USDC", "fundingInterval": 0},
+                 {"symbol": "LATERUSDT", "contractType": "LinearPerpetual", "status": "PreLaunch",
+                  "baseCoin": "LATER", "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 240}]
+    tickers = [{"symbol": s, "lastPrice": "1.5", "turnover24h": str(1e9 / (i + 1)), "fundingRate": "0.0001"}
+               for i, s in enumerate(symbols)]
+
+    def instruments(request: Request) -> Reply:
+        cursor = request.query.get("cursor") or "page0"
+        start = int(cursor.removeprefix("page")) * page
+        following = f"page{start // page + 1}" if start + page < len(rows) else ""
+        return ok({"category": "linear", "list": rows[start:start + page], "nextPageCursor": following})
+
+    fake.add("bybit", "/v5/market/instruments-info", instruments)
+    fake.add("bybit", "/v5/market/tickers", ok({"category": "linear", "list": tickers}))
+    return symbols
+
+
 # -- history ----------------------------------------------------------------------------------
 # Every symbol of the instrument fixtures has history (its baseCoin is the key into history.py),
 # from history.FIRST_HOUR to the hour before history.NOW_HOUR. Limits are enforced as documented
