@@ -316,7 +316,7 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
     if fatal is not None:
         lost = sum(s.pending for s in stats.values())
         raise DatabaseError(f"{fatal}; stopped, {lost} events received were not stored")
-    never = [s for s in stats.values() if s.connects == 0]
+    never = [s for s in stats.values() if s.complete == 0]
     for s in never:
         watch_log(f"Warning: {s.exchange} never connected: {s.last_error or 'no reason given'}")
     if never:

@@ -17,7 +17,8 @@ from perps_tracker.exchanges.binance import parse_force_order
 from perps_tracker.storage.models import Liquidation, LiquidationCoverage
 from perps_tracker.watch import Backoff, Collector, EventSink, FeedStats, RecentKeys
 from tests.fakes.ws import (
-    T0, Close, Drop, Expect, FakeStreams, Ping, Sleep, binance_frame, bybit_frame, liquidation_sessions, okx_frame,
+    T0, Close, Drop, Expect, FakeStreams, Ping, Respond, Sleep, binance_frame, bybit_frame, liquidation_sessions,
+    okx_frame,
 )
 
 binance, bybit, okx = binance_frame, bybit_frame, okx_frame
@@ -147,6 +148,33 @@ def test_a_refused_subscription_is_reported_and_retried(fake, client, streams, d
     s = c.stats["bybit"]
     assert s.drops >= 2 and s.connects >= 2
     assert s.last_error == "subscribe refused: error:handler not found,topic:x"
+
+
+# -- a venue over several connections ------------------------------------------------------------
+
+
+def coverage(database) -> list[tuple]:
+    with database.engine.connect() as conn:
+        return conn.execute(select(LiquidationCoverage.exchange, LiquidationCoverage.start_ms,
+                                   LiquidationCoverage.end_ms, LiquidationCoverage.detail)
+                            .order_by(LiquidationCoverage.id)).all()
+
+
+def test_a_venue_over_several_connections_is_covered_only_while_all_are_up(streams, database):
+    """A generic feed of two connections: the venue drops the one subscribing "B" each time; "A" stays up."""
+    event = binance("BTCUSDT", "SELL", "84000", "0.5", T0)
+    streams.script("binance", [Expect(1), Respond(lambda got: [Drop()] if got[0] == "B" else [event])])
+    feed = LiveFeed(url=streams.url("binance") + "/ws", parse=lambda m, skipped: parse_force_order(m, skipped),
+                    connections=(("A",), ("B",)), description="two halves")
+    c = collect(database, {"binance": lambda: feed}, 0.6)
+
+    firsts = [frames[0] for frames in streams.received["binance"]]
+    assert firsts.count("A") == 1 and firsts.count("B") >= 3  # a drop of one does not drop the other
+    s = c.stats["binance"]
+    assert s.stored == 1 and s.drops >= 2 and s.last_error == "connection dropped"
+    spans = coverage(database)
+    assert spans and {detail for *_, detail in spans} == {"two halves over 2 connections"}
+    assert sum(end - start for _, start, end, _ in spans) < 200  # ms of 600: only the instants both were up
 
 
 def okx_source(fake, client, streams, heartbeat_every=None):

@@ -167,6 +167,12 @@ class LiveFeed:
     malformed message raises ValueError (or KeyError/TypeError); a venue's refusal (a rejected
     subscription) raises ExchangeError. `ignore` lists plain-text frames that are not JSON
     but fine (OKX answers "ping" with "pong").
+
+    One connection sends `subscribe`. A venue whose limits do not let one connection subscribe to
+    everything gives `connections` instead: the frames of each connection, all to `url`, each with
+    the heartbeat. Its split must be stable: while the number of connections stays the same, a
+    fresh feed (fetched again before a connection reconnects) keeps each topic on the connection
+    of the same index, so a reconnecting connection never takes another one's topics.
     """
 
     url: str
@@ -175,4 +181,10 @@ class LiveFeed:
     heartbeat: str | None = None  # application-level ping, sent every `heartbeat_every` seconds
     heartbeat_every: float = 20.0
     ignore: frozenset[str] = frozenset()
-    description: str = ""  # for the log line: "50 symbols"
+    description: str = ""  # what the venue is read for, all connections together: "all symbols"
+    connections: tuple[tuple[str, ...], ...] = ()  # several connections: each one's `subscribe`
+
+    @property
+    def sessions(self) -> tuple[tuple[str, ...], ...]:
+        """The frames each connection sends after connecting: one connection unless `connections` says more."""
+        return self.connections or (self.subscribe,)
