@@ -495,8 +495,9 @@ class Collector:
         return self.stats
 
 
-def venue_sources(settings, client, venues, symbols: int) -> dict[str, FeedSource]:
-    """Each venue's `live_feed` through the shared HTTP client and the configured URLs."""
+def venue_sources(settings, client, venues, symbols: int | None) -> dict[str, FeedSource]:
+    """Each venue's `live_feed` through the shared HTTP client and the configured URLs; `symbols`
+    None reads every symbol, N the N with the largest volume (where a venue subscribes per symbol)."""
     from perps_tracker.exchanges import EXCHANGES
     from perps_tracker.http import Deadline
 
@@ -509,7 +510,7 @@ def venue_sources(settings, client, venues, symbols: int) -> dict[str, FeedSourc
     return {venue: source(venue) for venue in venues}
 
 
-def watch(settings, venues, duration: float | None, symbols: int,
+def watch(settings, venues, duration: float | None, symbols: int | None,
           log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None]:
     """Run `liquidations watch`; returns the per-venue stats and the database error that ended it, if any."""
     from perps_tracker.http import HttpClient, HttpSettings

@@ -76,10 +76,11 @@ class Exchange(ABC):
             raise RateLimited(self.id, f"rate limited: {message}")
         raise self.error(message)
 
-    def live_feed(self, ws_url: str, symbols: int) -> "LiveFeed":
+    def live_feed(self, ws_url: str, symbols: int | None = None) -> "LiveFeed":
         """The liquidation stream at `ws_url` (the configured `venues.<id>.ws_url`), for venues
-        with "ws" in `liquidation_sources`. May call REST endpoints (symbol lists) first;
-        `symbols` caps per-symbol subscriptions."""
+        with "ws" in `liquidation_sources`. May call REST endpoints (symbol lists) first. A venue
+        that subscribes per symbol reads every one (`symbols` None) or the `symbols` with the
+        largest 24 h volume, over as many connections as its limits need (`LiveFeed.connections`)."""
         raise self.error("no public liquidation stream")
 
     def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
