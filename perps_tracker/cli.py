@@ -98,8 +98,7 @@ class Duration(click.ParamType):
 LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
 STREAMED_VENUES = [v for v, cls in EXCHANGES.items() if "ws" in cls.liquidation_sources]
 symbols_option = click.option("--symbols", type=click.IntRange(1, 500), default=50, show_default=True,
-                              help="Per-symbol sources follow the N largest markets by 24 h volume "
-                                   "(Bybit's stream, OKX's REST history).")
+                              help="OKX's REST history follows the N largest instrument families by 24 h volume.")
 
 
 @click.group(cls=TrackerGroup, context_settings=CONTEXT_SETTINGS)
@@ -299,23 +298,26 @@ def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, qu
               help="Only this venue (repeatable). Default: Binance, Bybit and OKX.")
 @click.option("--duration", type=Duration(), default=None, metavar="DURATION",
               help="Stop after this long (30s, 59m, 2h). Default: until Ctrl-C or SIGTERM.")
-@symbols_option
+@click.option("--symbols", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Bybit: only the N perpetuals with the largest 24 h volume, a sample. "
+                   "Default: every linear perpetual, over as many connections as Bybit's limits need.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines and no summary; errors only.")
 @click.pass_context
 def watch(ctx, settings, exchanges, duration, symbols, quiet):
     """Collect liquidations from the venues' websockets into the database.
 
-    Reconnects with backoff after a drop, answers pings, skips malformed frames, and writes
-    deduplicated events every second. Ctrl-C, SIGTERM or the end of --duration flushes and
-    prints a summary per venue. Exit code 0 at the end of --duration or on SIGTERM (a
-    service's normal stop), 130 on Ctrl-C, 3 when a venue never connected, 1 when the
-    database failed.
+    Reads every symbol of each venue (Bybit: every linear perpetual, split over several
+    connections). Reconnects with backoff after a drop, answers pings, skips malformed frames,
+    and writes deduplicated events every second. Ctrl-C, SIGTERM or the end of --duration
+    flushes and prints a summary per venue. Exit code 0 at the end of --duration or on SIGTERM
+    (a service's normal stop), 130 on Ctrl-C, 3 when a venue never had all its connections up,
+    1 when the database failed.
 
     \b
     Examples:
       perps-tracker liquidations watch                          (a systemd service)
       perps-tracker liquidations watch --duration 59m --quiet   (hourly cron)
-      perps-tracker liquidations watch --exchange bybit --symbols 100
+      perps-tracker liquidations watch --exchange bybit --symbols 50   (a top-50 sample)
     """
     import time
 
@@ -336,7 +338,7 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
     if fatal is not None:
         lost = sum(s.pending for s in stats.values())
         raise DatabaseError(f"{fatal}; stopped, {lost} events received were not stored")
-    never = [s for s in stats.values() if s.connects == 0]
+    never = [s for s in stats.values() if s.complete == 0]
     for s in never:
         watch_log(f"Warning: {s.exchange} never connected: {s.last_error or 'no reason given'}")
     if never:

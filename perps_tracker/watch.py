@@ -1,13 +1,25 @@
 """`liquidations watch`: read the venues' liquidation websockets and store every distinct event once.
 
-One asyncio task per venue connects, subscribes (`Exchange.live_feed`), answers the
-server's pings (the websockets library does), sends the venue's own heartbeat, and turns
-each frame into events. A malformed frame is counted and skipped. After a drop it waits
-with exponential backoff and reconnects, fetching the symbol list again. A writer task
-flushes the events every second in one transaction, deduplicated twice: a bounded set of
-recently seen keys in memory (so memory stays flat for days), and the table's unique key
-(so replays after a reconnect or a restart are never stored twice). Each connection is
-recorded in `liquidation_coverage`, extended at every flush.
+One asyncio task per venue fetches its feed (`Exchange.live_feed`: may call REST for the symbol
+list) and runs one task per connection the feed needs (`LiveFeed.sessions`: one for Binance
+and OKX, as many as Bybit's subscription limits need when it reads every perpetual). Each
+connection connects, subscribes, answers the server's pings (the websockets library does),
+sends the venue's own heartbeat, and turns each frame into events; a malformed frame is counted
+and skipped. After a drop a connection waits with exponential backoff, fetches the venue's feed
+again and reconnects with its own share of it, while the venue's other connections go on; a
+symbol the venue lists meanwhile is subscribed when its connection next reconnects. Should the
+fresh feed need a different number of connections, all of the venue's connections start anew.
+
+A writer task flushes the events every second in one transaction, deduplicated twice: a
+bounded set of recently seen keys in memory (so memory stays flat for days), and the table's
+unique key (so replays after a reconnect or a restart are never stored twice).
+
+Coverage: a venue is being read only while all its connections are up. A `liquidation_coverage`
+row opens when the last of them has subscribed, is extended at every flush, and closes when any
+of them drops; the next opens when all are up again. So a report reading the table counts a
+venue read over several connections exactly as one read over one, and never counts a stretch
+in which part of its symbols went unread. The row's detail says what was read: "all symbols",
+"all 538 linear perpetuals over 3 connections", "top 50 by volume".
 """
 
 from __future__ import annotations
@@ -81,7 +93,8 @@ class FeedStats:
     stored: int = 0  # new rows written
     duplicates: int = 0
     malformed: int = 0  # frames or records that could not be read
-    connected_s: float = 0.0
+    connected_s: float = 0.0  # time all the venue's connections were up at once
+    complete: int = 0  # times all of them came up (for one connection: its connects)
     last_error: str | None = None
     pending: int = 0  # received, not yet written (non-zero only when the run ended on a database failure)
 
@@ -133,6 +146,31 @@ class Span:
     end_ms: int
     open: bool = True
     id: int | None = None
+
+
+@dataclass
+class Links:
+    """One venue's connections in a run: which are up, and the coverage span open while all of them are."""
+
+    venue: str
+    size: int  # the connections the venue's feed needs
+    detail: str  # what they read together: "all 538 linear perpetuals over 3 connections"
+    up: set[int] = field(default_factory=set)
+    span: Span | None = None
+    since: float = 0.0  # when the last of them came up (time.monotonic)
+    resized: LiveFeed | None = None  # a fresh feed that needs a different number of connections
+
+    def label(self, i: int) -> str:
+        """How the log names connection `i`: the venue alone when it has one connection."""
+        return self.venue if self.size == 1 else f"{self.venue} {i + 1}/{self.size}"
+
+
+def describe(feed: LiveFeed) -> str:
+    """What a feed reads, and over how many connections when more than one: the coverage detail."""
+    n = len(feed.sessions)
+    if n == 1:
+        return feed.description
+    return f"{feed.description} over {n} connections" if feed.description else f"{n} connections"
 
 
 @dataclass
@@ -270,21 +308,40 @@ class Collector:
             await asyncio.sleep(feed.heartbeat_every)
             await ws.send(feed.heartbeat)
 
-    async def _session(self, venue: str, feed: LiveFeed, stats: FeedStats) -> tuple[float, str]:
-        """One connection, until the venue closes it: how long it lasted (seconds) and why it ended.
-        A dropped connection raises."""
+    def _up(self, links: Links, i: int) -> None:
+        """Connection `i` has subscribed; once all of the venue's have, it is being read: a span opens."""
+        links.up.add(i)
+        if len(links.up) < links.size:
+            self.log(f"{links.label(i)}: connected")
+            return
+        self.stats[links.venue].complete += 1
+        links.span = self.sink.open_span(links.venue, links.detail)
+        links.since = time.monotonic()
+        self.log(f"{links.venue}: connected, {links.detail}" if links.detail else f"{links.venue}: connected")
+
+    def _down(self, links: Links, i: int) -> None:
+        """Connection `i` has ended: the venue is not read again until all of its connections are up."""
+        links.up.discard(i)
+        if links.span is not None:
+            self.sink.close_span(links.span)
+            links.span = None
+            self.stats[links.venue].connected_s += time.monotonic() - links.since
+
+    async def _session(self, links: Links, i: int, feed: LiveFeed) -> tuple[float, str]:
+        """Connection `i` of `feed`, until the venue closes it: how long it lasted (seconds) and why it
+        ended. A dropped connection raises."""
         from websockets.asyncio.client import connect
 
+        stats = self.stats[links.venue]
         async with connect(feed.url, open_timeout=self.open_timeout, ping_interval=self.ping_interval,
                            ping_timeout=self.ping_interval, close_timeout=2, max_size=2 ** 23,
                            max_queue=1024) as ws:
-            for frame in feed.subscribe:
+            for frame in feed.sessions[i]:
                 await ws.send(frame)
             stats.connects += 1
-            stats.description = feed.description
-            span = self.sink.open_span(venue, feed.description)
+            stats.description = links.detail
             started = time.monotonic()
-            self.log(f"{venue}: connected, {feed.description}" if feed.description else f"{venue}: connected")
+            self._up(links, i)
             beat = asyncio.create_task(self._heartbeat(ws, feed)) if feed.heartbeat else None
             try:
                 async for frame in ws:
@@ -292,34 +349,78 @@ class Collector:
             finally:
                 if beat:
                     beat.cancel()
-                self.sink.close_span(span)
-                stats.connected_s += time.monotonic() - started
+                self._down(links, i)
             code = ws.protocol.close_code  # (ws.close_code only from websockets 15)
             return time.monotonic() - started, "closed by the venue" + (f" (code {code})" if code else "")
 
-    async def run_feed(self, venue: str) -> None:
-        stats, backoff = self.stats[venue], self.backoff()
+    async def _pause(self, label: str, stats: FeedStats, backoff: Backoff, reason: str) -> None:
+        """Count a drop (or a failed attempt), log it, and wait the backoff's next delay (less if the run stops)."""
+        stats.drops += 1
+        stats.last_error = reason
+        delay = backoff.next()
+        self.log(f"{label}: {reason}; reconnecting in {delay:.1f} s")
+        try:
+            await asyncio.wait_for(self.stop.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _connection(self, links: Links, i: int, feed: LiveFeed | None) -> None:
+        """Connection `i` of a venue until `stop`, reconnecting with backoff and fetching the venue's feed
+        again first. Returns early when the fresh feed needs a different number of connections."""
+        source, stats, backoff = self.sources[links.venue], self.stats[links.venue], self.backoff()
         while not self.stop.is_set():
             lasted = 0.0
             try:
-                feed = await in_daemon_thread(self.sources[venue])
-                lasted, reason = await self._session(venue, feed, stats)
+                if feed is None:
+                    feed = await in_daemon_thread(source)
+                    if len(feed.sessions) != links.size:
+                        links.resized = feed
+                        return
+                    links.detail = describe(feed)
+                lasted, reason = await self._session(links, i, feed)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # any failure of one venue: log it and reconnect; the others go on
+            except Exception as e:  # any failure of one connection: log it and reconnect; the others go on
                 reason = _reason(e)
+            feed = None
             if self.stop.is_set():
                 return
             if lasted >= HEALTHY_AFTER:
                 backoff.reset()
-            stats.drops += 1
-            stats.last_error = reason
-            delay = backoff.next()
-            self.log(f"{venue}: {reason}; reconnecting in {delay:.1f} s")
-            try:
-                await asyncio.wait_for(self.stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+            await self._pause(links.label(i), stats, backoff, reason)
+
+    async def _connections(self, venue: str, feed: LiveFeed) -> LiveFeed | None:
+        """Every connection `feed` needs, until `stop` (None) or until a fresh feed needs a different number
+        of them: that feed, once they are all closed."""
+        links = Links(venue, len(feed.sessions), describe(feed))
+        tasks = [asyncio.create_task(self._connection(links, i, feed), name=f"feed-{venue}-{i}")
+                 for i in range(links.size)]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if links.resized is not None:
+            self.log(f"{venue}: {describe(links.resized)} now; reconnecting all of its connections")
+        return links.resized
+
+    async def run_feed(self, venue: str) -> None:
+        """One venue until `stop`: fetch its feed and run its connections; all of them anew when a fresh
+        feed needs a different number."""
+        stats, backoff = self.stats[venue], self.backoff()
+        feed: LiveFeed | None = None
+        while not self.stop.is_set():
+            if feed is None:
+                try:
+                    feed = await in_daemon_thread(self.sources[venue])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # the symbol list failed: retry with backoff; the other venues go on
+                    await self._pause(venue, stats, backoff, _reason(e))
+                    continue
+                backoff.reset()
+            feed = await self._connections(venue, feed)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -399,8 +500,9 @@ class Collector:
         return self.stats
 
 
-def venue_sources(settings, client, venues, symbols: int) -> dict[str, FeedSource]:
-    """Each venue's `live_feed` through the shared HTTP client and the configured URLs."""
+def venue_sources(settings, client, venues, symbols: int | None) -> dict[str, FeedSource]:
+    """Each venue's `live_feed` through the shared HTTP client and the configured URLs; `symbols`
+    None reads every symbol, N the N with the largest volume (where a venue subscribes per symbol)."""
     from perps_tracker.exchanges import EXCHANGES
     from perps_tracker.http import Deadline
 
@@ -413,7 +515,7 @@ def venue_sources(settings, client, venues, symbols: int) -> dict[str, FeedSourc
     return {venue: source(venue) for venue in venues}
 
 
-def watch(settings, venues, duration: float | None, symbols: int,
+def watch(settings, venues, duration: float | None, symbols: int | None,
           log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None, bool]:
     """Run `liquidations watch`; returns the per-venue stats, the database error that ended it, if
     any, and whether Ctrl-C stopped it."""

@@ -221,7 +221,8 @@ def _serve_frames(n: int, dupes: float, ready, done) -> None:
 
     from tests.fakes.ws import FakeStreams
 
-    frames = [f for f in _frames(0, n * 3, dupes, random.Random(7)) if f.startswith('{"e"')][:n]
+    # a third of the frames are Binance's, fewer where repeats of other venues fall: make four times as many
+    frames = [f for f in _frames(0, n * 4, dupes, random.Random(7)) if f.startswith('{"e"')][:n]
     with FakeStreams() as streams:
         streams.script("binance", frames)
         ready.put(streams.url("binance"))

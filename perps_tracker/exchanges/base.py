@@ -78,10 +78,11 @@ class Exchange(ABC):
             raise RateLimited(self.id, f"rate limited: {message}")
         raise self.error(message)
 
-    def live_feed(self, ws_url: str, symbols: int) -> "LiveFeed":
+    def live_feed(self, ws_url: str, symbols: int | None = None) -> "LiveFeed":
         """The liquidation stream at `ws_url` (the configured `venues.<id>.ws_url`), for venues
-        with "ws" in `liquidation_sources`. May call REST endpoints (symbol lists) first;
-        `symbols` caps per-symbol subscriptions."""
+        with "ws" in `liquidation_sources`. May call REST endpoints (symbol lists) first. A venue
+        that subscribes per symbol reads every one (`symbols` None) or the `symbols` with the
+        largest 24 h volume, over as many connections as its limits need (`LiveFeed.connections`)."""
         raise self.error("no public liquidation stream")
 
     def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
@@ -193,6 +194,12 @@ class LiveFeed:
     malformed message raises ValueError (or KeyError/TypeError); a venue's refusal (a rejected
     subscription) raises ExchangeError. `ignore` lists plain-text frames that are not JSON
     but fine (OKX answers "ping" with "pong").
+
+    One connection sends `subscribe`. A venue whose limits do not let one connection subscribe to
+    everything gives `connections` instead: the frames of each connection, all to `url`, each with
+    the heartbeat. Its split must be stable: while the number of connections stays the same, a
+    fresh feed (fetched again before a connection reconnects) keeps each topic on the connection
+    of the same index, so a reconnecting connection never takes another one's topics.
     """
 
     url: str
@@ -201,4 +208,10 @@ class LiveFeed:
     heartbeat: str | None = None  # application-level ping, sent every `heartbeat_every` seconds
     heartbeat_every: float = 20.0
     ignore: frozenset[str] = frozenset()
-    description: str = ""  # for the log line: "50 symbols"
+    description: str = ""  # what the venue is read for, all connections together: "all symbols"
+    connections: tuple[tuple[str, ...], ...] = ()  # several connections: each one's `subscribe`
+
+    @property
+    def sessions(self) -> tuple[tuple[str, ...], ...]:
+        """The frames each connection sends after connecting: one connection unless `connections` says more."""
+        return self.connections or (self.subscribe,)

@@ -446,7 +446,7 @@ class Binance(Exchange):
     def on_response(self, response) -> None:
         self.budget.observe(response)
 
-    def live_feed(self, ws_url: str, symbols: int) -> LiveFeed:
+    def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
         """`!forceOrder@arr`: every symbol on one stream, no subscription; the server pings."""
         return LiveFeed(url=ws_url + "/ws/!forceOrder@arr", parse=lambda m, skipped: parse_force_order(m, skipped, self.id),
                         description="all symbols")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from typing import Any, Iterable
 
 from perps_tracker.errors import ExchangeError
@@ -28,7 +29,12 @@ from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot
 
 SETTLE_COINS = ("USDT", "USDC")
+# Websocket limits, https://bybit-exchange.github.io/docs/v5/ws/connect ("Public channel - Args limits",
+# "IP Limits"): one public connection's "args" may not exceed 21,000 characters; Spot takes at most 10
+# args a subscribe request, and nothing is documented for linear per request (UNVERIFIED: we keep
+# Spot's 10); at most 500 new connections per 5 minutes per domain (a few connections with backoff).
 SUBSCRIBE_BATCH = 10  # topics per subscribe request
+ARGS_CHARS_PER_CONNECTION = 10_000  # under half the documented 21,000: the docs do not say how they count
 LIQUIDATION_SIDES = {"Buy": LONG, "Sell": SHORT}  # S=Buy: a long was liquidated (opposite of Binance)
 
 
@@ -181,6 +187,31 @@ def top_symbols(markets: list[Market], n: int) -> list[str]:
     """The `n` symbols with the largest 24 h volume (a market without one is not ranked)."""
     ranked = [m for m in markets if m.volume_24h_usd is not None]
     return [m.symbol for m in sorted(ranked, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
+
+
+def args_chars(topics: Iterable[str]) -> int:
+    """The characters `topics` take in subscribe requests' `args`: each with its quotes and a comma."""
+    return sum(len(topic) + 3 for topic in topics)
+
+
+def split_topics(topics: list[str], budget: int = ARGS_CHARS_PER_CONNECTION) -> list[list[str]]:
+    """`topics` spread over as few connections as keep each within `budget` characters of args, in the
+    order given. A topic's connection is its CRC-32 modulo their number: while the number stays the
+    same, a topic stays on its connection however the listing changes around it (`LiveFeed`)."""
+    n = max(1, math.ceil(args_chars(topics) / budget))
+    while True:
+        shares: list[list[str]] = [[] for _ in range(n)]
+        for topic in topics:
+            shares[zlib.crc32(topic.encode()) % n].append(topic)
+        if n >= len(topics) or all(args_chars(share) <= budget for share in shares):
+            return [share for share in shares if share]
+        n += 1
+
+
+def subscribe_frames(topics: list[str]) -> tuple[str, ...]:
+    """Subscribe requests for `topics`, `SUBSCRIBE_BATCH` a request."""
+    return tuple(json.dumps({"op": "subscribe", "args": topics[i:i + SUBSCRIBE_BATCH]})
+                 for i in range(0, len(topics), SUBSCRIBE_BATCH))
 
 
 # -- history (backfill) ---------------------------------------------------------------------------
@@ -388,22 +419,30 @@ class Bybit(Exchange):
         markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], skipped)
         return self.summarize(markets, long_share=got["long_share"], records_skipped=skipped.count)
 
-    def live_feed(self, ws_url: str, symbols: int) -> LiveFeed:
-        """`allLiquidation.{symbol}` for the `symbols` perpetuals with the largest 24 h volume now,
-        subscribed 10 topics a request; `{"op": "ping"}` every 20 s keeps the connection open."""
+    def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
+        """`allLiquidation.{symbol}` for every included perpetual (`instruments()`), or for the `symbols`
+        with the largest 24 h volume now; over as many connections as `split_topics` needs, 10 topics a
+        subscribe request, `{"op": "ping"}` every 20 s on each to keep it open."""
+        if symbols is None:
+            chosen = sorted(self.instruments())
+            description = f"all {len(chosen)} linear perpetuals"
+        else:
+            chosen = self.largest(symbols)
+            description = f"top {len(chosen)} by volume"
+        if not chosen:
+            raise self.error("no included markets in the response: nothing to subscribe to")
+        shares = split_topics([f"allLiquidation.{symbol}" for symbol in chosen])
+        return LiveFeed(url=ws_url + "/v5/public/linear", parse=parse_all_liquidation,
+                        connections=tuple(subscribe_frames(share) for share in shares),
+                        heartbeat=json.dumps({"op": "ping"}), heartbeat_every=20.0, description=description)
+
+    def largest(self, n: int) -> list[str]:
+        """The `n` included perpetuals with the largest 24 h volume now, largest first."""
         got = self.parallel({
             "instruments": self.instruments,
             "tickers": lambda: self.get("/v5/market/tickers", {"category": "linear"}),
         })
-        markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips())
-        if not markets:
-            raise self.error("no included markets in the response: nothing to subscribe to")
-        topics = [f"allLiquidation.{symbol}" for symbol in top_symbols(markets, symbols)]
-        frames = tuple(json.dumps({"op": "subscribe", "args": topics[i:i + SUBSCRIBE_BATCH]})
-                       for i in range(0, len(topics), SUBSCRIBE_BATCH))
-        return LiveFeed(url=ws_url + "/v5/public/linear", parse=parse_all_liquidation, subscribe=frames,
-                        heartbeat=json.dumps({"op": "ping"}), heartbeat_every=20.0,
-                        description=f"{len(topics)} symbols")
+        return top_symbols(self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips()), n)
 
     # -- history (backfill) -------------------------------------------------------------------
 

@@ -474,7 +474,7 @@ class Okx(Exchange):
     def instruments(self) -> dict[str, dict]:
         return self.fetched("instruments", "/api/v5/public/instruments", SWAP, parse_instruments)
 
-    def live_feed(self, ws_url: str, symbols: int) -> LiveFeed:
+    def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
         """`liquidation-orders` for every swap in one subscription; instruments first, for `ctVal`.
         OKX drops a connection silent for 30 s: "ping" every 20 s, answered "pong"."""
         instruments = self.instruments()

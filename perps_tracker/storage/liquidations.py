@@ -4,7 +4,8 @@ Every distinct event is stored once: the table's unique key (exchange, symbol, t
 price, quantity) rejects repeats with `ON CONFLICT DO NOTHING`, so a replay after a
 reconnect, a REST poll overlapping the live stream, or two collectors at once cannot
 double-count. Coverage rows say when a venue was being read; a window without coverage
-is unknown, not zero.
+is unknown, not zero. A venue read over several websocket connections (Bybit) has a row only
+while all of them are up (perps_tracker.watch), so every row means the whole venue was read.
 """
 
 from __future__ import annotations

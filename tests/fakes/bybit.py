@@ -67,19 +67,21 @@ def install(fake) -> None:
     install_history(fake)
 
 
+# -- generated listings ----------------------------------------------------------------------------
 
-def paged_listing(fake, n: int = 538, per_page: int = 20) -> dict:
-    """Install a synthetic Bybit with `n` USDT perpetuals (BTCUSDT first) whose instruments-info answers
-    `per_page` rows a page, whatever `limit` asks, each page naming the next by an opaque cursor.
 
-    Returns what fetch() must report (markets, volume_24h_usd, pages)."""
-    symbols = ["BTCUSDT"] + [f"C{i:04d}USDT" for i in range(1, n)]
-    rows = [{"symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": s[:-4],
-             "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480} for s in symbols]
-    pages = [rows[i:i + per_page] for i in range(0, n, per_page)]
+def perpetual(symbol: str) -> dict:
+    """An included instruments-info row: an active USDT linear perpetual."""
+    return {"symbol": symbol, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": symbol[:-4],
+            "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 480}
+
+
+def serve_listing(fake, rows: list[dict], tickers: list[dict], per_page: int) -> int:
+    """Serve `rows` from instruments-info `per_page` at a time, whatever `limit` asks, each page naming
+    the next by an opaque cursor (an unknown cursor is an error), and `tickers` in one call. Returns
+    the number of pages."""
+    pages = [rows[i:i + per_page] for i in range(0, len(rows), per_page)]
     cursors = [None] + [f"page%3D{p}%26after%3D{pages[p - 1][-1]['symbol']}" for p in range(1, len(pages))]
-    tickers = [{"symbol": s, "lastPrice": "90652.4" if s == "BTCUSDT" else "1.5", "turnover24h": str(1000 * (i + 1)),
-                "markPrice": "1.5", "fundingRate": "0.0001", "fundingIntervalHour": "8"} for i, s in enumerate(symbols)]
 
     def instruments(request: Request) -> Reply:
         if request.query.get("cursor") not in cursors:
@@ -89,10 +91,38 @@ def paged_listing(fake, n: int = 538, per_page: int = 20) -> dict:
         return ok({"category": "linear", "list": pages[p], "nextPageCursor": following})
 
     fake.add("bybit", "/v5/market/instruments-info", instruments)
-    fake.add("bybit", "/v5/market/tickers", Reply(
-        {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": tickers}}))
+    fake.add("bybit", "/v5/market/tickers", ok({"category": "linear", "list": tickers}))
+    return len(pages)
+
+
+def paged_listing(fake, n: int = 538, per_page: int = 20) -> dict:
+    """A synthetic Bybit with `n` USDT perpetuals (BTCUSDT first), instruments-info `per_page` rows a page.
+
+    Returns what fetch() must report (markets, volume_24h_usd, pages)."""
+    symbols = ["BTCUSDT"] + [f"C{i:04d}USDT" for i in range(1, n)]
+    tickers = [{"symbol": s, "lastPrice": "90652.4" if s == "BTCUSDT" else "1.5", "turnover24h": str(1000 * (i + 1)),
+                "markPrice": "1.5", "fundingRate": "0.0001", "fundingIntervalHour": "8"} for i, s in enumerate(symbols)]
+    pages = serve_listing(fake, [perpetual(s) for s in symbols], tickers, per_page)
     fake.add("bybit", "/v5/market/account-ratio", Reply({"retCode": 0, "result": {"list": []}}))
-    return {"markets": n, "volume_24h_usd": approx(sum(1000 * (i + 1) for i in range(n))), "pages": len(pages)}
+    return {"markets": n, "volume_24h_usd": approx(sum(1000 * (i + 1) for i in range(n))), "pages": pages}
+
+
+def install_listing(fake, count: int, page: int = 500) -> list[str]:
+    """Replace the fixtures' instruments and tickers with `count` generated USDT perpetuals
+    (COIN0USDT, COIN1USDT, ...; the 24 h turnover falls with the number), plus a dated future and a
+    pre-launch perpetual that are not included; instruments-info is paged `page` rows at a time.
+    Returns the included symbols, largest volume first."""
+    symbols = [f"COIN{i}USDT" for i in range(count)]
+    rows = [perpetual(s) for s in symbols]
+    rows[1:1] = [{"symbol": "COIN0-26DEC26", "contractType": "LinearFutures", "status": "Trading",
+                  "baseCoin": "COIN0", "quoteCoin": "USDC", "settleCoin": "USDC", "fundingInterval": 0},
+                 {"symbol": "LATERUSDT", "contractType": "LinearPerpetual", "status": "PreLaunch",
+                  "baseCoin": "LATER", "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": 240}]
+    tickers = [{"symbol": s, "lastPrice": "1.5", "turnover24h": str(1e9 / (i + 1)), "fundingRate": "0.0001"}
+               for i, s in enumerate(symbols)]
+    serve_listing(fake, rows, tickers, page)
+    return symbols
+
 
 # -- history ----------------------------------------------------------------------------------
 # Every symbol of the instrument fixtures has history (its baseCoin is the key into history.py),

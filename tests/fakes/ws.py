@@ -11,6 +11,9 @@ of steps:
     Sleep(seconds)
     Drop()                cut the TCP connection without a close frame
     Close(code)           close cleanly
+    Respond(steps)        the steps `steps(frames)` returns, given what the client has sent so far
+                          on this connection (several connections to one venue: each answers its own
+                          subscriptions, whichever order they connect in)
 After the last step the connection stays open until the client leaves. Everything a client
 sends is recorded per connection in `received[venue]`.
 """
@@ -21,7 +24,7 @@ import asyncio
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class Drop:
 @dataclass(frozen=True)
 class Close:
     code: int = 1000
+
+
+@dataclass(frozen=True)
+class Respond:
+    steps: Callable[[list[str]], list[Any]]
 
 
 class FakeStreams:
@@ -121,8 +129,12 @@ class FakeStreams:
 
         reading = asyncio.create_task(reader())
         try:
-            for step in steps:
-                if isinstance(step, (str, dict, list)):
+            steps = list(steps)
+            while steps:
+                step = steps.pop(0)
+                if isinstance(step, Respond):
+                    steps[:0] = step.steps(list(got))
+                elif isinstance(step, (str, dict, list)):
                     await ws.send(step if isinstance(step, str) else json.dumps(step))
                 elif isinstance(step, Expect):
                     for _ in range(int(step.timeout / 0.01)):
