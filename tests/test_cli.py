@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -125,19 +126,20 @@ def test_stats_json_with_history(runner, db_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "fragment"),
+    ("args", "pattern"),
     [
-        (["--days", "0"], "Invalid value for '--days': 0 is not in the range x>=1."),
-        (["--days", "-3"], "Invalid value for '--days': -3 is not in the range x>=1."),
-        (["--days", "1.5"], "Invalid value for '--days': '1.5' is not a valid integer range."),
-        (["--days", "abc"], "Invalid value for '--days': 'abc' is not a valid integer range."),
-        (["--bogus"], "No such option '--bogus'."),
+        (["--days", "0"], re.escape("Invalid value for '--days': 0 is not in the range x>=1.")),
+        (["--days", "-3"], re.escape("Invalid value for '--days': -3 is not in the range x>=1.")),
+        (["--days", "1.5"], re.escape("Invalid value for '--days': '1.5' is not a valid integer range.")),
+        (["--days", "abc"], re.escape("Invalid value for '--days': 'abc' is not a valid integer range.")),
+        # the same error in click 8.2.0 ("No such option: --bogus") and later ("No such option '--bogus'.")
+        (["--bogus"], r"No such option(: --bogus| '--bogus'\.)"),
     ],
 )
-def test_cleanup_usage_errors_exit_2(runner, args, fragment):
+def test_cleanup_usage_errors_exit_2(runner, args, pattern):
     result = runner.invoke(cli, ["cleanup", *args])
     assert result.exit_code == 2
-    assert fragment in result.stderr
+    assert re.search(pattern, result.stderr), result.stderr
 
 
 def test_cleanup_at_cli_level_with_frozen_clock(runner, db_path):

@@ -11,7 +11,7 @@ millisecond precision in `event_time_ms`.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -25,6 +25,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # The migrations create DOUBLE columns. SQLAlchemy 2.0 maps a bare `float` to Float and
+    # 2.1 to Double: say Double so the models match the migrations under both.
+    type_annotation_map = {float: Double}
 
 
 def _snapshot_fk() -> Mapped[int]:

@@ -52,12 +52,12 @@ def venue(fake, client, **attributes) -> Binance:
     return exchange
 
 
-def setup(fake, **options):
+def install_fake(fake, **options):
     install(fake, now=lambda: NOW, **options)
 
 
 def download(fake, client, start=START, end=END, **attributes) -> VenueHistory:
-    setup(fake)
+    install_fake(fake)
     return venue(fake, client, **attributes).history(start, end)
 
 
@@ -148,7 +148,7 @@ def test_thirty_days_in_pages_without_gaps_or_duplicates(fake, client, monkeypat
     monkeypatch.setattr(binance, "FUNDING_PAGE", 40)  # 90 settlements: three cursor pages
     start = NOW_HOUR - 30 * DAY
     calls = []
-    setup(fake)
+    install_fake(fake)
     h = venue(fake, client).history(start, NOW_HOUR, lambda done, total: calls.append((done, total)))
     hours = list(range(start, NOW_HOUR, HOUR))
     for symbol in INCLUDED:
@@ -183,7 +183,7 @@ def test_window_older_than_thirty_days_has_no_open_interest_or_long_share(fake, 
 
 
 def test_the_fake_refuses_a_start_older_than_thirty_days(fake, client):
-    setup(fake)
+    install_fake(fake)
     exchange = venue(fake, client)
     with pytest.raises(ExchangeError, match="startTime"):
         exchange.get(OPEN_INTEREST_HIST, {"symbol": "BTCUSDT", "period": "1h", "limit": 10,
@@ -201,7 +201,7 @@ def refuse(symbol, key="symbol", status=400):
 
 
 def test_a_failing_market_is_counted_and_left_out(fake, client):
-    setup(fake)
+    install_fake(fake)
     wrap(fake, KLINES, refuse("ETHUSDT", status=503))
     h = venue(fake, client).history(START, END)
     assert len(asked(fake, KLINES, "ETHUSDT")) == 3  # retried twice by the client, then given up
@@ -215,7 +215,7 @@ def test_a_failing_market_is_counted_and_left_out(fake, client):
 
 
 def test_failing_open_interest_keeps_the_markets_volume(fake, client):
-    setup(fake)
+    install_fake(fake)
     wrap(fake, OPEN_INTEREST_HIST, refuse("DOGEUSDT"))
     h = venue(fake, client).history(START, END)
     t = START + 7 * HOUR
@@ -227,28 +227,28 @@ def test_failing_open_interest_keeps_the_markets_volume(fake, client):
 
 
 def test_btc_candles_failing_fail_the_venue(fake, client):
-    setup(fake)
+    install_fake(fake)
     wrap(fake, KLINES, refuse("BTCUSDT"))
     with pytest.raises(ExchangeError, match="BTC candles of BTCUSDT unavailable: HTTP 400"):
         venue(fake, client).history(START, END)
 
 
 def test_usdc_btc_failing_does_not_matter(fake, client):
-    setup(fake)
+    install_fake(fake)
     wrap(fake, KLINES, refuse("BTCUSDC"))
     h = venue(fake, client).history(START, END)
     assert h.btc_symbol == "BTCUSDT" and h.symbols_failed == 1
 
 
 def test_instrument_list_failing_fails_the_venue(fake, client):
-    setup(fake)
+    install_fake(fake)
     fake.add("binance", "/fapi/v1/exchangeInfo", Reply({"symbols": {}}))
     with pytest.raises(ExchangeError, match="unexpected exchangeInfo payload"):
         venue(fake, client).history(START, END)
 
 
 def test_missing_optional_series_are_none_with_a_note(fake, client):
-    setup(fake)
+    install_fake(fake)
     for path in (MARK_KLINES, INDEX_KLINES, RATIO):
         fake.add("binance", path, Reply({"code": -1000, "msg": "An unknown error occurred"}, status=400))
     fake.add("binance", "/fapi/v1/fundingInfo", Reply({"code": -1000, "msg": "nope"}, status=400))
@@ -262,7 +262,7 @@ def test_missing_optional_series_are_none_with_a_note(fake, client):
 
 
 def test_429_on_a_history_call_is_retried(fake, client):
-    setup(fake)
+    install_fake(fake)
     seen = set()
 
     def once(request):
@@ -278,7 +278,7 @@ def test_429_on_a_history_call_is_retried(fake, client):
 
 
 def test_a_partly_malformed_page_skips_records(fake, client):
-    setup(fake)
+    install_fake(fake)
     route = fake.routes[("binance", "GET", KLINES)]
 
     def spoil(request):
@@ -320,7 +320,7 @@ def test_futures_data_and_weight_go_through_their_pacers(fake, client):
 def test_a_spent_weight_budget_pauses_history_until_the_next_minute(fake, client):
     minute = 60 * 29401200
     clock = Clock(minute - 1.0)
-    setup(fake, weight=WeightCounter(start=2100, clock=clock))
+    install_fake(fake, weight=WeightCounter(start=2100, clock=clock))
     exchange = venue(fake, client, budget=WeightBudget(clock=clock, sleep=clock.sleep))
     h = exchange.history(START, END)
     assert clock.slept == [approx(2.0)]  # after exchangeInfo reported the spent minute: 1 s + 1 s margin
@@ -356,7 +356,7 @@ def test_history_parsers_reject_a_wrong_shape(parse):
 
 
 def test_a_wrong_shape_fails_only_that_market(fake, client):
-    setup(fake)
+    install_fake(fake)
     wrap(fake, KLINES, lambda request: Reply({"rows": []}) if request.query["symbol"] == "SOLUSDT" else None)
     h = venue(fake, client).history(START, END)
     assert h.symbols_failed == 1
