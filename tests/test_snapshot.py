@@ -155,7 +155,7 @@ def test_hanging_venue_is_cut_off_by_its_time_limit(runner, env, fake, db_path):
     result = snapshot(runner, "--json")
     assert result.exit_code == 3
     okx = next(e for e in json.loads(result.stdout)["exchanges"] if e["exchange"] == "okx")
-    assert okx["status"] == "error" and okx["latency_ms"] < 2000
+    assert okx["status"] == "error" and okx["latency_ms"] < 4000  # cut off long before the 5 s answer
     assert rows(db_path, "SELECT exchanges_ok FROM market_snapshots") == [(7,)]
 
 

@@ -296,7 +296,7 @@ def test_okx_contracts_sides_and_pong(fake, client, streams, database):
 
 def test_okx_error_event_drops_and_reconnects(fake, client, streams, database):
     streams.script("okx", [Expect(1), {"event": "error", "code": "60012", "msg": "Invalid request"}, Sleep(5)])
-    c = collect(database, {"okx": okx_source(fake, client, streams)}, 0.4)
+    c = collect(database, {"okx": okx_source(fake, client, streams)}, 1.5)  # room for a GC pause
     assert c.stats["okx"].last_error == "subscription refused: Invalid request (code 60012)"
 
 
