@@ -239,6 +239,7 @@ class FetchStatus:
     def __enter__(self) -> "FetchStatus":
         if self.status is not None:
             self.status.start()
+            self.status.update(self._text(), spinner="dots")  # naming the spinner draws it now, not at the first tick
         return self
 
     def __exit__(self, *exc) -> None:
