@@ -104,15 +104,22 @@ symbols_option = click.option("--symbols", type=click.IntRange(1, 500), default=
 
 @click.group(cls=TrackerGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="perps-tracker")
-def cli():
+@click.option("--verbose", "-v", count=True,
+              help="Log to stderr each HTTP request (method, URL, status, milliseconds), retry, rate-limit "
+                   "wait and database open; -vv adds detail. Secrets are never shown.")
+def cli(verbose):
     """Hourly sentiment and liquidation-risk snapshots of crypto perpetual futures.
 
     \b
     Quick start:
-      perps-tracker snapshot       fetch all venues, score, store this hour
-      perps-tracker stats          what the database holds
+      perps-tracker snapshot     fetch, score, store this hour
+      perps-tracker stats        what the database holds
+      perps-tracker -v snapshot  the same, logs each request
     Docs: README.md and docs/ in the project.
     """
+    from perps_tracker.terminal import setup_logging
+
+    setup_logging(verbose)
 
 
 @cli.command()
