@@ -8,7 +8,7 @@ Heavy modules (SQLAlchemy, rich, numpy, ...) are imported inside the commands so
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -70,29 +70,79 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in `30s`, `59m`, `2h`, `7d`, `1h30m` or plain seconds; None if `text` is none of these."""
+    import re
+
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
+    if parts and "".join(n + u for n, u in parts) == text:
+        return sum(float(n) * UNITS[u] for n, u in parts)
+    return None
+
+
 class Duration(click.ParamType):
     """A length of time: `30s`, `59m`, `2h`, `1d`, `1h30m`, or plain seconds."""
 
     name = "duration"
-    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def convert(self, value, param, ctx) -> float:
-        import re
-
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        else:
-            text = str(value).strip().lower()
-            parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
-            if re.fullmatch(r"\d+(?:\.\d+)?", text):
-                seconds = float(text)
-            elif parts and "".join(n + u for n, u in parts) == text:
-                seconds = sum(float(n) * self.UNITS[u] for n, u in parts)
-            else:
-                self.fail(f"{value!r} is not a duration like 30s, 59m, 2h or 1h30m", param, ctx)
+        seconds = float(value) if isinstance(value, (int, float)) else parse_duration(str(value))
+        if seconds is None:
+            self.fail(f"{value!r} is not a duration like 30s, 59m, 2h or 1h30m", param, ctx)
         if seconds <= 0:
             self.fail(f"{value!r} is not a positive duration", param, ctx)
         return seconds
+
+
+def parse_when(text: str) -> datetime | None:
+    """The UTC time of an ISO date or time: `2026-11-01`, `2026-11-01T12:00`, `2026-11-01 12:00:00`,
+    with `Z` or an offset (`+02:00`, `-0500`); UTC when it has none. None if `text` is not shaped so;
+    ValueError for an impossible one (`2026-13-01`)."""
+    import re
+
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?)?",
+                         text.strip(), re.IGNORECASE)
+    if match is None:
+        return None
+    day, clock, offset = match.groups()
+    offset = "+00:00" if offset is None or offset.upper() == "Z" else offset
+    if ":" not in offset:
+        offset = offset[:3] + ":" + offset[3:]
+    return datetime.fromisoformat(f"{day}T{clock or '00:00'}{offset}").astimezone(timezone.utc)
+
+
+class Since(click.ParamType):
+    """The start of a past period: a duration back from now (`24h`, `7d`, `1h30m`) or an ISO
+    date or time (`2026-11-01`, `2026-11-01T12:00`, `2026-11-01T12:00:00Z`, `...+02:00`; UTC
+    without an offset). Converts to an aware UTC datetime."""
+
+    name = "since"
+
+    def convert(self, value, param, ctx) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        now = utc_now()
+        seconds = parse_duration(str(value))
+        if seconds is not None:
+            if seconds <= 0:
+                self.fail(f"{value!r} is not a positive duration", param, ctx)
+            return now - timedelta(seconds=seconds)
+        try:
+            when = parse_when(str(value))
+        except ValueError as e:
+            self.fail(f"{value!r} is not a valid date: {e}", param, ctx)
+        if when is None:
+            self.fail(f"{value!r} is neither a duration (24h, 7d, 1h30m) nor a date (2026-11-01, "
+                      "2026-11-01T12:00, 2026-11-01T12:00:00Z)", param, ctx)
+        if when > now:
+            self.fail(f"{value!r} is in the future", param, ctx)
+        return when
 
 
 LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
@@ -356,8 +406,9 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
               help="Also show every strategy that did not fire and why (with --since: suppressed alerts too).")
 @click.option("--notify", is_flag=True,
               help="Post fired alerts to the webhooks in the config file, and retry earlier failed deliveries.")
-@click.option("--since", type=Duration(), default=None, metavar="DURATION",
-              help="List the alerts of this past period (24h, 7d) instead of evaluating.")
+@click.option("--since", type=Since(), default=None, metavar="WHEN",
+              help="List the alerts since then instead of evaluating: a duration back from now (24h, 7d, "
+                   "1h30m) or a date or time (2026-11-01, 2026-11-01T12:00, with Z or +02:00; UTC by default).")
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing; failed deliveries to stderr.")
 @click.pass_context
@@ -375,6 +426,7 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
       perps-tracker alerts --all
       perps-tracker alerts --notify --quiet        (cron, after the snapshot)
       perps-tracker alerts --since 7d --json
+      perps-tracker alerts --since 2026-11-01 --all
     """
     if since is not None:
         if notify:
@@ -383,7 +435,7 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
         from perps_tracker.storage.alerts import alert_history
         from perps_tracker.storage.db import open_for_reading
 
-        start = int(utc_now().timestamp() - since)
+        start = int(since.timestamp())
         with open_for_reading(settings.db) as db:
             past = alert_history(db, start)
         if as_json:

@@ -414,6 +414,43 @@ def test_since_lists_history_and_rejects_notify(runner, env):
     assert bad.exit_code == 2 and "cannot be combined" in bad.stderr
 
 
+@pytest.mark.parametrize(("value", "since"), [
+    ("24h", "2026-11-21T12:30:42Z"), ("7d", "2026-11-15T12:30:42Z"), ("1h30m", "2026-11-22T11:00:42Z"),
+    ("2026-11-01", "2026-11-01T00:00:00Z"), ("2026-11-01T12:00", "2026-11-01T12:00:00Z"),
+    ("2026-11-01 12:00", "2026-11-01T12:00:00Z"), ("2026-11-01T12:00:00Z", "2026-11-01T12:00:00Z"),
+    ("2026-11-01T14:00+02:00", "2026-11-01T12:00:00Z"), ("2026-11-01T07:00:00-0500", "2026-11-01T12:00:00Z"),
+])
+def test_since_takes_durations_and_dates(runner, env, value, since):
+    # Issue 12 item 7: --since refused absolute dates. Without an offset a time is UTC.
+    store(env, T0)
+    with freeze_time("2026-11-22 12:30:42"):
+        run(runner, at=None)
+        result = runner.invoke(cli, ["alerts", "--since", value, "--json"], catch_exceptions=False)
+        text_out = runner.invoke(cli, ["alerts", "--since", value], catch_exceptions=False).stdout
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["since"] == since and {a["strategy"] for a in doc["alerts"]} == set(FIRES)
+    assert text_out.startswith(f"Alerts since {since.replace('T', ' ').replace('Z', ' UTC')}: 5")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("yesterday", "'yesterday' is neither a duration (24h, 7d, 1h30m) nor a date (2026-11-01, 2026-11-01T12:00, "
+                  "2026-11-01T12:00:00Z)"),
+    ("7x", "'7x' is neither a duration"),
+    ("2026-11-1", "'2026-11-1' is neither a duration"),
+    ("2026-13-01", "'2026-13-01' is not a valid date: month must be in 1..12"),
+    ("2026-11-01T25:00", "'2026-11-01T25:00' is not a valid date: hour must be in 0..23"),
+    ("2027-01-01", "'2027-01-01' is in the future"),
+    ("0h", "'0h' is not a positive duration"),
+])
+def test_a_malformed_since_is_a_usage_error(runner, env, value, message):
+    with freeze_time("2026-11-22 12:30:42"):
+        result = runner.invoke(cli, ["alerts", "--since", value])
+    assert result.exit_code == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"Error: Invalid value for '--since': {message}") and "Traceback" not in result.stderr
+
+
 def test_webhook_urls_are_never_shown(runner, env, hooks, isolated):
     result = runner.invoke(cli, ["config"])
     assert result.exit_code == 0 and SECRET not in result.stdout and "/***" in result.stdout
