@@ -24,18 +24,28 @@ INTERRUPTED = "interrupted"  # ctx.meta key: what a command says when Ctrl-C or 
 EXIT_INTERRUPTED = 130
 
 
+class TrackerException(click.ClickException):
+    """`Error: ...` on stderr, broken at spaces on a terminal."""
+
+    def show(self, file=None) -> None:
+        from perps_tracker.terminal import echo_err
+
+        echo_err(f"Error: {self.format_message()}")
+
+
 class TrackerGroup(click.Group):
     """A click group that shows expected failures as one line instead of a traceback, and an
     interruption (Ctrl-C, SIGTERM) as one `Interrupted: ...` line with exit code 130."""
 
     def invoke(self, ctx: click.Context):
+        from perps_tracker.terminal import echo_err
+
         try:
             return super().invoke(ctx)
         except TrackerError as e:
-            raise click.ClickException(str(e)) from e
+            raise TrackerException(str(e)) from e
         except KeyboardInterrupt:
-            message = ctx.meta.get(INTERRUPTED, "nothing partial was stored")
-            click.echo(f"Interrupted: {message}", err=True)
+            echo_err(f"Interrupted: {ctx.meta.get(INTERRUPTED, 'nothing partial was stored')}")
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -165,6 +175,7 @@ def cli(verbose):
       perps-tracker snapshot     fetch, score, store this hour
       perps-tracker stats        what the database holds
       perps-tracker -v snapshot  the same, logs each request
+    Tables fit the terminal.
     Docs: README.md and docs/ in the project.
     """
     from perps_tracker.terminal import setup_logging
@@ -195,7 +206,7 @@ def init(settings, mkdir):
 @cli.command()
 @settings_options
 @click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
-              help="Only this venue (repeatable). Default: all eight.")
+              metavar="VENUE", help=f"Only this venue (repeatable): {', '.join(sorted(EXCHANGES))}. Default: all eight.")
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing on success; failed venues to stderr.")
 @click.option("--alerts", "with_alerts", is_flag=True,
@@ -215,8 +226,9 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
     \b
     Examples:
       perps-tracker snapshot
-      perps-tracker snapshot --exchange binance --exchange okx --json
-      0 * * * * cd ~/perps && .venv/bin/perps-tracker snapshot --quiet --alerts   (crontab)
+      perps-tracker snapshot --exchange okx --json
+    Hourly from cron, with the alerts (see crontab.example):
+      0 * * * * perps-tracker snapshot --quiet --alerts
     """
     from perps_tracker.render import FetchStatus, print_json, render_snapshot, render_snapshot_warnings, snapshot_json
     from perps_tracker.snapshot import take_snapshot
@@ -370,9 +382,9 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
 
     \b
     Examples:
-      perps-tracker liquidations watch                          (a systemd service)
-      perps-tracker liquidations watch --duration 59m --quiet   (hourly cron)
-      perps-tracker liquidations watch --exchange bybit --symbols 100
+      perps-tracker liquidations watch     (a systemd service)
+      perps-tracker liquidations watch --duration 59m -q
+      perps-tracker liquidations watch --exchange bybit
     """
     import time
 
@@ -424,7 +436,7 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
     \b
     Examples:
       perps-tracker alerts --all
-      perps-tracker alerts --notify --quiet        (cron, after the snapshot)
+      perps-tracker alerts --notify --quiet   (cron)
       perps-tracker alerts --since 7d --json
       perps-tracker alerts --since 2026-11-01 --all
     """
@@ -462,7 +474,7 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
 @settings_options
 @click.option("--days", type=click.IntRange(1, 30), required=True, help="Rebuild this many days back (at most 30).")
 @click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
-              help="Only this venue (repeatable). Default: all eight.")
+              metavar="VENUE", help=f"Only this venue (repeatable): {', '.join(sorted(EXCHANGES))}. Default: all eight.")
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary; errors only.")
 @click.pass_context
@@ -478,7 +490,7 @@ def backfill(ctx, settings, days, exchanges, as_json, quiet):
     \b
     Examples:
       perps-tracker backfill --days 7
-      perps-tracker backfill --days 30 --exchange binance --exchange bybit
+      perps-tracker backfill --days 30 --exchange bybit
     """
     from perps_tracker.backfill import backfill as run_backfill
     from perps_tracker.render import (
@@ -574,7 +586,8 @@ def backtest(settings, days, horizons, as_json):
     Examples:
       perps-tracker backtest
       perps-tracker backtest --days 30 --horizon 4h,24h
-      perps-tracker backtest --json | jq '.rows[] | select(.horizons["4h"].edge)'
+      perps-tracker backtest --json \\
+        | jq '.rows[] | select(.horizons["4h"].edge)'
     """
     from perps_tracker.analysis import load_backtest
     from perps_tracker.render import backtest_json, print_json, render_backtest

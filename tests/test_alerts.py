@@ -371,7 +371,7 @@ def test_summary_names_only_the_webhooks_that_took_the_notifications(runner, env
     assert result.exit_code == 3
     failed_kind = hooks.attempts[0].path.split("/")[1]
     ok = sorted({"discord", "slack", "json"} - {failed_kind})
-    summary = next(line for line in result.stdout.splitlines() if line.startswith("Delivered"))
+    summary = " ".join(result.stdout[result.stdout.index("Delivered"):].split())  # wrapped at 80 columns
     assert summary == (f"Delivered 10 notification(s): {ok[0]} 5, {ok[1]} 5. Not delivered to {failed_kind} "
                        "(retried on the next run; see the warnings).")
     doc = as_json(run(runner, "--since", "1d", "--json", at=T0 + 60))
@@ -490,7 +490,7 @@ def test_snapshot_alerts_quiet_without_webhooks_prints_only_new_alerts(runner, e
     result = runner.invoke(cli, ["snapshot", "--alerts", "--quiet"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     # The fake market is calm: Breakout Trading (|P| 1.52 < 4, X 0.485, |S| 0.077, σ% 0.0008) fires at 100.
-    assert result.stdout.startswith("FIRED      Breakout Trading · tier 2 · ● NEUTRAL · confidence 100")
+    assert " ".join(result.stdout.split()).startswith("FIRED Breakout Trading · tier 2 · ● NEUTRAL · confidence 100")
     assert "Perpetual futures" not in result.stdout
     again = runner.invoke(cli, ["snapshot", "--alerts", "--quiet"], catch_exceptions=False)
     assert again.exit_code == 0 and again.stdout == ""  # decided already: nothing new to say
