@@ -175,7 +175,7 @@ def cli(verbose):
       perps-tracker snapshot     fetch, score, store this hour
       perps-tracker stats        what the database holds
       perps-tracker -v snapshot  the same, logs each request
-    Tables fit the terminal.
+    Tables fit the terminal; NO_COLOR=1 turns colour off.
     Docs: README.md and docs/ in the project.
     """
     from perps_tracker.terminal import setup_logging

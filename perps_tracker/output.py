@@ -5,7 +5,9 @@
 - `Grid`: a table of declared columns; when the console is too narrow for all of them, the
   columns are dropped in their declared order (numbers and units are never cut) and a line says
   which.
-- `paint`: text in a style.
+- `paint`, `tint`: colour. Numbers written with a sign are green (+) or red (-); BULLISH, BEARISH,
+  cascade levels and alert directions have their colours. Colour only repeats what the text
+  says; rich prints none when `NO_COLOR` is set or stdout is not a terminal.
 """
 
 from __future__ import annotations
@@ -26,6 +28,20 @@ console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
 
 NOBREAK = "\ue000"  # stands for a space inside a `keep` piece while a line is being broken
+SIGNED = re.compile(r"(?<![\w.+-])[+-](?=[\d.,]*[1-9])\d+(?:[.,]\d+)*%?")  # +0.01, -3.76%, -1,234
+LABELS = {"BULLISH": "green", "BEARISH": "red", "LOW": "green", "MODERATE": "yellow", "HIGH": "red",
+          "CRITICAL": "bold red", "LONG": "green", "SHORT": "red", "UP": "green", "DOWN": "red",
+          "EDGE": "bold green"}
+LABEL = re.compile(r"\b(?:" + "|".join(LABELS) + r")\b")
+
+
+def tint(text: Text) -> Text:
+    """Colour the signed numbers and the labels in `text` (in place; returned for chaining)."""
+    for match in SIGNED.finditer(text.plain):
+        text.stylize("red" if match.group().startswith("-") else "green", match.start(), match.end())
+    for match in LABEL.finditer(text.plain):
+        text.stylize(LABELS[match.group()], match.start(), match.end())
+    return text
 
 
 def paint(text: str, style: str | None = None) -> Text:
@@ -58,7 +74,7 @@ def _assemble(parts: Sequence[Part], width: int, style: str | None) -> Text:
         if isinstance(part, keep) and cell_len(plain) <= width:
             plain = plain.replace(" ", NOBREAK)
         text.append(plain)
-    return text
+    return tint(text)
 
 
 def say(*parts: Part, hang: int = 0, style: str | None = None) -> None:
@@ -111,7 +127,7 @@ class Grid:
 
     def add(self, *cells: Part | None, style: str | None = None, section: bool = False) -> None:
         """A row; `None` shows as `-`; `section` draws a line under it."""
-        row = [c if isinstance(c, Text) else paint("-" if c is None else str(c)) for c in cells]
+        row = [tint(c if isinstance(c, Text) else paint("-" if c is None else str(c))) for c in cells]
         self.rows.append((row, style, section))
 
     def need(self, index: int) -> int:

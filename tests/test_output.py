@@ -1,5 +1,5 @@
 """The shared ways of printing (perps_tracker.output, perps_tracker.terminal): tables that drop
-columns to fit, prose broken at spaces."""
+columns to fit, prose broken at spaces, colour that repeats the text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from perps_tracker import output
-from perps_tracker.output import Col, Grid, keep, say
+from perps_tracker.output import Col, Grid, keep, paint, say, tint
 from perps_tracker.terminal import break_points, wrap
 
 
@@ -77,6 +77,23 @@ def test_a_quoted_command_is_one_word(screen):
     con = screen(40)
     say("Run it again later with `perps-tracker liquidations watch` please")
     assert "`perps-tracker liquidations watch`" in lines(con)[1]
+
+
+def test_signs_and_labels_are_coloured_and_the_text_unchanged(screen):
+    con = screen(100, colour=True)
+    say("composite +0.412 BULLISH, change -3.76%, 0.00 flat, date 2026-11-22, cascade 0.71 HIGH")
+    text = con.export_text(styles=True, clear=False)
+    assert "\x1b[32m+0.412\x1b[0m" in text and "\x1b[32mBULLISH" in text and "\x1b[31m-3.76%" in text
+    assert "\x1b[31mHIGH" in text
+    assert "0.00 flat" in text and "2026-11-22" in text  # no colour for zero or a date
+    assert con.export_text() == ("composite +0.412 BULLISH, change -3.76%, 0.00 flat, date 2026-11-22, "
+                                 "cascade 0.71 HIGH\n")
+
+
+def test_tint_finds_only_explicit_signs():
+    text = "z = -0.77, 1-2, x-1, -0.00, +5%, v1.2-3, -1,234."
+    found = [text[s.start:s.end] for s in tint(paint(text)).spans]
+    assert found == ["-0.77", "+5%", "-1,234"]
 
 
 def test_wrap_for_stderr_indents_continuations():

@@ -1,5 +1,6 @@
 """Every command as a person sees it (issue 12 item 7): within 60, 72 and 80 columns with numbers
-and units whole, on a terminal and through CliRunner."""
+and units whole, on a terminal and through CliRunner; colour only on a terminal and never with
+NO_COLOR."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ COMMANDS = [  # in this order: alerts decide on the stored snapshot before `snap
 ]
 HELP = [[], *[[name] for name in cli.commands], ["liquidations", "watch"], ["predict", "funding"]]
 MONEY = re.compile(r"\$\d[\d,]*(?:\.\d+)?[KMBT]?")
+COLOUR = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])(?:;\d+)*m")  # a foreground colour, not bold or dim
 
 
 @pytest.fixture
@@ -151,6 +153,18 @@ def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 60) -
 def terminal_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
     return {**env, "TERM": "xterm-256color", "COLUMNS": "80", **extra}
+
+
+def test_colour_on_a_terminal_none_with_no_color_or_a_pipe(world):
+    code, shown = run_in_terminal(["trend"], terminal_env())
+    assert code == 0, shown
+    assert COLOUR.search(shown), "signs and labels are coloured on a terminal"
+    code, plain = run_in_terminal(["trend"], terminal_env(NO_COLOR="1"))
+    assert code == 0 and not COLOUR.search(plain)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", shown) == re.sub(r"\x1b\[[0-9;]*m", "", plain)  # same words
+    piped = subprocess.run([sys.executable, "-m", "perps_tracker", "trend"], capture_output=True, text=True,
+                           env=terminal_env(), timeout=60)
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout
 
 
 def test_warnings_and_errors_wrap_on_a_terminal(world):
