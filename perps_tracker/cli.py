@@ -25,7 +25,7 @@ EXIT_INTERRUPTED = 130
 
 
 class TrackerException(click.ClickException):
-    """`Error: ...` on stderr, broken at spaces on a terminal."""
+    """`Error: ...` on stderr: broken at spaces on a terminal, in ASCII where stderr needs it."""
 
     def show(self, file=None) -> None:
         from perps_tracker.terminal import echo_err
@@ -178,8 +178,9 @@ def cli(verbose):
     Tables fit the terminal; NO_COLOR=1 turns colour off.
     Docs: README.md and docs/ in the project.
     """
-    from perps_tracker.terminal import setup_logging
+    from perps_tracker.terminal import setup_logging, setup_streams
 
+    setup_streams()
     setup_logging(verbose)
 
 
@@ -543,7 +544,7 @@ class Horizons(click.ParamType):
 def trend(settings, hours, as_json):
     """Where sentiment is heading: composite-score trend over 24 h and 7 d, BTC volatility regime, chart.
 
-    The trend is the least-squares slope of the composite score per hour (with r²):
+    The trend is the least-squares slope of the composite score per hour (with its r-squared):
     STRENGTHENING when the score moves away from 0, WEAKENING when toward it, STABLE when flat
     or noisy. The regime compares BTC's realised volatility of the last 24 h with its rolling
     24 h volatility over the week before (COMPRESSED / NORMAL / ELEVATED). Windows end at the

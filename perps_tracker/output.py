@@ -8,6 +8,7 @@
 - `paint`, `tint`: colour. Numbers written with a sign are green (+) or red (-); BULLISH, BEARISH,
   cascade levels and alert directions have their colours. Colour only repeats what the text
   says; rich prints none when `NO_COLOR` is set or stdout is not a terminal.
+- `glyphs`: ASCII stand-ins for `→ σ ± ▲` and braille where the output's encoding lacks them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from perps_tracker.terminal import WORD, break_points
+from perps_tracker.terminal import WORD, break_points, encodes, to_ascii
 
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
@@ -35,6 +36,11 @@ LABELS = {"BULLISH": "green", "BEARISH": "red", "LOW": "green", "MODERATE": "yel
 LABEL = re.compile(r"\b(?:" + "|".join(LABELS) + r")\b")
 
 
+def glyphs(text: str) -> str:
+    """`text` as the console can print it: unchanged, or with ASCII stand-ins for what its encoding lacks."""
+    return text if encodes(console.encoding) else to_ascii(text)
+
+
 def tint(text: Text) -> Text:
     """Colour the signed numbers and the labels in `text` (in place; returned for chaining)."""
     for match in SIGNED.finditer(text.plain):
@@ -45,8 +51,8 @@ def tint(text: Text) -> Text:
 
 
 def paint(text: str, style: str | None = None) -> Text:
-    """`text` in `style`."""
-    return Text(text, style=style or "")
+    """`text` (stand-ins applied) in `style`."""
+    return Text(glyphs(text), style=style or "")
 
 
 class keep(str):
@@ -70,7 +76,7 @@ def _assemble(parts: Sequence[Part], width: int, style: str | None) -> Text:
         if isinstance(part, Text):
             text.append_text(part)
             continue
-        plain = str(part)
+        plain = glyphs(str(part))
         if isinstance(part, keep) and cell_len(plain) <= width:
             plain = plain.replace(" ", NOBREAK)
         text.append(plain)
@@ -96,6 +102,7 @@ def say(*parts: Part, hang: int = 0, style: str | None = None) -> None:
 # -- tables ---------------------------------------------------------------------------------
 
 GAP = 2  # columns between two table columns (padding and divider)
+ASCII_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)  # SIMPLE_HEAD in ASCII
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ class Grid:
     def need(self, index: int) -> int:
         """Columns that column `index` needs: its widest cell, or for wrapped text its widest word."""
         col = self.columns[index]
-        texts = [Text(col.header), *(row[index] for row, _, _ in self.rows)]
+        texts = [Text(glyphs(col.header)), *(row[index] for row, _, _ in self.rows)]
         return max(_widest(texts, WORD if col.wrap else LINE), col.min_width)
 
     def fit(self, width: int) -> list[int]:
@@ -146,10 +153,11 @@ class Grid:
         return shown
 
     def table(self, shown: Sequence[int]) -> Table:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        rule = box.SIMPLE_HEAD if encodes(console.encoding) else ASCII_HEAD
+        table = Table(box=rule, show_edge=False, pad_edge=False, collapse_padding=True)
         for i in shown:
             col = self.columns[i]
-            table.add_column(col.header, justify=col.justify, no_wrap=not col.wrap, overflow="fold",
+            table.add_column(glyphs(col.header), justify=col.justify, no_wrap=not col.wrap, overflow="fold",
                              min_width=col.min_width or None)
         for row, style, section in self.rows:
             table.add_row(*(row[i] for i in shown), style=style, end_section=section)

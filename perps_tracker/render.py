@@ -7,6 +7,7 @@ and prose goes through `say` (perps_tracker.output), so every command fits the t
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ from perps_tracker.output import Col, Grid, console, error_console, keep, listed
 from perps_tracker.snapshot import Snapshot
 from perps_tracker.storage.db import display_url
 from perps_tracker.storage.queries import CleanupResult, Stats, iso
-from perps_tracker.terminal import echo_err
+from perps_tracker.terminal import echo_err, encodes
 
 NO_SNAPSHOTS_HINT = (
     "No snapshots yet. Take one with `perps-tracker snapshot`, "
@@ -26,8 +27,9 @@ NO_SNAPSHOTS_HINT = (
 
 
 def print_json(obj: Any) -> None:
-    """One JSON object on stdout (plain text, no colour, no wrapping)."""
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    """One JSON object on stdout (plain text, no colour, no wrapping; `\\u` escapes where stdout is ASCII)."""
+    ascii_only = not encodes(getattr(sys.stdout, "encoding", None))
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=ascii_only))
 
 
 def warn(text: str) -> None:

@@ -1,5 +1,8 @@
 """What the CLI sets up before a command runs, and the plain-text helpers it needs on stderr.
 
+- Characters: where the output's encoding cannot carry what we print (`LC_ALL=C`: ASCII), each
+  character has an ASCII stand-in (`→` `->`, `σ` `sigma`, braille chart dots `.` `-` `'` `|`);
+  `setup_streams` makes stdout and stderr use them instead of raising `UnicodeEncodeError`.
 - Words: `break_points` is where a line of prose is broken to fit a width (at spaces; a word
   longer than the line, such as a path or a URL, stays whole).
 - Logging: `setup_logging` sends the `perps_tracker` logger to stderr for `-v`. Core code only
@@ -10,9 +13,67 @@ Imports nothing heavy: it runs for every command.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import sys
+from functools import lru_cache
+
+_STAND_INS = {
+    "→": "->", "←": "<-", "σ": "sigma", "Σ": "sum", "±": "+/-", "²": "^2", "…": "...", "—": "-", "–": "-",
+    "−": "-", "·": "-", "•": "*", "✓": "ok", "▲": "^", "▼": "v", "●": "o", "≥": ">=", "≤": "<=", "≠": "!=",
+    "≈": "~", "×": "x", "§": "S", "Ⓢ": "S", "┤": "|", "─": "-", "━": "-", "│": "|", "┃": "|",
+    "\u00a0": " ",
+}
+PROBE = "".join(_STAND_INS) + "\u2800"  # every special character we print, and braille
+
+
+def _braille(bits: int) -> str:
+    """An ASCII character for a braille cell (dots 1-8 as bits): where its dots sit, top to bottom."""
+    rows = [r for r, mask in enumerate((0x09, 0x12, 0x24, 0xC0)) if bits & mask]
+    if not rows:
+        return " "
+    if rows[-1] - rows[0] >= 2:
+        return "|"
+    middle = (rows[0] + rows[-1]) / 2
+    return "'" if middle < 1 else "-" if middle < 2 else "."
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[int, str]:
+    table = {ord(k): v for k, v in _STAND_INS.items()}
+    table.update({0x2800 + bits: _braille(bits) for bits in range(256)})
+    return table
+
+
+def to_ascii(text: str) -> str:
+    """`text` with every character we print that ASCII lacks replaced by its stand-in (`?` for others)."""
+    return text.translate(_table()).encode("ascii", "replace").decode("ascii")
+
+
+@lru_cache(maxsize=None)
+def encodes(encoding: str | None) -> bool:
+    """Whether `encoding` can carry every character we print (UTF-8 can; ASCII, Latin-1 cannot)."""
+    try:
+        PROBE.encode(encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _stand_in(error: UnicodeEncodeError) -> tuple[str, int]:
+    return to_ascii(error.object[error.start:error.end]), error.end
+
+
+def setup_streams() -> None:
+    """Make stdout and stderr print stand-ins for what their encoding lacks, instead of raising."""
+    try:
+        codecs.lookup_error("perps-ascii")
+    except LookupError:
+        codecs.register_error("perps-ascii", _stand_in)
+    for stream in (sys.stdout, sys.stderr):
+        if not encodes(getattr(stream, "encoding", None)) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="perps-ascii")
 
 
 # -- words ----------------------------------------------------------------------------------
@@ -50,13 +111,16 @@ def wrap(text: str, width: int, hang: int = 0) -> str:
 
 
 def echo_err(text: str, hang: int = 2) -> None:
-    """A message for stderr, broken at spaces on a terminal (logs and cron mail keep one line per
-    message)."""
+    """A message for stderr: in ASCII where stderr needs it, broken at spaces on a terminal (logs
+    and cron mail keep one line per message)."""
     import shutil
 
     import click
 
-    if sys.stderr.isatty():
+    stream = sys.stderr
+    if not encodes(getattr(stream, "encoding", None)):
+        text = to_ascii(text)
+    if stream.isatty():
         text = wrap(text, shutil.get_terminal_size().columns, hang)
     click.echo(text, err=True)
 

@@ -1,5 +1,5 @@
 """The shared ways of printing (perps_tracker.output, perps_tracker.terminal): tables that drop
-columns to fit, prose broken at spaces, colour that repeats the text."""
+columns to fit, prose broken at spaces, colour that repeats the text, ASCII stand-ins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rich.console import Console
 
 from perps_tracker import output
 from perps_tracker.output import Col, Grid, keep, paint, say, tint
-from perps_tracker.terminal import break_points, wrap
+from perps_tracker.terminal import break_points, encodes, to_ascii, wrap
 
 
 @pytest.fixture
@@ -94,6 +94,24 @@ def test_tint_finds_only_explicit_signs():
     text = "z = -0.77, 1-2, x-1, -0.00, +5%, v1.2-3, -1,234."
     found = [text[s.start:s.end] for s in tint(paint(text)).spans]
     assert found == ["-0.77", "+5%", "-1,234"]
+
+
+def test_ascii_stand_ins_keep_the_meaning():
+    assert to_ascii("σ 0.0008% → ±0.1 r² ▲ LONG ▼ SHORT ● … — · ✓") == \
+        "sigma 0.0008% -> +/-0.1 r^2 ^ LONG v SHORT o ... - - ok"
+    assert to_ascii("⠉⠒⣀⡇ ") == "'-.| "  # braille dots: top, middle, bottom, a steep line
+    assert to_ascii("日本") == "??"
+    assert encodes("utf-8") and not encodes("ascii") and not encodes("latin-1")
+
+
+def test_ascii_console_prints_stand_ins_and_ascii_tables(screen):
+    con = screen(60, encoding="ascii")
+    grid = Grid(Col("signal", "left"), Col("", "left"), Col("r²"))
+    grid.add("bullish label", "▲", "+0.45")
+    grid.print()
+    say("σ 0.0008% → done")
+    out = con.export_text()
+    assert out.isascii() and "r^2" in out and "^" in out and "sigma 0.0008% -> done" in out
 
 
 def test_wrap_for_stderr_indents_continuations():

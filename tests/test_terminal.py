@@ -1,6 +1,6 @@
 """Every command as a person sees it (issue 12 item 7): within 60, 72 and 80 columns with numbers
 and units whole, on a terminal and through CliRunner; colour only on a terminal and never with
-NO_COLOR."""
+NO_COLOR; ASCII where the locale is ASCII."""
 
 from __future__ import annotations
 
@@ -105,6 +105,7 @@ def test_help_fits_the_terminal(runner, width):
         result = invoke(runner, [*args, "--help"], width)
         assert result.exit_code == 0
         check_fits(result.stdout, width, " ".join(args) + " --help")
+        assert result.stdout.isascii()
 
 
 @pytest.mark.parametrize("width", [60, 80])
@@ -175,3 +176,29 @@ def test_warnings_and_errors_wrap_on_a_terminal(world):
     code, shown = run_in_terminal(["stats", "--db", "/tmp/no/such/directory/for/perps/tracker/db.db"],
                                   terminal_env(COLUMNS="60"))
     assert code == 1 and shown.startswith("Error: no database at") and all(len(x) <= 60 for x in shown.splitlines())
+
+
+ASCII_COMMANDS = [["trend"], ["backtest"], ["predict", "funding"], ["stats"], ["alerts", "--all"],
+                  ["alerts", "--since", "30d", "--all"], ["config"], ["cleanup", "--days", "5", "--dry-run"],
+                  ["snapshot"], ["liquidations"], ["trend", "--json"], ["backfill", "--days", "1"],
+                  ["trend", "--help"], ["-v", "stats"]]
+
+
+def test_an_ascii_locale_gets_ascii(world):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "FORCE_COLOR")}
+    env.update(LC_ALL="C", PYTHONUTF8="0", COLUMNS="80")
+    outputs = {}
+    for args in ASCII_COMMANDS:  # trend first: `snapshot` adds a snapshot of today's clock
+        proc = subprocess.run([sys.executable, "-m", "perps_tracker", *args], capture_output=True, env=env,
+                              timeout=120)
+        out, err = proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        assert proc.returncode in ((0, 3) if args[0] == "backfill" else (0,)), (args, out, err)
+        assert "Traceback" not in err and "UnicodeEncodeError" not in err, (args, err)
+        assert proc.stdout.isascii() and proc.stderr.isascii(), (args, out, err)
+        if "--json" not in args:
+            check_fits(out, 80, " ".join(args) + " (ASCII)")
+        outputs[" ".join(args)] = out
+    chart = [line for line in outputs["trend"].splitlines() if "|" in line]
+    assert len(chart) == 16 and any(ch in "".join(chart) for ch in ".-'")  # drawn in ASCII
+    assert "(-1 ... +1)" in outputs["trend"] and "+/-" in outputs["trend"] and "sigma" not in outputs["trend"]
+    assert "^" in outputs["backtest"] and "r^2" in outputs["trend"]
