@@ -76,6 +76,11 @@ def settings_options(func):
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 
 
+def quiet_option(help: str = "Print nothing on success; errors and warnings still go to stderr."):
+    """`--quiet/-q`: the command's output is left out, never its errors or warnings."""
+    return click.option("--quiet", "-q", is_flag=True, help=help)
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -187,7 +192,8 @@ def cli(verbose):
 @cli.command()
 @settings_options
 @click.option("--mkdir", is_flag=True, help="Create the database's directory if it does not exist.")
-def init(settings, mkdir):
+@quiet_option()
+def init(settings, mkdir, quiet):
     """Create the database, or upgrade it to the current schema. Safe to run again.
 
     \b
@@ -199,7 +205,8 @@ def init(settings, mkdir):
 
     db = open_database(settings.db, create=True, mkdir=True if mkdir else None)
     try:
-        render_init(db)
+        if not quiet:
+            render_init(db)
     finally:
         db.dispose()
 
@@ -209,7 +216,7 @@ def init(settings, mkdir):
 @click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
               metavar="VENUE", help=f"Only this venue (repeatable): {', '.join(sorted(EXCHANGES))}. Default: all eight.")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing on success; failed venues to stderr.")
+@quiet_option("For cron: print nothing on success; failed venues to stderr.")
 @click.option("--alerts", "with_alerts", is_flag=True,
               help="Then evaluate the strategy alerts on it and post them to the configured webhooks.")
 @click.pass_context
@@ -274,7 +281,8 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
 @cli.command()
 @settings_options
 @json_option
-def stats(settings, as_json):
+@quiet_option()
+def stats(settings, as_json, quiet):
     """What the database holds: rows, time range, size, venue coverage, gaps, latest snapshot.
 
     \b
@@ -289,7 +297,7 @@ def stats(settings, as_json):
         result = collect_stats(db, utc_now())
     if as_json:
         print_json(stats_json(result))
-    else:
+    elif not quiet:
         render_stats(result)
 
 
@@ -300,14 +308,16 @@ def stats(settings, as_json):
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @click.option("--vacuum", is_flag=True, help="Compact the database file afterwards.")
 @json_option
-def cleanup(settings, days, dry_run, vacuum, as_json):
+@quiet_option("For cron: print nothing on success; errors to stderr.")
+def cleanup(settings, days, dry_run, vacuum, as_json, quiet):
     """Delete data older than N days from every table, in one transaction.
 
     The newest snapshot is always kept.
 
     \b
-    Example:
+    Examples:
       perps-tracker cleanup --days 30 --dry-run
+      perps-tracker cleanup --days 90 --vacuum --quiet
     """
     from perps_tracker.render import cleanup_json, print_json, render_cleanup
     from perps_tracker.storage.db import open_database, open_for_reading
@@ -319,7 +329,7 @@ def cleanup(settings, days, dry_run, vacuum, as_json):
         result = run_cleanup(db, utc_now(), days, dry_run=dry_run, vacuum=vacuum)
     if as_json:
         print_json(cleanup_json(result))
-    else:
+    elif not quiet:
         render_cleanup(result)
 
 
@@ -332,7 +342,7 @@ def cleanup(settings, days, dry_run, vacuum, as_json):
 @symbols_option
 @click.option("--no-fetch", is_flag=True, help="Only report what is stored; do not poll OKX and Gate.io.")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="For cron: poll and store, print nothing on success.")
+@quiet_option("For cron: poll and store, print nothing on success.")
 @click.pass_context
 def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, quiet):
     """Liquidations per venue and market-wide over the last hours, with cascade risk.
@@ -370,7 +380,7 @@ def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, qu
 @click.option("--duration", type=Duration(), default=None, metavar="DURATION",
               help="Stop after this long (30s, 59m, 2h). Default: until Ctrl-C or SIGTERM.")
 @symbols_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines and no summary; errors only.")
+@quiet_option("No progress lines and no summary; errors only.")
 @click.pass_context
 def watch(ctx, settings, exchanges, duration, symbols, quiet):
     """Collect liquidations from the venues' websockets into the database.
@@ -423,7 +433,7 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
               help="List the alerts since then instead of evaluating: a duration back from now (24h, 7d, "
                    "1h30m) or a date or time (2026-11-01, 2026-11-01T12:00, with Z or +02:00; UTC by default).")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing; failed deliveries to stderr.")
+@quiet_option("For cron: print nothing; failed deliveries to stderr.")
 @click.pass_context
 def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
     """Evaluate the twelve strategy rules on the newest snapshot and show what fires.
@@ -477,7 +487,7 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
 @click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
               metavar="VENUE", help=f"Only this venue (repeatable): {', '.join(sorted(EXCHANGES))}. Default: all eight.")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary; errors only.")
+@quiet_option("No progress bars and no summary; warnings and errors only.")
 @click.pass_context
 def backfill(ctx, settings, days, exchanges, as_json, quiet):
     """Rebuild the hourly snapshots of the last N days from the venues' history endpoints.
@@ -541,7 +551,8 @@ class Horizons(click.ParamType):
 @click.option("--hours", type=click.IntRange(6, 24 * 365), default=168, show_default=True,
               help="The chart covers this many hours up to the newest snapshot.")
 @json_option
-def trend(settings, hours, as_json):
+@quiet_option()
+def trend(settings, hours, as_json, quiet):
     """Where sentiment is heading: composite-score trend over 24 h and 7 d, BTC volatility regime, chart.
 
     The trend is the least-squares slope of the composite score per hour (with its r-squared):
@@ -564,7 +575,7 @@ def trend(settings, hours, as_json):
         report = load_trend(db, int(utc_now().timestamp()), hours)
     if as_json:
         print_json(trend_json(report))
-    else:
+    elif not quiet:
         render_trend(report)
 
 
@@ -575,7 +586,8 @@ def trend(settings, hours, as_json):
 @click.option("--horizon", "horizons", type=Horizons(), default="1h,4h,24h", show_default=True,
               help="Forward BTC return horizons, comma-separated.")
 @json_option
-def backtest(settings, days, horizons, as_json):
+@quiet_option()
+def backtest(settings, days, horizons, as_json, quiet):
     """How each strategy's signals and each sentiment label did: hit rate and forward BTC return.
 
     A signal is a raw rule firing on a stored snapshot (no cooldown, no caps); a label is every
@@ -598,7 +610,7 @@ def backtest(settings, days, horizons, as_json):
         result = load_backtest(db, days, horizons)
     if as_json:
         print_json(backtest_json(result))
-    else:
+    elif not quiet:
         render_backtest(result)
 
 
@@ -615,7 +627,8 @@ def predict():
 @predict.command("funding")
 @settings_options
 @json_option
-def predict_funding(settings, as_json):
+@quiet_option()
+def predict_funding(settings, as_json, quiet):
     """Will the market funding rate be higher or lower at the next hourly snapshot?
 
     A logistic regression on what each snapshot stores (funding and its changes, scores,
@@ -636,14 +649,15 @@ def predict_funding(settings, as_json):
         result = load_funding_prediction(db)
     if as_json:
         print_json(predict_json(result))
-    else:
+    elif not quiet:
         render_predict(result)
 
 
 @cli.command()
 @settings_options
 @json_option
-def config(settings, as_json):
+@quiet_option("Print nothing: only check that the settings load (exit code 1 and the error if not).")
+def config(settings, as_json, quiet):
     """Show the effective settings and where each one came from.
 
     Settings come from defaults < the TOML config file < environment variables <
@@ -657,7 +671,7 @@ def config(settings, as_json):
 
     if as_json:
         print_json(config_json(settings))
-    else:
+    elif not quiet:
         render_config(settings)
 
 

@@ -1,6 +1,6 @@
 """Every command as a person sees it (issue 12 item 7): within 60, 72 and 80 columns with numbers
-and units whole, on a terminal and through CliRunner; colour only on a terminal and never with
-NO_COLOR; ASCII where the locale is ASCII."""
+and units whole, colour only on a terminal and never with NO_COLOR, ASCII where the locale is
+ASCII, and nothing at all on stdout with --quiet."""
 
 from __future__ import annotations
 
@@ -118,6 +118,23 @@ def test_watch_summary_fits_the_terminal(runner, world, monkeypatch, width):
     assert result.exit_code == 0, result.stderr
     assert "Liquidation streams" in result.stdout and "binance" in result.stdout
     check_fits(result.stdout, width, "liquidations watch")
+
+
+@pytest.mark.parametrize("args", [
+    ["init"], ["stats"], ["cleanup"], ["cleanup", "--dry-run"], ["trend"], ["backtest"], ["predict", "funding"],
+    ["config"], ["snapshot"], ["alerts"], ["alerts", "--since", "7d"], ["liquidations"], ["backfill", "--days", "1"],
+], ids=" ".join)
+def test_quiet_prints_nothing_on_success(runner, world, args):
+    result = invoke(runner, [*args, "--quiet"], 80)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    short = invoke(runner, [*args, "-q"], 80)
+    assert short.exit_code == 0 and short.stdout == ""
+
+
+def test_quiet_still_reports_errors(runner, short_dir):
+    result = runner.invoke(cli, ["stats", "--quiet", "--db", str(short_dir / "none.db")])
+    assert result.exit_code == 1 and result.stdout == "" and result.stderr.startswith("Error: no database at")
 
 
 # -- a real terminal, a real process ---------------------------------------------------------
