@@ -87,7 +87,8 @@ def say(*parts: Part, hang: int = 0, style: str | None = None) -> None:
     """Prose on stdout, broken at spaces to the console's width; continuation lines are indented
     by `hang` more than the line's own indentation."""
     width = console.width
-    text = _assemble(parts, width - hang, style)
+    first = str(parts[0]) if parts and not isinstance(parts[0], Text) else ""
+    text = _assemble(parts, width - hang - (len(first) - len(first.lstrip(" "))), style)
     for paragraph in text.split("\n", allow_blank=True) if text.plain else [text]:
         plain = paragraph.plain
         indent = hang + len(plain) - len(plain.lstrip(" "))

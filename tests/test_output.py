@@ -73,6 +73,14 @@ def test_say_keeps_pieces_together_unless_they_are_wider_than_a_line(screen):
     assert all(len(line) <= 20 for line in lines(con))
 
 
+def test_a_kept_piece_counts_the_line_indentation(screen):
+    con = screen(60)
+    piece = "fs and ps beyond ±0.5, same sign (fs = +0.01, ps = -0.30)"  # 57 columns: fits 60, not 60 - 4
+    say("  Momentum Breakout (tier 1): ", keep("2 of 4 conditions hold"), "; ", keep(piece), hang=2)
+    out = lines(con)
+    assert all(len(line) <= 60 for line in out) and out[-1].startswith("    ")
+
+
 def test_a_quoted_command_is_one_word(screen):
     con = screen(40)
     say("Run it again later with `perps-tracker liquidations watch` please")
