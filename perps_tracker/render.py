@@ -18,7 +18,7 @@ from perps_tracker.output import Col, Grid, console, error_console, keep, listed
 from perps_tracker.snapshot import Snapshot
 from perps_tracker.storage.db import display_url
 from perps_tracker.storage.queries import CleanupResult, Stats, iso
-from perps_tracker.terminal import echo_err, encodes
+from perps_tracker.terminal import echo_err, encodes, logging_requests
 
 NO_SNAPSHOTS_HINT = (
     "No snapshots yet. Take one with `perps-tracker snapshot`, "
@@ -214,11 +214,13 @@ def render_snapshot_warnings(snap: Snapshot) -> None:
 
 
 class FetchStatus:
-    """A one-line status on stderr while the venues are fetched, on interactive terminals only."""
+    """A one-line status on stderr while the venues are fetched, on interactive terminals only
+    (and not with -v: the request log says more)."""
 
     def __init__(self, venues, *, enabled: bool = True):
         self.waiting, self.total = list(venues), len(venues)
-        self.status = error_console.status(self._text()) if enabled and error_console.is_terminal else None
+        shown = enabled and error_console.is_terminal and not logging_requests()
+        self.status = error_console.status(self._text()) if shown else None
 
     def _text(self):
         from rich.text import Text
@@ -574,7 +576,8 @@ def watch_log(line: str) -> None:
 
 
 class BackfillProgress:
-    """Rich progress bars on stderr: one per venue download (requests), then the hours stored."""
+    """Rich progress bars on stderr: one per venue download (requests), then the hours stored; none
+    with -v, whose request log says more."""
 
     def __init__(self, venues):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -582,7 +585,7 @@ class BackfillProgress:
         bar = max(10, min(30, error_console.width - 42))  # the other columns take about 40
         self.progress = Progress(TextColumn("{task.description:<11}"), BarColumn(bar_width=bar),
                                  MofNCompleteColumn(), TextColumn("{task.fields[state]:<8}"), TimeElapsedColumn(),
-                                 console=error_console, transient=False)
+                                 console=error_console, transient=False, disable=logging_requests())
         self.tasks = {v: self.progress.add_task(v, total=None, state="") for v in venues}
         self.store_task = None
 

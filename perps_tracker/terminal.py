@@ -128,8 +128,13 @@ def echo_err(text: str, hang: int = 2) -> None:
 # -- logging --------------------------------------------------------------------------------
 
 
+TIME_WIDTH = len("12:00:00.000 ")
+
+
 class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever `sys.stderr` is when a record comes (a test runner's, rich's progress proxy)."""
+    """Writes to whatever `sys.stderr` is when a record comes (a test runner's). On a terminal a
+    record is broken at spaces like every other message, its continuation lines under the text;
+    a URL stays whole. Logs and pipes keep one line per record."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,6 +146,18 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value) -> None:
         pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        import shutil
+
+        text = super().format(record)
+        return wrap(text, shutil.get_terminal_size().columns, TIME_WIDTH) if self.stream.isatty() else text
+
+
+def logging_requests() -> bool:
+    """Whether `-v` is on. Live displays (the fetch status line, backfill's bars) stay off then:
+    the log lines would be drawn through them, folded."""
+    return logging.getLogger("perps_tracker").isEnabledFor(logging.INFO)
 
 
 def setup_logging(verbosity: int) -> None:

@@ -195,6 +195,16 @@ def test_warnings_and_errors_wrap_on_a_terminal(world):
     assert code == 1 and shown.startswith("Error: no database at") and all(len(x) <= 60 for x in shown.splitlines())
 
 
+def test_verbose_lines_break_at_words_on_a_terminal_and_keep_urls_whole(world):
+    code, shown = run_in_terminal(["-v", "snapshot", "--exchange", "okx"], terminal_env(COLUMNS="60"))
+    assert code == 0, shown
+    lines = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown).splitlines()
+    urls = [line.strip() for line in lines if "http://" in line]
+    assert len(urls) >= 5 and all(re.fullmatch(r"http://127\.0\.0\.1:\d+/okx/\S+", url) for url in urls)
+    assert all(len(line) <= 60 for line in lines if "http://" not in line)
+    assert "Fetching" not in shown  # no status line drawn through the log
+
+
 ASCII_COMMANDS = [["trend"], ["backtest"], ["predict", "funding"], ["stats"], ["alerts", "--all"],
                   ["alerts", "--since", "30d", "--all"], ["config"], ["cleanup", "--days", "5", "--dry-run"],
                   ["snapshot"], ["liquidations"], ["trend", "--json"], ["backfill", "--days", "1"],
