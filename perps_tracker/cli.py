@@ -8,7 +8,7 @@ Heavy modules (SQLAlchemy, rich, numpy, ...) are imported inside the commands so
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -24,18 +24,28 @@ INTERRUPTED = "interrupted"  # ctx.meta key: what a command says when Ctrl-C or 
 EXIT_INTERRUPTED = 130
 
 
+class TrackerException(click.ClickException):
+    """`Error: ...` on stderr: broken at spaces on a terminal, in ASCII where stderr needs it."""
+
+    def show(self, file=None) -> None:
+        from perps_tracker.terminal import echo_err
+
+        echo_err(f"Error: {self.format_message()}")
+
+
 class TrackerGroup(click.Group):
     """A click group that shows expected failures as one line instead of a traceback, and an
     interruption (Ctrl-C, SIGTERM) as one `Interrupted: ...` line with exit code 130."""
 
     def invoke(self, ctx: click.Context):
+        from perps_tracker.terminal import echo_err
+
         try:
             return super().invoke(ctx)
         except TrackerError as e:
-            raise click.ClickException(str(e)) from e
+            raise TrackerException(str(e)) from e
         except KeyboardInterrupt:
-            message = ctx.meta.get(INTERRUPTED, "nothing partial was stored")
-            click.echo(f"Interrupted: {message}", err=True)
+            echo_err(f"Interrupted: {ctx.meta.get(INTERRUPTED, 'nothing partial was stored')}")
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -66,33 +76,88 @@ def settings_options(func):
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 
 
+def quiet_option(help: str = "Print nothing on success; errors and warnings still go to stderr."):
+    """`--quiet/-q`: the command's output is left out, never its errors or warnings."""
+    return click.option("--quiet", "-q", is_flag=True, help=help)
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in `30s`, `59m`, `2h`, `7d`, `1h30m` or plain seconds; None if `text` is none of these."""
+    import re
+
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
+    if parts and "".join(n + u for n, u in parts) == text:
+        return sum(float(n) * UNITS[u] for n, u in parts)
+    return None
 
 
 class Duration(click.ParamType):
     """A length of time: `30s`, `59m`, `2h`, `1d`, `1h30m`, or plain seconds."""
 
     name = "duration"
-    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def convert(self, value, param, ctx) -> float:
-        import re
-
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        else:
-            text = str(value).strip().lower()
-            parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
-            if re.fullmatch(r"\d+(?:\.\d+)?", text):
-                seconds = float(text)
-            elif parts and "".join(n + u for n, u in parts) == text:
-                seconds = sum(float(n) * self.UNITS[u] for n, u in parts)
-            else:
-                self.fail(f"{value!r} is not a duration like 30s, 59m, 2h or 1h30m", param, ctx)
+        seconds = float(value) if isinstance(value, (int, float)) else parse_duration(str(value))
+        if seconds is None:
+            self.fail(f"{value!r} is not a duration like 30s, 59m, 2h or 1h30m", param, ctx)
         if seconds <= 0:
             self.fail(f"{value!r} is not a positive duration", param, ctx)
         return seconds
+
+
+def parse_when(text: str) -> datetime | None:
+    """The UTC time of an ISO date or time: `2026-11-01`, `2026-11-01T12:00`, `2026-11-01 12:00:00`,
+    with `Z` or an offset (`+02:00`, `-0500`); UTC when it has none. None if `text` is not shaped so;
+    ValueError for an impossible one (`2026-13-01`)."""
+    import re
+
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?)?",
+                         text.strip(), re.IGNORECASE)
+    if match is None:
+        return None
+    day, clock, offset = match.groups()
+    offset = "+00:00" if offset is None or offset.upper() == "Z" else offset
+    if ":" not in offset:
+        offset = offset[:3] + ":" + offset[3:]
+    return datetime.fromisoformat(f"{day}T{clock or '00:00'}{offset}").astimezone(timezone.utc)
+
+
+class Since(click.ParamType):
+    """The start of a past period: a duration back from now (`24h`, `7d`, `1h30m`) or an ISO
+    date or time (`2026-11-01`, `2026-11-01T12:00`, `2026-11-01T12:00:00Z`, `...+02:00`; UTC
+    without an offset). Converts to an aware UTC datetime."""
+
+    name = "since"
+
+    def convert(self, value, param, ctx) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        now = utc_now()
+        seconds = parse_duration(str(value))
+        if seconds is not None:
+            if seconds <= 0:
+                self.fail(f"{value!r} is not a positive duration", param, ctx)
+            return now - timedelta(seconds=seconds)
+        try:
+            when = parse_when(str(value))
+        except ValueError as e:
+            self.fail(f"{value!r} is not a valid date: {e}", param, ctx)
+        if when is None:
+            self.fail(f"{value!r} is neither a duration (24h, 7d, 1h30m) nor a date (2026-11-01, "
+                      "2026-11-01T12:00, 2026-11-01T12:00:00Z)", param, ctx)
+        if when > now:
+            self.fail(f"{value!r} is in the future", param, ctx)
+        return when
 
 
 LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
@@ -103,21 +168,31 @@ symbols_option = click.option("--symbols", type=click.IntRange(1, 500), default=
 
 @click.group(cls=TrackerGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="perps-tracker")
-def cli():
+@click.option("--verbose", "-v", count=True,
+              help="Log to stderr each HTTP request (method, URL, status, milliseconds), retry, rate-limit "
+                   "wait and database open; -vv adds detail. Secrets are never shown.")
+def cli(verbose):
     """Hourly sentiment and liquidation-risk snapshots of crypto perpetual futures.
 
     \b
     Quick start:
-      perps-tracker snapshot       fetch all venues, score, store this hour
-      perps-tracker stats          what the database holds
+      perps-tracker snapshot     fetch, score, store this hour
+      perps-tracker stats        what the database holds
+      perps-tracker -v snapshot  the same, logs each request
+    Tables fit the terminal; NO_COLOR=1 turns colour off.
     Docs: README.md and docs/ in the project.
     """
+    from perps_tracker.terminal import setup_logging, setup_streams
+
+    setup_streams()
+    setup_logging(verbose)
 
 
 @cli.command()
 @settings_options
 @click.option("--mkdir", is_flag=True, help="Create the database's directory if it does not exist.")
-def init(settings, mkdir):
+@quiet_option()
+def init(settings, mkdir, quiet):
     """Create the database, or upgrade it to the current schema. Safe to run again.
 
     \b
@@ -129,7 +204,8 @@ def init(settings, mkdir):
 
     db = open_database(settings.db, create=True, mkdir=True if mkdir else None)
     try:
-        render_init(db)
+        if not quiet:
+            render_init(db)
     finally:
         db.dispose()
 
@@ -137,9 +213,9 @@ def init(settings, mkdir):
 @cli.command()
 @settings_options
 @click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
-              help="Only this venue (repeatable). Default: all eight.")
+              metavar="VENUE", help=f"Only this venue (repeatable): {', '.join(sorted(EXCHANGES))}. Default: all eight.")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing on success; failed venues to stderr.")
+@quiet_option("For cron: print nothing on success; failed venues to stderr.")
 @click.option("--alerts", "with_alerts", is_flag=True,
               help="Then evaluate the strategy alerts on it and post them to the configured webhooks.")
 @click.pass_context
@@ -157,8 +233,9 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
     \b
     Examples:
       perps-tracker snapshot
-      perps-tracker snapshot --exchange binance --exchange okx --json
-      0 * * * * cd ~/perps && .venv/bin/perps-tracker snapshot --quiet --alerts   (crontab)
+      perps-tracker snapshot --exchange okx --json
+    Hourly from cron, with the alerts (see crontab.example):
+      0 * * * * perps-tracker snapshot --quiet --alerts
     """
     from perps_tracker.render import FetchStatus, print_json, render_snapshot, render_snapshot_warnings, snapshot_json
     from perps_tracker.snapshot import take_snapshot
@@ -203,7 +280,8 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
 @cli.command()
 @settings_options
 @json_option
-def stats(settings, as_json):
+@quiet_option()
+def stats(settings, as_json, quiet):
     """What the database holds: rows, time range, size, venue coverage, gaps, latest snapshot.
 
     \b
@@ -218,7 +296,7 @@ def stats(settings, as_json):
         result = collect_stats(db, utc_now())
     if as_json:
         print_json(stats_json(result))
-    else:
+    elif not quiet:
         render_stats(result)
 
 
@@ -229,14 +307,16 @@ def stats(settings, as_json):
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @click.option("--vacuum", is_flag=True, help="Compact the database file afterwards.")
 @json_option
-def cleanup(settings, days, dry_run, vacuum, as_json):
+@quiet_option("For cron: print nothing on success; errors to stderr.")
+def cleanup(settings, days, dry_run, vacuum, as_json, quiet):
     """Delete data older than N days from every table, in one transaction.
 
     The newest snapshot is always kept.
 
     \b
-    Example:
+    Examples:
       perps-tracker cleanup --days 30 --dry-run
+      perps-tracker cleanup --days 90 --vacuum --quiet
     """
     from perps_tracker.render import cleanup_json, print_json, render_cleanup
     from perps_tracker.storage.db import open_database, open_for_reading
@@ -248,7 +328,7 @@ def cleanup(settings, days, dry_run, vacuum, as_json):
         result = run_cleanup(db, utc_now(), days, dry_run=dry_run, vacuum=vacuum)
     if as_json:
         print_json(cleanup_json(result))
-    else:
+    elif not quiet:
         render_cleanup(result)
 
 
@@ -261,7 +341,7 @@ def cleanup(settings, days, dry_run, vacuum, as_json):
 @symbols_option
 @click.option("--no-fetch", is_flag=True, help="Only report what is stored; do not poll OKX and Gate.io.")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="For cron: poll and store, print nothing on success.")
+@quiet_option("For cron: poll and store, print nothing on success.")
 @click.pass_context
 def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, quiet):
     """Liquidations per venue and market-wide over the last hours, with cascade risk.
@@ -301,7 +381,7 @@ def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, qu
 @click.option("--symbols", type=click.IntRange(min=1), default=None, metavar="N",
               help="Bybit: only the N perpetuals with the largest 24 h volume, a sample. "
                    "Default: every linear perpetual, over as many connections as Bybit's limits need.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines and no summary; errors only.")
+@quiet_option("No progress lines and no summary; errors only.")
 @click.pass_context
 def watch(ctx, settings, exchanges, duration, symbols, quiet):
     """Collect liquidations from the venues' websockets into the database.
@@ -315,9 +395,9 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
 
     \b
     Examples:
-      perps-tracker liquidations watch                          (a systemd service)
-      perps-tracker liquidations watch --duration 59m --quiet   (hourly cron)
-      perps-tracker liquidations watch --exchange bybit --symbols 50   (a top-50 sample)
+      perps-tracker liquidations watch     (a systemd service)
+      perps-tracker liquidations watch --duration 59m -q
+      perps-tracker liquidations watch --symbols 50
     """
     import time
 
@@ -351,10 +431,11 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
               help="Also show every strategy that did not fire and why (with --since: suppressed alerts too).")
 @click.option("--notify", is_flag=True,
               help="Post fired alerts to the webhooks in the config file, and retry earlier failed deliveries.")
-@click.option("--since", type=Duration(), default=None, metavar="DURATION",
-              help="List the alerts of this past period (24h, 7d) instead of evaluating.")
+@click.option("--since", type=Since(), default=None, metavar="WHEN",
+              help="List the alerts since then instead of evaluating: a duration back from now (24h, 7d, "
+                   "1h30m) or a date or time (2026-11-01, 2026-11-01T12:00, with Z or +02:00; UTC by default).")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="For cron: print nothing; failed deliveries to stderr.")
+@quiet_option("For cron: print nothing; failed deliveries to stderr.")
 @click.pass_context
 def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
     """Evaluate the twelve strategy rules on the newest snapshot and show what fires.
@@ -368,8 +449,9 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
     \b
     Examples:
       perps-tracker alerts --all
-      perps-tracker alerts --notify --quiet        (cron, after the snapshot)
+      perps-tracker alerts --notify --quiet   (cron)
       perps-tracker alerts --since 7d --json
+      perps-tracker alerts --since 2026-11-01 --all
     """
     if since is not None:
         if notify:
@@ -378,7 +460,7 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
         from perps_tracker.storage.alerts import alert_history
         from perps_tracker.storage.db import open_for_reading
 
-        start = int(utc_now().timestamp() - since)
+        start = int(since.timestamp())
         with open_for_reading(settings.db) as db:
             past = alert_history(db, start)
         if as_json:
@@ -405,9 +487,9 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
 @settings_options
 @click.option("--days", type=click.IntRange(1, 30), required=True, help="Rebuild this many days back (at most 30).")
 @click.option("--exchange", "exchanges", multiple=True, type=click.Choice(sorted(EXCHANGES)),
-              help="Only this venue (repeatable). Default: all eight.")
+              metavar="VENUE", help=f"Only this venue (repeatable): {', '.join(sorted(EXCHANGES))}. Default: all eight.")
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary; errors only.")
+@quiet_option("No progress bars and no summary; warnings and errors only.")
 @click.pass_context
 def backfill(ctx, settings, days, exchanges, as_json, quiet):
     """Rebuild the hourly snapshots of the last N days from the venues' history endpoints.
@@ -421,7 +503,7 @@ def backfill(ctx, settings, days, exchanges, as_json, quiet):
     \b
     Examples:
       perps-tracker backfill --days 7
-      perps-tracker backfill --days 30 --exchange binance --exchange bybit
+      perps-tracker backfill --days 30 --exchange bybit
     """
     from perps_tracker.backfill import backfill as run_backfill
     from perps_tracker.render import (
@@ -471,10 +553,11 @@ class Horizons(click.ParamType):
 @click.option("--hours", type=click.IntRange(6, 24 * 365), default=168, show_default=True,
               help="The chart covers this many hours up to the newest snapshot.")
 @json_option
-def trend(settings, hours, as_json):
+@quiet_option()
+def trend(settings, hours, as_json, quiet):
     """Where sentiment is heading: composite-score trend over 24 h and 7 d, BTC volatility regime, chart.
 
-    The trend is the least-squares slope of the composite score per hour (with r²):
+    The trend is the least-squares slope of the composite score per hour (with its r-squared):
     STRENGTHENING when the score moves away from 0, WEAKENING when toward it, STABLE when flat
     or noisy. The regime compares BTC's realised volatility of the last 24 h with its rolling
     24 h volatility over the week before (COMPRESSED / NORMAL / ELEVATED). Windows end at the
@@ -494,7 +577,7 @@ def trend(settings, hours, as_json):
         report = load_trend(db, int(utc_now().timestamp()), hours)
     if as_json:
         print_json(trend_json(report))
-    else:
+    elif not quiet:
         render_trend(report)
 
 
@@ -505,7 +588,8 @@ def trend(settings, hours, as_json):
 @click.option("--horizon", "horizons", type=Horizons(), default="1h,4h,24h", show_default=True,
               help="Forward BTC return horizons, comma-separated.")
 @json_option
-def backtest(settings, days, horizons, as_json):
+@quiet_option()
+def backtest(settings, days, horizons, as_json, quiet):
     """How each strategy's signals and each sentiment label did: hit rate and forward BTC return.
 
     A signal is a raw rule firing on a stored snapshot (no cooldown, no caps); a label is every
@@ -517,7 +601,8 @@ def backtest(settings, days, horizons, as_json):
     Examples:
       perps-tracker backtest
       perps-tracker backtest --days 30 --horizon 4h,24h
-      perps-tracker backtest --json | jq '.rows[] | select(.horizons["4h"].edge)'
+      perps-tracker backtest --json \\
+        | jq '.rows[] | select(.horizons["4h"].edge)'
     """
     from perps_tracker.analysis import load_backtest
     from perps_tracker.render import backtest_json, print_json, render_backtest
@@ -527,7 +612,7 @@ def backtest(settings, days, horizons, as_json):
         result = load_backtest(db, days, horizons)
     if as_json:
         print_json(backtest_json(result))
-    else:
+    elif not quiet:
         render_backtest(result)
 
 
@@ -544,7 +629,8 @@ def predict():
 @predict.command("funding")
 @settings_options
 @json_option
-def predict_funding(settings, as_json):
+@quiet_option()
+def predict_funding(settings, as_json, quiet):
     """Will the market funding rate be higher or lower at the next hourly snapshot?
 
     A logistic regression on what each snapshot stores (funding and its changes, scores,
@@ -565,14 +651,15 @@ def predict_funding(settings, as_json):
         result = load_funding_prediction(db)
     if as_json:
         print_json(predict_json(result))
-    else:
+    elif not quiet:
         render_predict(result)
 
 
 @cli.command()
 @settings_options
 @json_option
-def config(settings, as_json):
+@quiet_option("Print nothing: only check that the settings load (exit code 1 and the error if not).")
+def config(settings, as_json, quiet):
     """Show the effective settings and where each one came from.
 
     Settings come from defaults < the TOML config file < environment variables <
@@ -586,7 +673,7 @@ def config(settings, as_json):
 
     if as_json:
         print_json(config_json(settings))
-    else:
+    elif not quiet:
         render_config(settings)
 
 

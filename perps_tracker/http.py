@@ -8,15 +8,19 @@ bounded retries with backoff, and error translation into the `ExchangeError` tre
 - A venue's error body (Binance `{"code":-1121,"msg":...}`, Gate `{"label","message"}`)
   becomes the error's message; malformed JSON or an HTML page is "invalid response".
 - A `Deadline` bounds the whole of one venue's work: no request or retry sleep runs past it.
+
+Each request, retry and give-up is logged on the `perps_tracker.http` logger (`-v` shows them):
+method, URL (a password in it hidden), status and milliseconds; `-vv` adds timeouts, bodies and sizes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,6 +32,26 @@ from perps_tracker.exchanges.parsing import venue_message
 USER_AGENT = f"perps-tracker/{__version__}"
 MAX_RETRY_AFTER = 30.0  # seconds; a venue asking for longer is reported, not waited for
 POOL_SIZE = 64
+
+log = logging.getLogger(__name__)
+
+
+def hide_password(url: str) -> str:
+    """`url` fit for a log: the password of `user:password@host` replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _loggable(url: str, params: Mapping[str, Any] | None = None) -> str:
+    query = urlencode(params, doseq=True) if params else ""
+    return hide_password(url + ("&" if "?" in url else "?") + query if query else url)
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,7 @@ class HttpClient:
         self.settings = settings or HttpSettings()
         self.session = session or make_session()
         self._sleep = sleep
+        self._hosts_seen: set[str] = set()  # hosts whose proxy was logged
 
     def close(self) -> None:
         self.session.close()
@@ -149,11 +174,14 @@ class HttpClient:
                 return payload
             except TemporaryExchangeError as e:
                 wait = self._backoff(attempt, e)
-                if wait is None or attempt >= self.settings.retries:
-                    raise
                 left = deadline.remaining() if deadline else None
-                if left is not None and wait >= left:
+                why_not = ("retries spent" if attempt >= self.settings.retries
+                           else f"asked to wait over {MAX_RETRY_AFTER:g} s" if wait is None
+                           else "the venue time limit comes first" if left is not None and wait >= left else None)
+                if why_not:
+                    log.info("%s: not retried (%s): %s", venue, why_not, e.reason)
                     raise
+                log.info("%s: retry %d of %d in %.1f s: %s", venue, attempt + 1, self.settings.retries, wait, e.reason)
                 self._sleep(wait)
                 attempt += 1
 
@@ -175,10 +203,39 @@ class HttpClient:
             connect, read = min(connect, left), min(read, left)
         return connect, read
 
+    def _send(self, venue: str, method: str, url: str, params, body, timeout) -> requests.Response:
+        """One request, logged: `GET url -> 200, 35 ms`, or what stopped it."""
+        if log.isEnabledFor(logging.INFO):
+            self._log_proxy(venue, url)
+            log.debug("%s: %s %s (timeouts %.1f s connect, %.1f s read)%s", venue, method, _loggable(url, params),
+                      *timeout, "" if body is None else f" body {_short(json.dumps(body), 200)}")
+        started = time.monotonic()
+        try:
+            response = self.session.request(method, url, params=params, json=body, timeout=timeout)
+        except requests.RequestException as e:
+            reason = "timed out" if isinstance(e, requests.Timeout) else (
+                _connection_reason(e, url) if isinstance(e, requests.ConnectionError) else type(e).__name__)
+            log.info("%s: %s %s -> %s, %d ms", venue, method, _loggable(url, params), reason, _ms(started))
+            raise
+        log.info("%s: %s %s -> %d, %d ms", venue, method, _loggable(response.url), response.status_code, _ms(started))
+        log.debug("%s: %d bytes, %s", venue, len(response.content), response.headers.get("Content-Type", "no type"))
+        return response
+
+    def _log_proxy(self, venue: str, url: str) -> None:
+        """Once per host: the proxy its requests go through (HTTPS_PROXY and the like), if any."""
+        host = urlsplit(url).netloc
+        if host in self._hosts_seen:
+            return
+        self._hosts_seen.add(host)
+        proxies = self.session.merge_environment_settings(url, {}, None, None, None)["proxies"]
+        proxy = requests.utils.select_proxy(url, proxies)
+        if proxy:
+            log.info("%s: requests to %s go through the proxy %s", venue, host, hide_password(proxy))
+
     def _once(self, venue, method, url, where, params, body, deadline, missing_ok, on_response) -> Any:
         timeout = self._timeout(deadline, venue, where)
         try:
-            response = self.session.request(method, url, params=params, json=body, timeout=timeout)
+            response = self._send(venue, method, url, params, body, timeout)
         except requests.Timeout:
             raise TemporaryExchangeError(venue, f"timed out at {where}") from None
         except requests.ConnectionError as e:

@@ -11,11 +11,13 @@
 - A webhook URL is a secret: its path or query carries the token. It is never printed,
   logged or put in an error message: `Webhook` shows only its kind (`masked()` gives
   `scheme://host/***`), reasons never quote a `requests` exception (they embed the URL),
-  and a 4xx body is quoted only when it holds no part of the URL's path or query.
+  and a 4xx body is quoted only when it holds no part of the URL's path or query. The log
+  (`-v`) names each POST by `perps_tracker.config.mask_url`.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
+from perps_tracker.config import mask_url
 from perps_tracker.errors import TrackerError
 from perps_tracker.http import MAX_RETRY_AFTER, HttpSettings, make_session
 
@@ -35,6 +38,8 @@ DISCORD_TITLE_MAX = 256  # https://discord.com/developers/docs/resources/message
 DISCORD_DESCRIPTION_MAX = 4096
 SLACK_TEXT_MAX = 3000  # a section block's text: https://api.slack.com/reference/block-kit/blocks#section
 DETAIL_MAX = 120
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,8 @@ def send(webhook: Webhook, notice: Notice, http: HttpSettings, *, session: reque
                 wait = max(wait, failure.retry_after)
             if attempt >= http.retries:
                 raise DeliveryError(webhook.kind, _after(failure.reason, attempt))
+            log.info("%s webhook: retry %d of %d in %.1f s: %s", webhook.kind, attempt + 1, http.retries, wait,
+                     failure.reason)
             sleep(wait)
             attempt += 1
     finally:
@@ -238,20 +245,19 @@ def _after(reason: str, retries: int) -> str:
 def _attempt(session: requests.Session, webhook: Webhook, body: dict, http: HttpSettings) -> _Transient | None:
     """One POST: None when delivered, a _Transient to retry, DeliveryError when final."""
     kind = webhook.kind
-    # Every `from None` below: a requests exception's text and traceback name the URL.
+    started = time.monotonic()
     try:
         response = session.post(webhook.url, json=body, timeout=(http.connect_timeout, http.read_timeout),
                                 allow_redirects=False)
-    except requests.Timeout:
-        return _Transient("timed out")
-    except requests.exceptions.SSLError:
-        raise DeliveryError(kind, "TLS handshake failed") from None
-    except requests.ConnectionError as e:
-        return _Transient(_connection_reason(e))
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-        raise DeliveryError(kind, "invalid webhook URL") from None
     except requests.RequestException as e:
-        raise DeliveryError(kind, f"request failed ({type(e).__name__})") from None
+        failure = _failed(kind, e)
+        log.info("%s webhook: POST %s -> %s, %d ms", kind, mask_url(webhook.url), failure.reason,
+                 round((time.monotonic() - started) * 1000))
+        if isinstance(failure, DeliveryError):
+            raise failure from None
+        return failure
+    log.info("%s webhook: POST %s -> %d, %d ms", kind, mask_url(webhook.url), response.status_code,
+             round((time.monotonic() - started) * 1000))
     with response:
         status = response.status_code
         if 200 <= status < 300:
@@ -261,6 +267,21 @@ def _attempt(session: requests.Session, webhook: Webhook, body: dict, http: Http
         if status >= 500:
             return _Transient(f"HTTP {status}", _retry_after(response))
         raise DeliveryError(kind, f"HTTP {status}{_detail(response, webhook.url)}")
+
+
+def _failed(kind: str, error: requests.RequestException) -> _Transient | DeliveryError:
+    """What a POST that got no answer means: a _Transient to retry, or a final DeliveryError. The
+    reason never quotes `error`: its text names the URL."""
+    if isinstance(error, requests.Timeout):
+        return _Transient("timed out")
+    if isinstance(error, requests.exceptions.SSLError):
+        return DeliveryError(kind, "TLS handshake failed")
+    if isinstance(error, requests.ConnectionError):
+        return _Transient(_connection_reason(error))
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                          requests.exceptions.InvalidSchema)):
+        return DeliveryError(kind, "invalid webhook URL")
+    return DeliveryError(kind, f"request failed ({type(error).__name__})")
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -1,25 +1,24 @@
 """Turn results into rich tables for people and plain JSON for scripts.
 
-Core code never prints; the CLI hands its results to one of these functions.
+Core code never prints; the CLI hands its results to one of these functions. Tables are `Grid`s
+and prose goes through `say` (perps_tracker.output), so every command fits the terminal's width.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from perps_tracker.config import OPTIONS, Settings
+from perps_tracker.output import Col, Grid, console, error_console, keep, listed, paint, say
 from perps_tracker.snapshot import Snapshot
 from perps_tracker.storage.db import display_url
 from perps_tracker.storage.queries import CleanupResult, Stats, iso
-
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+from perps_tracker.terminal import echo_err, encodes, logging_requests
 
 NO_SNAPSHOTS_HINT = (
     "No snapshots yet. Take one with `perps-tracker snapshot`, "
@@ -27,14 +26,15 @@ NO_SNAPSHOTS_HINT = (
 )
 
 
-def say(text: str) -> None:
-    """One line for a person, never wrapped (paths and URLs stay copyable)."""
-    console.print(text, soft_wrap=True, markup=False)
-
-
 def print_json(obj: Any) -> None:
-    """One JSON object on stdout (plain text, no colour, no wrapping)."""
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    """One JSON object on stdout (plain text, no colour, no wrapping; `\\u` escapes where stdout is ASCII)."""
+    ascii_only = not encodes(getattr(sys.stdout, "encoding", None))
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=ascii_only))
+
+
+def warn(text: str) -> None:
+    """A `Warning: ...` line on stderr (cron mails it), even with --quiet."""
+    echo_err(f"Warning: {text}")
 
 
 def human_bytes(n: int | None) -> str:
@@ -59,15 +59,6 @@ def _fmt_clock(ts: int | None) -> str:
 
 def _fmt_score(x: float | None) -> str:
     return "-" if x is None else f"{x:+.3f}"
-
-
-def fmt_usd(x: float | None) -> str:
-    if x is None:
-        return "-"
-    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= size:
-            return f"${x / size:,.2f}{unit}"
-    return f"${x:,.0f}"
 
 
 def fmt_usd_short(x: float | None) -> str:
@@ -143,63 +134,71 @@ def _oi_vol(oi: float | None, vol: float | None) -> str:
     return fmt_num(oi / vol) if oi is not None and vol else "-"
 
 
+SNAPSHOT_COLUMNS = (Col("venue", "left"), Col("kind", "left", drop=1), Col("vol 24h"), Col("OI", drop=5),
+                    Col("fund 8h", drop=6), Col("OI/vol", drop=3), Col("BTC 24h", drop=4), Col("mkts", drop=2),
+                    Col("status", "left"))
+
+
 def render_snapshot(snap: Snapshot) -> None:
-    m, s = snap.market, snap.sentiment
-    table = Table(title=f"Perpetual futures · {_fmt_time(snap.timestamp)}", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name, justify in (("venue", "left"), ("kind", "left"), ("vol 24h", "right"), ("OI", "right"),
-                          ("fund 8h", "right"), ("OI/vol", "right"), ("BTC 24h", "right"),
-                          ("mkts", "right"), ("status", "left")):
-        table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "status")
+    m = snap.market
+    say(f"Perpetual futures · {_fmt_time(snap.timestamp)}", style="bold")
+    grid = Grid(*SNAPSHOT_COLUMNS)
     earlier = set(snap.earlier)
     for v in snap.venues:
-        status = "[red]error[/red]" if not v.ok else "kept" if v in earlier else "ok"
-        table.add_row(v.exchange, v.kind, fmt_usd(v.volume_24h_usd), fmt_usd(v.open_interest_usd),
-                      fmt_pct(v.btc_funding_rate_8h, 4, fraction=True), _oi_vol(v.open_interest_usd, v.volume_24h_usd),
-                      fmt_pct(v.btc_price_change_24h_pct), "-" if v.markets is None else str(v.markets), status)
+        status = paint("error", "red") if not v.ok else "kept" if v in earlier else "ok"
+        grid.add(v.exchange, v.kind, fmt_usd_short(v.volume_24h_usd), fmt_usd_short(v.open_interest_usd),
+                 fmt_pct(v.btc_funding_rate_8h, 4, fraction=True), _oi_vol(v.open_interest_usd, v.volume_24h_usd),
+                 fmt_pct(v.btc_price_change_24h_pct), v.markets, status)
     markets = sum(v.markets or 0 for v in snap.venues if v.ok)
-    table.add_row(f"total {m.exchanges_ok}/{m.exchanges_ok + m.exchanges_failed}", "",
-                  fmt_usd(m.total_volume_usd), fmt_usd(m.total_oi_usd), fmt_pct(m.funding_rate_8h, 4, fraction=True),
-                  fmt_num(m.oi_vol_ratio), fmt_pct(m.price_change_24h_pct), str(markets), "", style="bold")
-    console.print(table)
-    say(f"CEX {fmt_usd(m.cex_volume_usd)} · DEX {fmt_usd(m.dex_volume_usd)} · BTC "
-        f"{'-' if m.btc_price is None else f'${m.btc_price:,.0f}'}"
-        f" · OI 24h change {fmt_pct(m.oi_change_24h_pct)} · long share "
-        f"{'-' if m.long_share is None else f'{m.long_share:.1%}'}")
+    grid.add(f"total {m.exchanges_ok}/{m.exchanges_ok + m.exchanges_failed}", "",
+             fmt_usd_short(m.total_volume_usd), fmt_usd_short(m.total_oi_usd),
+             fmt_pct(m.funding_rate_8h, 4, fraction=True), fmt_num(m.oi_vol_ratio), fmt_pct(m.price_change_24h_pct),
+             markets, "", style="bold")
+    grid.print()
+    _snapshot_lines(snap)
+
+
+def _snapshot_lines(snap: Snapshot) -> None:
+    m, s = snap.market, snap.sentiment
+    say(*listed([f"CEX {fmt_usd_short(m.cex_volume_usd)}", f"DEX {fmt_usd_short(m.dex_volume_usd)}",
+                 f"BTC {'-' if m.btc_price is None else f'${m.btc_price:,.0f}'}",
+                 f"OI 24h change {fmt_pct(m.oi_change_24h_pct)}",
+                 f"long share {'-' if m.long_share is None else f'{m.long_share:.1%}'}"], " · "), hang=2)
     sigma = "-" if m.funding_divergence is None else f"{m.funding_divergence * 100:.4f}%"
-    say(f"Funding divergence: σ {sigma} per 8 h ({s.divergence_label or 'n/a'})")
-    factors = "  ".join(f"{name} {'-' if value is None else f'{value:+.2f}'}"
-                        for name, value in snap.factors.as_dict().items())
-    say(f"Factors: {factors}")
+    say(f"Funding divergence: σ {sigma} per 8 h ({s.divergence_label or 'n/a'})", hang=2)
+    say("Factors: ", *listed([f"{name} {'-' if value is None else f'{value:+.2f}'}"
+                              for name, value in snap.factors.as_dict().items()], "  "), hang=2)
     if s.composite_score is None:
         say("Sentiment: not enough data for a score")
     else:
         say(f"Sentiment: {s.sentiment} ({s.strength}), composite {s.composite_score:+.3f}"
-            + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""))
+            + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""),
+            hang=2)
     line = _snapshot_liquidations_line(snap)
-    say(line or "Liquidations: no venue was being read in the last hour (see `perps-tracker liquidations watch`)")
+    say(*(line or ["Liquidations: no venue was being read in the last hour (see "
+                   "`perps-tracker liquidations watch`)"]), hang=2)
     for v in snap.failed_now:
-        say(f"Failed: {v.exchange}: {v.error}{_kept_note(snap, v.exchange)}")
+        say(f"Failed: {v.exchange}: {v.error}{_kept_note(snap, v.exchange)}", hang=2)
     kept = [v for v in snap.earlier if v.exchange not in {f.exchange for f in snap.failed_now}]
     if kept:
-        say("Kept from an earlier run this hour (not asked now): "
-            + ", ".join(f"{v.exchange} {_fmt_clock(v.taken_at)}" for v in kept))
+        say("Kept from an earlier run this hour (not asked now): ",
+            *listed(f"{v.exchange} {_fmt_clock(v.taken_at)}" for v in kept), hang=2)
     for v in snap.venues:
         for note in v.notes:
-            say(f"Note: {v.exchange}: {note}")
+            say(f"Note: {v.exchange}: {note}", hang=2)
     skipped = [f"{v.exchange} {v.records_skipped}" for v in snap.venues if v.records_skipped]
     if skipped:
-        say(f"Skipped unusable values (missing, NaN or absurd numbers): {', '.join(skipped)}")
+        say("Skipped unusable values (missing, NaN or absurd numbers): ", *listed(skipped), hang=2)
 
 
-def _snapshot_liquidations_line(snap: Snapshot) -> str | None:
+def _snapshot_liquidations_line(snap: Snapshot) -> list | None:
     market = next((line for line in snap.liquidations if line.exchange == "all"), None)
     if market is None:
         return None
     venues = ", ".join(line.exchange for line in snap.liquidations if line.exchange != "all")
-    return (f"Liquidations, last hour ({venues}{'; sampled' if market.sampled else ''}): "
-            f"{fmt_usd(market.total_usd)} in {market.count} events, longs {_share(market.long_liq_share)} · "
-            f"cascade risk {_risk(market)}")
+    return [f"Liquidations, last hour ({venues}{'; sampled' if market.sampled else ''}): ",
+            keep(f"{fmt_usd_short(market.total_usd)} in {market.count} events"), ", ",
+            keep(f"longs {_share(market.long_liq_share)}"), " · ", keep(f"cascade risk {_risk(market)}")]
 
 
 def _kept_note(snap: Snapshot, venue: str) -> str:
@@ -211,16 +210,17 @@ def _kept_note(snap: Snapshot, venue: str) -> str:
 def render_snapshot_warnings(snap: Snapshot) -> None:
     """For --quiet: one stderr line per venue that failed in this run (cron mails stderr)."""
     for v in snap.failed_now:
-        error_console.print(f"Warning: {v.exchange} failed: {v.error}{_kept_note(snap, v.exchange)}",
-                            soft_wrap=True, markup=False, highlight=False)
+        warn(f"{v.exchange} failed: {v.error}{_kept_note(snap, v.exchange)}")
 
 
 class FetchStatus:
-    """A one-line status on stderr while the venues are fetched, on interactive terminals only."""
+    """A one-line status on stderr while the venues are fetched, on interactive terminals only
+    (and not with -v: the request log says more)."""
 
     def __init__(self, venues, *, enabled: bool = True):
         self.waiting, self.total = list(venues), len(venues)
-        self.status = error_console.status(self._text()) if enabled and error_console.is_terminal else None
+        shown = enabled and error_console.is_terminal and not logging_requests()
+        self.status = error_console.status(self._text()) if shown else None
 
     def _text(self):
         from rich.text import Text
@@ -239,6 +239,7 @@ class FetchStatus:
     def __enter__(self) -> "FetchStatus":
         if self.status is not None:
             self.status.start()
+            self.status.update(self._text(), spinner="dots")  # naming the spinner draws it now, not at the first tick
         return self
 
     def __exit__(self, *exc) -> None:
@@ -255,7 +256,7 @@ def render_init(db) -> None:
         "upgraded": f"upgraded from {db.previous_revision}",
         "current": "already up to date",
     }[db.action]
-    say(f"Database: {db.display_url}")
+    say(f"Database: {db.display_url}", hang=2)
     say(f"Schema revision: {db.revision} ({state})")
 
 
@@ -309,56 +310,57 @@ def stats_json(s: Stats) -> dict[str, Any]:
 
 
 def render_stats(s: Stats) -> None:
-    say(f"Database: {s.database}  ({human_bytes(s.size_bytes)}, schema {s.revision})")
-    rows = Table(title="Rows", title_justify="left")
-    rows.add_column("table")
-    rows.add_column("rows", justify="right")
+    say(f"Database: {s.database}", keep(f"  ({human_bytes(s.size_bytes)}, schema {s.revision})"), hang=2)
+    rows = Grid(Col("table", "left"), Col("rows"))
     for name, count in s.rows.items():
-        rows.add_row(name, f"{count:,}")
-    console.print(rows)
+        rows.add(name, f"{count:,}")
+    rows.print()
     if s.empty:
         say(NO_SNAPSHOTS_HINT)
         return
+    _stats_latest(s)
+    _stats_coverage(s)
+    _stats_gaps(s)
 
+
+def _stats_latest(s: Stats) -> None:
     latest = s.latest
-    say(f"Snapshots: {_fmt_time(s.first_snapshot)} → {_fmt_time(s.last_snapshot)}")
-    say(
-        f"Latest ({_fmt_time(latest.timestamp)}, {latest.source}): composite {_fmt_score(latest.composite_score)}"
-        f" {latest.sentiment or '-'} ({latest.strength or '-'}), venues ok {latest.exchanges_ok}"
-        f"/{latest.exchanges_ok + latest.exchanges_failed}"
-    )
+    say(f"Snapshots: {_fmt_time(s.first_snapshot)} → {_fmt_time(s.last_snapshot)}", hang=2)
+    say(f"Latest ({_fmt_time(latest.timestamp)}, {latest.source}): ",
+        *listed([f"composite {_fmt_score(latest.composite_score)} {latest.sentiment or '-'} ({latest.strength or '-'})",
+                 f"venues ok {latest.exchanges_ok}/{latest.exchanges_ok + latest.exchanges_failed}"]), hang=2)
     if len(latest.runs) > 1:
-        say("  merged from " + str(len(latest.runs)) + " runs: " + "; ".join(
-            f"{_fmt_clock(t)} {', '.join(venues)}" for t, venues in latest.runs.items()))
+        say(f"  merged from {len(latest.runs)} runs: ",
+            *listed((f"{_fmt_clock(t)} {', '.join(venues)}" for t, venues in latest.runs.items()), "; "), hang=2)
     change = s.composite_change_24h
     say(
         "Trend: no snapshot 20–28 h before the latest" if change is None
         else f"Trend: composite {_fmt_score(change)} over 24 h (from {_fmt_score(s.composite_24h_ago)})"
     )
 
-    cov = Table(title="Coverage (hours with an ok venue row)", title_justify="left")
-    cov.add_column("venue")
-    for window in ("24h", "7d"):
-        cov.add_column(window, justify="right")
-    if s.backfill is not None:
-        cov.add_column("backfilled", justify="right")
+
+def _stats_coverage(s: Stats) -> None:
+    say("Coverage (hours with an ok venue row)", style="bold")
+    cov = Grid(Col("venue", "left"), Col("24h"), Col("7d"), *([Col("backfilled")] if s.backfill else []))
     for c in s.coverage:
         cells = [f"{c.share[w]:.0%} ({c.hours_ok[w]})" for w in ("24h", "7d")]
         if s.backfill is not None:
             cells.append(f"{c.backfill_hours / s.backfill.snapshots:.0%} ({c.backfill_hours})")
-        cov.add_row(c.exchange, *cells)
-    console.print(cov)
+        cov.add(c.exchange, *cells)
+    cov.print()
     if s.backfill is not None:
         say(f"Backfilled: {s.backfill.snapshots} snapshots, {_fmt_time(s.backfill.first)} → "
-            f"{_fmt_time(s.backfill.last)} (`backfilled`: of those, hours with the venue's row ok)")
+            f"{_fmt_time(s.backfill.last)} (`backfilled`: of those, hours with the venue's row ok)", hang=2)
 
+
+def _stats_gaps(s: Stats) -> None:
     if not s.gaps:
         say(f"Missing hours since {_fmt_time(s.gap_window_start)}: none")
         return
     say(f"Missing hours since {_fmt_time(s.gap_window_start)}: {s.missing_hours}")
     for g in s.gaps[:20]:
         span = _fmt_time(g.start) if g.hours == 1 else f"{_fmt_time(g.start)} → {_fmt_time(g.end)}"
-        say(f"  {span}  ({g.hours} h)")
+        say(f"  {span}  ({g.hours} h)", hang=2)
     if len(s.gaps) > 20:
         say(f"  … and {len(s.gaps) - 20} more gaps (see --json)")
 
@@ -381,16 +383,14 @@ def cleanup_json(r: CleanupResult) -> dict[str, Any]:
 
 def render_cleanup(r: CleanupResult) -> None:
     verb = "Would delete" if r.dry_run else "Deleted"
-    say(f"{verb} rows older than {r.days} days (before {_fmt_time(r.cutoff)}):")
-    table = Table()
-    table.add_column("table")
-    table.add_column("rows", justify="right")
+    say(f"{verb} rows older than {r.days} days (before {_fmt_time(r.cutoff)}):", hang=2)
+    grid = Grid(Col("table", "left"), Col("rows"))
     for name, count in r.removed.items():
-        table.add_row(name, f"{count:,}")
-    table.add_row("total", f"{r.total:,}", style="bold")
-    console.print(table)
+        grid.add(name, f"{count:,}", section=name == list(r.removed)[-1])
+    grid.add("total", f"{r.total:,}", style="bold")
+    grid.print()
     if r.kept_newest is not None and r.kept_newest < r.cutoff:
-        say(f"Kept the newest snapshot ({_fmt_time(r.kept_newest)}) although it is older.")
+        say(f"Kept the newest snapshot ({_fmt_time(r.kept_newest)}) although it is older.", hang=2)
     if r.size_before is not None:
         say(f"Vacuumed: {human_bytes(r.size_before)} → {human_bytes(r.size_after)}")
 
@@ -412,18 +412,19 @@ def config_json(s: Settings) -> dict[str, Any]:
 
 
 def render_config(s: Settings) -> None:
+    """Keys whole, each with its value and, under it, where it came from and its environment variable."""
     if s.config_file:
-        say(f"Config file: {s.config_file}")
+        say(f"Config file: {s.config_file}", hang=2)
     else:
-        say("Config file: none (looked for " + ", ".join(str(p) for p in s.searched) + ")")
-    table = Table()
-    table.add_column("key")
-    table.add_column("value", overflow="fold")
-    table.add_column("source", overflow="fold")
-    table.add_column("env", overflow="fold")
+        say("Config file: none (looked for ", *listed(str(p) for p in s.searched), ")", hang=2)
+    grid = Grid(Col("key", "left"), Col("value (source, environment variable)", "left", wrap=True))
     for key, option in OPTIONS.items():
-        table.add_row(key, str(_shown(s, key)), s.sources[key], option.env or "")
-    console.print(table)
+        value = str(_shown(s, key))
+        source = s.sources[key].split(" ")[0] if s.sources[key].startswith("file ") else s.sources[key]
+        origin = source if source == f"env {option.env}" or not option.env else f"{source}, env {option.env}"
+        cell = paint(value) if value else paint("(not set)", "dim")
+        grid.add(key, cell + Text("\n") + paint(origin, "dim"))
+    grid.print()
 
 
 # -- liquidations --------------------------------------------------------------------------
@@ -475,62 +476,73 @@ def liquidations_json(report) -> dict[str, Any]:
     }
 
 
-def render_liquidations(report) -> None:
-    from perps_tracker.liquidation_report import sampled_venues
+LIQUIDATION_COLUMNS = (Col("venue", "left"), Col("events", drop=4), Col("longs", drop=6), Col("shorts", drop=5),
+                       Col("total"), Col("long%", drop=2), Col("largest", drop=1), Col("risk", "left"),
+                       Col("seen", drop=3))
 
+
+def _liquidation_row(grid: Grid, line, name: str, style: str | None = None) -> None:
+    grid.add(name + ("*" if line.sampled else ""), line.count, fmt_usd_short(line.long_usd),
+             fmt_usd_short(line.short_usd), fmt_usd_short(line.total_usd), _share(line.long_liq_share),
+             fmt_usd_short(line.largest_usd), _risk(line, short=True), f"{line.coverage:.0%}", style=style)
+
+
+def render_liquidations(report) -> None:
     end = _fmt_time(report.end_ms // 1000)
-    table = Table(title=f"Liquidations · {report.window_hours:g} h to {end[:16]} UTC", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("venue", "events", "longs", "shorts", "total", "long%", "largest", "risk", "seen"):
-        table.add_column(name, justify="left" if name in ("venue", "risk") else "right", no_wrap=True)
+    say(f"Liquidations · {report.window_hours:g} h to {end[:16]} UTC", style="bold")
+    grid = Grid(*LIQUIDATION_COLUMNS)
     for line in report.lines:
-        if not line.observed:
-            table.add_row(line.exchange, "-", "-", "-", "-", "-", "-", "not read", "0%", style="dim")
-            continue
-        table.add_row(line.exchange + ("*" if line.sampled else ""), str(line.count), fmt_usd_short(line.long_usd),
-                      fmt_usd_short(line.short_usd), fmt_usd_short(line.total_usd), _share(line.long_liq_share),
-                      fmt_usd_short(line.largest_usd), _risk(line, short=True), f"{line.coverage:.0%}")
+        if line.observed:
+            _liquidation_row(grid, line, line.exchange)
+        else:
+            grid.add(line.exchange, "-", "-", "-", "-", "-", "-", "not read", "0%", style="dim")
     m = report.market
     if m is not None:
-        table.add_row("market" + ("*" if m.sampled else ""), str(m.count), fmt_usd_short(m.long_usd),
-                      fmt_usd_short(m.short_usd), fmt_usd_short(m.total_usd), _share(m.long_liq_share),
-                      fmt_usd_short(m.largest_usd), _risk(m, short=True), f"{m.coverage:.0%}", style="bold")
-    console.print(table)
+        _liquidation_row(grid, m, "market", style="bold")
+    grid.print()
+    _liquidation_notes(report)
+
+
+def _liquidation_notes(report) -> None:
+    from perps_tracker.liquidation_report import sampled_venues
+
+    m = report.market
     if m is None:
         say("No venue's liquidations were being read in this window: run `perps-tracker liquidations watch` "
-            "(Binance, Bybit, OKX) or poll with `perps-tracker liquidations` (OKX, Gate.io).")
+            "(Binance, Bybit, OKX) or poll with `perps-tracker liquidations` (OKX, Gate.io).", hang=2)
     observed = {line.exchange for line in report.lines if line.observed}
     sampled = {v: how for v, how in sampled_venues().items() if v in observed}
     if sampled:
         say("* Sampled: " + "; ".join(f"{v} sends {how}" for v, how in sampled.items())
-            + ". Totals are lower bounds.")
+            + ". Totals are lower bounds.", hang=2)
     unread = [line.exchange for line in report.lines if not line.observed]
     if unread:
-        say(f"Not read in this window: {', '.join(unread)} (unknown, not zero; left out of the market line).")
+        say(f"Not read in this window: {', '.join(unread)} (unknown, not zero; left out of the market line).",
+            hang=2)
     partial = [f"{line.exchange} {line.coverage:.0%}" for line in report.lines if 0 < line.coverage < 0.995]
     if partial:
-        say(f"Partly read: {', '.join(partial)} of the window; V is scaled to the time read.")
+        say(f"Partly read: {', '.join(partial)} of the window; V is scaled to the time read.", hang=2)
     thin = [line for line in report.lines + ([m] if m else []) if line.insufficient]
     if thin:
-        say("No cascade risk on too little data: " + ", ".join(
+        say("No cascade risk on too little data: ", *listed(
             f"{'market' if line.exchange == 'all' else line.exchange} insufficient coverage ({_coverage_pct(line)})"
-            for line in thin) + "; a level needs at least half of the window read. The sums are what was seen.")
+            for line in thin), "; a level needs at least half of the window read. The sums are what was seen.",
+            hang=2)
     if report.volumes_at is None:
         if m is not None and m.total_usd:
-            say("Cascade risk needs volume: no snapshot in the last 24 h (run `perps-tracker snapshot`).")
+            say("Cascade risk needs volume: no snapshot in the last 24 h (run `perps-tracker snapshot`).", hang=2)
     else:
-        say(f"Volume V from the snapshot of {_fmt_time(report.volumes_at)}.")
+        say(f"Volume V from the snapshot of {_fmt_time(report.volumes_at)}.", hang=2)
     for venue, details in report.details.items():
-        say(f"Source: {venue}: {'; '.join(details)}")
+        say(f"Source: {venue}: {'; '.join(details)}", hang=2)
     for p in report.polls:
         for note in p.notes:
-            say(f"Note: {p.exchange}: {note}")
+            say(f"Note: {p.exchange}: {note}", hang=2)
 
 
 def render_poll_warnings(report) -> None:
     for p in report.failed_polls:
-        error_console.print(f"Warning: {p.exchange} liquidations not fetched: {p.error}", soft_wrap=True,
-                            markup=False, highlight=False)
+        warn(f"{p.exchange} liquidations not fetched: {p.error}")
 
 
 def _duration(seconds: float) -> str:
@@ -541,16 +553,15 @@ def _duration(seconds: float) -> str:
 
 
 def render_watch_summary(stats, elapsed: float) -> None:
-    table = Table(title=f"Liquidation streams · ran {_duration(elapsed)}", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("venue", "events", "stored", "dupes", "bad", "conn", "drops", "online", "last error"):
-        table.add_column(name, justify="left" if name in ("venue", "last error") else "right",
-                         no_wrap=name != "last error", overflow="fold")
+    say(f"Liquidation streams · ran {_duration(elapsed)}", style="bold")
+    grid = Grid(Col("venue", "left"), Col("events"), Col("stored"), Col("dupes", drop=3), Col("bad", drop=2),
+                Col("conn", drop=4), Col("drops", drop=1), Col("online"),
+                Col("last error", "left", wrap=True, min_width=12))
     for s in stats.values():
         online = f"{min(1.0, s.connected_s / elapsed):.0%}" if elapsed > 0 else "-"
-        table.add_row(s.exchange, str(s.events), str(s.stored), str(s.duplicates), str(s.malformed),
-                      str(s.connects), str(s.drops), online, s.last_error or "")
-    console.print(table)
+        grid.add(s.exchange, s.events, s.stored, s.duplicates, s.malformed, s.connects, s.drops, online,
+                 s.last_error or "")
+    grid.print()
 
 
 def watch_log(line: str) -> None:
@@ -558,22 +569,23 @@ def watch_log(line: str) -> None:
     from datetime import datetime, timezone
 
     stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
-    error_console.print(f"{stamp} {line}", soft_wrap=True, markup=False, highlight=False)
-
+    echo_err(f"{stamp} {line}", hang=9)
 
 
 # -- backfill ------------------------------------------------------------------------------
 
 
 class BackfillProgress:
-    """Rich progress bars on stderr: one per venue download (requests), then the hours stored."""
+    """Rich progress bars on stderr: one per venue download (requests), then the hours stored; none
+    with -v, whose request log says more."""
 
     def __init__(self, venues):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description:<12}"), BarColumn(bar_width=30),
-                                 MofNCompleteColumn(), TextColumn("{task.fields[state]}"), TimeElapsedColumn(),
-                                 console=error_console, transient=False)
+        bar = max(10, min(30, error_console.width - 42))  # the other columns take about 40
+        self.progress = Progress(TextColumn("{task.description:<11}"), BarColumn(bar_width=bar),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[state]:<8}"), TimeElapsedColumn(),
+                                 console=error_console, transient=False, disable=logging_requests())
         self.tasks = {v: self.progress.add_task(v, total=None, state="") for v in venues}
         self.store_task = None
 
@@ -594,7 +606,7 @@ class BackfillProgress:
         self.progress.update(self.tasks[venue], completed=done, total=max(total, done), state="requests")
 
     def venue_done(self, outcome) -> None:
-        state = {"downloaded": "done", "kept": "kept from the last run"}.get(outcome.status, "failed")
+        state = {"downloaded": "done", "kept": "kept"}.get(outcome.status, "failed")
         task = self.tasks[outcome.exchange]
         total = self.progress.tasks[task].total or 1
         self.progress.update(task, completed=total, total=total, state=state)
@@ -633,53 +645,59 @@ def _spans_json(spans) -> list[dict[str, Any]]:
     return [{"from": iso(t), "to": iso(t + (n - 1) * 3600), "hours": n} for t, n in spans]
 
 
+def _spans(spans) -> list:
+    """The first three spans as `say` parts, `…` when there are more."""
+    return listed(_span(t, n) for t, n in spans[:3]) + ([" …"] if len(spans) > 3 else [])
+
+
 def render_backfill_warnings(r) -> None:
     """On stderr, even with --quiet: the hours still missing and, per venue, what it lacked and why."""
-    def warn(text: str) -> None:
-        error_console.print(f"Warning: {text}", soft_wrap=True, markup=False, highlight=False)
+    def spans(items) -> str:
+        return ", ".join(_span(t, n) for t, n in items[:3]) + (" …" if len(items) > 3 else "")
 
     if r.unfilled:
         missing = sum(n for _, n in r.unfilled)
-        warn(f"stored {r.stored} of {r.planned} missing hours; {missing} stay missing: "
-             + ", ".join(_span(t, n) for t, n in r.unfilled[:3]) + (" …" if len(r.unfilled) > 3 else ""))
+        warn(f"stored {r.stored} of {r.planned} missing hours; {missing} stay missing: {spans(r.unfilled)}")
     for v in r.venues:
         if v.status == "failed":
             warn(f"{v.exchange}: history not read: {v.error}")
         elif v.missing and r.unfilled:
-            hours = sum(n for _, n in v.missing)
-            warn(f"{v.exchange}: no history for {hours} of the hours: "
-                 + ", ".join(_span(t, n) for t, n in v.missing[:3]) + (" …" if len(v.missing) > 3 else ""))
+            warn(f"{v.exchange}: no history for {sum(n for _, n in v.missing)} of the hours: {spans(v.missing)}")
 
 
 def render_backfill(r) -> None:
     span = f"{_fmt_time(r.first_hour)} → {_fmt_time(r.last_hour)}"
     kept = ", ".join(f"{n} {source}" for source, n in sorted(r.existing.items())) or "none"
     if not r.planned:
-        say(f"Nothing to backfill: every hour of {span} already has a snapshot ({kept}).")
+        say(f"Nothing to backfill: every hour of {span} already has a snapshot ({kept}).", hang=2)
         return
-    say(f"Backfilled {r.stored} of {r.planned} missing hours, {span}; already stored and left alone: {kept}.")
+    say(f"Backfilled {r.stored} of {r.planned} missing hours, {span}; already stored and left alone: {kept}.",
+        hang=2)
     if r.without_data:
-        say(f"{r.without_data} hours had no venue with history for them and stay missing.")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("venue", "download", "markets", "failed", "hours ok"):
-        table.add_column(name, justify="left" if name in ("venue", "download") else "right", no_wrap=True)
+        say(f"{r.without_data} hours had no venue with history for them and stay missing.", hang=2)
+    grid = Grid(Col("venue", "left"), Col("download", "left"), Col("markets", drop=2), Col("failed", drop=1),
+                Col("hours ok"))
     for v in r.venues:
-        table.add_row(v.exchange, v.status, str(v.symbols) if v.status != "failed" else "-",
-                      str(v.symbols_failed) if v.status != "failed" else "-", str(v.hours))
-    console.print(table)
+        read = v.status != "failed"
+        grid.add(v.exchange, v.status, v.symbols if read else "-", v.symbols_failed if read else "-", v.hours)
+    grid.print()
+    _backfill_notes(r)
+
+
+def _backfill_notes(r) -> None:
     read = [v for v in r.venues if v.status != "failed"]
     shared = [n for n in (read[0].notes if read else ()) if all(n in v.notes for v in read)] if len(read) > 1 else []
     for note in shared:
-        say(f"All venues: {note}")
+        say(f"All venues: {note}", hang=2)
     for v in r.venues:
         if v.status == "failed":
-            say(f"{v.exchange}: failed: {v.error}")
+            say(f"{v.exchange}: failed: {v.error}", hang=2)
         elif v.missing:
-            say(f"{v.exchange}: no row for {sum(n for _, n in v.missing)} of the {r.planned} hours (no history): "
-                + ", ".join(_span(t, n) for t, n in v.missing[:3]) + (" …" if len(v.missing) > 3 else ""))
+            say(f"{v.exchange}: no row for {sum(n for _, n in v.missing)} of the {r.planned} hours (no history): ",
+                *_spans(v.missing), hang=2)
         for note in v.notes:
             if note not in shared:
-                say(f"{v.exchange}: {note}")
+                say(f"{v.exchange}: {note}", hang=2)
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -710,44 +728,42 @@ def alerts_json(run, show_all: bool) -> dict[str, Any]:
     }
 
 
-def _delivery_text(deliveries) -> str:
-    if not deliveries:
-        return ""
-    return " · " + ", ".join(f"{w} {s}" for w, s in deliveries)
+def _delivery_text(deliveries) -> list[str]:
+    return [", ".join(f"{w} {s}" for w, s in deliveries)] if deliveries else []
 
 
 def _alert_block(e, when: str = "") -> None:
     head = ARROWS.get(e.direction or "", "-")
-    say(f"{e.status.upper():<10} {e.strategy} · tier {e.tier} · {head} · confidence {e.confidence}{when}"
-        f"{_delivery_text(e.deliveries)}")
+    say(*listed([f"{e.status.upper():<10} {e.strategy}", f"tier {e.tier}", head, f"confidence {e.confidence}{when}",
+                 *_delivery_text(e.deliveries)], " · "), hang=11)
     for reason in e.reasons:
-        say(f"           • {reason}")
+        say(f"           • {reason}", hang=2)
     if e.why and e.status != "not_fired":
-        say(f"           {e.why}")
+        say(f"           {e.why}", hang=2)
 
 
 def render_alerts(run, show_all: bool) -> None:
     from perps_tracker.alerts import STALE_AFTER
 
     backfilled = " (backfilled)" if run.snapshot_source != "live" else ""
-    say(f"Alerts on the snapshot of {_fmt_time(run.snapshot)}{backfilled}, evaluated {_fmt_time(run.evaluated_at)}")
+    say(f"Alerts on the snapshot of {_fmt_time(run.snapshot)}{backfilled}, evaluated {_fmt_time(run.evaluated_at)}",
+        hang=2)
     if run.stale_seconds > STALE_AFTER:
         say(f"Note: that snapshot is {run.stale_seconds / 3600:.0f} h old; take a new one with "
-            "`perps-tracker snapshot`.")
+            "`perps-tracker snapshot`.", hang=2)
     shown = [e for e in run.entries if e.status in SHOWN_STATUS]
     for e in shown:
         _alert_block(e, " (decided earlier on this snapshot)" if e.earlier else "")
     if not shown:
         say("No strategy fires on this snapshot." + ("" if show_all else " `--all` shows why."))
-    if show_all:
-        rest = [e for e in run.entries if e.status == "not_fired"]
-        if rest:
-            say("")
-            say("Not fired:")
-            for e in rest:
-                say(f"  {e.strategy} (tier {e.tier}): {e.why}")
+    rest = [e for e in run.entries if e.status == "not_fired"] if show_all else []
+    if rest:
+        say("")
+        say("Not fired:")
+        for e in rest:
+            say(f"  {e.strategy} (tier {e.tier}): ", *listed(e.why.split("; "), "; "), hang=2)
     if run.webhooks:
-        say(delivery_summary(run))
+        say(delivery_summary(run), hang=2)
 
 
 def delivery_summary(run) -> str:
@@ -763,8 +779,8 @@ def delivery_summary(run) -> str:
 def render_delivery_warnings(run) -> None:
     for f in run.failures:
         what = "given up" if f.expired else "will retry on the next run"
-        error_console.print(f"Warning: {f.webhook} webhook: {f.strategy} ({_fmt_time(f.snapshot_timestamp)}) "
-                            f"not delivered, {what}: {f.reason}", soft_wrap=True, markup=False, highlight=False)
+        warn(f"{f.webhook} webhook: {f.strategy} ({_fmt_time(f.snapshot_timestamp)}) not delivered, {what}: "
+             f"{f.reason}")
 
 
 def alert_history_json(alerts, since: int) -> dict[str, Any]:
@@ -784,20 +800,17 @@ def render_alert_history(alerts, since: int, show_all: bool) -> None:
     shown = [a for a in alerts if show_all or a.status != "suppressed"]
     hidden = len(alerts) - len(shown)
     say(f"Alerts since {_fmt_time(since)}: {len(shown)}"
-        + (f" ({hidden} suppressed not shown; `--all` shows them)" if hidden else ""))
+        + (f" ({hidden} suppressed not shown; `--all` shows them)" if hidden else ""), hang=2)
     if not shown:
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("snapshot", "strategy", "t", "conf", "dir", "status"):
-        table.add_column(name, justify="right" if name in ("t", "conf") else "left", no_wrap=name != "strategy")
+    grid = Grid(Col("snapshot", "left"), Col("strategy", "left", wrap=True, min_width=12), Col("t", drop=1),
+                Col("conf", drop=2), Col("dir", "left"), Col("status", "left", wrap=True, min_width=9))
     for a in shown:
-        status = a.status
-        pending = [w for w, s in a.deliveries if s != "delivered"]
-        if pending:
-            status += " (" + ", ".join(f"{w} {s}" for w, s in a.deliveries if s != "delivered") + ")"
-        table.add_row(_fmt_time(a.snapshot_timestamp)[:16], a.strategy, str(a.tier), str(a.confidence),
-                      a.direction or "-", status)
-    console.print(table)
+        pending = [f"{w} {s}" for w, s in a.deliveries if s != "delivered"]
+        status = a.status + (f" ({', '.join(pending)})" if pending else "")
+        grid.add(_fmt_time(a.snapshot_timestamp)[:16], a.strategy, a.tier, a.confidence,
+                 ARROWS.get(a.direction or "", "-"), status)
+    grid.print()
 
 
 def render_new_alerts(run) -> None:
@@ -857,14 +870,16 @@ def _fmt_price(p: float) -> str:
     return f"{p:,.0f}" if abs(p) >= 100 else f"{p:.4g}"
 
 
-def chart_lines(report) -> list[str]:
-    """Composite score (−1 … +1) and BTC price over the chart window, at most 79 columns wide."""
+def chart_lines(report, width: int = 80) -> list[str]:
+    """Composite score (−1 … +1) and BTC price over the chart window, in fewer than `width`
+    columns (the chart itself at most CHART_WIDTH)."""
+    w = 8  # label width: "+1.0", "106,234"
+    cols = max(min(CHART_WIDTH, width - w - 2), 34)  # room for both dates under it
     end = report.newest
     start = end - (report.chart_hours - 1) * 3600
-    w = 8  # label width: "+1.0", "106,234"
     mid = CHART_HEIGHT // 2
     out = [f"Composite score, last {report.chart_hours} h (−1 … +1):"]
-    score = braille_chart([(t, s) for t, s, _ in report.chart], start, end, -1.0, 1.0)
+    score = braille_chart([(t, s) for t, s, _ in report.chart], start, end, -1.0, 1.0, width=cols)
     out += _labelled(score, {0: "+1.0", mid: "0.0", CHART_HEIGHT - 1: "-1.0"}, w)
     prices = [p for _, _, p in report.chart if p is not None]
     if prices:
@@ -872,12 +887,12 @@ def chart_lines(report) -> list[str]:
         if hi == lo:
             lo, hi = lo * 0.99, hi * 1.01
         out.append(f"BTC price, last {report.chart_hours} h:")
-        lines = braille_chart([(t, p) for t, _, p in report.chart], start, end, lo, hi)
+        lines = braille_chart([(t, p) for t, _, p in report.chart], start, end, lo, hi, width=cols)
         out += _labelled(lines, {0: _fmt_price(hi), CHART_HEIGHT - 1: _fmt_price(lo)}, w)
     else:
         out.append("BTC price: no snapshot in the window has one.")
     left, right = _fmt_time(start)[:16], _fmt_time(end)[:16]
-    out.append(" " * (w + 1) + left + right.rjust(CHART_WIDTH - len(left)))
+    out.append(" " * (w + 1) + left + right.rjust(cols - len(left)))
     return out
 
 
@@ -906,31 +921,33 @@ def trend_json(report) -> dict[str, Any]:
 
 def render_trend(report) -> None:
     say(f"Newest snapshot {_fmt_time(report.newest)[:16]} UTC: composite score "
-        f"{_fmt_score(report.latest_score)} ({report.latest_sentiment or 'no label'}).")
+        f"{_fmt_score(report.latest_score)} ({report.latest_sentiment or 'no label'}).", hang=2)
     if report.age_seconds >= 2 * 3600:
-        say(f"It is {report.age_seconds / 3600:,.0f} h old: the windows below end there, not now.")
+        say(f"It is {report.age_seconds / 3600:,.0f} h old: the windows below end there, not now.", hang=2)
     say("Composite-score trend (least-squares slope per hour):")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("window", "points", "slope / h", "r²", "direction"):
-        table.add_column(name, justify="left" if name in ("window", "direction") else "right", no_wrap=True)
+    grid = Grid(Col("window", "left"), Col("points"), Col("slope / h"), Col("r²"),
+                Col("direction", "left", wrap=True, min_width=13))
     for w in report.windows:
         if w.direction is None:
-            table.add_row(w.name, str(w.points), "-", "-", "not enough snapshots (3 needed)")
+            grid.add(w.name, w.points, "-", "-", "not enough snapshots (3 needed)")
         else:
-            table.add_row(w.name, str(w.points), f"{w.slope:+.4f}", fmt_num(w.r2), w.direction)
-    console.print(table)
-    g = report.regime
-    if g.regime is None:
-        console.print(f"BTC volatility regime: unknown — {g.message}.", markup=False)
-    else:
-        z = "z undefined: the week's volatility was constant" if g.z is None else f"z = {g.z:+.2f}"
-        say(f"BTC volatility regime: {g.regime} ({z})")
-        say(f"  realised volatility, last 24 h: {g.vol_pct_hour:.3f}%/h ({g.vol_pct_day:.2f}%/day)")
-        say(f"  rolling 24 h volatility over the week before: {g.reference_mean_pct_hour:.3f}%/h "
-            f"± {g.reference_std_pct_hour:.3f}")
+            grid.add(w.name, w.points, f"{w.slope:+.4f}", fmt_num(w.r2), w.direction)
+    grid.print()
+    _render_regime(report.regime)
     console.print()
-    for line in chart_lines(report):
+    for line in chart_lines(report, console.width):
         say(line)
+
+
+def _render_regime(g) -> None:
+    if g.regime is None:
+        say(f"BTC volatility regime: unknown — {g.message}.", hang=2)
+        return
+    z = "z undefined: the week's volatility was constant" if g.z is None else f"z = {g.z:+.2f}"
+    say(f"BTC volatility regime: {g.regime} ({z})", hang=2)
+    say(f"  realised volatility, last 24 h: {g.vol_pct_hour:.3f}%/h ({g.vol_pct_day:.2f}%/day)", hang=2)
+    say("  rolling 24 h volatility over the week before: ",
+        keep(f"{g.reference_mean_pct_hour:.3f}%/h ± {g.reference_std_pct_hour:.3f}"), hang=2)
 
 
 def _direction_mark(d: str) -> str:
@@ -971,35 +988,35 @@ def _signed(x: float | None) -> str:
     return "-" if x is None else f"{x:+.2f}"
 
 
+BACKTEST_COLUMNS = (Col("signal", "left", wrap=True, min_width=13), Col("", "left"), Col("n"), Col("hit"),
+                    Col("base", drop=3), Col("mean"), Col("median", drop=1), Col("|r|", drop=2), Col("p"),
+                    Col(""))
+
+
 def render_backtest(b) -> None:
     period = "the whole history" if b.days is None else f"the last {b.days} days"
-    say(f"Backtest over {period}: {b.snapshots:,} snapshots,")
-    say(f"{_fmt_time(b.first)[:16]} → {_fmt_time(b.last)[:16]} UTC. Signals are raw rule firings")
-    say("(confidence ≥ 50) on every snapshot, without cooldown or caps. Returns in %.")
-    say("hit: share of signals the price went their way (▲ long: up, ▼ short: down);")
-    say("base: that share over all snapshots. p: one-sided binomial test of hit against")
-    say("base (● neutral: two-sided test of mean |r| against all snapshots'), on signals")
-    say("that do not overlap; * edge: p < 0.01 on at least 20 of them.")
+    say(f"Backtest over {period}: {b.snapshots:,} snapshots, {_fmt_time(b.first)[:16]} → "
+        f"{_fmt_time(b.last)[:16]} UTC. Signals are raw rule firings (confidence ≥ 50) on every snapshot, "
+        "without cooldown or caps. Returns in %.")
+    say("hit: share of signals the price went their way (▲ long: up, ▼ short: down); base: that share over "
+        "all snapshots. p: one-sided binomial test of hit against base (● neutral: two-sided test of mean |r| "
+        "against all snapshots'), on signals that do not overlap; * edge: p < 0.01 on at least 20 of them.")
     for h in b.horizons:
         x = b.baselines[h]
         console.print()
         say(f"{h} h forward (all snapshots: up {_pct0(x.up_rate)}, down {_pct0(x.down_rate)}):")
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
-        table.add_column("signal", no_wrap=True, max_width=29, overflow="ellipsis")
-        table.add_column("", no_wrap=True)
-        for name in ("n", "hit", "base", "mean", "median", "|r|", "p", ""):
-            table.add_column(name, justify="right", no_wrap=True)
-        table.add_row("all snapshots", "", str(x.n), "", "", _signed(x.mean_pct), _signed(x.median_pct),
-                      fmt_num(x.mean_abs_pct), "", "", end_section=True)
+        grid = Grid(*BACKTEST_COLUMNS)
+        grid.add("all snapshots", "", x.n, "", "", _signed(x.mean_pct), _signed(x.median_pct),
+                 fmt_num(x.mean_abs_pct), "", "", section=True)
         for r in b.rows:
             c = r.cells[h]
             name = r.name if r.kind == "strategy" else f"{r.name.lower()} label"
-            table.add_row(name, _direction_mark(r.direction), str(c.n), _pct0(c.hit_rate), _pct0(c.baseline_rate),
-                          _signed(c.mean_pct), _signed(c.median_pct), fmt_num(c.mean_abs_pct), _p(c.p_value),
-                          "*" if c.edge else "")
-        console.print(table)
+            grid.add(name, _direction_mark(r.direction), c.n, _pct0(c.hit_rate), _pct0(c.baseline_rate),
+                     _signed(c.mean_pct), _signed(c.median_pct), fmt_num(c.mean_abs_pct), _p(c.p_value),
+                     "*" if c.edge else "")
+        grid.print()
     if b.never_fired:
-        console.print("Never fired in the period: " + ", ".join(b.never_fired) + ".", markup=False)
+        say("Never fired in the period: ", *listed(b.never_fired), ".", hang=2)
 
 
 def _scores_json(s) -> dict[str, Any]:
@@ -1028,20 +1045,15 @@ def render_predict(r) -> None:
 
     say("Will the market funding rate be higher or lower at the next hourly snapshot?")
     say(f"{r.pairs:,} labelled hourly pairs ({r.ups:,} up, {r.pairs - r.ups:,} down; {r.ties:,} unchanged "
-        f"left out),")
-    say(f"{_fmt_time(r.first)[:16]} → {_fmt_time(r.last)[:16]} UTC.")
-    say(f"Model: {MODELS[r.model_kind]}, {len(r.features)} features;")
-    say("a missing value is imputed with the median of the training fold.")
+        f"left out), {_fmt_time(r.first)[:16]} → {_fmt_time(r.last)[:16]} UTC. Model: {MODELS[r.model_kind]}, "
+        f"{len(r.features)} features; a missing value is imputed with the median of the training fold.")
     if r.unused:
-        console.print(f"Never stored, so left out: {', '.join(r.unused)}.", markup=False)
+        say("Never stored, so left out: ", *listed(r.unused), ".", hang=2)
     say(f"Time-series cross-validation: 5 folds, {r.tested:,} test hours after their training:")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("", "accuracy", "± spread", "per fold"):
-        table.add_column(name, justify="left" if name in ("", "per fold") else "right", no_wrap=True)
+    grid = Grid(Col("", "left"), Col("accuracy"), Col("± spread"), Col("per fold", "left", wrap=True))
     for name, s in (("model", r.model), ("persistence", r.persistence), ("majority class", r.majority)):
-        table.add_row(name, f"{100 * s.mean:.1f}%", f"{100 * s.spread:.1f}",
-                      " ".join(f"{100 * a:.0f}" for a in s.folds))
-    console.print(table)
+        grid.add(name, f"{100 * s.mean:.1f}%", f"{100 * s.spread:.1f}", " ".join(f"{100 * a:.0f}" for a in s.folds))
+    grid.print()
     verdict = "EDGE" if r.edge else "No edge"
     say(f"{verdict}: the model {'beats' if r.margin > 0 else 'trails'} {r.better_baseline} by "
         f"{100 * abs(r.margin):.1f} points (two standard errors: {200 * r.standard_error:.1f}).")
@@ -1049,6 +1061,5 @@ def render_predict(r) -> None:
         say("No current prediction: the newest snapshot has no funding rate.")
     else:
         say(f"Now ({_fmt_time(r.current)[:16]} UTC, funding {fmt_pct(r.current_funding, 4, fraction=True)}/8 h): "
-            f"next {r.direction}, probability {r.probability:.2f}" + ("." if r.edge else ","))
-        if not r.edge:
-            say("but without a proven edge, treat it as a coin toss.")
+            f"next {r.direction}, probability {r.probability:.2f}"
+            + ("." if r.edge else ", but without a proven edge, treat it as a coin toss."))

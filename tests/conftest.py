@@ -11,6 +11,14 @@ from click.testing import CliRunner
 
 from perps_tracker.storage.models import ExchangeSnapshot, MarketSnapshot, SentimentFactors
 
+# Rich fixes a console's width when it is made if COLUMNS is set then, and otherwise reads COLUMNS
+# at each print; colour is decided when it is made. So the consoles are made here, with none of
+# these set: every test sees an 80-column console that is not a terminal unless it sets COLUMNS
+# for its run (CliRunner's env), whatever the shell running pytest exports.
+for _name in ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):
+    os.environ.pop(_name, None)
+import perps_tracker.output  # noqa: E402,F401 - the consoles, made now
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):

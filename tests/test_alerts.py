@@ -371,7 +371,7 @@ def test_summary_names_only_the_webhooks_that_took_the_notifications(runner, env
     assert result.exit_code == 3
     failed_kind = hooks.attempts[0].path.split("/")[1]
     ok = sorted({"discord", "slack", "json"} - {failed_kind})
-    summary = next(line for line in result.stdout.splitlines() if line.startswith("Delivered"))
+    summary = " ".join(result.stdout[result.stdout.index("Delivered"):].split())  # wrapped at 80 columns
     assert summary == (f"Delivered 10 notification(s): {ok[0]} 5, {ok[1]} 5. Not delivered to {failed_kind} "
                        "(retried on the next run; see the warnings).")
     doc = as_json(run(runner, "--since", "1d", "--json", at=T0 + 60))
@@ -414,6 +414,43 @@ def test_since_lists_history_and_rejects_notify(runner, env):
     assert bad.exit_code == 2 and "cannot be combined" in bad.stderr
 
 
+@pytest.mark.parametrize(("value", "since"), [
+    ("24h", "2026-11-21T12:30:42Z"), ("7d", "2026-11-15T12:30:42Z"), ("1h30m", "2026-11-22T11:00:42Z"),
+    ("2026-11-01", "2026-11-01T00:00:00Z"), ("2026-11-01T12:00", "2026-11-01T12:00:00Z"),
+    ("2026-11-01 12:00", "2026-11-01T12:00:00Z"), ("2026-11-01T12:00:00Z", "2026-11-01T12:00:00Z"),
+    ("2026-11-01T14:00+02:00", "2026-11-01T12:00:00Z"), ("2026-11-01T07:00:00-0500", "2026-11-01T12:00:00Z"),
+])
+def test_since_takes_durations_and_dates(runner, env, value, since):
+    # Issue 12 item 7: --since refused absolute dates. Without an offset a time is UTC.
+    store(env, T0)
+    with freeze_time("2026-11-22 12:30:42"):
+        run(runner, at=None)
+        result = runner.invoke(cli, ["alerts", "--since", value, "--json"], catch_exceptions=False)
+        text_out = runner.invoke(cli, ["alerts", "--since", value], catch_exceptions=False).stdout
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["since"] == since and {a["strategy"] for a in doc["alerts"]} == set(FIRES)
+    assert text_out.startswith(f"Alerts since {since.replace('T', ' ').replace('Z', ' UTC')}: 5")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("yesterday", "'yesterday' is neither a duration (24h, 7d, 1h30m) nor a date (2026-11-01, 2026-11-01T12:00, "
+                  "2026-11-01T12:00:00Z)"),
+    ("7x", "'7x' is neither a duration"),
+    ("2026-11-1", "'2026-11-1' is neither a duration"),
+    ("2026-13-01", "'2026-13-01' is not a valid date: month must be in 1..12"),
+    ("2026-11-01T25:00", "'2026-11-01T25:00' is not a valid date: hour must be in 0..23"),
+    ("2027-01-01", "'2027-01-01' is in the future"),
+    ("0h", "'0h' is not a positive duration"),
+])
+def test_a_malformed_since_is_a_usage_error(runner, env, value, message):
+    with freeze_time("2026-11-22 12:30:42"):
+        result = runner.invoke(cli, ["alerts", "--since", value])
+    assert result.exit_code == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"Error: Invalid value for '--since': {message}") and "Traceback" not in result.stderr
+
+
 def test_webhook_urls_are_never_shown(runner, env, hooks, isolated):
     result = runner.invoke(cli, ["config"])
     assert result.exit_code == 0 and SECRET not in result.stdout and "/***" in result.stdout
@@ -453,7 +490,7 @@ def test_snapshot_alerts_quiet_without_webhooks_prints_only_new_alerts(runner, e
     result = runner.invoke(cli, ["snapshot", "--alerts", "--quiet"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     # The fake market is calm: Breakout Trading (|P| 1.52 < 4, X 0.485, |S| 0.077, σ% 0.0008) fires at 100.
-    assert result.stdout.startswith("FIRED      Breakout Trading · tier 2 · ● NEUTRAL · confidence 100")
+    assert " ".join(result.stdout.split()).startswith("FIRED Breakout Trading · tier 2 · ● NEUTRAL · confidence 100")
     assert "Perpetual futures" not in result.stdout
     again = runner.invoke(cli, ["snapshot", "--alerts", "--quiet"], catch_exceptions=False)
     assert again.exit_code == 0 and again.stdout == ""  # decided already: nothing new to say

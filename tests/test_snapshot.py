@@ -249,7 +249,7 @@ def test_restricted_rerun_keeps_the_other_venues(runner, env, db_path):
     assert stats["taken_at"] == "2026-11-22T11:40:42Z"
     assert {e["exchange"]: e["taken_at"][11:16] for e in stats["exchanges"]} == {
         v: "11:40" if v == "dydx" else "11:00" for v in VENUES}
-    text_out = runner.invoke(cli, ["stats"], terminal_width=200).stdout
+    text_out = " ".join(runner.invoke(cli, ["stats"], terminal_width=200).stdout.split())  # wrapped at 80
     assert "merged from 2 runs: 11:00 UTC binance, bybit, okx, bitget, gateio, hyperliquid, asterdex; 11:40 UTC dydx" \
         in text_out
 

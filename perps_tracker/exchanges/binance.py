@@ -20,6 +20,7 @@ for BTC, mark/index price klines, `fundingRate` (cursor-paged) and the account l
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -33,6 +34,8 @@ from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, 
 from perps_tracker.history import HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.market import Market, VenueSnapshot, pick_btc
+
+log = logging.getLogger(__name__)
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 WEIGHT_PAUSE_AT = 2000  # of 2400 a minute: room for the requests already in flight
@@ -247,6 +250,9 @@ class WeightBudget:
             while (pause := self.pause()) > 0:
                 if pause > longest:
                     return False
+                why = ("a 429/418 asked to hold" if self._hold_until > self.clock()
+                       else f"weight used this minute {self._used} > {self.limit}")
+                log.info("binance: waiting %.1f s before the next request: %s", pause, why)
                 self.sleep(pause)
                 longest -= pause
             return True

@@ -7,12 +7,15 @@ spends them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
 
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.history import Progress
+
+log = logging.getLogger(__name__)
 
 
 class Pacer:
@@ -47,7 +50,9 @@ class Pacer:
     def take(self, weight: float = 1.0) -> float:
         """Book a request of `weight` and sleep until it fits; returns the seconds slept."""
         wait = self._book(weight)
-        if wait > 0:
+        if wait > 0:  # -v shows the waits one notices, -vv every one; the thread is named after the venue
+            log.log(logging.INFO if wait >= 1 else logging.DEBUG, "%s: paced, waiting %.2f s (%g a second)",
+                    threading.current_thread().name.split("-")[0], wait, self.rate)
             self.sleep(wait)
         return wait
 

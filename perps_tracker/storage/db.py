@@ -19,6 +19,7 @@ The schema revision is read with one plain query; Alembic is imported only to mi
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ BUSY_TIMEOUT_MS = 10_000
 REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 SCHEMA_HEAD = REVISIONS[-1]
 READABLE_SINCE = "0006"  # exchange_snapshots.taken_at
+log = logging.getLogger(__name__)
 PG_LOCK_KEY = 0x7065_7270  # pg_advisory_xact_lock key serialising perps-tracker's schema and snapshot writes
 
 
@@ -311,6 +313,7 @@ def open_database(db: str, *, create: bool = True, mkdir: bool | None = None) ->
         if location.path.exists() and not os.access(location.path, os.W_OK):
             raise DatabaseError(f"database {location.path} is not writable")
         _make_parent(location.path)
+    log.info("database %s: opening for writing", display_url(location.url))
     engine = make_engine(location.url)
     try:
         revision, previous, action = _migrate(engine, location.where)
@@ -320,6 +323,8 @@ def open_database(db: str, *, create: bool = True, mkdir: bool | None = None) ->
     except SQLAlchemyError as e:
         engine.dispose()
         raise DatabaseError(f"cannot open database {location.where}: {one_line(e)}") from None
+    log.info("database schema %s: %s", revision,
+             {"created": "created", "upgraded": f"migrated from {previous}"}.get(action, "up to date"))
     return Database(engine, location.url, location.path, revision, previous, action)
 
 
@@ -340,7 +345,8 @@ def open_for_reading(db: str) -> Database:
     location = locate(db)
     check_location(location, create=False, mkdir=False)
     error: Exception | None = None
-    for url in _read_only_urls(location):
+    for k, url in enumerate(_read_only_urls(location)):
+        log.info("database %s: opening read-only%s", location.where, " as immutable" if k else "")
         engine = make_engine(url, read_only=True)
         try:
             with engine.connect() as conn:
@@ -348,12 +354,14 @@ def open_for_reading(db: str) -> Database:
         except SQLAlchemyError as e:
             engine.dispose()
             error = e
+            log.info("database %s: cannot open it so: %s", location.where, one_line(e))
             continue
         try:
             _check_readable(current, has_tables, location.where)
         except DatabaseError:
             engine.dispose()
             raise
+        log.info("database schema %s: read-only, no migration", current)
         return Database(engine, location.url, location.path, current, current, "read")
     raise DatabaseError(f"cannot open database {location.where}: {one_line(error)}") from None
 
