@@ -46,6 +46,31 @@ def db_path(tmp_path):
 POSTGRES_ENV = "PERPS_TEST_POSTGRES_URL"
 
 
+def postgres_url() -> str:
+    """An empty PostgreSQL database for this test, or a skip without $PERPS_TEST_POSTGRES_URL. Each
+    pytest-xdist worker gets its own database (`<name>_gw0`, ... created on first use), so workers
+    running at once never reset each other's schema."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@localhost/db) to run on PostgreSQL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = make_url(base)
+    if worker:
+        name = f"{url.database}_{worker}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        url = url.set(database=name)
+    url = url.render_as_string(hide_password=False)
+    _reset_postgres(url)
+    return url
+
+
 def _reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine
 
@@ -64,10 +89,7 @@ def database(request, db_path):
     if request.param == "sqlite":
         url = str(db_path)
     else:
-        url = os.environ.get(POSTGRES_ENV)
-        if not url:
-            pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@localhost/db) to run on PostgreSQL")
-        _reset_postgres(url)
+        url = postgres_url()
     db = open_database(url)
     yield db
     db.dispose()

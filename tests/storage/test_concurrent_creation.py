@@ -32,12 +32,9 @@ def test_concurrent_first_runs_all_succeed(tmp_path):
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_concurrent_first_runs_on_postgresql(backend):
-    url = os.environ.get("PERPS_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("set PERPS_TEST_POSTGRES_URL to run on PostgreSQL")
-    from tests.conftest import _reset_postgres
+    from tests.conftest import postgres_url
 
-    _reset_postgres(url)
+    url = postgres_url()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERPS_TRACKER_")}
     procs = [subprocess.Popen([sys.executable, "-m", "perps_tracker", "init", "--db", url],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
