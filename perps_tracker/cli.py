@@ -28,7 +28,7 @@ class TrackerException(click.ClickException):
     """`Error: ...` on stderr: broken at spaces on a terminal, in ASCII where stderr needs it."""
 
     def show(self, file=None) -> None:
-        from perps_tracker.terminal import echo_err
+        from perps_tracker.render.terminal import echo_err
 
         echo_err(f"Error: {self.format_message()}")
 
@@ -38,7 +38,7 @@ class TrackerGroup(click.Group):
     interruption (Ctrl-C, SIGTERM) as one `Interrupted: ...` line with exit code 130."""
 
     def invoke(self, ctx: click.Context):
-        from perps_tracker.terminal import echo_err
+        from perps_tracker.render.terminal import echo_err
 
         try:
             return super().invoke(ctx)
@@ -182,7 +182,7 @@ def cli(verbose):
     Tables fit the terminal; NO_COLOR=1 turns colour off.
     Docs: README.md and docs/ in the project.
     """
-    from perps_tracker.terminal import setup_logging, setup_streams
+    from perps_tracker.render.terminal import setup_logging, setup_streams
 
     setup_streams()
     setup_logging(verbose)
@@ -237,8 +237,14 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
     Hourly from cron, with the alerts (see crontab.example):
       0 * * * * perps-tracker snapshot --quiet --alerts
     """
-    from perps_tracker.render import FetchStatus, print_json, render_snapshot, render_snapshot_warnings, snapshot_json
-    from perps_tracker.snapshot import take_snapshot
+    from perps_tracker.render import (
+        FetchStatus,
+        print_json,
+        render_snapshot,
+        render_snapshot_warnings,
+        snapshot_json,
+    )
+    from perps_tracker.services.snapshot import take_snapshot
 
     on_interrupt("nothing was stored for this hour")
     now = utc_now()
@@ -247,7 +253,7 @@ def snapshot(ctx, settings, exchanges, as_json, quiet, with_alerts):
         snap = take_snapshot(settings, venues, now, on_venue=status.done)
     run = None
     if with_alerts:
-        from perps_tracker.alerts import run_alerts
+        from perps_tracker.services.alerts import run_alerts
 
         run = run_alerts(settings, int(now.timestamp()), notify=bool(settings.webhook_urls()))
     if as_json:
@@ -293,7 +299,7 @@ def stats(settings, as_json, quiet):
     from perps_tracker.storage.queries import collect_stats
 
     with open_for_reading(settings.db) as db:
-        result = collect_stats(db, utc_now())
+        result = collect_stats(db, utc_now(), list(EXCHANGES))
     if as_json:
         print_json(stats_json(result))
     elif not quiet:
@@ -359,8 +365,13 @@ def liquidations(ctx, settings, hours, exchanges, symbols, no_fetch, as_json, qu
     """
     if ctx.invoked_subcommand is not None:
         return
-    from perps_tracker.liquidation_report import liquidations as run_report
-    from perps_tracker.render import liquidations_json, print_json, render_liquidations, render_poll_warnings
+    from perps_tracker.render import (
+        liquidations_json,
+        print_json,
+        render_liquidations,
+        render_poll_warnings,
+    )
+    from perps_tracker.services.liquidations import liquidations as run_report
 
     report = run_report(settings, utc_now(), hours, exchanges or LIQUIDATION_VENUES, symbols, fetch=not no_fetch)
     if as_json:
@@ -403,7 +414,7 @@ def watch(ctx, settings, exchanges, duration, symbols, quiet):
 
     from perps_tracker.errors import DatabaseError
     from perps_tracker.render import render_watch_summary, watch_log
-    from perps_tracker.watch import watch as run_watch
+    from perps_tracker.services.watch import watch as run_watch
 
     started = time.monotonic()
     venues = [v for v in STREAMED_VENUES if v in set(exchanges or STREAMED_VENUES)]
@@ -456,7 +467,11 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
     if since is not None:
         if notify:
             raise click.UsageError("--since lists past alerts; it cannot be combined with --notify")
-        from perps_tracker.render import alert_history_json, print_json, render_alert_history
+        from perps_tracker.render import (
+            alert_history_json,
+            print_json,
+            render_alert_history,
+        )
         from perps_tracker.storage.alerts import alert_history
         from perps_tracker.storage.db import open_for_reading
 
@@ -470,8 +485,13 @@ def alerts(ctx, settings, show_all, notify, since, as_json, quiet):
             render_alert_history(past, start, show_all)
         return
 
-    from perps_tracker.alerts import run_alerts
-    from perps_tracker.render import alerts_json, print_json, render_alerts, render_delivery_warnings
+    from perps_tracker.render import (
+        alerts_json,
+        print_json,
+        render_alerts,
+        render_delivery_warnings,
+    )
+    from perps_tracker.services.alerts import run_alerts
 
     run = run_alerts(settings, int(utc_now().timestamp()), notify=notify)
     if as_json:
@@ -505,10 +525,14 @@ def backfill(ctx, settings, days, exchanges, as_json, quiet):
       perps-tracker backfill --days 7
       perps-tracker backfill --days 30 --exchange bybit
     """
-    from perps_tracker.backfill import backfill as run_backfill
     from perps_tracker.render import (
-        BackfillProgress, backfill_json, print_json, render_backfill, render_backfill_warnings,
+        BackfillProgress,
+        backfill_json,
+        print_json,
+        render_backfill,
+        render_backfill_warnings,
     )
+    from perps_tracker.services.backfill import backfill as run_backfill
 
     on_interrupt("what was stored and downloaded is kept; run the same command again to resume")
     venues = [v for v in EXCHANGES if v in set(exchanges or EXCHANGES)]
@@ -535,7 +559,7 @@ class Horizons(click.ParamType):
     name = "horizons"
 
     def convert(self, value, param, ctx) -> list[int]:
-        from perps_tracker.analysis import parse_horizons
+        from perps_tracker.model.analysis import parse_horizons
 
         if isinstance(value, list):
             return value
@@ -569,7 +593,7 @@ def trend(settings, hours, as_json, quiet):
       perps-tracker trend --hours 48
       perps-tracker trend --json | jq .regime
     """
-    from perps_tracker.analysis import load_trend
+    from perps_tracker.services.history import load_trend
     from perps_tracker.render import print_json, render_trend, trend_json
     from perps_tracker.storage.db import open_for_reading
 
@@ -604,7 +628,7 @@ def backtest(settings, days, horizons, as_json, quiet):
       perps-tracker backtest --json \\
         | jq '.rows[] | select(.horizons["4h"].edge)'
     """
-    from perps_tracker.analysis import load_backtest
+    from perps_tracker.services.history import load_backtest
     from perps_tracker.render import backtest_json, print_json, render_backtest
     from perps_tracker.storage.db import open_for_reading
 
@@ -643,7 +667,7 @@ def predict_funding(settings, as_json, quiet):
       perps-tracker predict funding
       perps-tracker predict funding --json | jq .current
     """
-    from perps_tracker.predict import load_funding_prediction
+    from perps_tracker.services.history import load_funding_prediction
     from perps_tracker.render import predict_json, print_json, render_predict
     from perps_tracker.storage.db import open_for_reading
 

@@ -28,6 +28,7 @@ import click
 
 from perps_tracker.errors import ConfigError
 from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.storage import DEFAULT_DB
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,7 +39,6 @@ APP_NAME = "perps-tracker"
 ENV_PREFIX = "PERPS_TRACKER_"
 CONFIG_ENV = "PERPS_TRACKER_CONFIG"
 LOCAL_CONFIG = "perps_tracker.toml"
-DEFAULT_DB = "data/market_history.db"
 
 
 def user_config_path() -> Path:

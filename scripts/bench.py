@@ -65,9 +65,9 @@ def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from perps_tracker.config import load_settings
     from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.fetch import fetch_one
-    from perps_tracker.http import HttpClient, HttpSettings
-    from perps_tracker.snapshot import take_snapshot
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
+    from perps_tracker.services.fetch import fetch_one
+    from perps_tracker.services.snapshot import take_snapshot
     from perps_tracker.storage.db import open_database
     from tests.fakes import FakeVenues
     from tests.fakes.binance import WeightCounter, big_exchange
@@ -174,9 +174,9 @@ def bench_liquidations(events: int, dupes: float, batch: int, ws_events: int) ->
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from sqlalchemy import func, select
 
+    from perps_tracker.services.watch import Collector
     from perps_tracker.storage.db import open_database
     from perps_tracker.storage.models import Liquidation
-    from perps_tracker.watch import Collector
 
     rng = random.Random(7)
     feeds = _feeds()
@@ -236,8 +236,8 @@ def _bench_websocket(path, n: int, dupes: float) -> None:
 
     from perps_tracker.exchanges.base import LiveFeed
     from perps_tracker.exchanges.binance import parse_force_order
+    from perps_tracker.services.watch import Collector
     from perps_tracker.storage.db import open_database
-    from perps_tracker.watch import Collector
 
     context = multiprocessing.get_context("spawn")
     ready, done = context.Queue(), context.Event()
@@ -324,7 +324,7 @@ def bench_history(days: int, seed: int, compare: bool) -> None:
         wall, rss, _ = _run_measured(["--help"])
         print(f"  (for scale: perps-tracker --help   {wall:6.2f} s   peak RSS {rss:5.0f} MB)")
         if compare:
-            from perps_tracker.predict import build_dataset, evaluate_funding
+            from perps_tracker.model.predict import build_dataset, evaluate_funding
             from perps_tracker.storage.history import load_history
 
             ds = build_dataset(load_history(db))

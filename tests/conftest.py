@@ -9,7 +9,11 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from perps_tracker.storage.models import ExchangeSnapshot, MarketSnapshot, SentimentFactors
+from perps_tracker.storage.models import (
+    ExchangeSnapshot,
+    MarketSnapshot,
+    SentimentFactors,
+)
 
 # Rich fixes a console's width when it is made if COLUMNS is set then, and otherwise reads COLUMNS
 # at each print; colour is decided when it is made. So the consoles are made here, with none of
@@ -17,7 +21,7 @@ from perps_tracker.storage.models import ExchangeSnapshot, MarketSnapshot, Senti
 # for its run (CliRunner's env), whatever the shell running pytest exports.
 for _name in ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):
     os.environ.pop(_name, None)
-import perps_tracker.output  # noqa: E402,F401 - the consoles, made now
+import perps_tracker.render.output  # noqa: E402,F401 - the consoles, made now
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +150,7 @@ def fake():
 @pytest.fixture
 def client():
     """The shared HTTP client with fast test timings (no retry sleeps)."""
-    from perps_tracker.http import HttpClient, HttpSettings
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
 
     c = HttpClient(HttpSettings(connect_timeout=2.0, read_timeout=2.0, retries=2, backoff=0.0))
     yield c

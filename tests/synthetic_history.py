@@ -12,7 +12,12 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import func, insert, select
 
-from perps_tracker.storage.models import ExchangeSnapshot, LiquidationSnapshot, MarketSnapshot, SentimentFactors
+from perps_tracker.storage.models import (
+    ExchangeSnapshot,
+    LiquidationSnapshot,
+    MarketSnapshot,
+    SentimentFactors,
+)
 
 H = 3600
 FACTORS = ("funding", "price", "long_short", "conviction", "divergence", "oi_price")

@@ -13,9 +13,9 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import insert, select, text
 
-from perps_tracker.alerts import COOLDOWN, Raised, decide
 from perps_tracker.cli import cli
-from perps_tracker.rules import STRATEGIES, Evaluation
+from perps_tracker.model.alerts import COOLDOWN, Raised, decide
+from perps_tracker.model.rules import STRATEGIES, Evaluation
 from perps_tracker.storage.alerts import latest_inputs
 from perps_tracker.storage.models import (
     Alert,

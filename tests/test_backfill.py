@@ -12,12 +12,16 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from perps_tracker.backfill import Reporter, backfill, window
 from perps_tracker.config import load_settings
 from perps_tracker.errors import ExchangeError, TrackerError
 from perps_tracker.exchanges import EXCHANGES
-from perps_tracker.history import DAY, HOUR, VenueHistory, venue_at
-from perps_tracker.storage.models import BackfillDownload, ExchangeSnapshot, MarketSnapshot
+from perps_tracker.model.history import DAY, HOUR, VenueHistory, venue_at
+from perps_tracker.services.backfill import Reporter, backfill, window
+from perps_tracker.storage.models import (
+    BackfillDownload,
+    ExchangeSnapshot,
+    MarketSnapshot,
+)
 from tests.conftest import add_snapshot, ts
 
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
@@ -173,7 +177,7 @@ def test_stats_show_backfill_coverage_per_venue(database, settings, downloads):
     _, failing = downloads
     failing.add("hyperliquid")
     backfill(settings, 1, NOW, VENUES, db=database)
-    stats = collect_stats(database, NOW)
+    stats = collect_stats(database, NOW, list(EXCHANGES))
     assert (stats.backfill.snapshots, stats.backfill.first, stats.backfill.last) == (24, CURRENT - DAY, CURRENT - HOUR)
     by_venue = {c.exchange: c.backfill_hours for c in stats.coverage}
     assert (by_venue["binance"], by_venue["bybit"], by_venue["hyperliquid"], by_venue["okx"]) == (24, 24, 0, 0)

@@ -10,10 +10,10 @@ import pytest
 from pytest import approx
 from sqlalchemy import text
 
-import perps_tracker.backfill
+import perps_tracker.services.backfill
 from perps_tracker.cli import cli
 from perps_tracker.exchanges import EXCHANGES
-from perps_tracker.history import DAY, HOUR
+from perps_tracker.model.history import DAY, HOUR
 from tests.fakes import Reply, history
 
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
@@ -80,7 +80,7 @@ def test_fresh_database_gets_hourly_snapshots_with_the_venues_history(runner, en
 
 
 def test_interrupted_run_resumes_without_downloading_again(runner, env, fake, monkeypatch):
-    real = perps_tracker.backfill.venue_at
+    real = perps_tracker.services.backfill.venue_at
     calls = {"n": 0}
 
     def interrupting(h, hour):
@@ -89,13 +89,13 @@ def test_interrupted_run_resumes_without_downloading_again(runner, env, fake, mo
             raise KeyboardInterrupt
         return real(h, hour)
 
-    monkeypatch.setattr(perps_tracker.backfill, "venue_at", interrupting)
+    monkeypatch.setattr(perps_tracker.services.backfill, "venue_at", interrupting)
     result = run(runner, "--days", "1", "--quiet")
     assert result.exit_code == 130 and "run the same command again to resume" in result.stderr
     assert query(env, "SELECT count(*) FROM market_snapshots")[0][0] == 10
     assert query(env, "SELECT count(*) FROM backfill_downloads")[0][0] == 8
     requests = fake.count()
-    monkeypatch.setattr(perps_tracker.backfill, "venue_at", real)
+    monkeypatch.setattr(perps_tracker.services.backfill, "venue_at", real)
     result = run(runner, "--days", "1", "--json")
     doc = json.loads(result.stdout)
     assert (doc["planned_hours"], doc["stored_hours"], doc["existing_hours"]) == (14, 14, {"backfill": 10})

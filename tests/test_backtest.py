@@ -10,17 +10,17 @@ import statistics
 
 import pytest
 
-from perps_tracker.analysis import (
+from perps_tracker.cli import cli
+from perps_tracker.errors import TrackerError
+from perps_tracker.model.analysis import (
     alerts,
     binomial_test,
     forward_returns,
     independent,
-    load_backtest,
     parse_horizons,
 )
-from perps_tracker.cli import cli
-from perps_tracker.errors import TrackerError
-from perps_tracker.rules import RuleInputs, evaluate
+from perps_tracker.model.rules import RuleInputs, evaluate
+from perps_tracker.services.history import load_backtest
 from perps_tracker.storage.db import open_database
 from tests.conftest import ts
 from tests.synthetic_history import hours, market_history, random_walk, store_history

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perps_tracker.errors import ExchangeError, RateLimited, TemporaryExchangeError
-from perps_tracker.http import Deadline, HttpClient, HttpSettings
+from perps_tracker.exchanges.http import Deadline, HttpClient, HttpSettings
 from tests.fakes import Reply
 
 

@@ -12,8 +12,16 @@ from pytest import approx
 from sqlalchemy import select
 
 from perps_tracker.cli import cli
-from perps_tracker.liquidation import LiquidationEvent, VenueTotals, summarize_window
-from perps_tracker.storage.liquidations import covered_fraction, insert_events, open_coverage
+from perps_tracker.model.liquidation import (
+    LiquidationEvent,
+    VenueTotals,
+    summarize_window,
+)
+from perps_tracker.storage.liquidations import (
+    covered_fraction,
+    insert_events,
+    open_coverage,
+)
 from perps_tracker.storage.models import LiquidationSnapshot
 from tests.fakes import venue_module
 
@@ -202,7 +210,7 @@ def test_snapshot_fills_liquidation_snapshots_for_its_hour(runner, snapshot_env,
     assert (b.count, b.long_usd, b.short_usd, b.total_usd, b.largest_usd) == (2, 2e6, 5e5, 2.5e6, 2e6)
     assert b.window_hours == 1.0 and b.coverage == 1.0 and b.sampled
     assert b.volume_usd == approx(volume["binance"] / 24)
-    from perps_tracker.scoring import cascade_risk
+    from perps_tracker.model.scoring import cascade_risk
     assert b.cascade_risk_score == approx(cascade_risk(2.5e6, 2e6, volume["binance"] / 24))
     assert o.coverage == approx(0.5) and o.volume_usd == approx(volume["okx"] / 24 * 0.5)
     assert (m.count, m.total_usd, m.volume_usd) == (3, 3.5e6, approx(b.volume_usd + o.volume_usd))

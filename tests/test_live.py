@@ -15,7 +15,7 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture
 def live_client():
-    from perps_tracker.http import HttpClient, HttpSettings
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
 
     c = HttpClient(HttpSettings(connect_timeout=10.0, read_timeout=20.0, retries=2, backoff=1.0))
     yield c
@@ -25,7 +25,7 @@ def live_client():
 @pytest.mark.parametrize("venue", ["binance", "bybit", "okx"])
 def test_live_stream_connects_and_every_frame_parses(venue, live_client, database):
     from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.watch import Collector
+    from perps_tracker.services.watch import Collector
 
     cls = EXCHANGES[venue]
     exchange = cls(live_client)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perps_tracker.market import Market, pick_btc, summarize
+from perps_tracker.model.market import Market, pick_btc, summarize
 
 
 def market(symbol="ETHUSDT", base="ETH", quote="USDT", volume=1000.0, **fields) -> Market:

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from perps_tracker.errors import TrackerError
-from perps_tracker.http import USER_AGENT, HttpSettings
-from perps_tracker.notify import (
+from perps_tracker.exchanges.http import USER_AGENT, HttpSettings
+from perps_tracker.services.notify import (
     COLOURS,
     KINDS,
     DeliveryError,
@@ -317,7 +317,7 @@ def test_connection_reasons_leave_the_host_out():
 
 
 def test_import_stays_light():
-    code = ("import sys, perps_tracker.notify; "
+    code = ("import sys, perps_tracker.services.notify; "
             "print(sorted(m for m in ('sqlalchemy', 'rich', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

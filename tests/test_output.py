@@ -1,4 +1,4 @@
-"""The shared ways of printing (perps_tracker.output, perps_tracker.terminal): tables that drop
+"""The shared ways of printing (perps_tracker.render.output, perps_tracker.render.terminal): tables that drop
 columns to fit, prose broken at spaces, colour that repeats the text, ASCII stand-ins."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from perps_tracker import output
-from perps_tracker.output import Col, Grid, keep, paint, say, tint
-from perps_tracker.terminal import break_points, encodes, to_ascii, wrap
+from perps_tracker.render import output
+from perps_tracker.render.output import Col, Grid, keep, paint, say, tint
+from perps_tracker.render.terminal import break_points, encodes, to_ascii, wrap
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ import pytest
 
 from perps_tracker.cli import cli
 from perps_tracker.errors import TrackerError
-from perps_tracker.predict import FEATURES, MIN_PAIRS, build_dataset, evaluate_funding, folds
+from perps_tracker.model.predict import (
+    FEATURES,
+    MIN_PAIRS,
+    build_dataset,
+    evaluate_funding,
+    folds,
+)
 from perps_tracker.storage.history import load_history
 from tests.conftest import ts
 from tests.synthetic_history import hours, store_history
@@ -135,7 +141,7 @@ def test_too_few_pairs_raise_before_fitting():
 
 
 def test_numpy_and_sklearn_load_only_when_predicting():
-    code = ("import sys\nimport perps_tracker.cli, perps_tracker.render, perps_tracker.analysis, perps_tracker.predict\n"
+    code = ("import sys\nimport perps_tracker.cli, perps_tracker.render, perps_tracker.model.analysis, perps_tracker.model.predict\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'sklearn', 'scipy'}))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from perps_tracker.rules import RULES, STRATEGIES, RuleInputs, basis_arbitrage, evaluate, funding_arbitrage, trend_slope
+from perps_tracker.model.rules import (
+    RULES,
+    STRATEGIES,
+    RuleInputs,
+    basis_arbitrage,
+    evaluate,
+    funding_arbitrage,
+    trend_slope,
+)
 
 E = 1e-6
 

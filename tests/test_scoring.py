@@ -7,8 +7,8 @@ import math
 import pytest
 from pytest import approx
 
-from perps_tracker.market import VenueSnapshot
-from perps_tracker.scoring import (
+from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.model.scoring import (
     FactorScores,
     MarketAggregates,
     aggregate,
@@ -189,7 +189,7 @@ class TestLabels:
 
 # -- cascade risk (§5), hand-computed around every breakpoint ------------------------------
 
-from perps_tracker.scoring import cascade_level, cascade_risk  # noqa: E402
+from perps_tracker.model.scoring import cascade_level, cascade_risk  # noqa: E402
 
 
 @pytest.mark.parametrize("L, long_usd, V, expected", [

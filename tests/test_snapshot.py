@@ -299,7 +299,7 @@ def test_two_runs_at_once_in_one_hour_both_land(env, database):
     import threading
 
     from perps_tracker.config import load_settings
-    from perps_tracker.snapshot import take_snapshot
+    from perps_tracker.services.snapshot import take_snapshot
 
     env.setenv("PERPS_TRACKER_DB", database.url)
     settings = load_settings()

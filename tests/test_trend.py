@@ -10,7 +10,8 @@ import statistics
 
 import pytest
 
-from perps_tracker.analysis import (
+from perps_tracker.cli import cli
+from perps_tracker.model.analysis import (
     COMPRESSED,
     ELEVATED,
     NORMAL,
@@ -23,7 +24,6 @@ from perps_tracker.analysis import (
     trend_direction,
     volatility_regime,
 )
-from perps_tracker.cli import cli
 from perps_tracker.render import braille_chart
 from tests.conftest import ts
 from tests.synthetic_history import store_history

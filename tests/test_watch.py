@@ -14,11 +14,27 @@ from sqlalchemy import select
 
 from perps_tracker.exchanges.base import LiveFeed
 from perps_tracker.exchanges.binance import parse_force_order
+from perps_tracker.services.watch import (
+    Backoff,
+    Collector,
+    EventSink,
+    FeedStats,
+    RecentKeys,
+)
 from perps_tracker.storage.models import Liquidation, LiquidationCoverage
-from perps_tracker.watch import Backoff, Collector, EventSink, FeedStats, RecentKeys
 from tests.fakes.bybit import install_listing
 from tests.fakes.ws import (
-    T0, Close, Drop, Expect, FakeStreams, Ping, Respond, Sleep, binance_frame, bybit_frame, liquidation_sessions,
+    T0,
+    Close,
+    Drop,
+    Expect,
+    FakeStreams,
+    Ping,
+    Respond,
+    Sleep,
+    binance_frame,
+    bybit_frame,
+    liquidation_sessions,
     okx_frame,
 )
 
@@ -339,7 +355,7 @@ def test_recent_keys_forget_the_oldest_beyond_their_size():
 
 def test_a_failed_write_keeps_the_events_for_the_next_flush(database):
     from perps_tracker.errors import DatabaseError
-    from perps_tracker.liquidation import LiquidationEvent
+    from perps_tracker.model.liquidation import LiquidationEvent
 
     stats = {"binance": FeedStats("binance")}
     sink = EventSink(database, stats)
@@ -387,7 +403,7 @@ def count_by_venue(database) -> dict[str, int]:
 
 def test_watch_command_stores_every_distinct_event_once_across_reconnects(runner, watch_env, streams):
     from perps_tracker.cli import cli
-    from perps_tracker.watch import now_ms
+    from perps_tracker.services.watch import now_ms
 
     start = now_ms() - 60_000
     expected = {}
@@ -431,7 +447,7 @@ def test_watch_quiet_prints_nothing_and_a_dead_venue_exits_3(runner, watch_env, 
 
 def test_watch_reads_every_bybit_perpetual_by_default_in_one_summary_row(runner, watch_env, fake, streams):
     from perps_tracker.cli import cli
-    from perps_tracker.watch import now_ms
+    from perps_tracker.services.watch import now_ms
 
     install_listing(fake, LISTED)
     t = now_ms() - 60_000

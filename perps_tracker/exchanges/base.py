@@ -3,7 +3,7 @@ a time limit, and bounded concurrency for per-symbol calls.
 
 A venue module subclasses `Exchange`, declares its id, kind (CEX/DEX), name and default
 endpoints, and implements `fetch()` from small pure `parse_*` functions that turn raw JSON
-into `Market` rows; `summarize` (perps_tracker.market) does the sums.
+into `Market` rows; `summarize` (perps_tracker.model.market) does the sums.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Ty
 
 from perps_tracker.errors import ExchangeError, RateLimited
 from perps_tracker.exchanges.parsing import venue_message
-from perps_tracker.market import Market, VenueSnapshot, summarize
+from perps_tracker.model.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
-    from perps_tracker.history import Progress, VenueHistory
-    from perps_tracker.http import Deadline, HttpClient
-    from perps_tracker.liquidation import LiquidationEvent
+    from perps_tracker.exchanges.http import Deadline, HttpClient
+    from perps_tracker.model.history import Progress, VenueHistory
+    from perps_tracker.model.liquidation import LiquidationEvent
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,7 +92,7 @@ class Exchange(ABC):
 
     def history(self, start: int, end: int, progress: "Progress | None" = None) -> "VenueHistory":
         """Hourly history of [start, end) (Unix seconds, whole hours) from the venue's public
-        history endpoints, for `backfill`; see perps_tracker.history. `progress(done, total)`
+        history endpoints, for `backfill`; see perps_tracker.model.history. `progress(done, total)`
         is called as requests complete."""
         raise self.error("no public history endpoints")
 
@@ -126,7 +126,7 @@ class Exchange(ABC):
             raise self.error(f"unexpected {what} payload: {e}") from None
 
     def summarize(self, markets: list[Market], **btc_and_ratio: Any) -> VenueSnapshot:
-        """Sum `markets` into this venue's snapshot (perps_tracker.market.summarize, which also leaves out
+        """Sum `markets` into this venue's snapshot (perps_tracker.model.market.summarize, which also leaves out
         absurd values). No included market at all, or none with a usable volume (a renamed field), is an
         error, not a zero."""
         if not markets:

@@ -30,10 +30,23 @@ from typing import Any, Callable, Mapping
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, newest, num, required
-from perps_tracker.history import HOUR, MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
-from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.market import Market, VenueSnapshot, pick_btc
+from perps_tracker.exchanges.parsing import (
+    Skips,
+    funding_8h,
+    integer,
+    newest,
+    num,
+    required,
+)
+from perps_tracker.model.history import (
+    HOUR,
+    MARKET_LIST_NOTE,
+    HistoryBuilder,
+    Progress,
+    VenueHistory,
+)
+from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
+from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,25 @@ from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.download import pick_btc_symbol, skipped_note, time_windows
 from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import (
-    Skips, funding_8h, funding_series, integer, join_markets, newest, num, required,
+    Skips,
+    funding_8h,
+    funding_series,
+    integer,
+    join_markets,
+    newest,
+    num,
+    required,
 )
-from perps_tracker.history import (
-    MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, pick_btc_symbol, skipped_note, time_windows,
+from perps_tracker.model.history import (
+    MARKET_LIST_NOTE,
+    HistoryBuilder,
+    Progress,
+    VenueHistory,
 )
-from perps_tracker.market import Market, VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot
 
 PRODUCT = {"productType": "USDT-FUTURES"}
 DEFAULT_INTERVAL_HOURS = 8.0

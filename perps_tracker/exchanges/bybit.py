@@ -17,16 +17,34 @@ from typing import Any, Iterable
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.download import (
+    MarketHistory,
+    collect_markets,
+    covers_from,
+    skipped_note,
+    utc,
+)
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import (
-    Skips, field, funding_8h, funding_series, integer, join_markets, newest, num, required,
+    Skips,
+    field,
+    funding_8h,
+    funding_series,
+    integer,
+    join_markets,
+    newest,
+    num,
+    required,
 )
-from perps_tracker.history import (
-    MarketHistory, collect_markets, covers_from, utc,
-    DAY, HOUR, MARKET_LIST_NOTE, Progress, VenueHistory, skipped_note,
+from perps_tracker.model.history import (
+    DAY,
+    HOUR,
+    MARKET_LIST_NOTE,
+    Progress,
+    VenueHistory,
 )
-from perps_tracker.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.market import Market, VenueSnapshot
+from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
+from perps_tracker.model.market import Market, VenueSnapshot
 
 SETTLE_COINS = ("USDT", "USDC")
 # Websocket limits, https://bybit-exchange.github.io/docs/v5/ws/connect ("Public channel - Args limits",

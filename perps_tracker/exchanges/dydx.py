@@ -35,12 +35,23 @@ from urllib.parse import quote
 
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.download import settlement_hour, skipped_note
 from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import Skips, funding_8h, integer, num, pct_change, required
-from perps_tracker.history import (
-    MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory, settlement_hour, skipped_note,
+from perps_tracker.exchanges.parsing import (
+    Skips,
+    funding_8h,
+    integer,
+    num,
+    pct_change,
+    required,
 )
-from perps_tracker.market import Market, VenueSnapshot, pick_btc
+from perps_tracker.model.history import (
+    MARKET_LIST_NOTE,
+    HistoryBuilder,
+    Progress,
+    VenueHistory,
+)
+from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
 
 
 def _market(ticker: str, row: dict, skipped: Skips) -> Market:

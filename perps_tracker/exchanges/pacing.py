@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import Progress
+from perps_tracker.model.history import Progress
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from perps_tracker.history import HOUR
+from perps_tracker.model.history import HOUR
 
 T = TypeVar("T")
 MAX_FUNDING_INTERVAL_H = 8.0  # the longest funding interval of any venue: a longer spacing is a gap

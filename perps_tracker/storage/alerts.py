@@ -15,8 +15,8 @@ from typing import Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from perps_tracker.rules import RuleInputs, trend_slope
-from perps_tracker.snapshot import HOUR
+from perps_tracker.model.rules import RuleInputs, trend_slope
+from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import (
     Alert,

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import delete, insert, select
 
-from perps_tracker.history import VenueHistory
+from perps_tracker.model.history import VenueHistory
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import BackfillDownload, MarketSnapshot
 

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from perps_tracker.config import DEFAULT_DB
+from perps_tracker.storage import DEFAULT_DB
 from perps_tracker.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

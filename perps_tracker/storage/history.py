@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from perps_tracker.snapshot import HOUR
+from perps_tracker.model.scoring import FACTOR_COLUMNS
+from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import MarketSnapshot, SentimentFactors
-
-FACTOR_COLUMNS = ("funding", "price", "long_short", "conviction", "divergence", "oi_price")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ price, quantity) rejects repeats with `ON CONFLICT DO NOTHING`, so a replay afte
 reconnect, a REST poll overlapping the live stream, or two collectors at once cannot
 double-count. Coverage rows say when a venue was being read; a window without coverage
 is unknown, not zero. A venue read over several websocket connections (Bybit) has a row only
-while all of them are up (perps_tracker.watch), so every row means the whole venue was read.
+while all of them are up (perps_tracker.services.watch), so every row means the whole venue was read.
 """
 
 from __future__ import annotations
@@ -17,11 +17,20 @@ from sqlalchemy import Connection, and_, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
-from perps_tracker.liquidation import LONG, LiquidationEvent, LiquidationSummary, VenueTotals
+from perps_tracker.model.liquidation import (
+    LONG,
+    LiquidationEvent,
+    LiquidationSummary,
+    VenueTotals,
+)
+from perps_tracker.model.times import DAY
 from perps_tracker.storage.db import Database, one_line
-from perps_tracker.storage.models import ExchangeSnapshot, Liquidation, LiquidationCoverage, MarketSnapshot
-
-DAY = 86400
+from perps_tracker.storage.models import (
+    ExchangeSnapshot,
+    Liquidation,
+    LiquidationCoverage,
+    MarketSnapshot,
+)
 
 
 def _insert_ignoring_duplicates(conn: Connection, rows: list[dict]) -> int:

@@ -7,15 +7,16 @@ frozen dataclasses that the CLI renders as tables or JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from typing import Sequence
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select
 
-from perps_tracker.exchanges import EXCHANGES
-from perps_tracker.history import hour_runs
-from perps_tracker.snapshot import HOUR, hour_bucket
+from perps_tracker.model.history import hour_runs
+from perps_tracker.model.times import DAY, HOUR, hour_bucket, iso  # noqa: F401 - iso is re-exported for render
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import (
+    TABLES,
     Alert,
     AlertDelivery,
     BackfillDownload,
@@ -25,21 +26,12 @@ from perps_tracker.storage.models import (
     LiquidationCoverage,
     LiquidationSnapshot,
     MarketSnapshot,
-    TABLES,
     SentimentFactors,
 )
 
-DAY = 24 * HOUR
 COVERAGE_WINDOWS = {"24h": 24, "7d": 168}
 GAP_WINDOW_HOURS = 168
 TREND_LOOKBACK = (20 * HOUR, 28 * HOUR)  # the snapshot "24 h earlier" lies in this range
-
-
-def iso(ts: int | None) -> str | None:
-    """Unix seconds as `2026-11-22T11:00:00Z`."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -123,9 +115,9 @@ def _row_counts(conn: Connection) -> dict[str, int]:
     return {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one() for name in TABLES}
 
 
-def _coverage(conn: Connection, now_bucket: int) -> list[Coverage]:
+def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[Coverage]:
     seen = conn.execute(select(ExchangeSnapshot.exchange).distinct()).scalars().all()
-    venues = list(EXCHANGES) + sorted(set(seen) - set(EXCHANGES))
+    venues = list(order) + sorted(set(seen) - set(order))
     hours_ok: dict[str, dict[str, int]] = {v: {} for v in venues}
     for window, hours in COVERAGE_WINDOWS.items():
         since = now_bucket - (hours - 1) * HOUR
@@ -179,8 +171,8 @@ def _composite_near(conn: Connection, target: int, lo: int, hi: int) -> float | 
     return row[0] if row else None
 
 
-def collect_stats(db: Database, now: datetime) -> Stats:
-    """What the database holds, as of `now`."""
+def collect_stats(db: Database, now: datetime, order: Sequence[str] = ()) -> Stats:
+    """What the database holds, as of `now`; coverage lists the venues of `order` first, in that order."""
     now_bucket = hour_bucket(now)
     with guard("reading statistics"), db.engine.connect() as conn:
         rows = _row_counts(conn)
@@ -197,7 +189,7 @@ def collect_stats(db: Database, now: datetime) -> Stats:
                                     m.exchanges_ok, m.exchanges_failed, m.taken_at, tuple(map(tuple, venues)))
             before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
             gaps, gap_start = _gaps(conn, first, now_bucket)
-        coverage = _coverage(conn, now_bucket)
+        coverage = _coverage(conn, now_bucket, order)
         backfill = _backfill_span(conn)
     return Stats(
         database=db.display_url,

@@ -14,9 +14,10 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
-from perps_tracker.market import VenueSnapshot
-from perps_tracker.scoring import FactorScores, MarketAggregates
-from perps_tracker.snapshot import HOUR, Snapshot
+from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.model.scoring import FactorScores, MarketAggregates
+from perps_tracker.model.snapshot import Snapshot
+from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, one_line, write_lock
 from perps_tracker.storage.liquidations import summary_rows
 from perps_tracker.storage.models import (

@@ -7,7 +7,13 @@ import pytest
 from pytest import approx
 
 from perps_tracker.exchanges.asterdex import Asterdex
-from perps_tracker.exchanges.binance import Binance, build_markets, parse_exchange_info, parse_funding_info, parse_rows
+from perps_tracker.exchanges.binance import (
+    Binance,
+    build_markets,
+    parse_exchange_info,
+    parse_funding_info,
+    parse_rows,
+)
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import load
 from tests.fakes.asterdex import EXPECTED, install

@@ -11,7 +11,7 @@ from pytest import approx
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.asterdex import Asterdex
 from perps_tracker.exchanges.binance import Binance
-from perps_tracker.history import DAY, VenueHistory, venue_at
+from perps_tracker.model.history import DAY, VenueHistory, venue_at
 from tests.fakes import Reply, history
 from tests.fakes.asterdex import install
 from tests.fakes.binance import (

@@ -17,7 +17,7 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import EXCHANGES, Exchange
-from perps_tracker.market import Market, pick_btc
+from perps_tracker.model.market import Market, pick_btc
 from tests.fakes import venue_module
 
 VENUES = sorted(EXCHANGES)

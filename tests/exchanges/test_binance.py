@@ -11,12 +11,25 @@ from pytest import approx
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.binance import (
-    Binance, WeightBudget, build_markets, parse_exchange_info, parse_funding_info, parse_long_short_ratio,
-    parse_open_interest, parse_rows,
+    Binance,
+    WeightBudget,
+    build_markets,
+    parse_exchange_info,
+    parse_funding_info,
+    parse_long_short_ratio,
+    parse_open_interest,
+    parse_rows,
 )
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
-from tests.fakes.binance import EXPECTED, OPEN_INTEREST, RATIO, WeightCounter, big_exchange, install
+from tests.fakes.binance import (
+    EXPECTED,
+    OPEN_INTEREST,
+    RATIO,
+    WeightCounter,
+    big_exchange,
+    install,
+)
 
 QUOTES = ("USDT", "USDC")
 MINUTE = 60 * 29401200  # a minute boundary, in Unix seconds

@@ -23,7 +23,7 @@ from perps_tracker.exchanges.binance import (
 )
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, VenueHistory, venue_at
+from perps_tracker.model.history import DAY, VenueHistory, venue_at
 from tests.fakes import Reply, history
 from tests.fakes.binance import (
     FUNDING_RATE,

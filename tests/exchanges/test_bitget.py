@@ -8,7 +8,13 @@ import pytest
 
 from perps_tracker.errors import ExchangeError, RateLimited
 from perps_tracker.exchanges.bitget import (
-    Bitget, Contract, Funding, parse_contracts, parse_funding, parse_long_short, parse_tickers,
+    Bitget,
+    Contract,
+    Funding,
+    parse_contracts,
+    parse_funding,
+    parse_long_short,
+    parse_tickers,
 )
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load

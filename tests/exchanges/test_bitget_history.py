@@ -6,10 +6,14 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.bitget import (
-    Bitget, parse_funding_history, parse_history_candles, parse_long_short_history,
+    Bitget,
+    parse_funding_history,
+    parse_history_candles,
+    parse_long_short_history,
 )
+from perps_tracker.exchanges.download import time_windows
 from perps_tracker.exchanges.parsing import Skips, funding_series
-from perps_tracker.history import DAY, HOUR, VenueHistory, hours, time_windows, venue_at
+from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
 from tests.fakes import history as hist
 from tests.fakes.bitget import account_long_short_history

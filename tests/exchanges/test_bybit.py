@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from perps_tracker.errors import ExchangeError, RateLimited
-from perps_tracker.exchanges.bybit import Bybit, parse_account_ratio, parse_instruments, parse_tickers
+from perps_tracker.exchanges.bybit import (
+    Bybit,
+    parse_account_ratio,
+    parse_instruments,
+    parse_tickers,
+)
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
 from tests.fakes.bybit import EXPECTED, PAGE_2_CURSOR, paged_listing
@@ -302,7 +307,11 @@ def test_null_tickers_body_is_an_unexpected_tickers_payload(bybit, fake):
 # -- the liquidation stream's split over connections ---------------------------------------------
 
 def test_split_keeps_each_topic_on_its_connection_when_the_listing_changes():
-    from perps_tracker.exchanges.bybit import ARGS_CHARS_PER_CONNECTION, args_chars, split_topics
+    from perps_tracker.exchanges.bybit import (
+        ARGS_CHARS_PER_CONNECTION,
+        args_chars,
+        split_topics,
+    )
 
     topics = [f"allLiquidation.COIN{i}USDT" for i in range(600)]
     before = split_topics(topics)

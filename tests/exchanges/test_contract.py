@@ -12,7 +12,7 @@ import pytest
 
 from perps_tracker.errors import ExchangeError, RateLimited, TemporaryExchangeError
 from perps_tracker.exchanges import EXCHANGES
-from perps_tracker.http import Deadline, HttpClient, HttpSettings
+from perps_tracker.exchanges.http import Deadline, HttpClient, HttpSettings
 from tests.fakes import Reply, closed_port_url, venue_module
 
 VENUES = sorted(EXCHANGES)

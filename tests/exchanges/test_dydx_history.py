@@ -8,11 +8,17 @@ import json
 import pytest
 
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
-from perps_tracker.exchanges.dydx import (Dydx, iso_ms, limit_refused, parse_historical_funding,
-                                          parse_history_candles, parse_iso_ms)
+from perps_tracker.exchanges.dydx import (
+    Dydx,
+    iso_ms,
+    limit_refused,
+    parse_historical_funding,
+    parse_history_candles,
+    parse_iso_ms,
+)
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, HOUR, VenueHistory, hours, venue_at
+from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
 from tests.fakes import dydx as fake_dydx
 from tests.fakes import history as fh

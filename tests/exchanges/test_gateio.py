@@ -7,7 +7,12 @@ import copy
 import pytest
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.gateio import Gateio, parse_contracts, parse_long_share, parse_tickers
+from perps_tracker.exchanges.gateio import (
+    Gateio,
+    parse_contracts,
+    parse_long_share,
+    parse_tickers,
+)
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
 

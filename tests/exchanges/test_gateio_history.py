@@ -7,10 +7,15 @@ import pytest
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import gateio
 from perps_tracker.exchanges.gateio import (
-    Gateio, long_shares, open_interest_points, parse_candlesticks, parse_contract_stats, parse_funding_history,
+    Gateio,
+    long_shares,
+    open_interest_points,
+    parse_candlesticks,
+    parse_contract_stats,
+    parse_funding_history,
 )
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, HOUR, VenueHistory, hours, venue_at
+from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
 from tests.fakes import history as hist
 

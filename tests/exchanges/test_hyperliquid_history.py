@@ -8,10 +8,15 @@ import json
 import pytest
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.hyperliquid import Hyperliquid, parse_funding_history, parse_history_candles
+from perps_tracker.exchanges.download import settlement_hour
+from perps_tracker.exchanges.hyperliquid import (
+    Hyperliquid,
+    parse_funding_history,
+    parse_history_candles,
+)
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, HOUR, VenueHistory, hours, settlement_hour, venue_at
+from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
 from tests.fakes import history as fh
 from tests.fakes import hyperliquid as fake_hl

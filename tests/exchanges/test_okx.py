@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from perps_tracker.errors import ExchangeError, RateLimited
-from perps_tracker.exchanges.okx import (Okx, parse_funding_rates, parse_instruments, parse_long_short_ratio,
-                                         parse_mark_prices, parse_open_interest, parse_tickers)
+from perps_tracker.exchanges.okx import (
+    Okx,
+    parse_funding_rates,
+    parse_instruments,
+    parse_long_short_ratio,
+    parse_mark_prices,
+    parse_open_interest,
+    parse_tickers,
+)
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
 from tests.fakes.okx import EXPECTED

@@ -7,12 +7,19 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.okx import (
-    CANDLES_PATH, OI_HISTORY_PATH, Okx, Requests, parse_funding_history, parse_history_candles,
-    parse_long_short_history, parse_mark_candles, parse_open_interest_history,
+    CANDLES_PATH,
+    OI_HISTORY_PATH,
+    Okx,
+    Requests,
+    parse_funding_history,
+    parse_history_candles,
+    parse_long_short_history,
+    parse_mark_candles,
+    parse_open_interest_history,
 )
 from perps_tracker.exchanges.pacing import Tally
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.history import DAY, VenueHistory, hours, venue_at
+from perps_tracker.model.history import DAY, VenueHistory, hours, venue_at
 from tests.fakes import Reply, history
 from tests.fakes.history import HOUR, NOW_HOUR
 

@@ -6,14 +6,27 @@ from __future__ import annotations
 import pytest
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.okx import (Okx, family_of, page_extent, parse_instruments, parse_liquidation_rows,
-                                         top_families)
+from perps_tracker.exchanges.okx import (
+    Okx,
+    family_of,
+    page_extent,
+    parse_instruments,
+    parse_liquidation_rows,
+    top_families,
+)
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.market import Market
+from perps_tracker.model.market import Market
 from tests.conftest import event_tuples, expected_events
 from tests.fakes import Reply, load
-from tests.fakes.okx import (BULK_COUNT, BULK_START_MS, LIQUIDATION_HOUR_MS, bulk_details, error,
-                             liquidation_orders, liquidation_rows)
+from tests.fakes.okx import (
+    BULK_COUNT,
+    BULK_START_MS,
+    LIQUIDATION_HOUR_MS,
+    bulk_details,
+    error,
+    liquidation_orders,
+    liquidation_rows,
+)
 
 PATH = "/api/v5/public/liquidation-orders"
 T0, HOUR = LIQUIDATION_HOUR_MS, 3_600_000

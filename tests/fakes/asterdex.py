@@ -5,10 +5,13 @@ every 4 h per fundingInfo); no openInterestHist and no long/short ratio (404).""
 
 from __future__ import annotations
 
-from tests.fakes import approx
-
-from tests.fakes import Reply, load
-from tests.fakes.binance import OPEN_INTEREST, WeightCounter, install_history, install_venue
+from tests.fakes import Reply, approx, load
+from tests.fakes.binance import (
+    OPEN_INTEREST,
+    WeightCounter,
+    install_history,
+    install_venue,
+)
 
 # AsterDEX, like Binance, reports errors with HTTP status codes, never inside a 200 body.
 ERROR_IN_200 = None

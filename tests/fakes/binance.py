@@ -17,10 +17,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from tests.fakes import approx
-
-from tests.fakes import Reply, Request, load
-from tests.fakes import history
+from tests.fakes import Reply, Request, approx, history, load
 from tests.fakes.history import HOUR, NOW_HOUR, hours_between
 
 # Binance reports errors with HTTP 4xx/5xx and {"code", "msg"}, never inside a 200 body.

@@ -4,9 +4,7 @@ history-fund-rate) serving tests/fakes/history.py for every contract in the cont
 
 from __future__ import annotations
 
-from tests.fakes import approx
-
-from tests.fakes import Reply, Request, load
+from tests.fakes import Reply, Request, approx, load
 from tests.fakes import history as hist
 
 # Bitget can answer HTTP 200 with an error code in the body.

@@ -4,10 +4,7 @@ funding history) serving tests/fakes/history.py in Bybit's shapes and units."""
 
 from __future__ import annotations
 
-from tests.fakes import approx
-
-from tests.fakes import Reply, Request, load
-from tests.fakes import history
+from tests.fakes import Reply, Request, approx, history, load
 
 PAGE_2_CURSOR = "first%3DBTCUSDT%26last%3DOLDUSDT"  # page 1's nextPageCursor, already %-encoded as Bybit sends it
 

@@ -4,9 +4,7 @@ serving tests/fakes/history.py for every contract in the contracts fixture."""
 
 from __future__ import annotations
 
-from tests.fakes import approx
-
-from tests.fakes import Reply, Request, load
+from tests.fakes import Reply, Request, approx, load
 from tests.fakes import history as hist
 
 # Gate reports errors with HTTP status codes and {"label", "message"}, never inside a 200 body.

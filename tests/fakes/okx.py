@@ -5,10 +5,7 @@ funding-rate history and the ratio's history) serving tests/fakes/history.py in 
 
 from __future__ import annotations
 
-from tests.fakes import approx
-
-from tests.fakes import Reply, Request, load
-from tests.fakes import history
+from tests.fakes import Reply, Request, approx, history, load
 
 # OKX answers errors with HTTP 200 and a code other than "0".
 ERROR_IN_200 = ({"code": "51001", "msg": "Instrument ID does not exist", "data": []}, "Instrument ID does not exist")

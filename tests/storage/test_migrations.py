@@ -13,7 +13,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from perps_tracker.errors import DatabaseError
-from perps_tracker.storage.db import MIGRATIONS_DIR, REVISIONS, SCHEMA_HEAD, _script, head_revision, open_database
+from perps_tracker.storage.db import (
+    MIGRATIONS_DIR,
+    REVISIONS,
+    SCHEMA_HEAD,
+    _script,
+    head_revision,
+    open_database,
+)
 from perps_tracker.storage.models import TABLES, Base
 
 

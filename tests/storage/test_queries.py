@@ -6,7 +6,13 @@ import pytest
 from sqlalchemy import text
 
 from perps_tracker.errors import DatabaseError
-from perps_tracker.storage.models import Alert, AlertDelivery, Liquidation, LiquidationCoverage
+from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.storage.models import (
+    Alert,
+    AlertDelivery,
+    Liquidation,
+    LiquidationCoverage,
+)
 from perps_tracker.storage.queries import HOUR, cleanup, collect_stats, hour_bucket
 from tests.conftest import add_snapshot, ts, utc
 
@@ -25,7 +31,7 @@ def test_hour_bucket():
 
 
 def test_stats_on_empty_database(database):
-    s = collect_stats(database, NOW)
+    s = collect_stats(database, NOW, list(EXCHANGES))
     assert s.empty and s.latest is None and s.first_snapshot is None
     assert s.gaps == [] and s.rows["market_snapshots"] == 0
     assert all(c.share == {"24h": 0.0, "7d": 0.0} for c in s.coverage)
@@ -46,7 +52,7 @@ def test_stats_coverage_gaps_latest_and_trend(database):
             venues["dydx"] = "ok"
         add_snapshot(database, bucket, composite=0.5 if i == 0 else (0.2 if i == 24 else 0.0), venues=venues)
 
-    s = collect_stats(database, NOW)
+    s = collect_stats(database, NOW, list(EXCHANGES))
     assert s.rows["market_snapshots"] == 44
     assert s.first_snapshot == now_bucket - 47 * HOUR and s.last_snapshot == now_bucket
     assert s.latest.composite_score == 0.5 and s.latest.exchanges_failed == 1
@@ -74,14 +80,14 @@ def test_gaps_are_limited_to_seven_days(database):
     now_bucket = ts(2026, 11, 22, 12)
     add_snapshot(database, now_bucket - 400 * HOUR)
     add_snapshot(database, now_bucket)
-    s = collect_stats(database, NOW)
+    s = collect_stats(database, NOW, list(EXCHANGES))
     assert s.gap_window_start == now_bucket - 167 * HOUR
     assert s.missing_hours == 167  # 7 days of buckets, minus the current one that is present
 
 
 def test_current_hour_not_yet_taken_is_not_a_gap(database):
     add_snapshot(database, ts(2026, 11, 22, 11))
-    assert collect_stats(database, NOW).gaps == []
+    assert collect_stats(database, NOW, list(EXCHANGES)).gaps == []
 
 
 def _history(db, now_bucket: int) -> None:

@@ -18,7 +18,12 @@ from click.testing import CliRunner
 
 from perps_tracker.cli import cli
 from perps_tracker.errors import DatabaseError
-from perps_tracker.storage.db import READABLE_SINCE, REVISIONS, open_database, open_for_reading
+from perps_tracker.storage.db import (
+    READABLE_SINCE,
+    REVISIONS,
+    open_database,
+    open_for_reading,
+)
 from tests.conftest import ts
 from tests.storage.test_migrations import upgrade_to
 from tests.synthetic_history import market_history, store_history

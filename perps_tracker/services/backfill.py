@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from perps_tracker.errors import ExchangeError, TrackerError
-from perps_tracker.history import DAY, HOUR, VenueHistory, hour_runs, venue_at
-from perps_tracker.market import VenueSnapshot
+from perps_tracker.model.history import DAY, HOUR, VenueHistory, hour_runs, venue_at
+from perps_tracker.model.market import VenueSnapshot
 
 MAX_DAYS = 30
 
@@ -98,8 +98,8 @@ def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], repor
     """Fill the missing hours of the last `days` days. Raises TrackerError when no venue could be
     read at all (nothing is stored); KeyboardInterrupt leaves what was stored and downloaded."""
     from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.http import HttpClient, HttpSettings
-    from perps_tracker.snapshot import build_snapshot
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
+    from perps_tracker.model.snapshot import build_snapshot
     from perps_tracker.storage import backfill as store
     from perps_tracker.storage.db import open_database
     from perps_tracker.storage.snapshots import previous_oi, store_snapshot

@@ -9,7 +9,7 @@ bounded retries with backoff, and error translation into the `ExchangeError` tre
   becomes the error's message; malformed JSON or an HTML page is "invalid response".
 - A `Deadline` bounds the whole of one venue's work: no request or retry sleep runs past it.
 
-Each request, retry and give-up is logged on the `perps_tracker.http` logger (`-v` shows them):
+Each request, retry and give-up is logged on the `perps_tracker.exchanges.http` logger (`-v` shows them):
 method, URL (a password in it hidden), status and milliseconds; `-vv` adds timeouts, bodies and sizes.
 """
 

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from perps_tracker.terminal import WORD, break_points, encodes, to_ascii
+from perps_tracker.render.terminal import WORD, break_points, encodes, to_ascii
 
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)

@@ -29,7 +29,7 @@ import requests
 
 from perps_tracker.config import mask_url
 from perps_tracker.errors import TrackerError
-from perps_tracker.http import MAX_RETRY_AFTER, HttpSettings, make_session
+from perps_tracker.exchanges.http import MAX_RETRY_AFTER, HttpSettings, make_session
 
 KINDS = ("discord", "slack", "json")
 SOURCE = "perps-tracker"

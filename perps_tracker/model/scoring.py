@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Callable, Iterable, Mapping
 
-from perps_tracker.market import VenueSnapshot
+from perps_tracker.model.market import VenueSnapshot
 
 FACTOR_WEIGHTS: dict[str, float] = {
     "funding": 0.35,
@@ -21,6 +21,7 @@ FACTOR_WEIGHTS: dict[str, float] = {
     "divergence": 0.08,
     "oi_price": 0.07,
 }
+FACTOR_COLUMNS = tuple(FACTOR_WEIGHTS)  # the six factors, in the order they are stored and shown
 FUNDING_BASELINE_PCT = 0.01  # %/8 h: the neutral funding rate
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from perps_tracker.errors import TrackerError
-from perps_tracker.storage.history import FACTOR_COLUMNS
+from perps_tracker.model.scoring import FACTOR_COLUMNS
+from perps_tracker.model.times import HOUR
 
-HOUR = 3600
 MIN_PAIRS = 144  # six days of labelled hours: `backfill --days 7` gives enough
 N_SPLITS = 5
 CHANGE_HOURS = (1, 4, 24)
@@ -219,10 +219,3 @@ def _evaluate(ds: Dataset, kind: str, X, y, unused: tuple[str, ...]) -> FundingP
     return FundingPrediction(n, int(y.sum()), ds.ties, ds.timestamps[0], ds.timestamps[-1], kind, model_s,
                              persist_s, major_s, unused, better, margin, se, len(diff), margin > 0 and margin > 2 * se,
                              ds.current, ds.current_funding, direction, probability)
-
-
-def load_funding_prediction(db, kind: str = "logistic") -> FundingPrediction:
-    """Build the dataset from every stored snapshot and evaluate."""
-    from perps_tracker.storage.history import load_history
-
-    return evaluate_funding(build_dataset(load_history(db)), kind)

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, TypeVar
 from perps_tracker.errors import DatabaseError, ExchangeError
 from perps_tracker.exchanges.base import LiveFeed
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.liquidation import LiquidationEvent
+from perps_tracker.model.liquidation import LiquidationEvent
 
 FLUSH_EVERY = 1.0  # seconds between writes
 RECENT_KEYS = 50_000  # in-memory dedup window (events); the database catches the rest
@@ -227,7 +227,11 @@ class EventSink:
         from sqlalchemy.exc import SQLAlchemyError
 
         from perps_tracker.storage.db import one_line
-        from perps_tracker.storage.liquidations import extend_coverage, insert_events, open_coverage
+        from perps_tracker.storage.liquidations import (
+            extend_coverage,
+            insert_events,
+            open_coverage,
+        )
 
         fresh: list[Span] = []
         try:
@@ -504,7 +508,7 @@ def venue_sources(settings, client, venues, symbols: int | None) -> dict[str, Fe
     """Each venue's `live_feed` through the shared HTTP client and the configured URLs; `symbols`
     None reads every symbol, N the N with the largest volume (where a venue subscribes per symbol)."""
     from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.http import Deadline
+    from perps_tracker.exchanges.http import Deadline
 
     def source(venue: str) -> FeedSource:
         def build() -> LiveFeed:
@@ -519,7 +523,7 @@ def watch(settings, venues, duration: float | None, symbols: int | None,
           log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None, bool]:
     """Run `liquidations watch`; returns the per-venue stats, the database error that ended it, if
     any, and whether Ctrl-C stopped it."""
-    from perps_tracker.http import HttpClient, HttpSettings
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
     from perps_tracker.storage.db import open_database
 
     db = open_database(settings.db)

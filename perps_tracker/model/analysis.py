@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from perps_tracker.errors import TrackerError
-from perps_tracker.rules import LONG, NEUTRAL, SHORT, STRATEGIES
-
-HOUR = 3600
-DAY = 24 * HOUR
+from perps_tracker.model.rules import LONG, NEUTRAL, SHORT, STRATEGIES
+from perps_tracker.model.times import HOUR
 
 # -- score trend ---------------------------------------------------------------------------
 
@@ -315,7 +313,7 @@ def cell(times: Sequence[int], direction: str, returns: Mapping[int, float], bas
 def alerts(i) -> list:
     """`[e for e in rules.evaluate(i) if e.alert]`, in the same order, without building the
     why-not texts of rules whose conditions do not hold (most of them, most hours)."""
-    from perps_tracker.rules import RULES, basis_arbitrage, funding_arbitrage
+    from perps_tracker.model.rules import RULES, basis_arbitrage, funding_arbitrage
 
     out = []
     by_name = {}
@@ -375,34 +373,6 @@ def run_backtest(signals: Iterable[Signal], prices: Mapping[int, float], period:
 
 
 # -- database readers ----------------------------------------------------------------------
-
-
-def load_trend(db, now: int, chart_hours: int = 168) -> TrendReport:
-    """The trend report of the stored history (reads only the hours it needs)."""
-    from perps_tracker.storage.history import load_history
-
-    rows = load_history(db, hours=max(chart_hours, REGIME_LOOKBACK_HOURS, *(h for _, h in TREND_WINDOWS)))
-    report = trend_report(rows, now, chart_hours)
-    if report is None:
-        raise TrackerError("no snapshots yet: take one with `perps-tracker snapshot` "
-                           "or run `perps-tracker backfill --days 7`")
-    return report
-
-
-def load_backtest(db, days: int | None, horizons: Sequence[int]) -> Backtest:
-    """Backtest the stored history (the last `days` up to the newest snapshot, or all of it)."""
-    from perps_tracker.storage.alerts import inputs_between
-    from perps_tracker.storage.history import load_history
-
-    hours = None if days is None else days * 24
-    rows = load_history(db, hours=hours)
-    if not rows:
-        raise TrackerError("no snapshots yet: run `perps-tracker backfill --days 7` or take hourly snapshots")
-    start = rows[-1].timestamp - hours * HOUR + HOUR if hours is not None else rows[0].timestamp
-    period = [r.timestamp for r in rows if r.timestamp >= start]
-    prices = {r.timestamp: r.btc_price for r in rows if r.btc_price is not None}
-    inputs = inputs_between(db, start, rows[-1].timestamp)
-    return run_backtest(signals_from(inputs), prices, period, horizons, days)
 
 
 def parse_horizons(text: str) -> list[int]:

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
-from perps_tracker.concurrency import in_daemon_threads
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import EXCHANGES
-from perps_tracker.liquidation import LiquidationSummary, summarize_window
-from perps_tracker.market import VenueSnapshot
-
-HOUR_MS = 3_600_000
+from perps_tracker.model.liquidation import LiquidationSummary, summarize_window
+from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.model.times import HOUR_MS
+from perps_tracker.services.concurrency import in_daemon_threads
 
 # Venues with a liquidation source (DESIGN §5), in registry order.
 LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
@@ -54,7 +53,7 @@ class Report:
 
 
 def _poll_one(venue: str, settings, client, start_ms: int, end_ms: int, symbols: int, db) -> PollResult:
-    from perps_tracker.http import Deadline
+    from perps_tracker.exchanges.http import Deadline
     from perps_tracker.storage.liquidations import store_polled
 
     exchange = EXCHANGES[venue](client, settings.venue_url(venue), Deadline(settings["http.venue_timeout"]))
@@ -72,7 +71,7 @@ def _poll_one(venue: str, settings, client, start_ms: int, end_ms: int, symbols:
 
 def poll(settings, venues: Sequence[str], start_ms: int, end_ms: int, symbols: int, db) -> list[PollResult]:
     """Fetch and store the REST liquidation history of `venues` over [start_ms, end_ms], at once."""
-    from perps_tracker.http import HttpClient, HttpSettings
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
 
     venues = [v for v in POLLED_VENUES if v in venues]
     if not venues:

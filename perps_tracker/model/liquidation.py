@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from perps_tracker.scoring import cascade_level, cascade_risk
+from perps_tracker.model.scoring import cascade_level, cascade_risk
 
 LONG, SHORT = "long", "short"
 MIN_COVERAGE = 0.5  # a cascade risk needs at least half of the window read; less says too little

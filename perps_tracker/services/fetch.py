@@ -11,12 +11,12 @@ import time
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from perps_tracker.concurrency import in_daemon_threads
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges import EXCHANGES
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.http import Deadline, HttpClient
-from perps_tracker.market import VenueSnapshot
+from perps_tracker.exchanges.http import Deadline, HttpClient
+from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.services.concurrency import in_daemon_threads
 
 
 def fetch_one(cls: type[Exchange], client: HttpClient, url: str, timeout: float | None,

@@ -1,7 +1,7 @@
 """Turn results into rich tables for people and plain JSON for scripts.
 
 Core code never prints; the CLI hands its results to one of these functions. Tables are `Grid`s
-and prose goes through `say` (perps_tracker.output), so every command fits the terminal's width.
+and prose goes through `say` (perps_tracker.render.output), so every command fits the terminal's width.
 """
 
 from __future__ import annotations
@@ -14,11 +14,20 @@ import click
 from rich.text import Text
 
 from perps_tracker.config import OPTIONS, Settings
-from perps_tracker.output import Col, Grid, console, error_console, keep, listed, paint, say
-from perps_tracker.snapshot import Snapshot
+from perps_tracker.model.snapshot import Snapshot
+from perps_tracker.render.output import (
+    Col,
+    Grid,
+    console,
+    error_console,
+    keep,
+    listed,
+    paint,
+    say,
+)
+from perps_tracker.render.terminal import echo_err, encodes, logging_requests
 from perps_tracker.storage.db import display_url
 from perps_tracker.storage.queries import CleanupResult, Stats, iso
-from perps_tracker.terminal import echo_err, encodes, logging_requests
 
 NO_SNAPSHOTS_HINT = (
     "No snapshots yet. Take one with `perps-tracker snapshot`, "
@@ -504,7 +513,7 @@ def render_liquidations(report) -> None:
 
 
 def _liquidation_notes(report) -> None:
-    from perps_tracker.liquidation_report import sampled_venues
+    from perps_tracker.services.liquidations import sampled_venues
 
     m = report.market
     if m is None:
@@ -580,7 +589,13 @@ class BackfillProgress:
     with -v, whose request log says more."""
 
     def __init__(self, venues):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         bar = max(10, min(30, error_console.width - 42))  # the other columns take about 40
         self.progress = Progress(TextColumn("{task.description:<11}"), BarColumn(bar_width=bar),
@@ -597,7 +612,7 @@ class BackfillProgress:
         self.progress.stop()
 
     def reporter(self):
-        from perps_tracker.backfill import Reporter
+        from perps_tracker.services.backfill import Reporter
 
         return Reporter(venue_progress=self.venue_progress, venue_done=self.venue_done,
                         store_progress=self.store_progress)
@@ -743,7 +758,7 @@ def _alert_block(e, when: str = "") -> None:
 
 
 def render_alerts(run, show_all: bool) -> None:
-    from perps_tracker.alerts import STALE_AFTER
+    from perps_tracker.model.alerts import STALE_AFTER
 
     backfilled = " (backfilled)" if run.snapshot_source != "live" else ""
     say(f"Alerts on the snapshot of {_fmt_time(run.snapshot)}{backfilled}, evaluated {_fmt_time(run.evaluated_at)}",
@@ -1041,7 +1056,7 @@ def predict_json(r) -> dict[str, Any]:
 
 
 def render_predict(r) -> None:
-    from perps_tracker.predict import MODELS
+    from perps_tracker.model.predict import MODELS
 
     say("Will the market funding rate be higher or lower at the next hourly snapshot?")
     say(f"{r.pairs:,} labelled hourly pairs ({r.ups:,} up, {r.pairs - r.ups:,} down; {r.ties:,} unchanged "

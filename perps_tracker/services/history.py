@@ -1,0 +1,61 @@
+"""The history analyses on the stored snapshots: `trend`, `backtest`, `predict funding`.
+
+Each reads only the rows it needs and hands them to the pure analyses in model/.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from perps_tracker.errors import TrackerError
+from perps_tracker.model.analysis import (
+    REGIME_LOOKBACK_HOURS,
+    TREND_WINDOWS,
+    Backtest,
+    TrendReport,
+    run_backtest,
+    signals_from,
+    trend_report,
+)
+from perps_tracker.model.predict import (
+    FundingPrediction,
+    build_dataset,
+    evaluate_funding,
+)
+from perps_tracker.model.times import HOUR
+
+
+def load_trend(db, now: int, chart_hours: int = 168) -> TrendReport:
+    """The trend report of the stored history (reads only the hours it needs)."""
+    from perps_tracker.storage.history import load_history
+
+    rows = load_history(db, hours=max(chart_hours, REGIME_LOOKBACK_HOURS, *(h for _, h in TREND_WINDOWS)))
+    report = trend_report(rows, now, chart_hours)
+    if report is None:
+        raise TrackerError("no snapshots yet: take one with `perps-tracker snapshot` "
+                           "or run `perps-tracker backfill --days 7`")
+    return report
+
+
+def load_backtest(db, days: int | None, horizons: Sequence[int]) -> Backtest:
+    """Backtest the stored history (the last `days` up to the newest snapshot, or all of it)."""
+    from perps_tracker.storage.alerts import inputs_between
+    from perps_tracker.storage.history import load_history
+
+    hours = None if days is None else days * 24
+    rows = load_history(db, hours=hours)
+    if not rows:
+        raise TrackerError("no snapshots yet: run `perps-tracker backfill --days 7` or take hourly snapshots")
+    start = rows[-1].timestamp - hours * HOUR + HOUR if hours is not None else rows[0].timestamp
+    period = [r.timestamp for r in rows if r.timestamp >= start]
+    prices = {r.timestamp: r.btc_price for r in rows if r.btc_price is not None}
+    inputs = inputs_between(db, start, rows[-1].timestamp)
+    return run_backtest(signals_from(inputs), prices, period, horizons, days)
+
+
+
+def load_funding_prediction(db, kind: str = "logistic") -> FundingPrediction:
+    """Build the dataset from every stored snapshot and evaluate."""
+    from perps_tracker.storage.history import load_history
+
+    return evaluate_funding(build_dataset(load_history(db)), kind)
