@@ -17,14 +17,15 @@ from typing import Any, Iterable
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
-from perps_tracker.exchanges.download import (
+from perps_tracker.exchanges.history import (
+    Back,
+    Cursor,
+    Download,
     MarketHistory,
     collect_markets,
     covers_from,
-    skipped_note,
     utc,
 )
-from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import (
     Skips,
     field,
@@ -39,7 +40,6 @@ from perps_tracker.exchanges.parsing import (
 from perps_tracker.model.history import (
     DAY,
     HOUR,
-    MARKET_LIST_NOTE,
     Progress,
     VenueHistory,
 )
@@ -240,7 +240,12 @@ KLINE_LIMIT = 1000  # kline, mark-price-kline, index-price-kline: limit [1, 1000
 OI_LIMIT = 200  # open-interest: limit [1, 200], cursor paging
 RATIO_LIMIT = 500  # account-ratio: limit [1, 500], cursor paging
 FUNDING_LIMIT = 200  # funding/history: limit [1, 200]; startTime alone is an error, so page back by endTime
-HISTORY_MAX_PAGES = 100  # per series: a guard against a cursor or a window that never ends
+KLINE = "/v5/market/kline"
+MARK_KLINE = "/v5/market/mark-price-kline"
+INDEX_KLINE = "/v5/market/index-price-kline"
+OPEN_INTEREST = "/v5/market/open-interest"
+FUNDING_HISTORY = "/v5/market/funding/history"
+ACCOUNT_RATIO = "/v5/market/account-ratio"
 QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coins
 BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
 
@@ -387,22 +392,6 @@ def btc_candidates(instruments: dict[str, dict]) -> list[str]:
     return sorted(symbol for symbol, rank in ranks.items() if rank == best)
 
 
-class Requests:
-    """A history download's GETs: paced, and counted for progress."""
-
-    def __init__(self, exchange: Exchange, pacer: Pacer, tally: Tally):
-        self.exchange, self.pacer, self.tally = exchange, pacer, tally
-
-    def get(self, path: str, params: dict[str, Any], *, unplanned: bool = False) -> Any:
-        if unplanned:
-            self.tally.plan(1)
-        self.pacer.take()
-        try:
-            return self.exchange.get(path, params)
-        finally:
-            self.tally.finished()
-
-
 class Bybit(Exchange):
     id = "bybit"
     kind = "CEX"
@@ -473,46 +462,20 @@ class Bybit(Exchange):
         """Hourly history of [start, end): per included market (today's instrument list, as `fetch`)
         one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
         perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
-        tally, skipped = Tally(progress), SafeSkips()
-        gets = Requests(self, Pacer(self.history_rate, burst=1), tally)
-        notes_before = len(self.notes)
-        tally.plan(1)
-        try:
-            instruments = self.instruments()
-        finally:
-            tally.finished()
+        d = Download(self, progress, rate=self.history_rate)
+        instruments = d.counted(self.instruments)
         if not instruments:
             raise self.error("no included markets in the response")
         hours = max(1, (end - start) // HOUR)
-        tally.plan(len(instruments) * (pages(hours, KLINE_LIMIT) + pages(hours, OI_LIMIT))
-                   + 2 * pages(hours, KLINE_LIMIT) + 1 + pages(hours, RATIO_LIMIT))
-
+        d.plan(len(instruments) * (pages(hours, KLINE_LIMIT) + pages(hours, OI_LIMIT))
+               + 2 * pages(hours, KLINE_LIMIT) + 1 + pages(hours, RATIO_LIMIT))
         symbols = sorted(instruments)
-        results = self.fan_out(lambda symbol: self._market_history(gets, symbol, start, end, skipped),
-                               symbols, limit=self.history_workers)
+        results = d.markets(lambda symbol: self._market_history(d, symbol, start, end), symbols,
+                            self.history_workers)
         builder, candles_of, failures = collect_markets(symbols, results)
-        candidates = btc_candidates(instruments)
-        for symbol in candidates:
-            if symbol not in candles_of:
-                raise self.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
-        btc = max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
-        series: dict[str, Any] = {"mark": None, "index": None, "funding": None, "long_share": None}
-        if btc is not None:
-            window = {"start": start, "end": end}
-            kline = {"category": "linear", "symbol": btc, "interval": "60"}
-            series = self.parallel({
-                "mark": lambda: self.optional("mark price history", lambda: self._closes(
-                    gets, "/v5/market/mark-price-kline", kline, skipped, **window)),
-                "index": lambda: self.optional("index price history", lambda: self._closes(
-                    gets, "/v5/market/index-price-kline", kline, skipped, **window)),
-                "funding": lambda: self.optional("funding history", lambda: self._funding(
-                    gets, btc, interval_hours({}, instruments[btc]), skipped, **window)),
-                "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
-                    gets, skipped, **window)),
-            })
-        tally.settle()
-
-        notes = [MARKET_LIST_NOTE, "no trade counts in Bybit klines",
+        btc = self._history_btc(instruments, candles_of, failures)
+        series = self._btc_series(d, btc, instruments, start, end) if btc else {}
+        notes = ["no trade counts in Bybit klines",
                  "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "
                  "singleOpenInterestValue",
                  "funding: the settled rate of the period containing the hour; live shows the current period's rate"]
@@ -522,103 +485,92 @@ class Bybit(Exchange):
             first = failures[min(failures)]
             notes.append(f"history of {len(failures)} of {len(instruments)} markets unavailable, left out of "
                          f"the totals ({min(failures)}: {first.reason})")
-        notes += skipped_note(skipped.count)
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)}")
-        if (first_share := covers_from(series["long_share"], start)) is not None:
+        if (first_share := covers_from(series.get("long_share"), start)) is not None:
             notes.append(f"long/short history starts only at {utc(first_share)}")
-        notes += self.notes[notes_before:]
-        btc_candles = candles_of.get(btc, []) if btc is not None else []
+        btc_candles = candles_of.get(btc, [])
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
             btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
             btc_close={t: c for t, _, c, _ in btc_candles},
-            btc_mark=series["mark"], btc_index=series["index"], btc_funding=series["funding"],
-            long_share=series["long_share"], symbols=len(instruments), symbols_failed=builder.failed,
-            notes=tuple(notes),
+            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
+            long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
+            notes=d.finish(notes=notes),
         )
 
-    def _market_history(self, gets: Requests, symbol: str, start: int, end: int,
-                        skipped: Skips) -> MarketHistory:
+    def _history_btc(self, instruments: dict[str, dict], candles_of: dict, failures: dict) -> str | None:
+        """The BTC perpetual as `pick_btc` chooses it, by the window's volume; its failure is the venue's."""
+        candidates = btc_candidates(instruments)
+        for symbol in candidates:
+            if symbol not in candles_of:
+                raise self.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
+        return max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
+
+    def _btc_series(self, d: Download, btc: str, instruments: dict, start: int, end: int) -> dict:
+        """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None
+        with a note when it fails."""
+        kline = {"category": "linear", "symbol": btc, "interval": "60"}
+        return d.extras({
+            "mark": ("mark price history", lambda: self._closes(d, MARK_KLINE, kline, start, end)),
+            "index": ("index price history", lambda: self._closes(d, INDEX_KLINE, kline, start, end)),
+            "funding": ("funding history", lambda: funding_series(
+                self._settlements(d, btc, start, end), interval_hours({}, instruments[btc]), start, end)),
+            "long_share": ("long/short history", lambda: self._long_share(d, start, end)),
+        })
+
+    def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""
         hours = max(1, (end - start) // HOUR)
-        candles = self._pages_back(gets, "kline", "/v5/market/kline",
-                                   {"category": "linear", "symbol": symbol, "interval": "60"},
-                                   parse_history_candles, ("start", "end"), start * 1000, end * 1000 - 1,
-                                   KLINE_LIMIT, pages(hours, KLINE_LIMIT), skipped)
+        candles = d.series("kline", KLINE, parse_history_candles, back(KLINE_LIMIT, {
+            "category": "linear", "symbol": symbol, "interval": "60"}), start * 1000, end * 1000 - 1,
+            planned=pages(hours, KLINE_LIMIT))
         candles = [c for c in candles if start <= c[0] < end]
         try:
-            points = self._pages_cursor(gets, "open-interest", "/v5/market/open-interest",
-                                        {"category": "linear", "symbol": symbol, "intervalTime": "1h",
-                                         "startTime": start * 1000, "endTime": end * 1000 - 1},
-                                        parse_open_interest_history, OI_LIMIT, pages(hours, OI_LIMIT), skipped)
+            points = d.series("open-interest", OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
+                "category": "linear", "symbol": symbol, "intervalTime": "1h",
+                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end, planned=pages(hours, OI_LIMIT))
         except ExchangeError as e:
             return MarketHistory(candles, e)
         return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
 
-    def _closes(self, gets: Requests, path: str, params: dict, skipped: Skips, *,
-                start: int, end: int) -> dict[int, float]:
+    def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
         hours = max(1, (end - start) // HOUR)
-        rows = self._pages_back(gets, path.rsplit("/", 1)[-1], path, params, parse_price_candles,
-                                ("start", "end"), start * 1000, end * 1000 - 1, KLINE_LIMIT,
-                                pages(hours, KLINE_LIMIT), skipped)
+        rows = d.series(path.rsplit("/", 1)[-1], path, parse_price_candles, back(KLINE_LIMIT, params),
+                        start * 1000, end * 1000 - 1, planned=pages(hours, KLINE_LIMIT))
         return {t: close for t, close in rows if start <= t < end}
 
-    def _funding(self, gets: Requests, symbol: str, interval: float | None, skipped: Skips, *,
-                 start: int, end: int) -> dict[int, float]:
-        """Settlement time → rate per 8 h over [start, end); read from a day earlier, so the first
-        settlement in the window has its spacing."""
-        rows = self._pages_back(gets, "funding/history", "/v5/market/funding/history",
-                                {"category": "linear", "symbol": symbol}, parse_funding_history,
-                                ("startTime", "endTime"), (start - DAY) * 1000, end * 1000 - 1, FUNDING_LIMIT,
-                                1, skipped)
-        return funding_series(rows, interval, start, end)
+    def _settlements(self, d: Download, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
+        """Settled rates from a day before `start` (so the first one in the window has its spacing);
+        `startTime` alone is an error, so pages go back by `endTime`."""
+        return d.series("funding/history", FUNDING_HISTORY, parse_funding_history,
+                        back(FUNDING_LIMIT, {"category": "linear", "symbol": symbol}, ("startTime", "endTime")),
+                        (start - DAY) * 1000, end * 1000 - 1)
 
-    def _long_share(self, gets: Requests, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
+    def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
         hours = max(1, (end - start) // HOUR)
-        rows = self._pages_cursor(gets, "account-ratio", "/v5/market/account-ratio",
-                                  {"category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
-                                   "startTime": start * 1000, "endTime": end * 1000 - 1},
-                                  parse_account_ratio_history, RATIO_LIMIT, pages(hours, RATIO_LIMIT), skipped)
+        rows = d.series("account-ratio", ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
+            "category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
+            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end, planned=pages(hours, RATIO_LIMIT))
         return {t: share for t, share in rows if start <= t < end}
 
-    def _pages_back(self, gets: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
-                    lo_ms: int, hi_ms: int, limit: int, planned: int, skipped: Skips) -> list[tuple]:
-        """Rows with times in [lo_ms, hi_ms] (`keys`: the start and end parameters), which Bybit sends
-        newest first, `limit` at a time: each next page ends 1 ms before the oldest row of the last.
-        A page shorter than `limit` is the last. Rows are (time s, ...), oldest first, one per time."""
-        got: dict[int, tuple] = {}
-        for page in range(HISTORY_MAX_PAGES):
-            payload = gets.get(path, {**params, keys[0]: lo_ms, keys[1]: hi_ms, "limit": limit},
-                                   unplanned=page >= planned)
-            rows = self.parse(what, parser, payload, skipped)
-            for row in rows:
-                got.setdefault(row[0], row)
-            if len(payload["result"]["list"]) < limit or not rows:
-                return [got[t] for t in sorted(got)]
-            oldest = min(row[0] for row in rows) * 1000
-            if oldest <= lo_ms:
-                return [got[t] for t in sorted(got)]
-            if oldest - 1 >= hi_ms:
-                raise self.error(f"unexpected {what} payload: a full page outside the range asked for")
-            hi_ms = oldest - 1
-        raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")
 
-    def _pages_cursor(self, gets: Requests, what: str, path: str, params: dict, parser, limit: int,
-                      planned: int, skipped: Skips) -> list[tuple]:
-        """Every row of a cursor-paged endpoint, following `nextPageCursor` until it is empty. Rows
-        are (time s, ...), oldest first, one per time."""
-        got: dict[int, tuple] = {}
-        cursor = None
-        for page in range(HISTORY_MAX_PAGES):
-            query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
-            payload = gets.get(path, query, unplanned=page >= planned)
-            for row in self.parse(what, parser, payload, skipped):
-                got.setdefault(row[0], row)
-            cursor = self.parse(what, next_cursor, payload)
-            if cursor is None or not payload["result"]["list"]:
-                return [got[t] for t in sorted(got)]
-        raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")
+# -- paging declarations (read at call time: tests shrink the limits) -------------------------------------
+
+
+def rows_of(payload: Any) -> int:
+    return len(payload["result"]["list"])
+
+
+def back(limit: int, params: dict, keys: tuple[str, str] = ("start", "end")) -> Back:
+    """Pages newest first between `keys` (ms), each next one ending 1 ms before the oldest row so far."""
+    return Back(limit, lambda lo, hi: {**params, keys[0]: lo, keys[1]: hi, "limit": limit}, step=1, scale=1000,
+                size=rows_of)
+
+
+def cursor(limit: int, params: dict) -> Cursor:
+    """Pages named by `nextPageCursor`."""
+    return Cursor(lambda c: {**params, "limit": limit, **({"cursor": c} if c else {})}, next_cursor, size=rows_of)

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.download import settlement_hour, skipped_note
+from perps_tracker.exchanges.history import settlement_hour, skipped_note
 from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import (
     Skips,

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.download import pick_btc_symbol, skipped_note, time_windows
+from perps_tracker.exchanges.history import pick_btc_symbol, skipped_note, time_windows
 from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import (
     Skips,

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.download import settlement_hour, skipped_note
+from perps_tracker.exchanges.history import settlement_hour, skipped_note
 from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import (
     Skips,

@@ -17,7 +17,7 @@ from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
-from perps_tracker.exchanges.download import (
+from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,

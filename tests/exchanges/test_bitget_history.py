@@ -11,7 +11,7 @@ from perps_tracker.exchanges.bitget import (
     parse_history_candles,
     parse_long_short_history,
 )
-from perps_tracker.exchanges.download import time_windows
+from perps_tracker.exchanges.history import time_windows
 from perps_tracker.exchanges.parsing import Skips, funding_series
 from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply

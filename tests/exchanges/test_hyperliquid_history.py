@@ -8,7 +8,7 @@ import json
 import pytest
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.download import settlement_hour
+from perps_tracker.exchanges.history import settlement_hour
 from perps_tracker.exchanges.hyperliquid import (
     Hyperliquid,
     parse_funding_history,

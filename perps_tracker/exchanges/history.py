@@ -1,0 +1,318 @@
+"""The history engine every venue's `history()` runs on (`backfill`).
+
+A venue declares its history endpoints (path, query parameters, parser, paging) and how to pace
+them; the engine does the rest:
+
+- `Download` is one venue's download. Every request goes through `Download.get`: paced (the
+  venue's `pace` hook spends its documented limits), retried by the shared HTTP client (429,
+  5xx, timeouts; `Retry-After` honoured), counted for the progress bar (`Tally`: planned up
+  front, pages beyond the plan added as they come), and parsed by the venue's parser (a
+  malformed row is counted in `skipped`). Its `notes` say what the history lacks.
+- Paging is a declaration: `Windows` (fixed time windows, each asked with both bounds),
+  `Back` (newest first: the upper bound moves down to the oldest row of each page), `Forward`
+  (oldest first: the lower bound moves up past the newest row), `Cursor` (each page names the
+  next). `Download.series` walks any of them, one row per time, with one guard against a page
+  that makes no progress or a listing that never ends.
+- The per-market fan-out (`Download.markets`), the optional BTC series (`Download.extras`)
+  and the notes every venue shares (`Download.finish`).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, TypeVar
+
+from perps_tracker.errors import ExchangeError
+from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
+from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress
+from perps_tracker.model.times import HOUR, utc_minute
+
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_PAGES = 100  # per series: a guard against a window that never ends
+
+utc = utc_minute  # for notes: `2026-11-22 11:00 UTC`
+
+
+def time_windows(start: int, end: int, points: int) -> list[tuple[int, int]]:
+    """[from, to) windows of at most `points` − 1 hours covering [start, end): asked for with both
+    bounds, a window holds at most `points` hourly rows whether the venue reads `to` as inclusive
+    or not, so whichever end a full page is cut from, nothing is lost."""
+    step = max(points - 1, 1) * HOUR
+    return [(s, min(s + step, end)) for s in range(start, end, step)]
+
+
+def settlement_hour(time_ms: int) -> int:
+    """The whole hour (Unix seconds) a funding settlement stamped `time_ms` belongs to: the nearest one
+    (venues stamp it a few ms, or a block, after the hour)."""
+    return int(round(time_ms / 1000 / HOUR)) * HOUR
+
+
+def pick_btc_symbol(bases: Mapping[str, tuple[str, str]], volumes: Mapping[str, float],
+                    failures: Mapping[str, ExchangeError]) -> str | None:
+    """The BTC perpetual `pick_btc` would choose: BTC base, USDT before USDC before USD, then the most
+    volume over the window. `bases`: symbol → (base, quote). Raises the error of a best-ranked BTC
+    market whose candles failed (the choice would be a guess)."""
+    rank = {"USDT": 0, "USDC": 1, "USD": 2}
+    btc = [s for s, (base, _) in bases.items() if base == "BTC"]
+    if not btc:
+        return None
+    best = min(rank.get(bases[s][1], 9) for s in btc)
+    top = [s for s in btc if rank.get(bases[s][1], 9) == best]
+    for symbol in top:
+        if symbol in failures:
+            raise failures[symbol]
+    return max(top, key=lambda s: volumes.get(s, 0.0))
+
+
+def skipped_note(count: int) -> list[str]:
+    """The note on malformed records a download skipped (none if it skipped none)."""
+    return [f"{count} malformed history record{'s' if count != 1 else ''} skipped"] if count else []
+
+
+def covers_from(series: Mapping[int, float] | None, start: int) -> int | None:
+    """The first time of `series` when it begins more than an hour after `start` (history cut short), else None."""
+    if not series:
+        return None
+    first = min(series)
+    return first if first > start + HOUR else None
+
+
+
+
+class MarketHistory(NamedTuple):
+    """One market's download: candles and open interest (or why the latter is missing)."""
+
+    candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
+    open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError
+
+
+def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Exception]
+                    ) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
+    """Sum per-market downloads into a HistoryBuilder. A market whose candles or open interest
+    failed is left out of every sum (counted in `failed`); its candles are still returned, for
+    the BTC series. Returns (builder, candles by market, failure by market)."""
+    builder, candles_of, failures = HistoryBuilder(), {}, {}
+    for market, got in zip(ids, results):
+        if isinstance(got, Exception):
+            failures[market] = got
+            continue
+        candles_of[market] = got.candles
+        if isinstance(got.open_interest, Exception):
+            failures[market] = got.open_interest
+            continue
+        builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
+        builder.add_open_interest(got.open_interest)
+    builder.failed = len(failures)
+    return builder, candles_of, failures
+
+
+# -- paging ------------------------------------------------------------------------------------------
+# `Download.series(..., lo, hi)` takes its bounds in the unit the venue's parameters use; a pager's
+# `scale` turns a row's time (the first element of what the parser gives, seconds unless said
+# otherwise) into that unit: rows keyed in seconds, parameters in milliseconds: `scale=1000`.
+
+Query = Callable[[int, int], dict]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Fixed windows of at most `hours` hourly rows (`hours` − 1 hours wide, so a venue reading the upper
+    bound as inclusive still fits them in one page), each asked with both bounds by `query(lo, hi)`; a
+    row belongs to the window it falls in, [lo, hi)."""
+
+    hours: int
+    query: Query
+    scale: int = 1
+
+    def windows(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        step = max(self.hours - 1, 1) * HOUR * self.scale
+        return [(s, min(s + step, hi)) for s in range(lo, hi, step)]
+
+
+@dataclass(frozen=True)
+class Back:
+    """Newest first, `limit` rows a page: each next page ends `step` before the oldest row so far (0 for
+    a venue whose upper bound is exclusive). A page shorter than `limit` (raw rows, `size(payload)`) or
+    reaching `lo` is the last."""
+
+    limit: int | None
+    query: Query  # (lo, hi) in seconds × scale
+    step: int = 1
+    scale: int = 1
+    size: Callable[[Any], int] = len
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Oldest first, `limit` rows a page: each next page starts `step` after the newest row so far."""
+
+    limit: int | None
+    query: Query
+    step: int = 1
+    scale: int = 1
+    size: Callable[[Any], int] = len
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Each page names the next (`next(payload)`, None on the last); `query(cursor)` with None first."""
+
+    query: Callable[[str | None], dict]
+    next: Callable[[Any], str | None]
+    size: Callable[[Any], int] = len
+
+
+Pager = Windows | Back | Forward | Cursor
+
+
+# -- one venue's download ---------------------------------------------------------------------------
+
+
+class Download:
+    """A venue's history download: paced, counted, parsed requests; paging; per-market fan-out; notes.
+
+    `pace(path, params)` runs before each request and spends the venue's limits (sleeping as needed);
+    by default one `Pacer` at `rate` requests a second. `charge(path, payload)` books cost known only
+    from a response (Hyperliquid's per-row weight). Threads of one download share it.
+    """
+
+    def __init__(self, exchange, progress: Progress | None = None, *, rate: float | None = None,
+                 pace: Callable[[str, dict], Any] | None = None,
+                 charge: Callable[[str, Any], Any] | None = None, method: str = "GET"):
+        self.exchange = exchange
+        self.tally = Tally(progress)
+        self.skipped = SafeSkips()
+        self.notes: list[str] = []
+        self.method = method
+        pacer = Pacer(rate, burst=1)
+        self._pace = pace or (lambda path, params: pacer.take())
+        self._charge = charge
+        self._lock = threading.Lock()
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def plan(self, n: int = 1) -> None:
+        """Add `n` requests to the progress total (negative: drop planned ones that will not be sent)."""
+        self.tally.plan(n)
+
+    def get(self, path: str, params: dict | None = None, *, unplanned: bool = False) -> Any:
+        """One paced, counted request (GET with `params`, or POST with them as the JSON body)."""
+        params = params or {}
+        if unplanned:
+            self.tally.plan(1)
+        self._pace(path, params)
+        try:
+            payload = (self.exchange.post(path, params) if self.method == "POST"
+                       else self.exchange.get(path, params))
+        finally:
+            self.tally.finished()
+        if self._charge is not None:
+            self._charge(path, payload)
+        return payload
+
+    def counted(self, call: Callable[[], T]) -> T:
+        """`call()` (the venue's own listing: its requests, unpaced) as one request of the progress bar."""
+        self.tally.plan(1)
+        try:
+            return call()
+        finally:
+            self.tally.finished()
+
+    def parse(self, what: str, parser: Callable, payload: Any) -> list[tuple]:
+        """The rows of `payload` (a parser may give a list of tuples or a {time: value} mapping)."""
+        rows = self.exchange.parse(what, parser, payload, self.skipped)
+        return list(rows.items()) if isinstance(rows, Mapping) else list(rows)
+
+    # -- paging ----------------------------------------------------------------------------------------
+
+    def series(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
+               planned: int = 1) -> list[tuple]:
+        """Every row `pager` finds between `lo` and `hi` (in the venue's parameter unit), oldest first, one
+        per time (the first seen wins). `planned`: pages already in the progress total; more are added."""
+        walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
+        got: dict[Any, tuple] = {}
+        for row in walk(what, path, parser, pager, lo, hi, planned):
+            got.setdefault(row[0], row)
+        return [got[t] for t in sorted(got)]
+
+    def _windows(self, what, path, parser, pager: Windows, lo, hi, planned) -> Iterable[tuple]:
+        for page, (a, b) in enumerate(pager.windows(lo, hi)):
+            payload = self.get(path, pager.query(a, b), unplanned=page >= planned)
+            yield from (row for row in self.parse(what, parser, payload) if a <= row[0] * pager.scale < b)
+
+    def _back(self, what, path, parser, pager: Back, lo_q, hi_q, planned) -> Iterable[tuple]:
+        for page in range(MAX_PAGES):
+            payload = self.get(path, pager.query(lo_q, hi_q), unplanned=page >= planned)
+            rows = self.parse(what, parser, payload)
+            yield from rows
+            if not rows or (pager.limit and pager.size(payload) < pager.limit):
+                return
+            oldest = min(row[0] for row in rows) * pager.scale
+            if oldest <= lo_q:
+                return
+            if oldest - pager.step >= hi_q:
+                raise self.exchange.error(f"unexpected {what} payload: a full page outside the range asked for")
+            hi_q = oldest - pager.step
+        raise self.exchange.error(f"unexpected {what} payload: more than {MAX_PAGES} pages")
+
+    def _forward(self, what, path, parser, pager: Forward, lo_q, hi_q, planned) -> Iterable[tuple]:
+        for page in range(MAX_PAGES):
+            payload = self.get(path, pager.query(lo_q, hi_q), unplanned=page >= planned)
+            rows = self.parse(what, parser, payload)
+            yield from rows
+            if not rows or (pager.limit and pager.size(payload) < pager.limit):
+                return
+            newest = max(row[0] for row in rows) * pager.scale
+            if newest < lo_q:
+                return
+            lo_q = newest + pager.step
+            if lo_q >= hi_q:
+                return
+        raise self.exchange.error(f"unexpected {what} payload: more than {MAX_PAGES} pages")
+
+    def _cursor(self, what, path, parser, pager: Cursor, lo, hi, planned) -> Iterable[tuple]:
+        cursor: str | None = None
+        for page in range(MAX_PAGES):
+            payload = self.get(path, pager.query(cursor), unplanned=page >= planned)
+            yield from self.parse(what, parser, payload)
+            cursor = self.exchange.parse(what, pager.next, payload)
+            if cursor is None or not pager.size(payload):
+                return
+        raise self.exchange.error(f"unexpected {what} payload: more than {MAX_PAGES} pages")
+
+    # -- fan-out, optional series, notes -----------------------------------------------------------------
+
+    def markets(self, func: Callable[[T], R], items: Sequence[T], workers: int) -> list[R | ExchangeError]:
+        """`func` over `items`, at most `workers` at a time; a failed item gives its ExchangeError."""
+        return self.exchange.fan_out(func, items, workers)
+
+    def optional(self, what: str, call: Callable[[], T]) -> T | None:
+        """`call()`, or None with a note when the venue fails it (`what` unavailable: why)."""
+        try:
+            return call()
+        except ExchangeError as e:
+            self.note(f"{what} unavailable: {e.reason}")
+            return None
+
+    def extras(self, calls: Mapping[str, tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
+        """Optional series at once: {name: (what, call)} → {name: value or None}."""
+        if not calls:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix=f"{self.exchange.id}-x") as pool:
+            futures = {name: pool.submit(self.optional, what, call) for name, (what, call) in calls.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes.append(text)
+
+    def finish(self, *, notes: Sequence[str] = (), market_list: bool = True) -> tuple[str, ...]:
+        """Settle the progress total and return the run's notes: today's-market-list first (unless the
+        venue's history is not from today's list), the venue's own, what was noted along the way, the
+        skipped rows last."""
+        self.tally.settle()
+        head = [MARKET_LIST_NOTE] if market_list else []
+        return tuple(head + list(notes) + self.notes + skipped_note(self.skipped.count))
