@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
 from perps_tracker.errors import ExchangeError, RateLimited
@@ -85,7 +85,7 @@ class Exchange(ABC):
         largest 24 h volume, over as many connections as its limits need (`LiveFeed.connections`)."""
         raise self.error("no public liquidation stream")
 
-    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
+    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> "Polled":
         """Liquidations with event time in [start_ms, end_ms] from the venue's REST history, for
         venues with "rest" in `liquidation_sources`; `symbols` caps per-symbol requests."""
         raise self.error("no public liquidation history")
@@ -134,7 +134,7 @@ class Exchange(ABC):
         snapshot = summarize(self.id, self.kind, markets, **btc_and_ratio)
         if snapshot.volume_24h_usd is None:
             raise self.error("no market in the response has a 24 h volume")
-        return snapshot
+        return replace(snapshot, notes=tuple(self.notes))
 
     def follow_cursor(self, what: str, page: Callable[[str | None], tuple[list, str | None]]) -> list:
         """Every row of a cursor-paged listing, however many pages: `page(cursor)` gives a page's rows and
@@ -183,6 +183,16 @@ class Exchange(ABC):
             return []
         with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix=f"{self.id}-n") as pool:
             return list(pool.map(safe, items))
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one poll of a venue's liquidation history read: the events, what was read (the coverage
+    detail: "all symbols", "top 50 instrument families by volume") and notes on what was missed."""
+
+    events: list
+    detail: str = "all symbols"
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.base import Exchange, Polled
 from perps_tracker.exchanges.history import pick_btc_symbol, skipped_note, time_windows
 from perps_tracker.exchanges.pacing import Pacer, Tally
 from perps_tracker.exchanges.parsing import (
@@ -320,7 +320,7 @@ class Gateio(Exchange):
         return self.summarize(markets, long_share=parse_long_share(contracts.get(BTC_CONTRACT)),
                               records_skipped=skipped.count)
 
-    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
+    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> Polled:
         """Liquidations with event time in [start_ms, end_ms] from `liq_orders`, one window of at
         most an hour after another. One request covers every contract: `symbols` is not needed."""
         contracts = self.parse("contracts", parse_contracts, self.get("/api/v4/futures/usdt/contracts"))
@@ -332,7 +332,7 @@ class Gateio(Exchange):
                     events.setdefault(event.key(), event)
         if skipped.count:
             self.notes.append(f"{skipped.count} malformed liquidation record{'s' if skipped.count != 1 else ''} skipped")
-        return sorted(events.values(), key=lambda e: e.event_time_ms)
+        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms), notes=tuple(self.notes))
 
     def _window_liquidations(self, start_s: int, end_s: int, contracts: dict[str, dict],
                              skipped: Skips) -> list[LiquidationEvent]:

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from perps_tracker.errors import ExchangeError
-from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.base import Exchange, LiveFeed, Polled
 from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
@@ -503,7 +503,7 @@ class Okx(Exchange):
                         subscribe=(subscribe,), heartbeat="ping", heartbeat_every=20.0,
                         ignore=frozenset({"pong"}), description=f"all swaps ({len(instruments)} instruments)")
 
-    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> list[LiquidationEvent]:
+    def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> Polled:
         """Liquidations with event time in [start_ms, end_ms] from `liquidation-orders`, for the
         `symbols` instrument families (BTC-USDT) with the largest 24 h volume.
 
@@ -514,7 +514,7 @@ class Okx(Exchange):
         instruments = got["instruments"]
         markets = self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips())
         families = top_families(markets, symbols)
-        self.notes.append(f"liquidations: top {len(families)} instrument families by volume")
+        detail = f"top {len(families)} instrument families by volume"
         results = self.fan_out(lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
                                families, limit=self.liquidation_limit)
         failed = [r for r in results if isinstance(r, ExchangeError)]
@@ -535,7 +535,7 @@ class Okx(Exchange):
             events.update((e.key(), e) for e in family_events if start_ms <= e.event_time_ms <= end_ms)
         if skipped:
             self.notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
-        return sorted(events.values(), key=lambda e: e.event_time_ms)
+        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms), detail, tuple(self.notes))
 
     def _family_liquidations(self, family: str, start_ms: int, end_ms: int,
                              instruments: dict[str, dict]) -> tuple[list[LiquidationEvent], int, str | None]:

@@ -35,7 +35,7 @@ def fetch_one(cls: type[Exchange], client: HttpClient, url: str, timeout: float 
     except Exception as e:  # a payload shape no parser expected: report it, keep the other venues
         return VenueSnapshot.failed(cls.id, cls.kind, f"could not read the response ({type(e).__name__}: {e})"[:300],
                                     elapsed())
-    return replace(snap, latency_ms=elapsed(), notes=tuple(exchange.notes))
+    return replace(snap, latency_ms=elapsed())
 
 
 def fetch_venues(venue_ids: Iterable[str], client: HttpClient, urls: dict[str, str],

@@ -58,15 +58,13 @@ def _poll_one(venue: str, settings, client, start_ms: int, end_ms: int, symbols:
 
     exchange = EXCHANGES[venue](client, settings.venue_url(venue), Deadline(settings["http.venue_timeout"]))
     try:
-        events = exchange.poll_liquidations(start_ms, end_ms, symbols)
+        polled = exchange.poll_liquidations(start_ms, end_ms, symbols)
     except ExchangeError as e:
-        return PollResult(venue, error=e.reason, notes=tuple(exchange.notes))
+        return PollResult(venue, error=e.reason)
     except Exception as e:  # a payload shape no parser expected: report it, keep the other venue
         return PollResult(venue, error=f"could not read the response ({type(e).__name__}: {e})"[:300])
-    detail = "; ".join(n for n in exchange.notes if n.startswith("liquidations:")) or "all symbols"
-    detail = detail.removeprefix("liquidations: ")
-    new = store_polled(db, venue, events, start_ms, end_ms, detail)
-    return PollResult(venue, len(events), new, notes=tuple(n for n in exchange.notes if not n.startswith("liquidations:")))
+    new = store_polled(db, venue, polled.events, start_ms, end_ms, polled.detail)
+    return PollResult(venue, len(polled.events), new, notes=polled.notes)
 
 
 def poll(settings, venues: Sequence[str], start_ms: int, end_ms: int, symbols: int, db) -> list[PollResult]:

@@ -52,21 +52,24 @@ def many_rows(count, time_of=lambda i: T0S + i // 2):
 # -- sides, units, range --------------------------------------------------------------------------
 
 def test_sides_quantities_and_usd_values(gate, fake):
-    events = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    events = polled.events
     # LUNA_USDT is not trading: ignored; the row without prices is skipped; 13:01:40 is out of range
     assert as_tuples(events) == expected()
-    assert gate.notes == ["1 malformed liquidation record skipped"]
+    assert polled.notes == ("1 malformed liquidation record skipped",)
     assert [r.query for r in fake.requests if r.path == PATH] == [
         {"from": str(T0S), "to": str(T0S + 3600), "limit": "1000"}]
 
 
 def test_range_bounds_are_inclusive_to_the_millisecond(gate):
-    events = gate.poll_liquidations(T0 + 1, T0 + 120_000, symbols=50)
+    polled = gate.poll_liquidations(T0 + 1, T0 + 120_000, symbols=50)
+    events = polled.events
     assert as_tuples(events) == expected(T0 + 60_000, T0 + 120_000)
 
 
 def test_three_hours_are_asked_in_hour_windows(gate, fake):
-    events = gate.poll_liquidations(T0 - 2 * HOUR, T0 + HOUR, symbols=50)
+    polled = gate.poll_liquidations(T0 - 2 * HOUR, T0 + HOUR, symbols=50)
+    events = polled.events
     assert windows_asked(fake) == [(T0S - 7200, T0S - 3600), (T0S - 3600, T0S), (T0S, T0S + 3600)]
     assert as_tuples(events) == expected()  # the 12:00:00 row, in two windows, comes once
 
@@ -82,28 +85,31 @@ def test_windows_cover_the_range_without_exceeding_an_hour():
 
 def test_paging_returns_every_row_once(gate, fake):
     fake.add("gateio", PATH, liq_orders(many_rows(2500)))
-    events = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    events = polled.events
     assert len(events) == 2500 == len({e.key() for e in events})
     assert sorted(e.price for e in events) == [80000.0 + i for i in range(2500)]
     # a full page ends at its oldest second, which the next page asks for again
     assert windows_asked(fake) == [(T0S, T0S + 3600), (T0S, T0S + 750), (T0S, T0S + 251)]
-    assert gate.notes == []
+    assert polled.notes == ()
 
 
 def test_a_full_page_within_one_second_is_noted(gate, fake):
     fake.add("gateio", PATH, liq_orders(many_rows(1200, time_of=lambda i: T0S + 10)))
-    events = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    events = polled.events
     assert len(events) == 1000 and len(windows_asked(fake)) == 1
-    assert gate.notes == ["at least 1000 liquidations at 2025-12-01 12:00:10 UTC: some may be missing"]
+    assert polled.notes == ("at least 1000 liquidations at 2025-12-01 12:00:10 UTC: some may be missing",)
 
 
 def test_page_cap_is_noted(gate, fake):
     gate.liq_pages = 2
     fake.add("gateio", PATH, liq_orders(many_rows(2500)))
-    events = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    events = polled.events
     assert len(events) == 1998  # two pages of 1000, sharing two rows of one second
-    assert gate.notes == [("liquidations from 2025-12-01 12:00:00 UTC to 2025-12-01 12:04:11 UTC not read: "
-                           "over 2 pages")]
+    assert polled.notes == (("liquidations from 2025-12-01 12:00:00 UTC to 2025-12-01 12:04:11 UTC not read: "
+                           "over 2 pages"),)
 
 
 def test_time_span():
@@ -124,10 +130,10 @@ def test_http_400_surfaces_with_gates_message(gate, fake):
     fake.add("gateio", PATH, Reply({"label": "INVALID_PARAM_VALUE", "message": "Invalid request parameter `from`"},
                                    status=400))
     with pytest.raises(ExchangeError, match=r"HTTP 400 .*Invalid request parameter `from` \(code INVALID_PARAM"):
-        gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+        polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
 
 
 def test_malformed_page_is_one_line_error(gate, fake):
     fake.add("gateio", PATH, Reply({"data": []}))
     with pytest.raises(ExchangeError, match="^gateio: unexpected liq_orders payload: expected a list, got dict$"):
-        gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+        polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)

@@ -66,20 +66,22 @@ def liquidation_queries(fake, family=None):
 # -- sides, units, range --------------------------------------------------------------------------
 
 def test_sides_quantities_and_usd_values(okx):
-    events = okx.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    events = polled.events
     assert as_tuples(events) == expected()
     # BTC-USDT's empty bkPx is skipped and counted; its 13:01 detail and the 11:00 bulk are out of range
-    assert okx.notes == ["liquidations: top 4 instrument families by volume",
-                         "1 malformed liquidation record skipped"]
+    assert polled.detail == "top 4 instrument families by volume"
+    assert polled.notes == ("1 malformed liquidation record skipped",)
 
 
 def test_range_bounds_are_inclusive(okx):
-    events = okx.poll_liquidations(T0 + 120_000, T0 + 180_000, symbols=50)
+    polled = okx.poll_liquidations(T0 + 120_000, T0 + 180_000, symbols=50)
+    events = polled.events
     assert as_tuples(events) == expected(T0 + 120_000, T0 + 150_000, T0 + 180_000)
 
 
 def test_first_page_starts_at_the_end_of_the_range(okx, fake):
-    okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
     assert liquidation_queries(fake) == [{"instType": "SWAP", "instFamily": "BTC-USDT", "state": "filled",
                                           "limit": "100", "after": str(T0 + HOUR + 1)}]
 
@@ -87,14 +89,15 @@ def test_first_page_starts_at_the_end_of_the_range(okx, fake):
 # -- families -------------------------------------------------------------------------------------
 
 def test_symbols_caps_the_families_by_volume(okx, fake):
-    events = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    events = polled.events
     assert {q["instFamily"] for q in liquidation_queries(fake)} == {"BTC-USDT"}
     assert {e.symbol for e in events} == {"BTC-USDT-SWAP"} and len(events) == 4
-    assert okx.notes[0] == "liquidations: top 1 instrument families by volume"
+    assert polled.detail == "top 1 instrument families by volume"
 
 
 def test_families_ranked_by_usd_volume(okx, fake):
-    okx.poll_liquidations(T0, T0 + HOUR, symbols=3)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=3)
     # BTC-USDT 2.1e9, ETH-USDT 4.5e8, DOGE-USDT 3e8, BTC-USDC 1.0e8; BTC-USD is coin-margined
     assert {q["instFamily"] for q in liquidation_queries(fake)} == {"BTC-USDT", "ETH-USDT", "DOGE-USDT"}
 
@@ -118,7 +121,8 @@ def test_coin_margined_rows_are_ignored_not_counted():
 # -- paging ---------------------------------------------------------------------------------------
 
 def test_paging_returns_every_detail_once(okx, fake):
-    events = okx.poll_liquidations(BULK_START_MS, T0 - 1, symbols=1)
+    polled = okx.poll_liquidations(BULK_START_MS, T0 - 1, symbols=1)
+    events = polled.events
     assert len(events) == BULK_COUNT == len({e.key() for e in events})
     assert [e.price for e in events] == [80000.0 + i for i in range(BULK_COUNT)]
     assert {e.side for e in events[::2]} == {"long"} and {e.side for e in events[1::2]} == {"short"}
@@ -132,7 +136,8 @@ def test_details_sharing_a_millisecond_across_pages_are_all_kept(okx, fake):
     twin = {**details[50], "bkPx": "99999"}  # same ts as the 100th newest: the first page's oldest
     row = {"instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "details": [*details, twin]}
     fake.add("okx", PATH, liquidation_orders([row]))
-    events = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    events = polled.events
     assert len(events) == 151 and 99999.0 in {e.price for e in events}
 
 
@@ -140,16 +145,18 @@ def test_a_full_page_within_one_millisecond_is_noted(okx, fake):
     details = [{**d, "ts": str(T0 + 5000)} for d in bulk_details(150)]
     fake.add("okx", PATH, liquidation_orders([{"instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT",
                                                "details": details}]))
-    events = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    events = polled.events
     assert len(events) == 100 and len(liquidation_queries(fake)) == 2
-    assert "liquidation history of BTC-USDT cut at one crowded millisecond" in okx.notes
+    assert "liquidation history of BTC-USDT cut at one crowded millisecond" in polled.notes
 
 
 def test_page_cap_is_noted(okx, fake):
     okx.liquidation_pages = 2
-    events = okx.poll_liquidations(BULK_START_MS, T0 - 1, symbols=1)
+    polled = okx.poll_liquidations(BULK_START_MS, T0 - 1, symbols=1)
+    events = polled.events
     assert len(events) == 199  # two pages of 100, sharing one millisecond
-    assert "liquidation history of BTC-USDT cut at 2 pages" in okx.notes
+    assert "liquidation history of BTC-USDT cut at 2 pages" in polled.notes
 
 
 def test_page_extent():
@@ -164,22 +171,23 @@ def test_a_failing_family_is_noted_and_the_others_count(okx, fake):
     serve = liquidation_orders(liquidation_rows())
     fake.add("okx", PATH, lambda r: error("51001", "Instrument ID does not exist")
              if r.query.get("instFamily") == "ETH-USDT" else serve(r))
-    events = okx.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=50)
+    events = polled.events
     assert {e.symbol for e in events} == {"BTC-USDT-SWAP", "DOGE-USDT-SWAP", "BTC-USDC-SWAP"} and len(events) == 6
     assert ("liquidations missing for 1 of 4 instrument families: Instrument ID does not exist (code 51001)"
-            in okx.notes)
+            in polled.notes)
 
 
 def test_all_families_failing_raises(okx, fake):
     fake.add("okx", PATH, lambda r: error("51001", "Instrument ID does not exist"))
     with pytest.raises(ExchangeError, match=r"^okx: Instrument ID does not exist \(code 51001\)$"):
-        okx.poll_liquidations(T0, T0 + HOUR, symbols=2)
+        polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=2)
 
 
 def test_malformed_page_fails_the_family(okx, fake):
     fake.add("okx", PATH, Reply({"code": "0", "msg": "", "data": {}}))
     with pytest.raises(ExchangeError, match="unexpected liquidation-orders payload"):
-        okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+        polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
 
 
 @pytest.mark.parametrize(("query", "message"), [
