@@ -286,19 +286,31 @@ def _migrate(engine: Engine, where: str) -> tuple[str, str | None, str]:
     with engine.connect() as conn:
         current, has_tables = _schema_state(conn)
     _refuse_unknown(current, has_tables, where)
-    if current == SCHEMA_HEAD:
-        return SCHEMA_HEAD, current, "current"
-    with write_lock(engine) as conn:
-        current, has_tables = _schema_state(conn)  # again, now that no one else can be migrating
-        _refuse_unknown(current, has_tables, where)
-        if current != SCHEMA_HEAD:
-            _upgrade(conn)
+    if current != SCHEMA_HEAD:
+        with write_lock(engine) as conn:
+            current, has_tables = _schema_state(conn)  # again, now that no one else can be migrating
+            _refuse_unknown(current, has_tables, where)
+            if current != SCHEMA_HEAD:
+                _upgrade(conn)
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+        _ensure_wal(engine)
     if current == SCHEMA_HEAD:
         return SCHEMA_HEAD, current, "current"
     return SCHEMA_HEAD, current, "created" if current is None else "upgraded"
+
+
+def _ensure_wal(engine: Engine) -> None:
+    """Switch a SQLite file to write-ahead logging (it stays so). The switch needs the file to
+    itself: when another process holds it, the next writer to open it makes the switch."""
+    from sqlalchemy.exc import OperationalError
+
+    with engine.connect() as conn:
+        if conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal":
+            return
+        try:
+            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+        except OperationalError as e:
+            log.debug("journal mode left for the next writer: %s", one_line(e))
 
 
 def open_database(db: str, *, create: bool = True, mkdir: bool | None = None) -> Database:
