@@ -14,6 +14,12 @@ liquidations
           over the timed part (frame generation excluded) and the process's resident memory at
           checkpoints. Then --ws-events (default 200,000) sent through a loopback websocket to the
           running collector, end to end. Target: ≥ 20,000 events/s and flat memory.
+database  what every database command pays: `stats` on an empty database against a bare interpreter
+          (median of --runs); on --days (default 730) of synthetic history, `stats` and `backtest`
+          (whole history and --days 30) end to end in a fresh process, median wall and peak memory;
+          the indexes of `exchange_snapshots` and `liquidations`, and the bytes one stored
+          liquidation event costs (table and indexes, from SQLite's dbstat). Targets: `stats` on an
+          empty database ≤ 0.25 s, `backtest` on two years ≤ 1 s and ≤ 100 MiB.
 history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
           line each) of synthetic history bulk-inserted into a temporary SQLite database, then
           `trend`, `backtest` and `predict funding` each run end to end in a fresh process: wall
@@ -67,6 +73,7 @@ def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
     from perps_tracker.exchanges import EXCHANGES
     from perps_tracker.exchanges.http import HttpClient, HttpSettings
     from perps_tracker.services.fetch import fetch_one
+    from perps_tracker.services.runtime import Runtime
     from perps_tracker.services.snapshot import take_snapshot
     from perps_tracker.storage.db import open_database
     from tests.fakes import FakeVenues
@@ -96,15 +103,15 @@ def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
             alone[venue] = best / 1000
             print(f"  {venue:<12} alone: {best:6.0f} ms  {requests:4d} requests")
 
-        db = open_database(settings.db)
         walls = []
-        for _ in range(runs):
-            weight.reset()
-            fake.requests.clear()
-            start = time.perf_counter()
-            snap = take_snapshot(settings, list(EXCHANGES), datetime.now(timezone.utc), db=db)
-            walls.append(time.perf_counter() - start)
-        db.dispose()
+        with Runtime(settings, db=open_database(settings.db)) as rt:
+            for _ in range(runs):
+                weight.reset()
+                fake.requests.clear()
+                start = time.perf_counter()
+                snap = take_snapshot(rt, list(EXCHANGES), datetime.now(timezone.utc))
+                walls.append(time.perf_counter() - start)
+            rt.reader().dispose()
         assert not snap.failed, [v.error for v in snap.failed]
         wall = min(walls)
         slowest = max(alone, key=alone.get)
@@ -294,6 +301,91 @@ def _run_measured(args: list[str]) -> tuple[float, float, int]:
     return wall, peak, proc.returncode
 
 
+def _median_run(args: list[str], runs: int) -> tuple[float, float]:
+    """Median wall seconds and the largest peak RSS (MB) of `perps-tracker ARGS` over `runs` fresh processes."""
+    walls, peaks = [], []
+    for _ in range(runs):
+        wall, peak, _ = _run_measured(args)
+        walls.append(wall)
+        peaks.append(peak)
+    return statistics.median(walls), max(peaks)
+
+
+def _bare(runs: int) -> float:
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls)
+
+
+def _event_bytes(path, n: int = 200_000) -> None:
+    """Store `n` synthetic liquidation events and report what each costs on disk, table and indexes."""
+    import random
+    import sqlite3
+
+    from perps_tracker.storage.db import open_database
+
+    db = open_database(str(path))
+    rng = random.Random(3)
+    rows = [{"exchange": rng.choice(("binance", "bybit", "okx")), "symbol": f"C{rng.randrange(500)}USDT",
+             "side": rng.choice(("long", "short")), "price": rng.uniform(0.01, 1e5), "quantity": rng.uniform(0.001, 1e4),
+             "value_usd": rng.uniform(10, 1e6), "event_time_ms": 1_700_000_000_000 + i * 37, "source": "ws"}
+            for i in range(n)]
+    from perps_tracker.storage.models import Liquidation
+
+    with db.engine.begin() as conn:
+        conn.execute(Liquidation.__table__.insert(), rows)
+    db.dispose()
+    con = sqlite3.connect(path)
+    con.execute("VACUUM")
+    try:
+        sizes = dict(con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+    except sqlite3.OperationalError:
+        sizes = {}
+    names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'liquidations'")]
+    con.close()
+    total = sum(sizes.get(name, 0) for name in names)
+    index = total - sizes.get("liquidations", 0)
+    if total:
+        print(f"  one stored liquidation event: {total / n:.0f} bytes, of which indexes {index / n:.0f} "
+              f"({100 * index / total:.0f} %): {', '.join(f'{k} {sizes.get(k, 0) / n:.0f}' for k in names)}")
+
+
+def bench_database(days: int, seed: int, runs: int) -> None:
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from perps_tracker.storage.db import open_database
+    from tests.synthetic_history import market_history, store_history
+
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.db"
+        subprocess.run([sys.executable, "-m", "perps_tracker", "init", "--db", str(empty)], capture_output=True,
+                       check=True)
+        wall, _ = _median_run(["stats", "--db", str(empty)], runs)
+        bare = _bare(runs)
+        print(f"stats on an empty database: median {wall:.3f} s (bare interpreter {bare:.3f} s) over {runs} runs")
+        path = Path(tmp) / "history.db"
+        db = open_database(str(path))
+        store_history(db, market_history(1_700_000_000 // 3600 * 3600, days * 24, seed))
+        db.dispose()
+        print(f"on {days} days of hourly history ({days * 24:,} snapshots, 8 venues each):")
+        for args in (["stats"], ["backtest"], ["backtest", "--days", "30"]):
+            wall, rss = _median_run([*args, "--db", str(path)], runs)
+            print(f"  perps-tracker {' '.join(args):<20} median {wall:6.2f} s   peak RSS {rss:5.0f} MB")
+        con = sqlite3.connect(path)
+        for table in ("exchange_snapshots", "liquidations"):
+            indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                                  (table,)).fetchall()
+            print(f"  indexes of {table}: " + "; ".join(f"{n}" for n, _ in indexes))
+        con.close()
+        _event_bytes(Path(tmp) / "events.db")
+
+
 def bench_history(days: int, seed: int, compare: bool) -> None:
     import tempfile
     from pathlib import Path
@@ -352,6 +444,11 @@ def main() -> None:
     liq.add_argument("--dupes", type=float, default=0.05, help="share of repeated events")
     liq.add_argument("--batch", type=int, default=10_000, help="events per write")
     liq.add_argument("--ws-events", type=int, default=200_000, help="events through a loopback websocket (0: skip)")
+    dbase = sub.add_parser("database", help="stats on an empty database; stats and backtest on years of history; "
+                                             "index sizes")
+    dbase.add_argument("--days", type=int, default=730)
+    dbase.add_argument("--seed", type=int, default=1)
+    dbase.add_argument("--runs", type=int, default=5)
     hist = sub.add_parser("history", help="time trend, backtest, predict funding, alerts and stats on years of "
                                           "hourly history")
     hist.add_argument("--days", type=int, default=730)
@@ -364,6 +461,8 @@ def main() -> None:
         bench_startup(args.runs)
     elif args.what == "snapshot":
         bench_snapshot(args.delay, args.symbols, args.runs)
+    elif args.what == "database":
+        bench_database(args.days, args.seed, args.runs)
     elif args.what == "history":
         bench_history(args.days, args.seed, args.compare_models)
 

@@ -17,6 +17,7 @@ from perps_tracker.errors import ExchangeError, TrackerError
 from perps_tracker.exchanges import EXCHANGES
 from perps_tracker.model.history import DAY, HOUR, VenueHistory, venue_at
 from perps_tracker.services.backfill import Reporter, backfill, window
+from perps_tracker.services.runtime import Runtime
 from perps_tracker.storage.models import (
     BackfillDownload,
     ExchangeSnapshot,
@@ -81,7 +82,7 @@ def test_window_ends_with_the_hour_before_the_current_one():
 
 
 def test_fills_every_missing_hour_scored_like_a_snapshot(database, settings, downloads):
-    result = backfill(settings, 2, NOW, VENUES, db=database)
+    result = backfill(Runtime(settings, db=database), 2, NOW, VENUES)
     assert (result.planned, result.stored, result.without_data) == (48, 48, 0)
     stored = rows(database, MarketSnapshot.timestamp, MarketSnapshot.source, MarketSnapshot.total_volume_usd,
                   MarketSnapshot.btc_price, MarketSnapshot.composite_score, MarketSnapshot.oi_change_24h_pct)
@@ -100,7 +101,7 @@ def test_fills_every_missing_hour_scored_like_a_snapshot(database, settings, dow
 
 
 def test_a_rebuilt_row_matches_venue_at(database, settings, downloads):
-    backfill(settings, 1, NOW, VENUES, db=database)
+    backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     hour = CURRENT - 5 * HOUR
     expected = venue_at(synthetic("bybit", CURRENT - 2 * DAY, CURRENT), hour)
     (row,) = rows(database, ExchangeSnapshot.__table__, where=(ExchangeSnapshot.exchange == "bybit")
@@ -113,12 +114,12 @@ def test_a_rebuilt_row_matches_venue_at(database, settings, downloads):
 def test_live_rows_are_never_touched_and_filled_hours_not_redone(database, settings, downloads):
     live = CURRENT - 3 * HOUR
     add_snapshot(database, live, composite=0.42)
-    first = backfill(settings, 1, NOW, VENUES, db=database)
+    first = backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     assert (first.planned, first.stored, first.existing) == (23, 23, {"live": 1})
     (row,) = rows(database, MarketSnapshot.source, MarketSnapshot.composite_score,
                   where=MarketSnapshot.timestamp == live)
     assert tuple(row) == ("live", 0.42)
-    again = backfill(settings, 1, NOW, VENUES, db=database)
+    again = backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     assert (again.planned, again.stored, again.existing) == (0, 0, {"live": 1, "backfill": 23})
     calls, _ = downloads
     assert len(calls) == 3  # nothing downloaded the second time
@@ -127,7 +128,7 @@ def test_live_rows_are_never_touched_and_filled_hours_not_redone(database, setti
 def test_a_failed_venue_is_a_failed_row_and_named(database, settings, downloads):
     _, failing = downloads
     failing.add("bybit")
-    result = backfill(settings, 1, NOW, VENUES, db=database)
+    result = backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     assert result.stored == 24
     assert [(o.exchange, o.status, o.error) for o in result.failed_venues] == [("bybit", "failed",
                                                                                "HTTP 451 at /history")]
@@ -141,7 +142,7 @@ def test_no_venue_readable_stores_nothing(database, settings, downloads):
     _, failing = downloads
     failing.update(VENUES)
     with pytest.raises(TrackerError, match="no venue's history could be read, nothing stored"):
-        backfill(settings, 1, NOW, VENUES, db=database)
+        backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     assert rows(database, MarketSnapshot.id) == []
 
 
@@ -156,10 +157,10 @@ def test_interrupted_run_resumes_without_downloading_again(database, settings, d
             raise Stop()
 
     with pytest.raises(Stop):
-        backfill(settings, 1, NOW, VENUES, reporter=Reporter(store_progress=interrupt), db=database)
+        backfill(Runtime(settings, db=database), 1, NOW, VENUES, reporter=Reporter(store_progress=interrupt))
     assert len(rows(database, MarketSnapshot.id)) == 5
     assert len(rows(database, BackfillDownload.id)) == 3  # every download kept
-    result = backfill(settings, 1, NOW, VENUES, db=database)
+    result = backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     assert (result.planned, result.stored, result.existing) == (19, 19, {"backfill": 5})
     assert [o.status for o in result.venues] == ["kept"] * 3
     assert len(calls) == 3  # no venue downloaded twice
@@ -168,7 +169,7 @@ def test_interrupted_run_resumes_without_downloading_again(database, settings, d
 
 def test_days_are_bounded(database, settings):
     with pytest.raises(TrackerError, match="between 1 and 30"):
-        backfill(settings, 31, NOW, VENUES, db=database)
+        backfill(Runtime(settings, db=database), 31, NOW, VENUES)
 
 
 def test_stats_show_backfill_coverage_per_venue(database, settings, downloads):
@@ -176,7 +177,7 @@ def test_stats_show_backfill_coverage_per_venue(database, settings, downloads):
 
     _, failing = downloads
     failing.add("hyperliquid")
-    backfill(settings, 1, NOW, VENUES, db=database)
+    backfill(Runtime(settings, db=database), 1, NOW, VENUES)
     stats = collect_stats(database, NOW, list(EXCHANGES))
     assert (stats.backfill.snapshots, stats.backfill.first, stats.backfill.last) == (24, CURRENT - DAY, CURRENT - HOUR)
     by_venue = {c.exchange: c.backfill_hours for c in stats.coverage}
@@ -185,8 +186,8 @@ def test_stats_show_backfill_coverage_per_venue(database, settings, downloads):
 
 def test_only_the_missing_stretch_is_downloaded(database, settings, downloads):
     calls, _ = downloads
-    backfill(settings, 1, NOW, VENUES, db=database)
-    result = backfill(settings, 2, NOW, VENUES, db=database)
+    backfill(Runtime(settings, db=database), 1, NOW, VENUES)
+    result = backfill(Runtime(settings, db=database), 2, NOW, VENUES)
     assert (result.planned, result.stored) == (24, 24)
     # The second run needs hours CURRENT − 2 d … CURRENT − 1 d − 1 h, plus the 24 h warm-up before.
     assert sorted(calls[3:]) == sorted((v, CURRENT - 3 * DAY, CURRENT - DAY) for v in VENUES)

@@ -299,6 +299,7 @@ def test_two_runs_at_once_in_one_hour_both_land(env, database):
     import threading
 
     from perps_tracker.config import load_settings
+    from perps_tracker.services.runtime import Runtime
     from perps_tracker.services.snapshot import take_snapshot
 
     env.setenv("PERPS_TRACKER_DB", database.url)
@@ -307,7 +308,8 @@ def test_two_runs_at_once_in_one_hour_both_land(env, database):
 
     def run(venues):
         try:
-            take_snapshot(settings, venues, NOW)
+            with Runtime(settings) as rt:
+                take_snapshot(rt, venues, NOW)
         except Exception as e:  # noqa: BLE001 - reported by the assertion below
             errors.append(e)
 
@@ -355,7 +357,7 @@ def test_status_line_while_fetching_only_on_a_terminal(runner, env, monkeypatch)
 
     from rich.console import Console
 
-    import perps_tracker.render as render
+    import perps_tracker.render.snapshot as render
 
     screen = io.StringIO()
     monkeypatch.setattr(render, "error_console", Console(file=screen, force_terminal=True, width=80))

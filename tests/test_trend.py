@@ -24,7 +24,7 @@ from perps_tracker.model.analysis import (
     trend_direction,
     volatility_regime,
 )
-from perps_tracker.render import braille_chart
+from perps_tracker.render.history import braille_chart
 from tests.conftest import ts
 from tests.synthetic_history import store_history
 

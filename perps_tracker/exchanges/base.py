@@ -20,7 +20,6 @@ from perps_tracker.model.market import Market, VenueSnapshot, summarize
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
     from perps_tracker.exchanges.http import Deadline, HttpClient
     from perps_tracker.model.history import Progress, VenueHistory
-    from perps_tracker.model.liquidation import LiquidationEvent
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -22,57 +22,56 @@ def _entry(stored, earlier: bool) -> Entry:
                  stored.why, stored.id, stored.timestamp, stored.deliveries, earlier)
 
 
-def run_alerts(settings, now: int, *, notify: bool, post: Callable | None = None) -> AlertRun:
-    """Evaluate the newest snapshot, store the decisions and, with `notify`, deliver.
-
-    `post(webhook, notice)` sends one notice (tests may pass their own); the default posts with
-    `perps_tracker.services.notify.send`.
-    """
+def run_alerts(rt, now: int, *, notify: bool, post: Callable | None = None) -> AlertRun:
+    """Evaluate the newest snapshot, store the decisions and, with `notify`, deliver (`rt`: the
+    command's Runtime). `post(webhook, notice)` sends one notice (tests may pass their own); the
+    default posts with `perps_tracker.services.notify.send`."""
     from perps_tracker.errors import ConfigError, TrackerError
     from perps_tracker.storage import alerts as store
-    from perps_tracker.storage.db import open_database
 
-    webhooks = settings.webhook_urls() if notify else {}
+    webhooks = rt.settings.webhook_urls() if notify else {}
     if notify and not webhooks:
         raise ConfigError("--notify needs a webhook: set webhooks.discord, webhooks.slack or webhooks.json "
                           "in the config file (see docs/alerts.md)")
-    db = open_database(settings.db, create=False)
-    try:
-        found = store.latest_inputs(db)
-        if found is None:
-            raise TrackerError("no snapshot to evaluate yet: take one with `perps-tracker snapshot`")
-        ref, inputs = found
-        evaluations = evaluate(inputs)
-        before = store.alerts_between(db, ref.timestamp - 24 * HOUR, ref.timestamp)
-        done = {a.strategy: a for a in before if a.snapshot_timestamp == ref.timestamp}
-        raised = [Raised(a.strategy, a.snapshot_timestamp, a.confidence) for a in before if a.raised]
-        fresh = [e for e in evaluations if e.strategy not in done]
-        decisions = decide(fresh, ref.timestamp, raised)
-        new = [store.NewAlert(d.evaluation.strategy, d.evaluation.tier, d.evaluation.confidence,
-                              d.evaluation.direction, d.evaluation.reasons, d.status, d.why)
-               for d in decisions if d.status != "not_fired"]
-        stored = {a.strategy: a for a in store.record_alerts(db, ref.timestamp, now, new)} if new else {}
-        delivered, failures = {}, []
-        if notify:
-            current = [a.id for a in list(done.values()) + list(stored.values()) if a.raised]
-            store.queue_deliveries(db, current, sorted(webhooks))
-            delivered, failures = deliver(db, settings, webhooks, now, post)
-            stored = {a.strategy: a for a in store.alerts_between(db, ref.timestamp - 1, ref.timestamp)}
-            done = {s: stored[s] for s in done}
-        entries = []
-        by_decision = {d.evaluation.strategy: d for d in decisions}
-        for e in evaluations:
-            if e.strategy in done:
-                entries.append(_entry(done[e.strategy], earlier=True))
-            elif e.strategy in stored:
-                entries.append(_entry(stored[e.strategy], earlier=False))
-            else:
-                d = by_decision[e.strategy]
-                entries.append(Entry(e.strategy, e.tier, e.confidence, e.direction, e.reasons, d.status, d.why))
-    finally:
-        db.dispose()
-    return AlertRun(now, ref.timestamp, ref.source, tuple(entries), tuple(sorted(webhooks)),
+    db = rt.db(create=False)
+    found = store.latest_inputs(db)
+    if found is None:
+        raise TrackerError("no snapshot to evaluate yet: take one with `perps-tracker snapshot`")
+    ref, inputs = found
+    evaluations = evaluate(inputs)
+    before = store.alerts_between(db, ref.timestamp - 24 * HOUR, ref.timestamp)
+    done = {a.strategy: a for a in before if a.snapshot_timestamp == ref.timestamp}
+    raised = [Raised(a.strategy, a.snapshot_timestamp, a.confidence) for a in before if a.raised]
+    decisions = decide([e for e in evaluations if e.strategy not in done], ref.timestamp, raised)
+    new = [store.NewAlert(d.evaluation.strategy, d.evaluation.tier, d.evaluation.confidence,
+                          d.evaluation.direction, d.evaluation.reasons, d.status, d.why)
+           for d in decisions if d.status != "not_fired"]
+    stored = {a.strategy: a for a in store.record_alerts(db, ref.timestamp, now, new)} if new else {}
+    delivered, failures = {}, []
+    if notify:
+        current = [a.id for a in list(done.values()) + list(stored.values()) if a.raised]
+        store.queue_deliveries(db, current, sorted(webhooks))
+        delivered, failures = deliver(db, rt.settings, webhooks, now, post)
+        stored = {a.strategy: a for a in store.alerts_between(db, ref.timestamp - 1, ref.timestamp)}
+        done = {s: stored[s] for s in done}
+    entries = _entries(evaluations, decisions, done, stored)
+    return AlertRun(now, ref.timestamp, ref.source, entries, tuple(sorted(webhooks)),
                     tuple(sorted(delivered.items())), tuple(failures))
+
+
+def _entries(evaluations, decisions, done, stored) -> tuple[Entry, ...]:
+    """Every strategy's outcome, in §6 order: decided earlier, stored now, or not raised."""
+    by_decision = {d.evaluation.strategy: d for d in decisions}
+    entries = []
+    for e in evaluations:
+        if e.strategy in done:
+            entries.append(_entry(done[e.strategy], earlier=True))
+        elif e.strategy in stored:
+            entries.append(_entry(stored[e.strategy], earlier=False))
+        else:
+            d = by_decision[e.strategy]
+            entries.append(Entry(e.strategy, e.tier, e.confidence, e.direction, e.reasons, d.status, d.why))
+    return tuple(entries)
 
 
 def deliver(db, settings, webhooks: dict[str, str], now: int, post: Callable | None = None

@@ -19,12 +19,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable, Sequence
 
 from perps_tracker.errors import ExchangeError, TrackerError
 from perps_tracker.model.history import DAY, HOUR, VenueHistory, hour_runs, venue_at
 from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.model.times import utc
 
 MAX_DAYS = 30
 
@@ -83,89 +84,91 @@ def window(now: datetime, days: int) -> tuple[int, int]:
     return current - days * DAY, current - HOUR
 
 
-def _download(cls, client, url: str, start: int, end: int, cancel: threading.Event,
-              progress: Callable[[int, int], None]) -> VenueHistory:
-    def report(done: int, total: int) -> None:
-        if cancel.is_set():
-            raise Cancelled()
-        progress(done, total)
-
-    return cls(client, url).history(start, end, report)
-
-
-def backfill(settings, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter | None = None,
-             db=None) -> BackfillResult:
-    """Fill the missing hours of the last `days` days. Raises TrackerError when no venue could be
-    read at all (nothing is stored); KeyboardInterrupt leaves what was stored and downloaded."""
-    from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.exchanges.http import HttpClient, HttpSettings
-    from perps_tracker.model.snapshot import build_snapshot
+def backfill(rt, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter | None = None
+             ) -> BackfillResult:
+    """Fill the missing hours of the last `days` days (`rt`: the command's Runtime). Raises TrackerError
+    when no venue could be read at all (nothing is stored); KeyboardInterrupt leaves what was stored
+    and downloaded."""
     from perps_tracker.storage import backfill as store
-    from perps_tracker.storage.db import open_database
-    from perps_tracker.storage.snapshots import previous_oi, store_snapshot
 
     if not 1 <= days <= MAX_DAYS:
         raise TrackerError(f"--days must be between 1 and {MAX_DAYS}")
     reporter = reporter or Reporter()
     first, last = window(now, days)
-    own_db = db is None
-    db = open_database(settings.db) if own_db else db
-    try:
-        existing = store.stored_hours(db, first, last)
-        planned = [h for h in range(first, last + 1, HOUR) if h not in existing]
-        counts: dict[str, int] = {}
-        for source in existing.values():
-            counts[source] = counts.get(source, 0) + 1
-        if not planned:
-            return BackfillResult(days, first, last, 0, 0, counts, 0)
-        # Candles opening in [H − 24 h, H) rebuild hour H; the download reaches one hour past the
-        # newest planned hour so that the funding settled and open interest at that hour are in it.
-        start, end = planned[0] - DAY, planned[-1] + HOUR
-        histories, outcomes = _download_all(settings, db, EXCHANGES, venue_ids, start, end, now, reporter,
-                                            HttpClient, HttpSettings)
-        if not histories:
-            reasons = "; ".join(f"{o.exchange}: {o.error}" for o in outcomes)
-            raise TrackerError(f"no venue's history could be read, nothing stored ({reasons})")
-        stored, without, hours_ok, meanwhile = 0, 0, {v: set() for v in venue_ids}, set()
-        failed_rows = [VenueSnapshot.failed(o.exchange, EXCHANGES[o.exchange].kind, o.error or "failed")
-                       for o in outcomes if o.status == "failed"]
-        for n, hour in enumerate(planned, 1):
-            rows = [venue_at(h, hour) for h in histories] + failed_rows
-            ok = [r for r in rows if r.ok]
-            if ok:
-                moment = datetime.fromtimestamp(hour, timezone.utc)
-                snap = build_snapshot(sorted(rows, key=lambda r: list(venue_ids).index(r.exchange)), moment,
-                                      previous_oi(db, hour))
-                if store_snapshot(db, snap, source="backfill", keep_existing=True) is not None:
-                    stored += 1
-                    for r in ok:
-                        hours_ok[r.exchange].add(hour)
-                else:
-                    meanwhile.add(hour)  # a live snapshot took this hour during the run
-            else:
-                without += 1
-            reporter.store_progress(n, len(planned))
-        store.forget_histories(db)
-    finally:
-        if own_db:
-            db.dispose()
-    filled = [h for h in planned if h not in meanwhile]
+    db = rt.db()
+    existing = store.stored_hours(db, first, last)
+    planned = [h for h in range(first, last + 1, HOUR) if h not in existing]
+    counts: dict[str, int] = {}
+    for source in existing.values():
+        counts[source] = counts.get(source, 0) + 1
+    if not planned:
+        return BackfillResult(days, first, last, 0, 0, counts, 0)
+    # Candles opening in [H − 24 h, H) rebuild hour H; the download reaches one hour past the
+    # newest planned hour so that the funding settled and open interest at that hour are in it.
+    histories, outcomes = _download_all(rt, venue_ids, planned[0] - DAY, planned[-1] + HOUR, now, reporter)
+    if not histories:
+        reasons = "; ".join(f"{o.exchange}: {o.error}" for o in outcomes)
+        raise TrackerError(f"no venue's history could be read, nothing stored ({reasons})")
+    stored = _store_hours(db, planned, histories, outcomes, venue_ids, reporter)
+    store.forget_histories(db)
+    return _result(days, first, last, planned, counts, stored, outcomes)
+
+
+@dataclass
+class _Stored:
+    """What storing the planned hours did: per venue the hours it gave a row to; hours left without data,
+    and hours a live snapshot took meanwhile."""
+
+    hours_ok: dict[str, set[int]]
+    without: int = 0
+    meanwhile: set[int] = field(default_factory=set)
+
+
+def _store_hours(db, planned: list[int], histories, outcomes, venue_ids, reporter: Reporter) -> _Stored:
+    """Rebuild and store each planned hour, oldest first, each in its own transaction."""
+    from perps_tracker.exchanges import EXCHANGES
+    from perps_tracker.model.snapshot import build_snapshot
+    from perps_tracker.storage.snapshots import previous_oi, store_snapshot
+
+    done = _Stored({v: set() for v in venue_ids})
+    order = {v: i for i, v in enumerate(venue_ids)}
+    failed_rows = [VenueSnapshot.failed(o.exchange, EXCHANGES[o.exchange].kind, o.error or "failed")
+                   for o in outcomes if o.status == "failed"]
+    for n, hour in enumerate(planned, 1):
+        rows = sorted([venue_at(h, hour) for h in histories] + failed_rows, key=lambda r: order[r.exchange])
+        ok = [r for r in rows if r.ok]
+        if not ok:
+            done.without += 1
+        elif store_snapshot(db, build_snapshot(rows, utc(hour), previous_oi(db, hour)), source="backfill",
+                            keep_existing=True) is None:
+            done.meanwhile.add(hour)  # a live snapshot took this hour during the run
+        else:
+            for r in ok:
+                done.hours_ok[r.exchange].add(hour)
+        reporter.store_progress(n, len(planned))
+    return done
+
+
+def _result(days, first, last, planned, counts, stored: _Stored, outcomes) -> BackfillResult:
+    filled = [h for h in planned if h not in stored.meanwhile]
     outcomes = [VenueOutcome(o.exchange, o.status, o.error, o.symbols, o.symbols_failed,
-                             len(hours_ok[o.exchange]), o.notes,
-                             tuple(hour_runs(h for h in filled if h not in hours_ok[o.exchange])))
+                             len(stored.hours_ok[o.exchange]), o.notes,
+                             tuple(hour_runs(h for h in filled if h not in stored.hours_ok[o.exchange])))
                 for o in outcomes]
-    stored_hours = set().union(*hours_ok.values()) if hours_ok else set()
-    unfilled = tuple(hour_runs(h for h in filled if h not in stored_hours))
-    return BackfillResult(days, first, last, len(planned), stored, counts, without, tuple(outcomes), unfilled)
+    with_rows = set().union(*stored.hours_ok.values())
+    unfilled = tuple(hour_runs(h for h in filled if h not in with_rows))
+    return BackfillResult(days, first, last, len(planned), len(with_rows), counts, stored.without, tuple(outcomes),
+                          unfilled)
 
 
-def _download_all(settings, db, registry, venue_ids, start, end, now, reporter, HttpClient, HttpSettings):
+def _download_all(rt, venue_ids, start, end, now, reporter):
     """Every venue's history (kept from an interrupted run, or downloaded, all at once); returns
     (histories, outcomes) in venue order. Each download is kept as soon as it finishes."""
     from concurrent.futures import as_completed
 
     from perps_tracker.storage import backfill as store
 
+    db = rt.db()
     results: dict[str, VenueHistory | VenueOutcome] = {}
     kept = set()
     for venue in venue_ids:
@@ -178,12 +181,15 @@ def _download_all(settings, db, registry, venue_ids, start, end, now, reporter, 
     todo = [v for v in venue_ids if v not in results]
     if todo:
         cancel = threading.Event()
-        client = HttpClient(HttpSettings.from_settings(settings))
 
         def one(venue: str) -> VenueHistory | VenueOutcome:
+            def report(done: int, total: int) -> None:
+                if cancel.is_set():
+                    raise Cancelled()
+                reporter.venue_progress(venue, done, total)
+
             try:
-                return _download(registry[venue], client, settings.venue_url(venue), start, end, cancel,
-                                 lambda done, total: reporter.venue_progress(venue, done, total))
+                return rt.venue(venue, deadline=False).history(start, end, report)
             except ExchangeError as e:
                 return VenueOutcome(venue, "failed", e.reason)
 
@@ -203,7 +209,6 @@ def _download_all(settings, db, registry, venue_ids, start, end, now, reporter, 
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        client.close()
     histories = [results[v] for v in venue_ids if isinstance(results[v], VenueHistory)]
     outcomes = [_outcome(v, results[v], v in kept) for v in venue_ids]
     return histories, outcomes

@@ -16,47 +16,37 @@ from perps_tracker.model.snapshot import (
 )
 
 
-def take_snapshot(settings, venue_ids: Iterable[str], now: datetime, db=None,
+def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
                   on_venue: Callable[[VenueSnapshot], None] | None = None) -> Snapshot:
-    """Fetch `venue_ids` at once, merge them into the hour's stored snapshot, score, and store.
+    """Fetch `venue_ids` at once, merge them into the hour's stored snapshot, score, and store
+    (`rt`: the command's Runtime). `on_venue(row)` is called as each venue finishes (progress).
 
     Raises TrackerError, storing nothing, when no venue answered; a database that did not exist
-    is then not created. `db`: an open Database; by default the one in `settings`.
-    `on_venue(row)` is called as each venue finishes (progress).
+    is then not created (an existing one is opened first, so a bad one is refused before fetching).
     """
     from perps_tracker.errors import TrackerError
     from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.exchanges.http import HttpClient, HttpSettings
     from perps_tracker.services.fetch import fetch_venues
     from perps_tracker.services.liquidations import read_last_hour, snapshot_lines
-    from perps_tracker.storage.db import check_database, open_database
     from perps_tracker.storage.snapshots import snapshot_hour
 
-    own_db = db is None
-    if own_db and check_database(settings.db):  # an existing database: refuse a bad one before fetching
-        db = open_database(settings.db)
-    client = HttpClient(HttpSettings.from_settings(settings))
-    try:
-        ids = list(venue_ids)
-        run = int(now.timestamp())
-        fresh = [replace(v, taken_at=run) for v in fetch_venues(
-            ids, client, {v: settings.venue_url(v) for v in ids}, settings["http.venue_timeout"], on_venue)]
-        if not any(v.ok for v in fresh):
-            raise TrackerError(no_venue_answered(fresh))
-        if db is None:
-            db = open_database(settings.db)
-        window = read_last_hour(db, now)
-        with snapshot_hour(db, hour_bucket(now)) as hour:
-            merged = merge_venues(hour.earlier_venues(), fresh, list(EXCHANGES))
-            snap = build_snapshot(merged, now, hour.previous_oi())
-            snap = replace(snap, liquidations=snapshot_lines(window, snap.venues),
-                           failed_now=tuple(v for v in fresh if not v.ok))
-            hour.write(snap)
-        return snap
-    finally:
-        client.close()
-        if own_db and db is not None:
-            db.dispose()
+    if rt.has_database():
+        rt.db()
+    settings, run = rt.settings, int(now.timestamp())
+    ids = list(venue_ids)
+    fresh = [replace(v, taken_at=run) for v in fetch_venues(
+        ids, rt.client(), {v: settings.venue_url(v) for v in ids}, settings["http.venue_timeout"], on_venue)]
+    if not any(v.ok for v in fresh):
+        raise TrackerError(no_venue_answered(fresh))
+    db = rt.db()
+    window = read_last_hour(db, now)
+    with snapshot_hour(db, hour_bucket(now)) as hour:
+        merged = merge_venues(hour.earlier_venues(), fresh, list(EXCHANGES))
+        snap = build_snapshot(merged, now, hour.previous_oi())
+        snap = replace(snap, liquidations=snapshot_lines(window, snap.venues),
+                       failed_now=tuple(v for v in fresh if not v.ok))
+        hour.write(snap)
+    return snap
 
 
 def no_venue_answered(venues: Sequence[VenueSnapshot]) -> str:

@@ -223,30 +223,14 @@ class EventSink:
         self.spans[:0] = [s for s in batch.spans if not s.open and s not in self.spans]
 
     def write(self, batch: Batch) -> dict[str, int]:
-        """Store a batch in one transaction; new rows per venue. Raises DatabaseError."""
-        from sqlalchemy.exc import SQLAlchemyError
+        """Store a batch in one transaction; new rows per venue. Raises DatabaseError (nothing stored:
+        spans opened in it stay unopened, to be opened by the next write)."""
+        from perps_tracker.storage.liquidations import store_stream_batch
 
-        from perps_tracker.storage.db import one_line
-        from perps_tracker.storage.liquidations import (
-            extend_coverage,
-            insert_events,
-            open_coverage,
-        )
-
-        fresh: list[Span] = []
-        try:
-            with self.db.engine.begin() as conn:
-                new = insert_events(conn, batch.events)
-                for span in batch.spans:
-                    if span.id is None:
-                        span.id = open_coverage(conn, span.exchange, "ws", span.start_ms, span.end_ms, span.detail)
-                        fresh.append(span)
-                    else:
-                        extend_coverage(conn, span.id, span.end_ms)
-        except SQLAlchemyError as e:
-            for span in fresh:  # rolled back: the rows of this transaction do not exist
-                span.id = None
-            raise DatabaseError(f"storing liquidations failed: {one_line(e)}") from e
+        new, ids = store_stream_batch(self.db, batch.events, [(s.id, s.exchange, s.start_ms, s.end_ms, s.detail)
+                                                              for s in batch.spans])
+        for span, span_id in zip(batch.spans, ids):
+            span.id = span_id
         return new
 
 
@@ -504,37 +488,23 @@ class Collector:
         return self.stats
 
 
-def venue_sources(settings, client, venues, symbols: int | None) -> dict[str, FeedSource]:
-    """Each venue's `live_feed` through the shared HTTP client and the configured URLs; `symbols`
+def venue_sources(rt, venues, symbols: int | None) -> dict[str, FeedSource]:
+    """Each venue's `live_feed` through the runtime's client and the configured URLs; `symbols`
     None reads every symbol, N the N with the largest volume (where a venue subscribes per symbol)."""
-    from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.exchanges.http import Deadline
 
     def source(venue: str) -> FeedSource:
-        def build() -> LiveFeed:
-            exchange = EXCHANGES[venue](client, settings.venue_url(venue), Deadline(settings["http.venue_timeout"]))
-            return exchange.live_feed(settings.venue_ws_url(venue), symbols)
-        return build
+        return lambda: rt.venue(venue).live_feed(rt.settings.venue_ws_url(venue), symbols)
 
     return {venue: source(venue) for venue in venues}
 
 
-def watch(settings, venues, duration: float | None, symbols: int | None,
+def watch(rt, venues, duration: float | None, symbols: int | None,
           log: Callable[[str], None] = lambda _: None) -> tuple[dict[str, FeedStats], DatabaseError | None, bool]:
     """Run `liquidations watch`; returns the per-venue stats, the database error that ended it, if
     any, and whether Ctrl-C stopped it."""
-    from perps_tracker.exchanges.http import HttpClient, HttpSettings
-    from perps_tracker.storage.db import open_database
-
-    db = open_database(settings.db)
-    client = HttpClient(HttpSettings.from_settings(settings))
+    collector = Collector(venue_sources(rt, venues, symbols), rt.db(), log=log)
     try:
-        collector = Collector(venue_sources(settings, client, venues, symbols), db, log=log)
-        try:
-            stats = asyncio.run(collector.run(duration))
-        except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
-            return collector.stats, collector.fatal, True
-        return stats, collector.fatal, collector.interrupted
-    finally:
-        client.close()
-        db.dispose()
+        stats = asyncio.run(collector.run(duration))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return collector.stats, collector.fatal, True
+    return stats, collector.fatal, collector.interrupted

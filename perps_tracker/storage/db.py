@@ -31,8 +31,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from perps_tracker.storage import DEFAULT_DB
 from perps_tracker.errors import DatabaseError
+from perps_tracker.storage import DEFAULT_DB
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -24,7 +24,7 @@ from perps_tracker.model.liquidation import (
     VenueTotals,
 )
 from perps_tracker.model.times import DAY
-from perps_tracker.storage.db import Database, one_line
+from perps_tracker.storage.db import Database, guard, one_line
 from perps_tracker.storage.models import (
     ExchangeSnapshot,
     Liquidation,
@@ -179,3 +179,38 @@ def summary_rows(lines: Iterable[LiquidationSummary], snapshot_id: int) -> list[
         largest_usd=s.largest_usd, volume_usd=s.volume_usd, cascade_risk_score=s.cascade_risk_score,
         level=s.level, sampled=s.sampled, coverage=s.coverage,
     ) for s in lines if s.observed]
+
+
+def read_window_of(db: Database, start_ms: int, end_ms: int, venues: Sequence[str]) -> WindowData:
+    """`read_window` on its own connection."""
+    with guard("reading liquidations"), db.engine.connect() as conn:
+        return read_window(conn, start_ms, end_ms, venues)
+
+
+def read_report_window(db: Database, start_ms: int, end_ms: int, venues: Sequence[str]
+                       ) -> tuple[int | None, dict[str, float], WindowData]:
+    """A report's data in one read: the newest snapshot of the 24 h before `end_ms` and its venues'
+    volumes (`latest_volumes`), and the window's totals, coverage and sources."""
+    with guard("reading liquidations"), db.engine.connect() as conn:
+        volumes_at, volumes = latest_volumes(conn, end_ms // 1000)
+        return volumes_at, volumes, read_window(conn, start_ms, end_ms, venues)
+
+
+def store_stream_batch(db: Database, events: Sequence[LiquidationEvent],
+                       spans: Sequence[tuple[int | None, str, int, int, str]]) -> tuple[dict[str, int], list[int]]:
+    """A collector's flush in one transaction: the events (deduplicated) and its connections' coverage,
+    each span (id or None, exchange, start_ms, end_ms, detail) opened or extended. Returns the new rows
+    per venue and each span's id. Raises DatabaseError, nothing stored."""
+    try:
+        with db.engine.begin() as conn:
+            new = insert_events(conn, events)
+            ids = []
+            for span_id, exchange, start, end, detail in spans:
+                if span_id is None:
+                    span_id = open_coverage(conn, exchange, "ws", start, end, detail)
+                else:
+                    extend_coverage(conn, span_id, end)
+                ids.append(span_id)
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"storing liquidations failed: {one_line(e)}") from e
+    return new, ids

@@ -7,8 +7,8 @@ frozen dataclasses that the CLI renders as tables or JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import Connection, delete, func, select
 

@@ -81,7 +81,7 @@ def test_range_bounds_are_inclusive(okx):
 
 
 def test_first_page_starts_at_the_end_of_the_range(okx, fake):
-    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+    okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
     assert liquidation_queries(fake) == [{"instType": "SWAP", "instFamily": "BTC-USDT", "state": "filled",
                                           "limit": "100", "after": str(T0 + HOUR + 1)}]
 
@@ -97,7 +97,7 @@ def test_symbols_caps_the_families_by_volume(okx, fake):
 
 
 def test_families_ranked_by_usd_volume(okx, fake):
-    polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=3)
+    okx.poll_liquidations(T0, T0 + HOUR, symbols=3)
     # BTC-USDT 2.1e9, ETH-USDT 4.5e8, DOGE-USDT 3e8, BTC-USDC 1.0e8; BTC-USD is coin-margined
     assert {q["instFamily"] for q in liquidation_queries(fake)} == {"BTC-USDT", "ETH-USDT", "DOGE-USDT"}
 
@@ -181,13 +181,13 @@ def test_a_failing_family_is_noted_and_the_others_count(okx, fake):
 def test_all_families_failing_raises(okx, fake):
     fake.add("okx", PATH, lambda r: error("51001", "Instrument ID does not exist"))
     with pytest.raises(ExchangeError, match=r"^okx: Instrument ID does not exist \(code 51001\)$"):
-        polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=2)
+        okx.poll_liquidations(T0, T0 + HOUR, symbols=2)
 
 
 def test_malformed_page_fails_the_family(okx, fake):
     fake.add("okx", PATH, Reply({"code": "0", "msg": "", "data": {}}))
     with pytest.raises(ExchangeError, match="unexpected liquidation-orders payload"):
-        polled = okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
+        okx.poll_liquidations(T0, T0 + HOUR, symbols=1)
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -1,0 +1,226 @@
+"""`snapshot`: the venue table, the market and sentiment lines, the fetch status line, its JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.text import Text
+
+from perps_tracker.model.snapshot import Snapshot
+from perps_tracker.model.times import iso
+from perps_tracker.render.format import (
+    fmt_clock,
+    fmt_num,
+    fmt_pct,
+    fmt_time,
+    fmt_usd_short,
+    print_json,
+    warn,
+)
+from perps_tracker.render.liquidations import (
+    fmt_share,
+    liquidation_line_json,
+    risk_text,
+)
+from perps_tracker.render.output import (
+    Col,
+    Grid,
+    error_console,
+    keep,
+    listed,
+    paint,
+    say,
+)
+from perps_tracker.render.terminal import logging_requests
+
+# -- snapshot ----------------------------------------------------------------------------
+
+def snapshot_json(snap: Snapshot) -> dict[str, Any]:
+    m, s = snap.market, snap.sentiment
+    return {
+        "timestamp": iso(snap.timestamp),
+        "taken_at": snap.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "market": {
+            "total_volume_usd": m.total_volume_usd, "total_oi_usd": m.total_oi_usd,
+            "cex_volume_usd": m.cex_volume_usd, "dex_volume_usd": m.dex_volume_usd,
+            "btc_price": m.btc_price,
+            "funding_rate_8h": m.funding_rate_8h, "price_change_24h_pct": m.price_change_24h_pct,
+            "funding_divergence": m.funding_divergence, "oi_vol_ratio": m.oi_vol_ratio,
+            "long_share": m.long_share, "long_short_ratio": m.long_short_ratio,
+            "oi_change_24h_pct": m.oi_change_24h_pct, "exchanges_ok": m.exchanges_ok,
+            "exchanges_failed": m.exchanges_failed,
+            "composite_score": s.composite_score, "sentiment": s.sentiment, "strength": s.strength,
+            "divergence_label": s.divergence_label,
+        },
+        "factors": snap.factors.as_dict(),
+        "missing_factors": list(snap.factors.missing),
+        "liquidations": {
+            "window_hours": 1.0,
+            "venues": [liquidation_line_json(line) for line in snap.liquidations if line.exchange != "all"],
+            "market": next((liquidation_line_json(line) for line in snap.liquidations if line.exchange == "all"),
+                           None),
+        },
+        "exchanges": [
+            {
+                "exchange": v.exchange, "kind": v.kind, "status": v.status, "error": v.error,
+                "latency_ms": v.latency_ms, "volume_24h_usd": v.volume_24h_usd,
+                "open_interest_usd": v.open_interest_usd, "markets": v.markets,
+                "num_trades_24h": v.num_trades_24h, "btc_price": v.btc_price,
+                "btc_mark_price": v.btc_mark_price, "btc_index_price": v.btc_index_price,
+                "btc_funding_rate_8h": v.btc_funding_rate_8h,
+                "btc_price_change_24h_pct": v.btc_price_change_24h_pct,
+                "long_short_ratio": v.long_short_ratio, "long_share": v.long_share,
+                "records_skipped": v.records_skipped, "notes": list(v.notes),
+                "taken_at": iso(v.taken_at), "earlier_run": v in snap.earlier,
+            }
+            for v in snap.venues
+        ],
+        "failed_now": [{"exchange": v.exchange, "error": v.error} for v in snap.failed_now],
+    }
+
+
+def _oi_vol(oi: float | None, vol: float | None) -> str:
+    return fmt_num(oi / vol) if oi is not None and vol else "-"
+
+
+SNAPSHOT_COLUMNS = (Col("venue", "left"), Col("kind", "left", drop=1), Col("vol 24h"), Col("OI", drop=5),
+                    Col("fund 8h", drop=6), Col("OI/vol", drop=3), Col("BTC 24h", drop=4), Col("mkts", drop=2),
+                    Col("status", "left"))
+
+
+def render_snapshot(snap: Snapshot) -> None:
+    m = snap.market
+    say(f"Perpetual futures · {fmt_time(snap.timestamp)}", style="bold")
+    grid = Grid(*SNAPSHOT_COLUMNS)
+    earlier = set(snap.earlier)
+    for v in snap.venues:
+        status = paint("error", "red") if not v.ok else "kept" if v in earlier else "ok"
+        grid.add(v.exchange, v.kind, fmt_usd_short(v.volume_24h_usd), fmt_usd_short(v.open_interest_usd),
+                 fmt_pct(v.btc_funding_rate_8h, 4, fraction=True), _oi_vol(v.open_interest_usd, v.volume_24h_usd),
+                 fmt_pct(v.btc_price_change_24h_pct), v.markets, status)
+    markets = sum(v.markets or 0 for v in snap.venues if v.ok)
+    grid.add(f"total {m.exchanges_ok}/{m.exchanges_ok + m.exchanges_failed}", "",
+             fmt_usd_short(m.total_volume_usd), fmt_usd_short(m.total_oi_usd),
+             fmt_pct(m.funding_rate_8h, 4, fraction=True), fmt_num(m.oi_vol_ratio), fmt_pct(m.price_change_24h_pct),
+             markets, "", style="bold")
+    grid.print()
+    _snapshot_lines(snap)
+
+
+def _snapshot_lines(snap: Snapshot) -> None:
+    m, s = snap.market, snap.sentiment
+    say(*listed([f"CEX {fmt_usd_short(m.cex_volume_usd)}", f"DEX {fmt_usd_short(m.dex_volume_usd)}",
+                 f"BTC {'-' if m.btc_price is None else f'${m.btc_price:,.0f}'}",
+                 f"OI 24h change {fmt_pct(m.oi_change_24h_pct)}",
+                 f"long share {'-' if m.long_share is None else f'{m.long_share:.1%}'}"], " · "), hang=2)
+    sigma = "-" if m.funding_divergence is None else f"{m.funding_divergence * 100:.4f}%"
+    say(f"Funding divergence: σ {sigma} per 8 h ({s.divergence_label or 'n/a'})", hang=2)
+    say("Factors: ", *listed([f"{name} {'-' if value is None else f'{value:+.2f}'}"
+                              for name, value in snap.factors.as_dict().items()], "  "), hang=2)
+    if s.composite_score is None:
+        say("Sentiment: not enough data for a score")
+    else:
+        say(f"Sentiment: {s.sentiment} ({s.strength}), composite {s.composite_score:+.3f}"
+            + (f" (missing: {', '.join(snap.factors.missing)}; weights rescaled)" if snap.factors.missing else ""),
+            hang=2)
+    line = _snapshot_liquidations_line(snap)
+    say(*(line or ["Liquidations: no venue was being read in the last hour (see "
+                   "`perps-tracker liquidations watch`)"]), hang=2)
+    for v in snap.failed_now:
+        say(f"Failed: {v.exchange}: {v.error}{kept_note(snap, v.exchange)}", hang=2)
+    kept = [v for v in snap.earlier if v.exchange not in {f.exchange for f in snap.failed_now}]
+    if kept:
+        say("Kept from an earlier run this hour (not asked now): ",
+            *listed(f"{v.exchange} {fmt_clock(v.taken_at)}" for v in kept), hang=2)
+    for v in snap.venues:
+        for note in v.notes:
+            say(f"Note: {v.exchange}: {note}", hang=2)
+    skipped = [f"{v.exchange} {v.records_skipped}" for v in snap.venues if v.records_skipped]
+    if skipped:
+        say("Skipped unusable values (missing, NaN or absurd numbers): ", *listed(skipped), hang=2)
+
+
+def _snapshot_liquidations_line(snap: Snapshot) -> list | None:
+    market = next((line for line in snap.liquidations if line.exchange == "all"), None)
+    if market is None:
+        return None
+    venues = ", ".join(line.exchange for line in snap.liquidations if line.exchange != "all")
+    return [f"Liquidations, last hour ({venues}{'; sampled' if market.sampled else ''}): ",
+            keep(f"{fmt_usd_short(market.total_usd)} in {market.count} events"), ", ",
+            keep(f"longs {fmt_share(market.long_liq_share)}"), " · ", keep(f"cascade risk {risk_text(market)}")]
+
+
+def kept_note(snap: Snapshot, venue: str) -> str:
+    """`; its row of 11:02 UTC is kept` when this run's failure kept an earlier ok row."""
+    row = next((v for v in snap.earlier if v.exchange == venue and v.ok), None)
+    return f"; its row of {fmt_clock(row.taken_at)} is kept" if row else ""
+
+
+def render_snapshot_warnings(snap: Snapshot) -> None:
+    """For --quiet: one stderr line per venue that failed in this run (cron mails stderr)."""
+    for v in snap.failed_now:
+        warn(f"{v.exchange} failed: {v.error}{kept_note(snap, v.exchange)}")
+
+
+class FetchStatus:
+    """A one-line status on stderr while the venues are fetched, on interactive terminals only
+    (and not with -v: the request log says more)."""
+
+    def __init__(self, venues, *, enabled: bool = True):
+        self.waiting, self.total = list(venues), len(venues)
+        shown = enabled and error_console.is_terminal and not logging_requests()
+        self.status = error_console.status(self._text()) if shown else None
+
+    def _text(self):
+
+        text = f"Fetching {self.total} venues: {self.total - len(self.waiting)} answered"
+        if self.waiting:
+            text += ", waiting for " + ", ".join(self.waiting)
+        return Text(text, no_wrap=True, overflow="ellipsis")
+
+    def done(self, row) -> None:
+        if row.exchange in self.waiting:
+            self.waiting.remove(row.exchange)
+        if self.status is not None:
+            self.status.update(self._text())
+
+    def __enter__(self) -> "FetchStatus":
+        if self.status is not None:
+            self.status.start()
+            self.status.update(self._text(), spinner="dots")  # naming the spinner draws it now, not at the first tick
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+
+
+
+def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool) -> None:
+    """A snapshot and, with --alerts, its alert run (`run`, else None): one JSON object, the tables,
+    or with --quiet only what cron should mail (failed venues; new alerts when no webhook takes them)."""
+    from perps_tracker.render.alerts import (
+        alerts_json,
+        render_alerts,
+        render_delivery_warnings,
+        render_new_alerts,
+    )
+
+    if as_json:
+        out = snapshot_json(snap)
+        if run is not None:
+            out["alerts"] = alerts_json(run, show_all=False)
+        print_json(out)
+    elif not quiet:
+        render_snapshot(snap)
+        if run is not None:
+            click.echo()
+            render_alerts(run, show_all=False)
+    elif run is not None and not run.webhooks:
+        render_new_alerts(run)
+    if run is not None:
+        render_delivery_warnings(run)
+    if snap.failed_now and (quiet or as_json):
+        render_snapshot_warnings(snap)
