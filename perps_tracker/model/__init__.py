@@ -2,3 +2,12 @@
 
 No I/O and no clock: whatever needs the time takes it as an argument.
 """
+
+from dataclasses import fields
+from typing import Any
+
+
+def values(record: Any, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A dataclass record's fields as {name: value}, in declaration order (its columns and JSON keys
+    are declared once, by the dataclass)."""
+    return {f.name: getattr(record, f.name) for f in fields(record) if f.name not in without}

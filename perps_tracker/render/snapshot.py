@@ -7,6 +7,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from perps_tracker.model import values
 from perps_tracker.model.snapshot import Snapshot
 from perps_tracker.model.times import iso
 from perps_tracker.render.format import (
@@ -37,22 +38,10 @@ from perps_tracker.render.terminal import logging_requests
 # -- snapshot ----------------------------------------------------------------------------
 
 def snapshot_json(snap: Snapshot) -> dict[str, Any]:
-    m, s = snap.market, snap.sentiment
     return {
         "timestamp": iso(snap.timestamp),
         "taken_at": snap.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "market": {
-            "total_volume_usd": m.total_volume_usd, "total_oi_usd": m.total_oi_usd,
-            "cex_volume_usd": m.cex_volume_usd, "dex_volume_usd": m.dex_volume_usd,
-            "btc_price": m.btc_price,
-            "funding_rate_8h": m.funding_rate_8h, "price_change_24h_pct": m.price_change_24h_pct,
-            "funding_divergence": m.funding_divergence, "oi_vol_ratio": m.oi_vol_ratio,
-            "long_share": m.long_share, "long_short_ratio": m.long_short_ratio,
-            "oi_change_24h_pct": m.oi_change_24h_pct, "exchanges_ok": m.exchanges_ok,
-            "exchanges_failed": m.exchanges_failed,
-            "composite_score": s.composite_score, "sentiment": s.sentiment, "strength": s.strength,
-            "divergence_label": s.divergence_label,
-        },
+        "market": {**values(snap.market), **values(snap.sentiment)},
         "factors": snap.factors.as_dict(),
         "missing_factors": list(snap.factors.missing),
         "liquidations": {
@@ -61,21 +50,8 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
             "market": next((liquidation_line_json(line) for line in snap.liquidations if line.exchange == "all"),
                            None),
         },
-        "exchanges": [
-            {
-                "exchange": v.exchange, "kind": v.kind, "status": v.status, "error": v.error,
-                "latency_ms": v.latency_ms, "volume_24h_usd": v.volume_24h_usd,
-                "open_interest_usd": v.open_interest_usd, "markets": v.markets,
-                "num_trades_24h": v.num_trades_24h, "btc_price": v.btc_price,
-                "btc_mark_price": v.btc_mark_price, "btc_index_price": v.btc_index_price,
-                "btc_funding_rate_8h": v.btc_funding_rate_8h,
-                "btc_price_change_24h_pct": v.btc_price_change_24h_pct,
-                "long_short_ratio": v.long_short_ratio, "long_share": v.long_share,
-                "records_skipped": v.records_skipped, "notes": list(v.notes),
-                "taken_at": iso(v.taken_at), "earlier_run": v in snap.earlier,
-            }
-            for v in snap.venues
-        ],
+        "exchanges": [{**values(v), "notes": list(v.notes), "taken_at": iso(v.taken_at),
+                       "earlier_run": v in snap.earlier} for v in snap.venues],
         "failed_now": [{"exchange": v.exchange, "error": v.error} for v in snap.failed_now],
     }
 

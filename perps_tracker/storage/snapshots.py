@@ -8,14 +8,16 @@ hour written back at once, so two runs in one hour never lose each other's venue
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import Iterator
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
+from perps_tracker.model import values
 from perps_tracker.model.market import VenueSnapshot
-from perps_tracker.model.scoring import FactorScores, MarketAggregates
+from perps_tracker.model.scoring import FactorScores
 from perps_tracker.model.snapshot import Snapshot
 from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, one_line, write_lock
@@ -29,10 +31,8 @@ from perps_tracker.storage.models import (
 
 OI_LOOKBACK = (20 * HOUR, 28 * HOUR)  # "24 h earlier" means a snapshot in this range
 _CHILDREN = (ExchangeSnapshot, SentimentFactors, LiquidationSnapshot)
-# The stored columns of a venue row, as VenueSnapshot fields (notes are not stored).
-VENUE_COLUMNS = ("exchange", "kind", "status", "error", "latency_ms", "volume_24h_usd", "open_interest_usd",
-                 "markets", "num_trades_24h", "btc_price", "btc_mark_price", "btc_index_price", "btc_funding_rate_8h",
-                 "btc_price_change_24h_pct", "long_short_ratio", "long_share", "records_skipped", "taken_at")
+# The stored columns of a venue row: VenueSnapshot's fields but its notes (not stored).
+VENUE_COLUMNS = tuple(f.name for f in fields(VenueSnapshot) if f.name != "notes")
 
 
 def previous_oi(db: Database | Connection, timestamp: int) -> dict[str, float] | None:
@@ -68,18 +68,9 @@ def _connected(db: Database | Connection) -> Iterator[Connection]:
 
 
 def _market_row(snap: Snapshot, source: str) -> dict:
-    m: MarketAggregates = snap.market
-    return dict(
-        timestamp=snap.timestamp, taken_at=int(snap.taken_at.timestamp()), source=source,
-        exchanges_ok=m.exchanges_ok, exchanges_failed=m.exchanges_failed,
-        total_volume_usd=m.total_volume_usd, cex_volume_usd=m.cex_volume_usd, dex_volume_usd=m.dex_volume_usd,
-        total_oi_usd=m.total_oi_usd, btc_price=m.btc_price, funding_rate_8h=m.funding_rate_8h,
-        price_change_24h_pct=m.price_change_24h_pct, funding_divergence=m.funding_divergence,
-        oi_vol_ratio=m.oi_vol_ratio, long_share=m.long_share, long_short_ratio=m.long_short_ratio,
-        oi_change_24h_pct=m.oi_change_24h_pct, composite_score=snap.sentiment.composite_score,
-        sentiment=snap.sentiment.sentiment, strength=snap.sentiment.strength,
-        divergence_label=snap.sentiment.divergence_label,
-    )
+    """The `market_snapshots` row: the aggregates' and the sentiment's fields are its columns."""
+    return dict(timestamp=snap.timestamp, taken_at=int(snap.taken_at.timestamp()), source=source,
+                **values(snap.market), **values(snap.sentiment))
 
 
 def _venue_rows(snap: Snapshot, snapshot_id: int) -> list[dict]:
