@@ -26,19 +26,23 @@ class BackfillProgress:
         )
 
         bar = max(10, min(30, error_console.width - 42))  # the other columns take about 40
+        # A disabled bar is never started: rich before 13.8 still writes a newline when a
+        # disabled Live stops, which would break --quiet's silence.
+        self.enabled = enabled and not logging_requests()
         self.progress = Progress(TextColumn("{task.description:<11}"), BarColumn(bar_width=bar),
                                  MofNCompleteColumn(), TextColumn("{task.fields[state]:<8}"), TimeElapsedColumn(),
-                                 console=error_console, transient=False,
-                                 disable=not enabled or logging_requests())
+                                 console=error_console, transient=False, disable=not self.enabled)
         self.tasks = {v: self.progress.add_task(v, total=None, state="") for v in venues}
         self.store_task = None
 
     def __enter__(self):
-        self.progress.start()
+        if self.enabled:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc):
-        self.progress.stop()
+        if self.enabled:
+            self.progress.stop()
 
     def reporter(self):
         from perps_tracker.services.backfill import Reporter
