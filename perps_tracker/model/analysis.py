@@ -342,6 +342,17 @@ def signals_from(inputs: Iterable[tuple]) -> list[Signal]:
     return out
 
 
+def column_signals(cols) -> list[Signal]:
+    """`signals_from` over columns (`rules.InputColumns`): the same signals, evaluated per rule on every
+    snapshot at once."""
+    from perps_tracker.model.rules import column_alerts
+
+    out = [Signal(t, "strategy", name, direction) for t, name, direction in column_alerts(cols)]
+    out += [Signal(int(t), "label", s, LABEL_DIRECTION[s]) for t, s in zip(cols.timestamp, cols.sentiment)
+            if s in LABEL_DIRECTION]
+    return out
+
+
 def run_backtest(signals: Iterable[Signal], prices: Mapping[int, float], period: Sequence[int],
                  horizons: Sequence[int], days: int | None = None) -> Backtest:
     """Each (kind, name, direction) group of signals at each horizon, against the baseline of

@@ -8,8 +8,9 @@ alert is raised when it fired with confidence ≥ 50. A condition whose input is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 ALERT_MIN_CONFIDENCE = 50
 LONG, SHORT, NEUTRAL = "long", "short", "neutral"
@@ -34,6 +35,13 @@ class RuleInputs:
     basis: Mapping[str, float] = field(default_factory=dict)  # venue → mark / index − 1
     slope: float | None = None  # least-squares slope of S over the last 6 snapshots, per hour
 
+    @property
+    def liq_ratio(self) -> float | None:
+        """Liquidated USD / the same venues' volume in that hour (None without a volume)."""
+        if self.liq_total_usd is None or not self.liq_volume_usd:
+            return None
+        return self.liq_total_usd / self.liq_volume_usd
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -54,26 +62,43 @@ class Evaluation:
 class Condition:
     text: str  # "|P| > 5"
     points: int
-    holds: Callable[[RuleInputs], bool]
+    test: Callable[[Any], Any]  # on `Values`: a bool for one snapshot, a bool array for columns
     shown: Callable[[RuleInputs], str]  # the numbers: "P = +6.20%"
+
+    def holds(self, i: RuleInputs) -> bool:
+        return bool(self.test(Values(i)))
+
+
+class Values:
+    """What a condition reads: the inputs as numbers, a missing one (None) as NaN, so that every
+    comparison with it is false and a condition on a missing input does not hold. The conditions
+    are written with `&`, `|`, `abs`, `sgn` and `negate` so that the same expression works on one
+    snapshot (floats) and on the columns of many (numpy arrays, `InputColumns`)."""
+
+    def __init__(self, source: Any):
+        self._source = source
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._source, name)
+        return math.nan if value is None else value
 
 
 def _f(x: float | None, fmt: str) -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
-def _safe(check: Callable[[RuleInputs], bool]) -> Callable[[RuleInputs], bool]:
-    """A condition on a missing input does not hold."""
-    def holds(i: RuleInputs) -> bool:
-        try:
-            return bool(check(i))
-        except TypeError:  # None in a comparison
-            return False
-    return holds
+def cond(text: str, points: int, test: Callable[[Any], Any], shown: Callable[[RuleInputs], str]) -> Condition:
+    return Condition(text, points, test, shown)
 
 
-def cond(text: str, points: int, check: Callable[[RuleInputs], bool], shown: Callable[[RuleInputs], str]) -> Condition:
-    return Condition(text, points, _safe(check), shown)
+def sgn(x: Any) -> Any:
+    """−1, 0 or +1 (0 for NaN), for a number or an array."""
+    return (x > 0) * 1 - (x < 0) * 1
+
+
+def negate(held: Any) -> Any:
+    """Not `held`, for a bool or a bool array (`not` does not work on arrays, `~` not on bools)."""
+    return held == 0
 
 
 def sign(x: float) -> int:
@@ -97,12 +122,6 @@ F_ = lambda i: f"F% = {_f(i.F_pct, '+.4f')}"  # noqa: E731
 FSPS_ = lambda i: f"fs = {_f(i.fs, '+.2f')}, ps = {_f(i.ps, '+.2f')}"  # noqa: E731
 
 
-def _liq_ratio(i: RuleInputs) -> float | None:
-    if i.liq_total_usd is None or not i.liq_volume_usd:
-        return None
-    return i.liq_total_usd / i.liq_volume_usd
-
-
 @dataclass(frozen=True)
 class Rule:
     strategy: str
@@ -110,24 +129,44 @@ class Rule:
     conditions: tuple[Condition, ...]
     need: int | None  # None: all conditions; k: at least k of them
     direction: Callable[[RuleInputs], str | None]
-    bonuses: tuple[tuple[str, int, Callable[[RuleInputs], bool]], ...] = ()
+    bonuses: tuple[tuple[str, int, Callable[[Any], Any]], ...] = ()  # (text, points, test on Values)
+
+    @property
+    def needed(self) -> int:
+        return len(self.conditions) if self.need is None else self.need
 
     def evaluate(self, i: RuleInputs) -> Evaluation:
-        held = [c for c in self.conditions if c.holds(i)]
-        need = len(self.conditions) if self.need is None else self.need
-        if len(held) < need:
+        v = Values(i)
+        held = [c for c in self.conditions if c.test(v)]
+        if len(held) < self.needed:
             failed = [f"{c.text} ({c.shown(i)})" for c in self.conditions if c not in held]
             n = len(self.conditions)
-            needed = "all needed" if need == n else f"{need} needed"
+            needed = "all needed" if self.needed == n else f"{self.needed} needed"
             return Evaluation(self.strategy, self.tier, False, 0, None, tuple(f"{c.text}: {c.shown(i)}" for c in held),
                               why_not=f"{len(held)} of {n} conditions hold, {needed}; not: " + "; ".join(failed))
         points = sum(c.points for c in held)
         reasons = [f"{c.text}: {c.shown(i)}" for c in held]
         for text, bonus, applies in self.bonuses:
-            if _safe(applies)(i):
+            if applies(v):
                 points += bonus
                 reasons.append(f"{text} ({bonus:+d})")
         return Evaluation(self.strategy, self.tier, True, max(0, min(100, points)), self.direction(i), tuple(reasons))
+
+    def confidence(self, v: Values) -> tuple[Any, Any]:
+        """(fired, confidence) on columns: two arrays, the confidence capped to 0..100."""
+        import numpy as np
+
+        held = [np.asarray(c.test(v), dtype=bool) for c in self.conditions]
+        fired = np.sum(held, axis=0) >= self.needed
+        points = sum(c.points * h for c, h in zip(self.conditions, held))
+        for _, bonus, applies in self.bonuses:
+            points = points + bonus * np.asarray(applies(v), dtype=bool)
+        return fired, np.clip(points, 0, 100)
+
+
+def neutral(i: RuleInputs) -> str:
+    """The direction of the rules that take no side."""
+    return NEUTRAL
 
 
 def _cascade_direction(i: RuleInputs) -> str:
@@ -144,86 +183,82 @@ def _contrarian_direction(i: RuleInputs) -> str | None:
     return NEUTRAL
 
 
-def _slope_confirms(i: RuleInputs) -> bool:
-    return i.slope is not None and i.S is not None and sign(i.slope) == sign(i.S) and abs(i.slope) > 0.01
+def _slope_confirms(v: Values) -> Any:
+    return (sgn(v.slope) == sgn(v.S)) & (sgn(v.slope) != 0) & (abs(v.slope) > 0.01)
 
 
-def _slope_text(i: RuleInputs) -> str:
-    return f"trend not confirmed: slope of S over the last 6 snapshots {_f(i.slope, '+.4f')}/h"
-
-
-LIQ_RATIO = cond("liquidated USD / 1 h volume > 2%", 17, lambda i: _liq_ratio(i) > 0.02,
-                 lambda i: "n/a" if _liq_ratio(i) is None else f"{100 * _liq_ratio(i):.2f}% of volume")
-CASCADE = cond("cascade score > 0.6", 17, lambda i: i.cascade_score > 0.6,
+LIQ_RATIO = cond("liquidated USD / 1 h volume > 2%", 17, lambda v: v.liq_ratio > 0.02,
+                 lambda i: "n/a" if i.liq_ratio is None else f"{100 * i.liq_ratio:.2f}% of volume")
+CASCADE = cond("cascade score > 0.6", 17, lambda v: v.cascade_score > 0.6,
                lambda i: f"cascade {_f(i.cascade_score, '.2f')}")
 
 RULES: tuple[Rule, ...] = (
     Rule("Liquidation Cascade Risk", 1, (
-        cond("X > 0.6", 17, lambda i: i.X > 0.6, X_),
-        cond("|F%| > 0.015", 17, lambda i: abs(i.F_pct) > 0.015, F_),
-        cond("|S| > 0.4", 17, lambda i: abs(i.S) > 0.4, S_),
-        cond("|P| > 5", 17, lambda i: abs(i.P) > 5, P_),
+        cond("X > 0.6", 17, lambda v: v.X > 0.6, X_),
+        cond("|F%| > 0.015", 17, lambda v: abs(v.F_pct) > 0.015, F_),
+        cond("|S| > 0.4", 17, lambda v: abs(v.S) > 0.4, S_),
+        cond("|P| > 5", 17, lambda v: abs(v.P) > 5, P_),
         LIQ_RATIO, CASCADE,
     ), 4, _cascade_direction,
-        (("both liquidation conditions hold", 20, lambda i: LIQ_RATIO.holds(i) and CASCADE.holds(i)),)),
+        (("both liquidation conditions hold", 20, lambda v: LIQ_RATIO.test(v) & CASCADE.test(v)),)),
     Rule("Momentum Breakout", 1, (
-        cond("|P| > 5", 30, lambda i: abs(i.P) > 5, P_),
-        cond("X > 0.45", 30, lambda i: i.X > 0.45, X_),
+        cond("|P| > 5", 30, lambda v: abs(v.P) > 5, P_),
+        cond("X > 0.45", 30, lambda v: v.X > 0.45, X_),
         cond("fs and ps beyond ±0.5, same sign", 25,
-             lambda i: abs(i.fs) > 0.5 and abs(i.ps) > 0.5 and sign(i.fs) == sign(i.ps), FSPS_),
-        cond("σ% < 0.003", 15, lambda i: i.sigma_pct < 0.003, SIG_),
+             lambda v: (abs(v.fs) > 0.5) & (abs(v.ps) > 0.5) & (sgn(v.fs) == sgn(v.ps)), FSPS_),
+        cond("σ% < 0.003", 15, lambda v: v.sigma_pct < 0.003, SIG_),
     ), None, lambda i: _dir(i.P)),
     Rule("Trend Following", 2, (
-        cond("|S| > 0.5", 30, lambda i: abs(i.S) > 0.5, S_),
-        cond("fs and ps same sign", 30, lambda i: sign(i.fs) == sign(i.ps) != 0, FSPS_),
-        cond("X > 0.4", 20, lambda i: i.X > 0.4, X_),
-        cond("σ% < 0.003", 20, lambda i: i.sigma_pct < 0.003, SIG_),
-    ), None, lambda i: _dir(i.S), (("trend not confirmed", -25, lambda i: not _slope_confirms(i)),)),
+        cond("|S| > 0.5", 30, lambda v: abs(v.S) > 0.5, S_),
+        cond("fs and ps same sign", 30, lambda v: (sgn(v.fs) == sgn(v.ps)) & (sgn(v.fs) != 0), FSPS_),
+        cond("X > 0.4", 20, lambda v: v.X > 0.4, X_),
+        cond("σ% < 0.003", 20, lambda v: v.sigma_pct < 0.003, SIG_),
+    ), None, lambda i: _dir(i.S), (("trend not confirmed", -25, lambda v: negate(_slope_confirms(v))),)),
     Rule("Contrarian Play", 2, (
-        cond("|S| > 0.7", 20, lambda i: abs(i.S) > 0.7, S_),
+        cond("|S| > 0.7", 20, lambda v: abs(v.S) > 0.7, S_),
         cond("fs and ps opposite, both beyond ±0.3", 20,
-             lambda i: sign(i.fs) == -sign(i.ps) != 0 and abs(i.fs) > 0.3 and abs(i.ps) > 0.3, FSPS_),
-        cond("σ% > 0.008", 20, lambda i: i.sigma_pct > 0.008, SIG_),
-        cond("X > 0.6 or X < 0.2", 20, lambda i: i.X > 0.6 or i.X < 0.2, X_),
-        cond("long share > 70% or < 30%", 20, lambda i: i.long_share > 0.7 or i.long_share < 0.3,
+             lambda v: (sgn(v.fs) == -sgn(v.ps)) & (sgn(v.fs) != 0) & (abs(v.fs) > 0.3) & (abs(v.ps) > 0.3), FSPS_),
+        cond("σ% > 0.008", 20, lambda v: v.sigma_pct > 0.008, SIG_),
+        cond("X > 0.6 or X < 0.2", 20, lambda v: (v.X > 0.6) | (v.X < 0.2), X_),
+        cond("long share > 70% or < 30%", 20, lambda v: (v.long_share > 0.7) | (v.long_share < 0.3),
              lambda i: f"long share {_f(None if i.long_share is None else 100 * i.long_share, '.1f')}%"),
     ), 2, _contrarian_direction),
     Rule("Breakout Trading", 2, (
-        cond("|P| < 4", 25, lambda i: abs(i.P) < 4, P_),
-        cond("X > 0.4", 30, lambda i: i.X > 0.4, X_),
-        cond("|S| < 0.3", 25, lambda i: abs(i.S) < 0.3, S_),
-        cond("σ% < 0.004", 20, lambda i: i.sigma_pct < 0.004, SIG_),
-    ), None, lambda i: NEUTRAL),
+        cond("|P| < 4", 25, lambda v: abs(v.P) < 4, P_),
+        cond("X > 0.4", 30, lambda v: v.X > 0.4, X_),
+        cond("|S| < 0.3", 25, lambda v: abs(v.S) < 0.3, S_),
+        cond("σ% < 0.004", 20, lambda v: v.sigma_pct < 0.004, SIG_),
+    ), None, neutral),
     Rule("Volatility Expansion", 2, (
-        cond("|P| < 3", 30, lambda i: abs(i.P) < 3, P_),
-        cond("σ% > 0.006", 30, lambda i: i.sigma_pct > 0.006, SIG_),
-        cond("|fs − ps| > 0.5", 25, lambda i: abs(i.fs - i.ps) > 0.5, FSPS_),
-    ), None, lambda i: NEUTRAL, (("0.35 < X < 0.6", 15, lambda i: 0.35 < i.X < 0.6),)),
+        cond("|P| < 3", 30, lambda v: abs(v.P) < 3, P_),
+        cond("σ% > 0.006", 30, lambda v: v.sigma_pct > 0.006, SIG_),
+        cond("|fs − ps| > 0.5", 25, lambda v: abs(v.fs - v.ps) > 0.5, FSPS_),
+    ), None, neutral, (("0.35 < X < 0.6", 15, lambda v: (0.35 < v.X) & (v.X < 0.6)),)),
     Rule("Range Trading", 3, (
-        cond("−0.2 ≤ S ≤ 0.2", 25, lambda i: -0.2 <= i.S <= 0.2, S_),
-        cond("3 ≤ |P| ≤ 6", 25, lambda i: 3 <= abs(i.P) <= 6, P_),
-        cond("0.3 ≤ X ≤ 0.5", 25, lambda i: 0.3 <= i.X <= 0.5, X_),
-        cond("σ% < 0.005", 25, lambda i: i.sigma_pct < 0.005, SIG_),
-    ), None, lambda i: NEUTRAL),
+        cond("−0.2 ≤ S ≤ 0.2", 25, lambda v: (-0.2 <= v.S) & (v.S <= 0.2), S_),
+        cond("3 ≤ |P| ≤ 6", 25, lambda v: (3 <= abs(v.P)) & (abs(v.P) <= 6), P_),
+        cond("0.3 ≤ X ≤ 0.5", 25, lambda v: (0.3 <= v.X) & (v.X <= 0.5), X_),
+        cond("σ% < 0.005", 25, lambda v: v.sigma_pct < 0.005, SIG_),
+    ), None, neutral),
     Rule("Mean Reversion", 3, (
-        cond("0.3 < |S| < 0.6", 30, lambda i: 0.3 < abs(i.S) < 0.6, S_),
-        cond("fs · ps < 0", 40, lambda i: i.fs * i.ps < 0, FSPS_),
-        cond("|P| > 3", 20, lambda i: abs(i.P) > 3, P_),
-    ), None, lambda i: _dir(i.P, against=True), (("0.3 ≤ X ≤ 0.5", 10, lambda i: 0.3 <= i.X <= 0.5),)),
+        cond("0.3 < |S| < 0.6", 30, lambda v: (0.3 < abs(v.S)) & (abs(v.S) < 0.6), S_),
+        cond("fs · ps < 0", 40, lambda v: v.fs * v.ps < 0, FSPS_),
+        cond("|P| > 3", 20, lambda v: abs(v.P) > 3, P_),
+    ), None, lambda i: _dir(i.P, against=True), (("0.3 ≤ X ≤ 0.5", 10, lambda v: (0.3 <= v.X) & (v.X <= 0.5)),)),
     Rule("Delta Neutral / Market Making", 3, (
-        cond("|P| < 2", 25, lambda i: abs(i.P) < 2, P_),
-        cond("|S| < 0.15", 25, lambda i: abs(i.S) < 0.15, S_),
-        cond("|F%| < 0.01", 25, lambda i: abs(i.F_pct) < 0.01, F_),
-        cond("0.3 < X < 0.5", 15, lambda i: 0.3 < i.X < 0.5, X_),
-    ), None, lambda i: NEUTRAL, (("σ% < 0.003", 10, lambda i: i.sigma_pct < 0.003),)),
+        cond("|P| < 2", 25, lambda v: abs(v.P) < 2, P_),
+        cond("|S| < 0.15", 25, lambda v: abs(v.S) < 0.15, S_),
+        cond("|F%| < 0.01", 25, lambda v: abs(v.F_pct) < 0.01, F_),
+        cond("0.3 < X < 0.5", 15, lambda v: (0.3 < v.X) & (v.X < 0.5), X_),
+    ), None, neutral, (("σ% < 0.003", 10, lambda v: v.sigma_pct < 0.003),)),
     Rule("Scalping", 3, (
-        cond("|S| ≤ 0.15", 20, lambda i: abs(i.S) <= 0.15, S_),
-        cond("|P| < 3", 25, lambda i: abs(i.P) < 3, P_),
-        cond("0.2 ≤ X ≤ 0.35", 25, lambda i: 0.2 <= i.X <= 0.35, X_),
-        cond("σ% < 0.003", 20, lambda i: i.sigma_pct < 0.003, SIG_),
-        cond("total volume > $200B", 10, lambda i: i.total_volume_usd > 200e9,
+        cond("|S| ≤ 0.15", 20, lambda v: abs(v.S) <= 0.15, S_),
+        cond("|P| < 3", 25, lambda v: abs(v.P) < 3, P_),
+        cond("0.2 ≤ X ≤ 0.35", 25, lambda v: (0.2 <= v.X) & (v.X <= 0.35), X_),
+        cond("σ% < 0.003", 20, lambda v: v.sigma_pct < 0.003, SIG_),
+        cond("total volume > $200B", 10, lambda v: v.total_volume_usd > 200e9,
              lambda i: f"volume ${_f(None if i.total_volume_usd is None else i.total_volume_usd / 1e9, ',.1f')}B"),
-    ), None, lambda i: NEUTRAL),
+    ), None, neutral),
 )
 
 
@@ -287,3 +322,111 @@ def trend_slope(points: Sequence[tuple[int, float]]) -> float | None:
     if var == 0:
         return None
     return sum((t - mt) * (s - ms) for t, s in pts) / var
+
+
+# -- many snapshots at once (backtest) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputColumns:
+    """The rules' inputs of many snapshots, oldest first: one numpy array per input (NaN: missing),
+    of the venues' BTC funding and basis only what the arbitrage rules read (how many venues give
+    funding, its highest and lowest; the highest and lowest basis), and what a backtest reads beside
+    them (`btc_price`, `sentiment`)."""
+
+    timestamp: Any
+    btc_price: Any
+    sentiment: tuple[str | None, ...]
+    S: Any
+    fs: Any
+    ps: Any
+    P: Any
+    F_pct: Any
+    sigma_pct: Any
+    X: Any
+    long_share: Any
+    total_volume_usd: Any
+    liq_ratio: Any
+    liq_long_share: Any
+    cascade_score: Any
+    slope: Any
+    funding_count: Any  # venues with a BTC funding rate
+    funding_max: Any  # per 8 h
+    funding_min: Any
+    basis_max: Any  # mark / index − 1
+    basis_min: Any
+
+    def __len__(self) -> int:
+        return len(self.timestamp)
+
+    def row(self, k: int) -> RuleInputs:
+        """Snapshot `k`'s inputs as the scalar rules read them (without the per-venue maps: enough for
+        the directions of the rules in RULES)."""
+        def at(column: Any) -> float | None:
+            value = float(column[k])
+            return None if math.isnan(value) else value
+
+        return RuleInputs(S=at(self.S), fs=at(self.fs), ps=at(self.ps), P=at(self.P), F_pct=at(self.F_pct),
+                          sigma_pct=at(self.sigma_pct), X=at(self.X), long_share=at(self.long_share),
+                          total_volume_usd=at(self.total_volume_usd), liq_long_share=at(self.liq_long_share),
+                          cascade_score=at(self.cascade_score), slope=at(self.slope))
+
+
+def slopes(times: Any, scores: Any, at: Any, span: int = 12 * 3600, points: int = 6) -> Any:
+    """`trend_slope` at each time of `at` over the (time, score) points `times`/`scores` (sorted, no
+    missing score) in (t − span, t], at most the last `points` of them; NaN below two. Prefix sums: one
+    pass whatever the history's length."""
+    import numpy as np
+
+    x = (np.asarray(times, dtype=float) - (times[0] if len(times) else 0)) / 3600.0
+    y = np.asarray(scores, dtype=float)
+    upto = np.searchsorted(times, at, side="right")
+    lo = np.maximum(np.searchsorted(times, np.asarray(at) - span, side="right"), upto - points)
+    n = (upto - lo).astype(float)
+
+    def window(values):
+        prefix = np.concatenate(([0.0], np.cumsum(values)))
+        return prefix[upto] - prefix[lo]
+
+    sx, sy, sxx, sxy = window(x), window(y), window(x * x), window(x * y)
+    den = n * sxx - sx * sx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (n * sxy - sx * sy) / den
+    return np.where((n >= 2) & (den > 1e-12), slope, np.nan)
+
+
+def column_alerts(cols: InputColumns) -> list[tuple[int, str, str]]:
+    """Every raw alert (fired, confidence ≥ 50; no cooldown, no caps) of every snapshot as
+    (timestamp, strategy, direction): the same as `evaluate` per snapshot, over columns."""
+    import numpy as np
+
+    v, out = Values(cols), []
+    for rule in RULES:
+        fired, confidence = rule.confidence(v)
+        for k in np.flatnonzero(fired & (confidence >= ALERT_MIN_CONFIDENCE)):
+            direction = NEUTRAL if rule.direction is neutral else rule.direction(cols.row(k)) or NEUTRAL
+            out.append((int(cols.timestamp[k]), rule.strategy, direction))
+    return out + _funding_arbitrage_alerts(cols) + _basis_arbitrage_alerts(cols)
+
+
+def _funding_arbitrage_alerts(cols: InputColumns) -> list[tuple[int, str, str]]:
+    """`funding_arbitrage` over columns: the spread of the highest and lowest venue's BTC funding."""
+    import numpy as np
+
+    spread = (cols.funding_max - cols.funding_min) * 3 * 365 * 100
+    with np.errstate(invalid="ignore"):
+        confidence = np.round(np.minimum(5 * spread, 100))
+        alert = (cols.funding_count >= 2) & (spread > 8) & (confidence >= ALERT_MIN_CONFIDENCE)
+    return [(int(cols.timestamp[k]), "Funding Rate Arbitrage", NEUTRAL) for k in np.flatnonzero(alert)]
+
+
+def _basis_arbitrage_alerts(cols: InputColumns) -> list[tuple[int, str, str]]:
+    """`basis_arbitrage` over columns: the widest basis is the highest or, below zero, the lowest (a tie
+    of +b and −b exactly, which the scalar rule breaks by venue name, counts as +b)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        widest = np.where(cols.basis_max >= -cols.basis_min, cols.basis_max, cols.basis_min)
+        alert = np.abs(100 * widest) >= 0.15
+    return [(int(cols.timestamp[k]), "Basis Arbitrage", SHORT if widest[k] > 0 else LONG)
+            for k in np.flatnonzero(alert)]

@@ -13,8 +13,8 @@ from perps_tracker.model.analysis import (
     TREND_WINDOWS,
     Backtest,
     TrendReport,
+    column_signals,
     run_backtest,
-    signals_from,
     trend_report,
 )
 from perps_tracker.model.predict import (
@@ -22,7 +22,6 @@ from perps_tracker.model.predict import (
     build_dataset,
     evaluate_funding,
 )
-from perps_tracker.model.times import HOUR
 
 
 def load_trend(db, now: int, chart_hours: int = 168) -> TrendReport:
@@ -38,20 +37,16 @@ def load_trend(db, now: int, chart_hours: int = 168) -> TrendReport:
 
 
 def load_backtest(db, days: int | None, horizons: Sequence[int]) -> Backtest:
-    """Backtest the stored history (the last `days` up to the newest snapshot, or all of it)."""
-    from perps_tracker.storage.alerts import inputs_between
-    from perps_tracker.storage.history import load_history
+    """Backtest the stored history (the last `days` up to the newest snapshot, or all of it): the
+    rules evaluated over columns of only what they read."""
+    from perps_tracker.storage.alerts import input_columns
 
-    hours = None if days is None else days * 24
-    rows = load_history(db, hours=hours)
-    if not rows:
+    cols = input_columns(db, None if days is None else days * 24)
+    if cols is None:
         raise TrackerError("no snapshots yet: run `perps-tracker backfill --days 7` or take hourly snapshots")
-    start = rows[-1].timestamp - hours * HOUR + HOUR if hours is not None else rows[0].timestamp
-    period = [r.timestamp for r in rows if r.timestamp >= start]
-    prices = {r.timestamp: r.btc_price for r in rows if r.btc_price is not None}
-    inputs = inputs_between(db, start, rows[-1].timestamp)
-    return run_backtest(signals_from(inputs), prices, period, horizons, days)
-
+    period = [int(t) for t in cols.timestamp]
+    prices = {t: float(p) for t, p in zip(period, cols.btc_price) if p == p}  # NaN: no price
+    return run_backtest(column_signals(cols), prices, period, horizons, days)
 
 
 def load_funding_prediction(db, kind: str = "logistic") -> FundingPrediction:

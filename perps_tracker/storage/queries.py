@@ -115,31 +115,28 @@ def _row_counts(conn: Connection) -> dict[str, int]:
     return {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one() for name in TABLES}
 
 
-def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[Coverage]:
-    seen = conn.execute(select(ExchangeSnapshot.exchange).distinct()).scalars().all()
-    venues = list(order) + sorted(set(seen) - set(order))
-    hours_ok: dict[str, dict[str, int]] = {v: {} for v in venues}
-    for window, hours in COVERAGE_WINDOWS.items():
-        since = now_bucket - (hours - 1) * HOUR
-        query = (
-            select(ExchangeSnapshot.exchange, func.count(func.distinct(MarketSnapshot.timestamp)))
-            .join(MarketSnapshot, MarketSnapshot.id == ExchangeSnapshot.snapshot_id)
-            .where(ExchangeSnapshot.status == "ok", MarketSnapshot.timestamp >= since,
-                   MarketSnapshot.timestamp <= now_bucket)
-            .group_by(ExchangeSnapshot.exchange)
-        )
-        counts = dict(conn.execute(query).all())
-        for venue in venues:
-            hours_ok[venue][window] = counts.get(venue, 0)
-    backfilled = dict(conn.execute(
+def _ok_rows(conn: Connection, snapshots) -> dict[str, int]:
+    """Venue → ok rows among the snapshots `snapshots` (a select of market_snapshots ids) selects.
+    Driven by those ids (the (snapshot, exchange) key's index), not by a scan of every venue row;
+    a venue has one row per snapshot, so rows are hours."""
+    return dict(conn.execute(
         select(ExchangeSnapshot.exchange, func.count())
-        .join(MarketSnapshot, MarketSnapshot.id == ExchangeSnapshot.snapshot_id)
-        .where(ExchangeSnapshot.status == "ok", MarketSnapshot.source == "backfill")
+        .where(ExchangeSnapshot.snapshot_id.in_(snapshots), ExchangeSnapshot.status == "ok")
         .group_by(ExchangeSnapshot.exchange)).all())
-    return [
-        Coverage(v, hours_ok[v], {w: hours_ok[v][w] / h for w, h in COVERAGE_WINDOWS.items()}, backfilled.get(v, 0))
-        for v in venues
-    ]
+
+
+def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[Coverage]:
+    """Per venue: ok hours of the last 24 h and 7 d, and of the backfilled snapshots. Venues are `order`,
+    then any other venue with a row in the last 7 d."""
+    ids = select(MarketSnapshot.id)
+    windows = {window: _ok_rows(conn, ids.where(MarketSnapshot.timestamp.between(
+        now_bucket - (hours - 1) * HOUR, now_bucket))) for window, hours in COVERAGE_WINDOWS.items()}
+    backfilled = _ok_rows(conn, ids.where(MarketSnapshot.source == "backfill"))
+    seen = set().union(*windows.values(), backfilled)
+    venues = list(order) + sorted(seen - set(order))
+    return [Coverage(v, {w: windows[w].get(v, 0) for w in COVERAGE_WINDOWS},
+                     {w: windows[w].get(v, 0) / h for w, h in COVERAGE_WINDOWS.items()}, backfilled.get(v, 0))
+            for v in venues]
 
 
 def _backfill_span(conn: Connection) -> BackfillSpan | None:
