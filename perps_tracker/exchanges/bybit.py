@@ -473,7 +473,7 @@ class Bybit(Exchange):
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end), symbols,
                             self.history_workers)
         builder, candles_of, failures = collect_markets(symbols, results)
-        btc = self._history_btc(instruments, candles_of, failures)
+        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
         series = self._btc_series(d, btc, instruments, start, end) if btc else {}
         notes = ["no trade counts in Bybit klines",
                  "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "
@@ -499,14 +499,6 @@ class Bybit(Exchange):
             long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
             notes=d.finish(notes=notes),
         )
-
-    def _history_btc(self, instruments: dict[str, dict], candles_of: dict, failures: dict) -> str | None:
-        """The BTC perpetual as `pick_btc` chooses it, by the window's volume; its failure is the venue's."""
-        candidates = btc_candidates(instruments)
-        for symbol in candidates:
-            if symbol not in candles_of:
-                raise self.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
-        return max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
 
     def _btc_series(self, d: Download, btc: str, instruments: dict, start: int, end: int) -> dict:
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None

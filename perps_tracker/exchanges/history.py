@@ -13,8 +13,8 @@ them; the engine does the rest:
   (oldest first: the lower bound moves up past the newest row), `Cursor` (each page names the
   next). `Download.series` walks any of them, one row per time, with one guard against a page
   that makes no progress or a listing that never ends.
-- The per-market fan-out (`Download.markets`), the optional BTC series (`Download.extras`)
-  and the notes every venue shares (`Download.finish`).
+- The per-market fan-out (`Download.markets`), the choice of the BTC market (`Download.btc_market`),
+  the optional BTC series (`Download.extras`) and the notes every venue shares (`Download.finish`).
 """
 
 from __future__ import annotations
@@ -288,6 +288,16 @@ class Download:
     def markets(self, func: Callable[[T], R], items: Sequence[T], workers: int) -> list[R | ExchangeError]:
         """`func` over `items`, at most `workers` at a time; a failed item gives its ExchangeError."""
         return self.exchange.fan_out(func, items, workers)
+
+    def btc_market(self, candidates: Sequence[str], candles_of: Mapping[str, list],
+                   failures: Mapping[str, ExchangeError]) -> str | None:
+        """The BTC market among `candidates` (the best-ranked ones `pick_btc` would choose among) with the
+        most quote volume over the window; a candidate whose candles failed fails the venue (the choice
+        would be a guess). `candles_of` as `collect_markets` gives it."""
+        for symbol in candidates:
+            if symbol not in candles_of:
+                raise self.exchange.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
+        return max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
 
     def optional(self, what: str, call: Callable[[], T]) -> T | None:
         """`call()`, or None with a note when the venue fails it (`what` unavailable: why)."""
