@@ -12,7 +12,7 @@ them; the engine does the rest:
   `Back` (newest first: the upper bound moves down to the oldest row of each page), `Forward`
   (oldest first: the lower bound moves up past the newest row), `Cursor` (each page names the
   next). `Download.series` walks any of them, one row per time, with one guard against a page
-  that makes no progress or a listing that never ends.
+  that makes no progress or a listing that never ends; `Download.walk` gives the rows page by page.
 - The per-market fan-out (`Download.markets`), the choice of the BTC market (`Download.btc_market`),
   the optional BTC series (`Download.extras`) and the notes every venue shares (`Download.finish`).
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
@@ -232,11 +232,17 @@ class Download:
                planned: int = 1) -> list[tuple]:
         """Every row `pager` finds between `lo` and `hi` (in the venue's parameter unit), oldest first, one
         per time (the first seen wins). `planned`: pages already in the progress total; more are added."""
-        walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
         got: dict[Any, tuple] = {}
-        for row in walk(what, path, parser, pager, lo, hi, planned):
+        for row in self.walk(what, path, parser, pager, lo, hi, planned=planned):
             got.setdefault(row[0], row)
         return [got[t] for t in sorted(got)]
+
+    def walk(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
+             planned: int = 1) -> Iterator[tuple]:
+        """The rows of `series` page by page as they come, repeats included: for a venue that keeps the
+        rows read before a later page fails (`series` gives all or nothing)."""
+        walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
+        return walk(what, path, parser, pager, lo, hi, planned)
 
     def _windows(self, what, path, parser, pager: Windows, lo, hi, planned) -> Iterable[tuple]:
         for page, (a, b) in enumerate(pager.windows(lo, hi)):
