@@ -24,6 +24,7 @@ from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,
+    pages,
     utc,
 )
 from perps_tracker.exchanges.parsing import (
@@ -33,6 +34,7 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
+    ms_to_s,
     newest,
     num,
     required,
@@ -248,17 +250,6 @@ FUNDING_HISTORY = "/v5/market/funding/history"
 ACCOUNT_RATIO = "/v5/market/account-ratio"
 QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coins
 BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
-
-
-def pages(rows: int, limit: int) -> int:
-    """Requests needed for `rows` rows at `limit` a page (at least one)."""
-    return max(1, math.ceil(rows / limit))
-
-
-def ms_to_s(value: Any) -> int | None:
-    """Unix seconds from a millisecond timestamp (string or number), else None."""
-    ms = integer(value)
-    return ms // 1000 if ms is not None else None
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:

@@ -19,6 +19,7 @@ them; the engine does the rest:
 
 from __future__ import annotations
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ def time_windows(start: int, end: int, points: int) -> list[tuple[int, int]]:
     or not, so whichever end a full page is cut from, nothing is lost."""
     step = max(points - 1, 1) * HOUR
     return [(s, min(s + step, end)) for s in range(start, end, step)]
+
+
+def pages(rows: int, limit: int) -> int:
+    """Requests needed for `rows` rows at `limit` a page (at least one): a series' share of the plan."""
+    return max(1, math.ceil(rows / limit))
 
 
 def settlement_hour(time_ms: int) -> int:

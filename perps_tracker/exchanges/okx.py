@@ -11,7 +11,6 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-import math
 import threading
 from typing import Any
 
@@ -23,6 +22,7 @@ from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,
+    pages,
     utc,
 )
 from perps_tracker.exchanges.pacing import Pacer
@@ -33,6 +33,7 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
+    ms_to_s,
     newest,
     num,
     pct_change,
@@ -291,17 +292,6 @@ OI_HISTORY_PATH = "/api/v5/rubik/stat/contracts/open-interest-history"
 FUNDING_HISTORY_PATH = "/api/v5/public/funding-rate-history"
 RATIO_PATH = "/api/v5/rubik/stat/contracts/long-short-account-ratio"
 PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP + instrument ID
-
-
-def pages(rows: int, limit: int) -> int:
-    """Requests needed for `rows` rows at `limit` a page (at least one)."""
-    return max(1, math.ceil(rows / limit))
-
-
-def ms_to_s(value: Any) -> int | None:
-    """Unix seconds from a millisecond timestamp (string or number), else None."""
-    ms = integer(value)
-    return ms // 1000 if ms is not None else None
 
 
 def unconfirmed(row: list, index: int) -> bool:
