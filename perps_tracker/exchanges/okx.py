@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed, Polled
@@ -294,9 +294,23 @@ RATIO_PATH = "/api/v5/rubik/stat/contracts/long-short-account-ratio"
 PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP + instrument ID
 
 
-def unconfirmed(row: list, index: int) -> bool:
-    """Whether a candle row's `confirm` flag (at `index`) says the candle is still open."""
-    return len(row) > index and str(row[index]) == "0"
+def time_rows(payload: Any, skipped: Skips, width: int, value: Callable[[list], Any],
+              confirm: int | None = None) -> list[tuple]:
+    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields:
+    `value(row)` gives a number or a tuple of them, None (or a tuple holding one) for a malformed row,
+    which is skipped and counted. A candle still open (its `confirm` field "0") is dropped."""
+    out = []
+    for row in data_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= width else None
+        if t is not None and confirm is not None and len(row) > confirm and str(row[confirm]) == "0":
+            continue
+        got = value(row) if t is not None else None
+        values = got if isinstance(got, tuple) else (got,)
+        if None in values:
+            skipped()
+            continue
+        out.append((t, *values))
+    return out
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
@@ -309,17 +323,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
         {"code": "0", "msg": "", "data": [
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "12050", "120.5", "10128362.2", "1"]]}
     """
-    candles = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 8 else None
-        if t is not None and unconfirmed(row, 8):
-            continue
-        values = (num(row[1]), num(row[4]), num(row[7])) if t is not None else (None,)
-        if t is None or None in values:
-            skipped()
-            continue
-        candles.append((t, *values))
-    return candles
+    return time_rows(payload, skipped, 8, lambda row: (num(row[1]), num(row[4]), num(row[7])), confirm=8)
 
 
 def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -330,17 +334,7 @@ def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
 
         {"code": "0", "msg": "", "data": [["1795388400000", "84012", "84110", "83960", "84061.3", "1"]]}
     """
-    closes = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 5 else None
-        if t is not None and unconfirmed(row, 5):
-            continue
-        close = num(row[4]) if t is not None else None
-        if close is None:
-            skipped()
-            continue
-        closes.append((t, close))
-    return closes
+    return time_rows(payload, skipped, 5, lambda row: num(row[4]), confirm=5)
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -352,34 +346,23 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int,
 
         {"code": "0", "msg": "", "data": [["1795388400000", "731377.5", "7313.775", "614722545.1"]]}
     """
-    points = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 4 else None
-        usd = num(row[3]) if t is not None else None
-        if usd is None:
-            skipped()
-            continue
-        points.append((t, usd))
-    return points
+    return time_rows(payload, skipped, 4, lambda row: num(row[3]))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
     """(time s, long accounts' share R / (1 + R)) of rubik `long-short-account-ratio` rows `[ts, R]`
-    (ccy=BTC, as live); a malformed row is skipped and counted.
+    (ccy=BTC, as live); a malformed row (or a negative R) is skipped and counted.
 
     Sample::
 
         {"code": "0", "msg": "", "data": [["1795388400000", "1.25"], ["1795384800000", "1.31"]]}
     """
-    points = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 2 else None
-        ratio = num(row[1]) if t is not None else None
-        if ratio is None or ratio < 0:
-            skipped()
-            continue
-        points.append((t, ratio / (1 + ratio)))
-    return points
+    return time_rows(payload, skipped, 2, lambda row: long_share_of(num(row[1])))
+
+
+def long_share_of(ratio: float | None) -> float | None:
+    """Long accounts' share R / (1 + R) of a long/short account ratio R; None for a missing or negative R."""
+    return ratio / (1 + ratio) if ratio is not None and ratio >= 0 else None
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
