@@ -478,30 +478,22 @@ class Okx(Exchange):
         got = self.parallel({"instruments": self.instruments,
                              "tickers": lambda: self.get("/api/v5/market/tickers", SWAP)})
         instruments = got["instruments"]
-        markets = self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips())
-        families = top_families(markets, symbols)
-        detail = f"top {len(families)} instrument families by volume"
+        families = top_families(self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips()), symbols)
         results = self.fan_out(lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
                                families, limit=self.liquidation_limit)
+        read = [r for r in results if not isinstance(r, ExchangeError)]
         failed = [r for r in results if isinstance(r, ExchangeError)]
-        if failed and len(failed) == len(results):
+        if failed and not read:
             raise failed[0]
-        if failed:
-            self.notes.append(f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
-                              f"{failed[0].reason}")
-        events: dict[tuple, LiquidationEvent] = {}
-        skipped = 0
-        for result in results:
-            if isinstance(result, ExchangeError):
-                continue
-            family_events, family_skipped, note = result
-            skipped += family_skipped
-            if note:
-                self.notes.append(note)
-            events.update((e.key(), e) for e in family_events if start_ms <= e.event_time_ms <= end_ms)
-        if skipped:
-            self.notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
-        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms), detail, tuple(self.notes))
+        notes = [f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
+                 f"{failed[0].reason}"] if failed else []
+        notes += [note for _, _, note in read if note]
+        if skipped := sum(count for _, count, _ in read):
+            notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
+        events = {e.key(): e for family_events, _, _ in read for e in family_events
+                  if start_ms <= e.event_time_ms <= end_ms}
+        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms),
+                      f"top {len(families)} instrument families by volume", tuple(notes))
 
     def _family_liquidations(self, family: str, start_ms: int, end_ms: int,
                              instruments: dict[str, dict]) -> tuple[list[LiquidationEvent], int, str | None]:
