@@ -24,6 +24,7 @@ from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,
+    pages,
     utc,
 )
 from perps_tracker.exchanges.parsing import (
@@ -33,6 +34,7 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
+    ms_to_s,
     newest,
     num,
     required,
@@ -250,17 +252,6 @@ QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coin
 BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
 
 
-def pages(rows: int, limit: int) -> int:
-    """Requests needed for `rows` rows at `limit` a page (at least one)."""
-    return max(1, math.ceil(rows / limit))
-
-
-def ms_to_s(value: Any) -> int | None:
-    """Unix seconds from a millisecond timestamp (string or number), else None."""
-    ms = integer(value)
-    return ms // 1000 if ms is not None else None
-
-
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
     """(open time s, open, close, turnover in USD) of each `/v5/market/kline` row; rows come newest
     first, each `[startTime ms, open, high, low, close, volume (base), turnover (quote)]`. A malformed
@@ -473,7 +464,7 @@ class Bybit(Exchange):
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end), symbols,
                             self.history_workers)
         builder, candles_of, failures = collect_markets(symbols, results)
-        btc = self._history_btc(instruments, candles_of, failures)
+        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
         series = self._btc_series(d, btc, instruments, start, end) if btc else {}
         notes = ["no trade counts in Bybit klines",
                  "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "
@@ -499,14 +490,6 @@ class Bybit(Exchange):
             long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
             notes=d.finish(notes=notes),
         )
-
-    def _history_btc(self, instruments: dict[str, dict], candles_of: dict, failures: dict) -> str | None:
-        """The BTC perpetual as `pick_btc` chooses it, by the window's volume; its failure is the venue's."""
-        candidates = btc_candidates(instruments)
-        for symbol in candidates:
-            if symbol not in candles_of:
-                raise self.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
-        return max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
 
     def _btc_series(self, d: Download, btc: str, instruments: dict, start: int, end: int) -> dict:
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None

@@ -12,17 +12,18 @@ them; the engine does the rest:
   `Back` (newest first: the upper bound moves down to the oldest row of each page), `Forward`
   (oldest first: the lower bound moves up past the newest row), `Cursor` (each page names the
   next). `Download.series` walks any of them, one row per time, with one guard against a page
-  that makes no progress or a listing that never ends.
-- The per-market fan-out (`Download.markets`), the optional BTC series (`Download.extras`)
-  and the notes every venue shares (`Download.finish`).
+  that makes no progress or a listing that never ends; `Download.walk` gives the rows page by page.
+- The per-market fan-out (`Download.markets`), the choice of the BTC market (`Download.btc_market`),
+  the optional BTC series (`Download.extras`) and the notes every venue shares (`Download.finish`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
@@ -42,6 +43,11 @@ def time_windows(start: int, end: int, points: int) -> list[tuple[int, int]]:
     or not, so whichever end a full page is cut from, nothing is lost."""
     step = max(points - 1, 1) * HOUR
     return [(s, min(s + step, end)) for s in range(start, end, step)]
+
+
+def pages(rows: int, limit: int) -> int:
+    """Requests needed for `rows` rows at `limit` a page (at least one): a series' share of the plan."""
+    return max(1, math.ceil(rows / limit))
 
 
 def settlement_hour(time_ms: int) -> int:
@@ -232,11 +238,17 @@ class Download:
                planned: int = 1) -> list[tuple]:
         """Every row `pager` finds between `lo` and `hi` (in the venue's parameter unit), oldest first, one
         per time (the first seen wins). `planned`: pages already in the progress total; more are added."""
-        walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
         got: dict[Any, tuple] = {}
-        for row in walk(what, path, parser, pager, lo, hi, planned):
+        for row in self.walk(what, path, parser, pager, lo, hi, planned=planned):
             got.setdefault(row[0], row)
         return [got[t] for t in sorted(got)]
+
+    def walk(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
+             planned: int = 1) -> Iterator[tuple]:
+        """The rows of `series` page by page as they come, repeats included: for a venue that keeps the
+        rows read before a later page fails (`series` gives all or nothing)."""
+        walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
+        return walk(what, path, parser, pager, lo, hi, planned)
 
     def _windows(self, what, path, parser, pager: Windows, lo, hi, planned) -> Iterable[tuple]:
         for page, (a, b) in enumerate(pager.windows(lo, hi)):
@@ -288,6 +300,16 @@ class Download:
     def markets(self, func: Callable[[T], R], items: Sequence[T], workers: int) -> list[R | ExchangeError]:
         """`func` over `items`, at most `workers` at a time; a failed item gives its ExchangeError."""
         return self.exchange.fan_out(func, items, workers)
+
+    def btc_market(self, candidates: Sequence[str], candles_of: Mapping[str, list],
+                   failures: Mapping[str, ExchangeError]) -> str | None:
+        """The BTC market among `candidates` (the best-ranked ones `pick_btc` would choose among) with the
+        most quote volume over the window; a candidate whose candles failed fails the venue (the choice
+        would be a guess). `candles_of` as `collect_markets` gives it."""
+        for symbol in candidates:
+            if symbol not in candles_of:
+                raise self.exchange.error(f"BTC candles of {symbol} unavailable: {failures[symbol].reason}")
+        return max(candidates, key=lambda s: sum(c[3] for c in candles_of[s]), default=None)
 
     def optional(self, what: str, call: Callable[[], T]) -> T | None:
         """`call()`, or None with a note when the venue fails it (`what` unavailable: why)."""

@@ -11,20 +11,21 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-import math
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed, Polled
 from perps_tracker.exchanges.history import (
+    Back,
+    Download,
     MarketHistory,
     collect_markets,
     covers_from,
-    skipped_note,
+    pages,
     utc,
 )
-from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
     field,
@@ -32,6 +33,7 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
+    ms_to_s,
     newest,
     num,
     pct_change,
@@ -41,7 +43,6 @@ from perps_tracker.exchanges.parsing import (
 from perps_tracker.model.history import (
     DAY,
     HOUR,
-    MARKET_LIST_NOTE,
     Progress,
     VenueHistory,
 )
@@ -284,7 +285,6 @@ MARK_LIMIT = 100  # history-mark-price-candles: max 100
 OI_LIMIT = 100  # rubik open-interest-history: max 100 (latest 1,440 points per period)
 FUNDING_LIMIT = 100  # funding-rate-history: 400 in the current docs, 100 in older ones
 RATIO_CHUNK = 96 * HOUR  # long-short-account-ratio has no limit parameter: ask 4 days at a time
-HISTORY_MAX_PAGES = 100  # per series: a guard against a window that never ends
 QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle currencies
 CANDLES_PATH = "/api/v5/market/history-candles"
 MARK_CANDLES_PATH = "/api/v5/market/history-mark-price-candles"
@@ -294,20 +294,23 @@ RATIO_PATH = "/api/v5/rubik/stat/contracts/long-short-account-ratio"
 PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP + instrument ID
 
 
-def pages(rows: int, limit: int) -> int:
-    """Requests needed for `rows` rows at `limit` a page (at least one)."""
-    return max(1, math.ceil(rows / limit))
-
-
-def ms_to_s(value: Any) -> int | None:
-    """Unix seconds from a millisecond timestamp (string or number), else None."""
-    ms = integer(value)
-    return ms // 1000 if ms is not None else None
-
-
-def unconfirmed(row: list, index: int) -> bool:
-    """Whether a candle row's `confirm` flag (at `index`) says the candle is still open."""
-    return len(row) > index and str(row[index]) == "0"
+def time_rows(payload: Any, skipped: Skips, width: int, value: Callable[[list], Any],
+              confirm: int | None = None) -> list[tuple]:
+    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields:
+    `value(row)` gives a number or a tuple of them, None (or a tuple holding one) for a malformed row,
+    which is skipped and counted. A candle still open (its `confirm` field "0") is dropped."""
+    out = []
+    for row in data_list(payload):
+        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= width else None
+        if t is not None and confirm is not None and len(row) > confirm and str(row[confirm]) == "0":
+            continue
+        got = value(row) if t is not None else None
+        values = got if isinstance(got, tuple) else (got,)
+        if None in values:
+            skipped()
+            continue
+        out.append((t, *values))
+    return out
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
@@ -320,17 +323,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
         {"code": "0", "msg": "", "data": [
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "12050", "120.5", "10128362.2", "1"]]}
     """
-    candles = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 8 else None
-        if t is not None and unconfirmed(row, 8):
-            continue
-        values = (num(row[1]), num(row[4]), num(row[7])) if t is not None else (None,)
-        if t is None or None in values:
-            skipped()
-            continue
-        candles.append((t, *values))
-    return candles
+    return time_rows(payload, skipped, 8, lambda row: (num(row[1]), num(row[4]), num(row[7])), confirm=8)
 
 
 def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -341,17 +334,7 @@ def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
 
         {"code": "0", "msg": "", "data": [["1795388400000", "84012", "84110", "83960", "84061.3", "1"]]}
     """
-    closes = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 5 else None
-        if t is not None and unconfirmed(row, 5):
-            continue
-        close = num(row[4]) if t is not None else None
-        if close is None:
-            skipped()
-            continue
-        closes.append((t, close))
-    return closes
+    return time_rows(payload, skipped, 5, lambda row: num(row[4]), confirm=5)
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -363,34 +346,23 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int,
 
         {"code": "0", "msg": "", "data": [["1795388400000", "731377.5", "7313.775", "614722545.1"]]}
     """
-    points = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 4 else None
-        usd = num(row[3]) if t is not None else None
-        if usd is None:
-            skipped()
-            continue
-        points.append((t, usd))
-    return points
+    return time_rows(payload, skipped, 4, lambda row: num(row[3]))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
     """(time s, long accounts' share R / (1 + R)) of rubik `long-short-account-ratio` rows `[ts, R]`
-    (ccy=BTC, as live); a malformed row is skipped and counted.
+    (ccy=BTC, as live); a malformed row (or a negative R) is skipped and counted.
 
     Sample::
 
         {"code": "0", "msg": "", "data": [["1795388400000", "1.25"], ["1795384800000", "1.31"]]}
     """
-    points = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 2 else None
-        ratio = num(row[1]) if t is not None else None
-        if ratio is None or ratio < 0:
-            skipped()
-            continue
-        points.append((t, ratio / (1 + ratio)))
-    return points
+    return time_rows(payload, skipped, 2, lambda row: long_share_of(num(row[1])))
+
+
+def long_share_of(ratio: float | None) -> float | None:
+    """Long accounts' share R / (1 + R) of a long/short account ratio R; None for a missing or negative R."""
+    return ratio / (1 + ratio) if ratio is not None and ratio >= 0 else None
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -423,12 +395,12 @@ def btc_candidates(instruments: dict[str, dict]) -> list[str]:
     return sorted(inst_id for inst_id, rank in ranks.items() if rank == best)
 
 
-class Requests:
-    """A history download's GETs: paced per endpoint (per endpoint and instrument where OKX counts so),
-    and counted for progress."""
+class Pacing:
+    """The `pace` hook of a history download: an endpoint's requests `1 / rates[path]` s apart (burst 1),
+    each instrument's apart where OKX counts per IP and instrument (`PER_INSTRUMENT`)."""
 
-    def __init__(self, exchange: Exchange, rates: dict[str, float], tally: Tally):
-        self.exchange, self.rates, self.tally = exchange, rates, tally
+    def __init__(self, rates: dict[str, float]):
+        self.rates = rates
         self._pacers: dict[tuple[str, str | None], Pacer] = {}
         self._lock = threading.Lock()
 
@@ -439,14 +411,8 @@ class Requests:
                 self._pacers[key] = Pacer(self.rates.get(path, 0.0), burst=1)
             return self._pacers[key]
 
-    def get(self, path: str, params: dict[str, Any], *, unplanned: bool = False) -> Any:
-        if unplanned:
-            self.tally.plan(1)
+    def __call__(self, path: str, params: dict) -> None:
         self.pacer(path, params.get("instId")).take()
-        try:
-            return self.exchange.get(path, params)
-        finally:
-            self.tally.finished()
 
 
 class Okx(Exchange):
@@ -512,30 +478,22 @@ class Okx(Exchange):
         got = self.parallel({"instruments": self.instruments,
                              "tickers": lambda: self.get("/api/v5/market/tickers", SWAP)})
         instruments = got["instruments"]
-        markets = self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips())
-        families = top_families(markets, symbols)
-        detail = f"top {len(families)} instrument families by volume"
+        families = top_families(self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips()), symbols)
         results = self.fan_out(lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
                                families, limit=self.liquidation_limit)
+        read = [r for r in results if not isinstance(r, ExchangeError)]
         failed = [r for r in results if isinstance(r, ExchangeError)]
-        if failed and len(failed) == len(results):
+        if failed and not read:
             raise failed[0]
-        if failed:
-            self.notes.append(f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
-                              f"{failed[0].reason}")
-        events: dict[tuple, LiquidationEvent] = {}
-        skipped = 0
-        for result in results:
-            if isinstance(result, ExchangeError):
-                continue
-            family_events, family_skipped, note = result
-            skipped += family_skipped
-            if note:
-                self.notes.append(note)
-            events.update((e.key(), e) for e in family_events if start_ms <= e.event_time_ms <= end_ms)
-        if skipped:
-            self.notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
-        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms), detail, tuple(self.notes))
+        notes = [f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
+                 f"{failed[0].reason}"] if failed else []
+        notes += [note for _, _, note in read if note]
+        if skipped := sum(count for _, count, _ in read):
+            notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
+        events = {e.key(): e for family_events, _, _ in read for e in family_events
+                  if start_ms <= e.event_time_ms <= end_ms}
+        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms),
+                      f"top {len(families)} instrument families by volume", tuple(notes))
 
     def _family_liquidations(self, family: str, start_ms: int, end_ms: int,
                              instruments: dict[str, dict]) -> tuple[list[LiquidationEvent], int, str | None]:
@@ -577,48 +535,24 @@ class Okx(Exchange):
         """Hourly history of [start, end): per included swap (today's instrument list, as `fetch`)
         one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
         mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
-        tally, skipped = Tally(progress), SafeSkips()
-        gets = Requests(self, self.history_rates, tally)
-        notes_before = len(self.notes)
-        tally.plan(1)
-        try:
-            instruments = self.instruments()
-        finally:
-            tally.finished()
+        d = Download(self, progress, pace=Pacing(self.history_rates))
+        instruments = d.counted(self.instruments)
         if not instruments:
             raise self.error("no included markets in the response")
         hours = max(1, (end - start) // HOUR)
-        tally.plan(len(instruments) * (pages(hours, CANDLE_LIMIT) + pages(hours, OI_LIMIT))
-                   + pages(hours, MARK_LIMIT) + 1 + pages(hours, RATIO_CHUNK // HOUR))
-
+        d.plan(len(instruments) * (pages(hours, CANDLE_LIMIT) + pages(hours, OI_LIMIT))
+               + pages(hours, MARK_LIMIT) + 1 + pages(hours, RATIO_CHUNK // HOUR))
         inst_ids = sorted(instruments)
-        results = self.fan_out(lambda inst_id: self._market_history(gets, inst_id, start, end, skipped),
-                               inst_ids, limit=self.history_workers)
+        results = d.markets(lambda inst_id: self._market_history(d, inst_id, start, end), inst_ids,
+                            self.history_workers)
         builder, candles_of, failures = collect_markets(inst_ids, results)
-        candidates = btc_candidates(instruments)
-        for inst_id in candidates:
-            if inst_id not in candles_of:
-                raise self.error(f"BTC candles of {inst_id} unavailable: {failures[inst_id].reason}")
-        btc = max(candidates, key=lambda i: sum(c[3] for c in candles_of[i]), default=None)
-        series: dict[str, Any] = {"mark": None, "funding": None, "long_share": (None, None)}
-        if btc is not None:
-            window = {"start": start, "end": end}
-            series = self.parallel({
-                "mark": lambda: self.optional("mark price history", lambda: self._mark(
-                    gets, btc, skipped, **window)),
-                "funding": lambda: self.optional("funding history", lambda: self._funding(
-                    gets, btc, skipped, **window)),
-                "long_share": lambda: self.optional("long/short history", lambda: self._long_share(
-                    gets, skipped, **window)) or (None, None),
-            })
-        tally.settle()
-        long_share, cut_short = series["long_share"]
-        if long_share == {}:
-            long_share = None
-            self.notes.append("long/short history unavailable: none in this window (OKX keeps 1-hour data "
-                              "for 30 days)")
-
-        notes = [MARKET_LIST_NOTE, "no trade counts in OKX candles",
+        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
+        series = d.extras({
+            "mark": ("mark price history", lambda: self._mark(d, btc, start, end)),
+            "funding": ("funding history", lambda: self._funding(d, btc, start, end)),
+            "long_share": ("long/short history", lambda: self._long_share(d, start, end)),
+        }) if btc else {}
+        notes = ["no trade counts in OKX candles",
                  "volume: candles' volCcyQuote (USDT/USDC taken as USD); live takes volCcy24h × last",
                  "no BTC index price: kept empty, as live has none for OKX",
                  "funding: the settled rate (realizedRate) of the period containing the hour; live shows the "
@@ -629,108 +563,88 @@ class Okx(Exchange):
             first = min(failures)
             notes.append(f"history of {len(failures)} of {len(instruments)} swaps unavailable, left out of "
                          f"the totals ({first}: {failures[first].reason})")
-        notes += skipped_note(skipped.count)
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)} (OKX keeps the latest 1,440 "
                          "hourly points)")
-        if (first_share := covers_from(long_share, start)) is not None or cut_short:
-            since = f" (from {utc(first_share)})" if first_share is not None else ""
-            notes.append(f"long/short history covers only the last 30 days{since}")
-        notes += self.notes[notes_before:]
-        btc_candles = candles_of.get(btc, []) if btc is not None else []
+        btc_candles = candles_of.get(btc, [])
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
             btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
             btc_close={t: c for t, _, c, _ in btc_candles},
-            btc_mark=series["mark"], btc_index=None, btc_funding=series["funding"], long_share=long_share,
-            symbols=len(instruments), symbols_failed=builder.failed, notes=tuple(notes),
+            btc_mark=series.get("mark"), btc_index=None, btc_funding=series.get("funding"),
+            long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
+            notes=d.finish(notes=notes),
         )
 
-    def _market_history(self, gets: Requests, inst_id: str, start: int, end: int,
-                        skipped: Skips) -> MarketHistory:
+    def _market_history(self, d: Download, inst_id: str, start: int, end: int) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
-        hours = max(1, (end - start) // HOUR)
-        candles = self._pages_back(gets, "history-candles", CANDLES_PATH, {"instId": inst_id, "bar": "1H"},
-                                   parse_history_candles, ("before", "after"), start * 1000, end * 1000,
-                                   CANDLE_LIMIT, pages(hours, CANDLE_LIMIT), skipped)
-        candles = [c for c in candles if start <= c[0] < end]
+        candles = self._hourly(d, "history-candles", CANDLES_PATH, parse_history_candles,
+                               back(CANDLE_LIMIT, {"instId": inst_id, "bar": "1H"}), start, end)
         try:
-            points = self._pages_back(gets, "open-interest-history", OI_HISTORY_PATH,
-                                      {"instId": inst_id, "period": "1H"}, parse_open_interest_history,
-                                      ("begin", "end"), start * 1000, end * 1000, OI_LIMIT, pages(hours, OI_LIMIT),
-                                      skipped)
+            points = self._hourly(d, "open-interest-history", OI_HISTORY_PATH, parse_open_interest_history,
+                                  back(OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end")), start, end)
         except ExchangeError as e:
             return MarketHistory(candles, e)
-        return MarketHistory(candles, [p for p in points if start <= p[0] < end])
+        return MarketHistory(candles, points)
 
-    def _mark(self, gets: Requests, inst_id: str, skipped: Skips, *, start: int, end: int) -> dict[int, float]:
+    def _hourly(self, d: Download, what: str, path: str, parser, pager: Back, start: int, end: int) -> list[tuple]:
+        """The rows of an hourly series in [start, end), paged back from `end`, oldest first."""
+        rows = d.series(what, path, parser, pager, start * 1000, end * 1000,
+                        planned=pages(max(1, (end - start) // HOUR), pager.limit))
+        return [row for row in rows if start <= row[0] < end]
+
+    def _mark(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Open time → close of the mark-price candles over [start, end)."""
-        hours = max(1, (end - start) // HOUR)
-        rows = self._pages_back(gets, "history-mark-price-candles", MARK_CANDLES_PATH,
-                                {"instId": inst_id, "bar": "1H"}, parse_mark_candles, ("before", "after"),
-                                start * 1000, end * 1000, MARK_LIMIT, pages(hours, MARK_LIMIT), skipped)
-        return {t: close for t, close in rows if start <= t < end}
+        return dict(self._hourly(d, "history-mark-price-candles", MARK_CANDLES_PATH, parse_mark_candles,
+                                 back(MARK_LIMIT, {"instId": inst_id, "bar": "1H"}), start, end))
 
-    def _funding(self, gets: Requests, inst_id: str, skipped: Skips, *, start: int,
-                 end: int) -> dict[int, float]:
+    def _funding(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Settlement time → settled rate per 8 h over [start, end); read from a day earlier, so the
         first settlement in the window has its spacing."""
-        rows = self._pages_back(gets, "funding-rate-history", FUNDING_HISTORY_PATH, {"instId": inst_id},
-                                parse_funding_history, ("before", "after"), (start - DAY) * 1000, end * 1000,
-                                FUNDING_LIMIT, 1, skipped)
+        rows = d.series("funding-rate-history", FUNDING_HISTORY_PATH, parse_funding_history,
+                        back(FUNDING_LIMIT, {"instId": inst_id}), (start - DAY) * 1000, end * 1000)
         return funding_series(rows, None, start, end)
 
-    def _long_share(self, gets: Requests, skipped: Skips, *, start: int,
-                    end: int) -> tuple[dict[int, float], bool]:
-        """Time → BTC long accounts' share over [start, end), and whether OKX refused the older part.
+    def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
+        """Time → BTC long accounts' share over [start, end), `RATIO_CHUNK` at a time (`ratio_pages`).
 
-        The endpoint takes `begin`/`end` but no limit, and keeps 1-hour data for 30 days only: ask
-        `RATIO_CHUNK` at a time from the newest back, each next request ending 1 ms before the oldest
-        row so far; stop at an empty answer (the retention's edge). An error after some rows (an
-        older range refused) keeps what was read; an error at once makes the series unavailable.
+        OKX keeps 1-hour data for 30 days only: an empty answer is the retention's edge, and an error
+        after some rows (an older range refused) keeps what was read; both are noted when they cut the
+        window short. An error at once, or no row at all, makes the series unavailable.
         """
-        lo, hi = start * 1000, end * 1000 - 1
         got: dict[int, float] = {}
-        planned = pages(max(1, (end - start) // HOUR), RATIO_CHUNK // HOUR)
-        for page in range(HISTORY_MAX_PAGES):
-            params = {"ccy": "BTC", "period": "1H", "begin": max(lo - 1, hi - RATIO_CHUNK * 1000), "end": hi}
-            try:
-                payload = gets.get(RATIO_PATH, params, unplanned=page >= planned)
-            except ExchangeError:
-                if not got:
-                    raise
-                return got, True
-            rows = [r for r in self.parse("long-short-account-ratio", parse_long_short_history, payload, skipped)
-                    if lo <= r[0] * 1000 <= hi]
-            if not rows:
-                return got, False
-            got.update(rows)
-            oldest = min(t for t, _ in rows) * 1000
-            if oldest <= lo:
-                return got, False
-            hi = oldest - 1
-        raise self.error(f"unexpected long-short-account-ratio payload: more than {HISTORY_MAX_PAGES} pages")
+        refused = False
+        try:
+            for t, share in d.walk("long-short-account-ratio", RATIO_PATH, parse_long_short_history, ratio_pages(),
+                                   start * 1000, end * 1000 - 1,
+                                   planned=pages(max(1, (end - start) // HOUR), RATIO_CHUNK // HOUR)):
+                if start <= t < end:
+                    got.setdefault(t, share)
+        except ExchangeError:
+            if not got:
+                raise
+            refused = True
+        if not got:
+            raise self.error("none in this window (OKX keeps 1-hour data for 30 days)")
+        if (first := covers_from(got, start)) is not None or refused:
+            since = f" (from {utc(first)})" if first is not None else ""
+            d.note(f"long/short history covers only the last 30 days{since}")
+        return got
 
-    def _pages_back(self, gets: Requests, what: str, path: str, params: dict, parser, keys: tuple[str, str],
-                    lo_ms: int, hi_ms: int, limit: int, planned: int, skipped: Skips) -> list[tuple]:
-        """Rows with times in [lo_ms, hi_ms), which OKX sends newest first, `limit` at a time, between
-        two exclusive cursors: `keys[0]` (before / begin: newer than) stays at lo_ms − 1, `keys[1]`
-        (after / end: older than) starts at hi_ms and moves to the oldest row of each page. A page
-        shorter than `limit` is the last. Rows are (time s, ...), oldest first, one per time."""
-        got: dict[int, tuple] = {}
-        for page in range(HISTORY_MAX_PAGES):
-            payload = gets.get(path, {**params, keys[0]: lo_ms - 1, keys[1]: hi_ms, "limit": limit},
-                                   unplanned=page >= planned)
-            rows = self.parse(what, parser, payload, skipped)
-            for row in rows:
-                got.setdefault(row[0], row)
-            if len(payload["data"]) < limit or not rows:
-                return [got[t] for t in sorted(got)]
-            oldest = min(row[0] for row in rows) * 1000
-            if oldest <= lo_ms:
-                return [got[t] for t in sorted(got)]
-            if oldest >= hi_ms:
-                raise self.error(f"unexpected {what} payload: a full page outside the range asked for")
-            hi_ms = oldest
-        raise self.error(f"unexpected {what} payload: more than {HISTORY_MAX_PAGES} pages")
+
+# -- paging declarations (read at call time) ----------------------------------------------------------
+
+
+def back(limit: int, params: dict, keys: tuple[str, str] = ("before", "after")) -> Back:
+    """Pages newest first between OKX's exclusive bounds (ms): `keys[0]` (newer than) stays at lo − 1,
+    `keys[1]` (older than) starts at hi and moves to the oldest row of each page."""
+    return Back(limit, lambda lo, hi: {**params, keys[0]: lo - 1, keys[1]: hi, "limit": limit}, step=0,
+                scale=1000, size=lambda payload: len(payload["data"]))
+
+
+def ratio_pages() -> Back:
+    """long-short-account-ratio takes `begin`/`end` (ms, inclusive) but no limit: `RATIO_CHUNK` at a time
+    from the newest back, each next chunk ending 1 ms before the oldest row so far, until an empty answer."""
+    return Back(None, lambda lo, hi: {"ccy": "BTC", "period": "1H", "begin": max(lo - 1, hi - RATIO_CHUNK * 1000),
+                                      "end": hi}, step=1, scale=1000)

@@ -51,6 +51,12 @@ def integer(value: Any) -> int | None:
     return int(result)
 
 
+def ms_to_s(value: Any) -> int | None:
+    """Unix seconds from a millisecond timestamp (string or number), else None."""
+    ms = integer(value)
+    return ms // 1000 if ms is not None else None
+
+
 def funding_8h(rate: float | None, interval_hours: float | None) -> float | None:
     """A funding rate paid every `interval_hours` as its 8-hour equivalent (rate × 8 / interval)."""
     if rate is None or interval_hours is None or interval_hours <= 0:
