@@ -17,10 +17,16 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.history import pick_btc_symbol, skipped_note, time_windows
-from perps_tracker.exchanges.pacing import Pacer, Tally
+from perps_tracker.exchanges.history import (
+    Download,
+    MarketHistory,
+    Windows,
+    collect_markets,
+    failed_note,
+    pick_btc_symbol,
+    time_windows,
+)
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
@@ -31,12 +37,7 @@ from perps_tracker.exchanges.parsing import (
     num,
     required,
 )
-from perps_tracker.model.history import (
-    MARKET_LIST_NOTE,
-    HistoryBuilder,
-    Progress,
-    VenueHistory,
-)
+from perps_tracker.model.history import Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot
 
 PRODUCT = {"productType": "USDT-FUTURES"}
@@ -159,6 +160,12 @@ HISTORY_LIMIT = 200  # rows per history-(mark-|index-)candles request, the docum
 FUNDING_PAGE = 100  # history-fund-rate pageSize, the documented maximum
 FUNDING_PAGES = 50  # a guard against paging without end
 HISTORY_RATE = 15.0  # requests per second, 1/15 s apart (burst 1): three quarters of Bitget's 20 per IP
+CONTRACTS = "/api/v2/mix/market/contracts"
+CANDLES = "/api/v2/mix/market/history-candles"
+MARK_CANDLES = "/api/v2/mix/market/history-mark-candles"
+INDEX_CANDLES = "/api/v2/mix/market/history-index-candles"
+FUNDING = "/api/v2/mix/market/history-fund-rate"
+RATIO = "/api/v2/mix/market/account-long-short"
 
 
 class Candle(NamedTuple):
@@ -254,8 +261,7 @@ class Bitget(Exchange):
     history_workers = 8  # markets read at once in `history`
 
     def long_short_ratio(self) -> float | None:
-        payload = self.get("/api/v2/mix/market/account-long-short", {"symbol": "BTCUSDT", "period": "1h"},
-                           missing_ok=True)
+        payload = self.get(RATIO, {"symbol": "BTCUSDT", "period": "1h"}, missing_ok=True)
         return None if payload is None else self.parse("account-long-short", parse_long_short, payload)
 
     def funding(self) -> dict[str, Funding]:
@@ -265,7 +271,7 @@ class Bitget(Exchange):
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
         got = self.parallel({
-            "contracts": lambda: self.get("/api/v2/mix/market/contracts", PRODUCT),
+            "contracts": lambda: self.get(CONTRACTS, PRODUCT),
             "tickers": lambda: self.get("/api/v2/mix/market/tickers", PRODUCT),
             "funding": lambda: self.optional("funding intervals", self.funding),
             "ratio": lambda: self.optional("long/short ratio", self.long_short_ratio),
@@ -276,98 +282,81 @@ class Bitget(Exchange):
 
     # -- history --------------------------------------------------------------------------------
 
-    def _call(self, path: str, params: dict) -> Any:
-        self._pacer.take()
-        try:
-            return self.get(path, params)
-        finally:
-            self._tally.finished()
-
-    def _candle_pages(self, path: str, symbol: str, windows: list[tuple[int, int]], parse, skipped: Skips) -> dict:
-        out: dict[int, Any] = {}
-        for lo, hi in windows:
-            payload = self._call(path, {**PRODUCT, "symbol": symbol, "granularity": "1H", "startTime": lo * 1000,
-                                        "endTime": hi * 1000, "limit": HISTORY_LIMIT})
-            rows = self.parse(path.rsplit("/", 1)[-1], parse, payload, skipped)
-            items = rows.items() if isinstance(rows, dict) else ((c.t, c) for c in rows)
-            out.update((t, v) for t, v in items if lo <= t < hi)
-        return out
-
-    def _market(self, symbol: str, windows: list[tuple[int, int]]) -> tuple[dict[int, Candle], int]:
-        skipped = Skips()
-        candles = self._candle_pages("/api/v2/mix/market/history-candles", symbol, windows, parse_history_candles,
-                                     skipped)
-        return candles, skipped.count
-
-    def _funding(self, symbol: str, start: int, skipped: Skips) -> list[tuple[int, float]]:
-        """history-fund-rate pages, newest first, until a settlement older than the window's first
-        period (its spacing gives that period's interval) or the end of the history."""
-        rows: list[tuple[int, float]] = []
-        for page in range(1, FUNDING_PAGES + 1):
-            if page > 1:
-                self._tally.plan(1)
-            payload = self._call("/api/v2/mix/market/history-fund-rate",
-                                 {**PRODUCT, "symbol": symbol, "pageSize": FUNDING_PAGE, "pageNo": page})
-            got = self.parse("history-fund-rate", parse_funding_history, payload, skipped)
-            rows += got
-            if len(_rows(payload)) < FUNDING_PAGE or (got and min(t for t, _ in got) < start):
-                return rows
-        self.notes.append(f"funding history beyond {FUNDING_PAGES} pages not read")
-        return rows
-
-    def _long_short(self, symbol: str, skipped: Skips) -> dict[int, float]:
-        payload = self._call("/api/v2/mix/market/account-long-short", {"symbol": symbol, "period": "1h"})
-        return self.parse("account-long-short", parse_long_short_history, payload, skipped)
-
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
-        self._tally, self._pacer = Tally(progress), Pacer(self.history_rate, burst=1)
-        self._tally.plan(1)
-        contracts = self.parse("contracts", parse_contracts, self._call("/api/v2/mix/market/contracts", PRODUCT))
+        """Hourly history of [start, end): per included contract one-hour history candles; for BTCUSDT
+        mark and index candles, settled funding and the account long/short ratio (its last ~30 hours)."""
+        d = Download(self, progress, rate=self.history_rate)
+        contracts = self.parse("contracts", parse_contracts, d.get(CONTRACTS, PRODUCT, unplanned=True))
         if not contracts:
             raise self.error("no included markets in the response")
-        windows = time_windows(start, end, HISTORY_LIMIT)
         symbols = sorted(contracts)
-        self._tally.plan(len(symbols) * len(windows) + 2 * len(windows) + 2)  # + mark, index, funding, long/short
-        results = self.fan_out(lambda s: self._market(s, windows), symbols, self.history_workers)
-
-        builder, skipped = HistoryBuilder(), Skips()
-        failures: dict[str, ExchangeError] = {}
-        volumes: dict[str, float] = {}
-        for symbol, result in zip(symbols, results):
-            if isinstance(result, ExchangeError):
-                failures[symbol] = result
-                continue
-            candles, bad = result
-            skipped(bad)
-            builder.add_candles((t, c.quote_volume, None) for t, c in candles.items())
-            volumes[symbol] = sum(c.quote_volume for c in candles.values())
+        pages = len(time_windows(start, end, HISTORY_LIMIT))
+        d.plan(len(symbols) * pages + 2 * pages + 2)  # + mark, index, funding, long/short
+        results = d.markets(lambda symbol: self._market_history(d, symbol, start, end), symbols, self.history_workers)
+        builder, candles_of, failures = collect_markets(symbols, results)
+        volumes = {s: sum(c.quote_volume for c in candles) for s, candles in candles_of.items()}
         btc = pick_btc_symbol({s: (c.base, c.quote) for s, c in contracts.items()}, volumes, failures)
-        notes = [MARKET_LIST_NOTE, "no open-interest history: open interest is not rebuilt"]
+        notes = ["no open-interest history: open interest is not rebuilt"]
         if btc is None:
             notes.append("no BTC perpetual")
-            self._tally.plan(-(2 * len(windows) + 2))
-            mark = index = funding = shares = None
         else:
-            btc_candles = results[symbols.index(btc)][0]
-            mark = self.optional("BTC mark price history", lambda: self._candle_pages(
-                "/api/v2/mix/market/history-mark-candles", btc, windows, parse_price_candles, skipped))
-            index = self.optional("BTC index price history", lambda: self._candle_pages(
-                "/api/v2/mix/market/history-index-candles", btc, windows, parse_price_candles, skipped))
-            settled = self.optional("BTC funding history", lambda: self._funding(btc, start, skipped))
-            funding = None if settled is None else funding_series(
-                settled, contracts[btc].interval_hours or DEFAULT_INTERVAL_HOURS, start, end,
-                whole_hours=True, next_spacing=False)
-            shares = self.optional("BTC long/short history", lambda: self._long_short(btc, skipped))
-            shares = {t: v for t, v in (shares or {}).items() if start <= t < end} or None
             notes.append("long/short history covers only the last ~30 hours (account-long-short has no time "
                          "range): earlier hours have none")
+        series = self._btc_series(d, btc, contracts[btc], start, end) if btc else {}
+        btc_candles = candles_of.get(btc, [])
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=None,
-            btc_symbol=btc,
-            btc_open={t: c.open for t, c in btc_candles.items()} if btc else {},
-            btc_close={t: c.close for t, c in btc_candles.items()} if btc else {},
-            btc_mark=mark, btc_index=index, btc_funding=funding, long_share=shares,
-            symbols=len(symbols), symbols_failed=len(failures),
-            notes=tuple(notes + self.notes + skipped_note(skipped.count)),
+            btc_symbol=btc, btc_open={c.t: c.open for c in btc_candles}, btc_close={c.t: c.close for c in btc_candles},
+            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
+            long_share=series.get("long_share"), symbols=len(symbols), symbols_failed=builder.failed,
+            notes=d.finish(notes=notes + failed_note(failures, len(symbols))),
         )
+
+    def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
+        """One contract's candles (no open-interest history exists)."""
+        return MarketHistory(self._candles(d, CANDLES, parse_history_candles, symbol, start, end), [])
+
+    def _candles(self, d: Download, path: str, parser, symbol: str, start: int, end: int) -> list:
+        """One-hour candles (or closes) of `symbol` opening in [start, end), a window of at most
+        `HISTORY_LIMIT` a request."""
+        return d.series(path.rsplit("/", 1)[-1], path, parser, candle_windows(symbol), start * 1000, end * 1000,
+                        planned=None)
+
+    def _btc_series(self, d: Download, btc: str, contract: Contract, start: int, end: int) -> dict:
+        """BTCUSDT's mark and index closes, funding per 8 h and long share; each None with a note when it fails."""
+        return d.extras({
+            "mark": ("BTC mark price history", lambda: dict(
+                self._candles(d, MARK_CANDLES, parse_price_candles, btc, start, end))),
+            "index": ("BTC index price history", lambda: dict(
+                self._candles(d, INDEX_CANDLES, parse_price_candles, btc, start, end))),
+            "funding": ("BTC funding history", lambda: funding_series(
+                self._settlements(d, btc, start), contract.interval_hours or DEFAULT_INTERVAL_HOURS, start, end,
+                whole_hours=True, next_spacing=False)),
+            "long_share": ("BTC long/short history", lambda: {
+                t: share for t, share in self._long_share(d, btc) if start <= t < end} or None),
+        })
+
+    def _settlements(self, d: Download, symbol: str, start: int) -> list[tuple[int, float]]:
+        """history-fund-rate pages (numbered, newest first) until a settlement older than the window's first
+        period (its spacing gives that period's interval) or the end of the history."""
+        rows: list[tuple[int, float]] = []
+        for page in range(1, FUNDING_PAGES + 1):
+            payload = d.get(FUNDING, {**PRODUCT, "symbol": symbol, "pageSize": FUNDING_PAGE, "pageNo": page},
+                            unplanned=page > 1)
+            got = d.parse("history-fund-rate", parse_funding_history, payload)
+            rows += got
+            if len(_rows(payload)) < FUNDING_PAGE or (got and min(t for t, _ in got) < start):
+                return rows
+        d.note(f"funding history beyond {FUNDING_PAGES} pages not read")
+        return rows
+
+    def _long_share(self, d: Download, symbol: str) -> list[tuple[int, float]]:
+        payload = d.get(RATIO, {"symbol": symbol, "period": "1h"})
+        return d.parse("account-long-short", parse_long_short_history, payload)
+
+
+def candle_windows(symbol: str) -> Windows:
+    """History candle windows (ms) of at most `HISTORY_LIMIT` one-hour rows."""
+    return Windows(HISTORY_LIMIT, lambda lo, hi: {**PRODUCT, "symbol": symbol, "granularity": "1H", "startTime": lo,
+                                                  "endTime": hi, "limit": HISTORY_LIMIT}, scale=1000)

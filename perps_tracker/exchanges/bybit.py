@@ -24,6 +24,7 @@ from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,
+    failed_note,
     pages,
     utc,
 )
@@ -472,10 +473,7 @@ class Bybit(Exchange):
                  "funding: the settled rate of the period containing the hour; live shows the current period's rate"]
         if btc is None:
             notes.append("no BTC perpetual listed: BTC series empty")
-        if failures:
-            first = failures[min(failures)]
-            notes.append(f"history of {len(failures)} of {len(instruments)} markets unavailable, left out of "
-                         f"the totals ({min(failures)}: {first.reason})")
+        notes += failed_note(failures, len(instruments))
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)}")
         if (first_share := covers_from(series.get("long_share"), start)) is not None:

@@ -35,8 +35,15 @@ from urllib.parse import quote
 
 from perps_tracker.errors import ExchangeError, TemporaryExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.history import settlement_hour, skipped_note
-from perps_tracker.exchanges.pacing import Pacer, Tally
+from perps_tracker.exchanges.history import (
+    Back,
+    Download,
+    MarketHistory,
+    collect_markets,
+    failed_note,
+    hourly_funding,
+)
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
@@ -45,12 +52,7 @@ from perps_tracker.exchanges.parsing import (
     pct_change,
     required,
 )
-from perps_tracker.model.history import (
-    MARKET_LIST_NOTE,
-    HistoryBuilder,
-    Progress,
-    VenueHistory,
-)
+from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
 
 
@@ -198,123 +200,91 @@ class Dydx(Exchange):
     history_burst = 10
     history_concurrency = 8
     history_limit = 1000  # API_LIMIT_V4 of the current indexer code; lowered if refused
-    history_pacer: Pacer | None = None  # tests install an unpaced one
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         """Hourly history of [start, end): every ACTIVE market's 1 h candles (USD volume, trades,
         open interest) and BTC-USD's funding (see the module doc)."""
-        self.notes = []
-        self._pacer = self.history_pacer or Pacer(self.history_per_minute / 60, self.history_burst)
-        self._tally, self._limit = Tally(progress), self.history_limit
-        self._tally.plan()
-        payload = self._get("/v4/perpetualMarkets")
+        pacer = Pacer(self.history_per_minute / 60, self.history_burst)
+        d = LimitedDownload(self, progress, pace=lambda path, params: pacer.take(), limit=self.history_limit)
+        payload = d.get("/v4/perpetualMarkets", unplanned=True)
         markets = self.parse("perpetualMarkets", parse_perpetual_markets, payload, Skips())
         if not markets:
             raise self.error("no included markets in the response")
         btc = pick_btc(markets)
-        self._tally.plan(len(markets) + (1 if btc else 0))
-        builder, skipped = HistoryBuilder(), Skips()
-        btc_candles: list[HourCandle] = []
-        results: list = []
-        if btc is not None:  # first and alone: it is required, and it finds the deployment's limit
-            btc_candles, count = self._candles(btc.symbol, start, end)
-            results.append((btc_candles, count))
-        others = [m for m in markets if m is not btc]
-        results += self.fan_out(lambda m: self._candles(m.symbol, start, end), others, self.history_concurrency)
-        failed = [r for r in results if isinstance(r, ExchangeError)]
-        for result in results:
-            if isinstance(result, ExchangeError):
-                continue
-            candles, count = result
-            skipped(count)
-            builder.add_candles((c.t, c.volume_usd, c.trades) for c in candles)
-            builder.add_open_interest((c.t, c.open_interest * c.open) for c in candles if c.open_interest is not None)
-        if failed:
-            self.notes.append(f"history of {len(failed)} of {len(markets)} markets unavailable: {failed[0].reason}")
+        tickers = [m.symbol for m in markets]
+        d.plan(len(tickers) + (1 if btc else 0))
+        # BTC first and alone: it is required, and it finds the deployment's limit
+        results = d.markets(lambda ticker: self._market_history(d, ticker, start, end), tickers,
+                            self.history_concurrency, first=btc.symbol if btc else None)
+        builder, candles_of, failures = collect_markets(tickers, results)
         funding = None
+        notes = [*HISTORY_NOTES, *failed_note(failures, len(tickers))]
         if btc is not None:
-            funding = self.optional("BTC funding history", lambda: self._funding(btc.symbol, start, end, skipped))
+            funding = d.optional("BTC funding history", lambda: self._funding(d, btc.symbol, start, end))
         else:
-            self.notes.append("no BTC perpetual: no BTC price or funding history")
-        self.notes += skipped_note(skipped.count)
+            notes.append("no BTC perpetual: no BTC price or funding history")
+        btc_candles = candles_of[btc.symbol] if btc else []
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=builder.trades,
-            open_interest_usd=builder.oi,
-            btc_symbol=btc.symbol if btc else None,
+            open_interest_usd=builder.oi, btc_symbol=btc.symbol if btc else None,
             btc_open={c.t: c.open for c in btc_candles}, btc_close={c.t: c.close for c in btc_candles},
             btc_mark=None, btc_index=None, btc_funding=funding, long_share=None,
-            symbols=len(markets), symbols_failed=len(failed),
-            notes=tuple(self.notes) + HISTORY_NOTES,
+            symbols=len(tickers), symbols_failed=builder.failed, notes=d.finish(notes=notes),
         )
 
-    def _get(self, path: str, params: dict | None = None) -> Any:
-        self._pacer.take()
-        try:
-            return self.get(path, params)
-        finally:
-            self._tally.finished()
+    def _market_history(self, d: LimitedDownload, ticker: str, start: int, end: int) -> MarketHistory:
+        """`ticker`'s 1 h candles starting in [start, end), paged backwards by toISO (exclusive), and its
+        open interest at the top of each hour (startingOpenInterest × open)."""
+        def query(lo: int, hi: int) -> dict:
+            return {"resolution": "1HOUR", "fromISO": iso_ms(lo), "toISO": iso_ms(hi), "limit": d.limit}
 
-    def _get_limited(self, path: str, params: dict) -> tuple[Any, int]:
-        """GET with `limit` at the deployment's maximum (found on the first refusal); the payload
-        and the limit it was asked with."""
+        pager = Back(SAFE_LIMIT, query, step=0, scale=1000, size=lambda p: d.page_size(p["candles"]))
+        rows = d.series("candles", f"/v4/candles/perpetualMarkets/{quote(ticker, safe='')}", parse_history_candles,
+                        pager, start * 1000, end * 1000)
+        candles = [c for c in rows if start <= c.t < end]
+        return MarketHistory(candles, [(c.t, c.open_interest * c.open) for c in candles if c.open_interest is not None])
+
+    def _funding(self, d: LimitedDownload, ticker: str, start: int, end: int) -> dict[int, float]:
+        """Settlement hour → rate per 8 h (hourly × 8, as live) for settlements in [start, end), paged
+        backwards by effectiveBeforeOrAt (inclusive) until a settlement of `start`'s hour or older."""
+        def query(lo: int, hi: int) -> dict:
+            return {"effectiveBeforeOrAt": iso_ms(hi), "limit": d.limit}
+
+        # a settlement stamped before half past `start` is `start`'s or older (settlement_hour): paging stops there
+        last = (start + HOUR // 2) * 1000 - 1
+        pager = Back(SAFE_LIMIT, query, size=lambda p: d.page_size(p["historicalFunding"]))
+        rows = d.series("historicalFunding", f"/v4/historicalFunding/{quote(ticker, safe='')}",
+                        parse_historical_funding, pager, last, end * 1000 - 1)
+        return hourly_funding(rows, start, end)
+
+
+class LimitedDownload(Download):
+    """dYdX's download: paged requests ask `limit` at the deployment's maximum, found on the first refusal
+    (`limit_refused`), when the refused request is asked again with the smaller limit."""
+
+    def __init__(self, *args: Any, limit: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+
+    def get(self, path: str, params: dict | None = None, **kwargs: Any) -> Any:
         while True:
-            limit = self._limit
             try:
-                return self._get(path, {**params, "limit": limit}), limit
+                return super().get(path, params, **kwargs)
             except ExchangeError as e:
-                smaller = limit_refused(e, limit)
+                smaller = limit_refused(e, params["limit"]) if params and "limit" in params else None
                 if smaller is None:
                     raise
-                self._limit = min(self._limit, smaller)
-                self._tally.plan()
+                self.limit = min(self.limit, smaller)
+                params, kwargs["unplanned"] = {**params, "limit": self.limit}, True
 
-    def _candles(self, ticker: str, start: int, end: int) -> tuple[list[HourCandle], int]:
-        """`ticker`'s 1 h candles starting in [start, end), paged backwards by toISO; and how many
-        malformed records were skipped."""
-        path = f"/v4/candles/perpetualMarkets/{quote(ticker, safe='')}"
-        got: dict[int, HourCandle] = {}
-        skipped, to, pages = Skips(), end, 0
-        while to > start:
-            if pages:
-                self._tally.plan()
-            pages += 1
-            params = {"resolution": "1HOUR", "fromISO": iso_ms(start * 1000), "toISO": iso_ms(to * 1000)}
-            payload, limit = self._get_limited(path, params)
-            rows = self.parse("candles", parse_history_candles, payload, skipped)
-            new = [c for c in rows if start <= c.t < end and c.t not in got]
-            got.update((c.t, c) for c in new)
-            if len(payload["candles"]) < min(limit, SAFE_LIMIT) or not new:
-                break
-            to = min(c.t for c in new)
-        return sorted(got.values()), skipped.count
-
-    def _funding(self, ticker: str, start: int, end: int, skipped: Skips) -> dict[int, float]:
-        """Settlement hour → rate per 8 h (hourly × 8, as live) for settlements in [start, end),
-        paged backwards by effectiveBeforeOrAt."""
-        path = f"/v4/historicalFunding/{quote(ticker, safe='')}"
-        rates: dict[int, float] = {}
-        before, pages = end * 1000 - 1, 0
-        while True:
-            if pages:
-                self._tally.plan()
-            pages += 1
-            payload, limit = self._get_limited(path, {"effectiveBeforeOrAt": iso_ms(before)})
-            rows = self.parse("historicalFunding", parse_historical_funding, payload, skipped)
-            for t, rate in rows:
-                hour = settlement_hour(t)
-                if start <= hour < end:
-                    rates[hour] = funding_8h(rate, 1.0)
-            oldest = min((t for t, _ in rows), default=None)
-            if (len(payload["historicalFunding"]) < min(limit, SAFE_LIMIT) or oldest is None
-                    or oldest > before or settlement_hour(oldest) <= start):
-                break
-            before = oldest - 1
-        return rates
+    def page_size(self, rows: list) -> int:
+        """A page's size for `Back`'s end test against SAFE_LIMIT: a page that holds the limit asked (or
+        100) is full, so a deployment that silently caps at 100 is still read to the end."""
+        return SAFE_LIMIT if len(rows) >= min(self.limit, SAFE_LIMIT) else len(rows)
 
 
 HISTORY_NOTES = (
-    MARKET_LIST_NOTE,
     ("open interest is each candle's startingOpenInterest (base units at the top of the hour) × its open "
      "price; live multiplies by the oracle price"),
     "BTC price is the last trade (1 h candle close); live uses the oracle price",

@@ -16,29 +16,23 @@ paced under Gate's 200 per 10 s per endpoint.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from itertools import pairwise
 from typing import Any, NamedTuple
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, Polled
-from perps_tracker.exchanges.history import pick_btc_symbol, skipped_note, time_windows
-from perps_tracker.exchanges.pacing import Pacer, Tally
-from perps_tracker.exchanges.parsing import (
-    Skips,
-    funding_8h,
-    funding_series,
-    integer,
-    join_markets,
-    num,
-    required,
+from perps_tracker.exchanges.history import (
+    Download,
+    Windows,
+    collect_markets,
+    failed_note,
+    pick_btc_symbol,
+    time_windows,
 )
-from perps_tracker.model.history import (
-    HOUR,
-    MARKET_LIST_NOTE,
-    HistoryBuilder,
-    Progress,
-    VenueHistory,
-)
+from perps_tracker.exchanges.pacing import Pacer
+from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, join_markets, num, required
+from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot
 
@@ -179,7 +173,6 @@ def _utc(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-
 # -- history (`backfill`) -----------------------------------------------------------------------
 #
 # Docs (gateapi FuturesApi): candlesticks — `from`/`to` in seconds, at most 2000 points per query,
@@ -191,6 +184,7 @@ CANDLE_POINTS = 2000  # points per candlesticks query, the documented maximum
 STATS_LIMIT = 100  # rows per contract_stats query: the maximum is undocumented, so a cautious page
 FUNDING_LIMIT = 100  # rows per funding_rate query (the documented default)
 HISTORY_RATE = 15.0  # requests per second and endpoint, 1/15 s apart (burst 1): three quarters of Gate's 200 per 10 s
+CONTRACTS = "/api/v4/futures/usdt/contracts"
 CANDLES = "/api/v4/futures/usdt/candlesticks"
 STATS = "/api/v4/futures/usdt/contract_stats"
 FUNDING = "/api/v4/futures/usdt/funding_rate"
@@ -291,10 +285,24 @@ def long_shares(stats: list[Stat], start: int, end: int) -> dict[int, float]:
             if start <= s.t < end and s.long_short is not None and s.long_short >= 0}
 
 
-class MarketHistory(NamedTuple):
-    candles: dict[int, Candle]
-    stats: list[Stat] | ExchangeError  # an error only for a BTC contract (optional there)
-    skipped: int
+class GateMarket(NamedTuple):
+    """One contract's download, in the shape `collect_markets` sums."""
+
+    candles: list[Candle]
+    open_interest: list[tuple[int, float]] | ExchangeError  # an error only for a BTC contract (optional there)
+    long_share: dict[int, float]
+
+
+def candle_windows(contract: str) -> Windows:
+    """`candlesticks` windows of at most `CANDLE_POINTS` points; `limit` may not be sent with `from`/`to`."""
+    return Windows(CANDLE_POINTS, lambda lo, hi: {"contract": contract, "interval": "1h", "from": lo, "to": hi})
+
+
+def stat_windows(contract: str) -> Windows:
+    """`contract_stats` windows of at most `STATS_LIMIT` points. `to` is not in Gate's docs: sent so that
+    a venue cutting full pages from either end still gives every point."""
+    return Windows(STATS_LIMIT, lambda lo, hi: {"contract": contract, "interval": "1h", "from": lo, "to": hi,
+                                                "limit": STATS_LIMIT})
 
 
 class Gateio(Exchange):
@@ -312,7 +320,7 @@ class Gateio(Exchange):
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
         got = self.parallel({
-            "contracts": lambda: self.get("/api/v4/futures/usdt/contracts"),
+            "contracts": lambda: self.get(CONTRACTS),
             "tickers": lambda: self.get("/api/v4/futures/usdt/tickers"),
         })
         contracts = self.parse("contracts", parse_contracts, got["contracts"])
@@ -323,7 +331,7 @@ class Gateio(Exchange):
     def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> Polled:
         """Liquidations with event time in [start_ms, end_ms] from `liq_orders`, one window of at
         most an hour after another. One request covers every contract: `symbols` is not needed."""
-        contracts = self.parse("contracts", parse_contracts, self.get("/api/v4/futures/usdt/contracts"))
+        contracts = self.parse("contracts", parse_contracts, self.get(CONTRACTS))
         skipped = Skips()
         events: dict[tuple, LiquidationEvent] = {}
         for start_s, end_s in liq_windows(start_ms // 1000, end_ms // 1000, self.liq_window):
@@ -354,128 +362,89 @@ class Gateio(Exchange):
 
     # -- history --------------------------------------------------------------------------------
 
-    def _call(self, path: str, params: dict) -> Any:
-        self._pacers[path].take()
-        try:
-            return self.get(path, params)
-        finally:
-            self._tally.finished()
-
-    def _candles(self, contract: str, windows: list[tuple[int, int]], skipped: Skips,
-                 volume: bool = True) -> dict[int, Candle]:
-        out: dict[int, Candle] = {}
-        for lo, hi in windows:
-            payload = self._call(CANDLES, {"contract": contract, "interval": "1h", "from": lo, "to": hi})
-            for c in self.parse("candlesticks", parse_candlesticks, payload, skipped, volume):
-                if lo <= c.t < hi:
-                    out[c.t] = c
-        return out
-
-    def _stats(self, contract: str, windows: list[tuple[int, int]], skipped: Skips) -> list[Stat]:
-        """Hourly stats, one window of at most `STATS_LIMIT` points per request. `to` is not in Gate's
-        docs: sent so that a venue cutting full pages from either end still gives every point."""
-        out: dict[int, Stat] = {}
-        for lo, hi in windows:
-            payload = self._call(STATS, {"contract": contract, "interval": "1h", "from": lo, "to": hi,
-                                         "limit": STATS_LIMIT})
-            for s in self.parse("contract_stats", parse_contract_stats, payload, skipped):
-                if lo <= s.t < hi:
-                    out[s.t] = s
-        return [out[t] for t in sorted(out)]
-
-    def _market_history(self, name: str, windows: list[tuple[int, int]],
-                        stat_windows: list[tuple[int, int]]) -> MarketHistory:
-        skipped = Skips()
-        candles = self._candles(name, windows, skipped)
-        try:
-            stats: list[Stat] | ExchangeError = self._stats(name, stat_windows, skipped)
-        except ExchangeError as e:
-            if not name.upper().startswith("BTC_"):
-                raise
-            stats = e
-        return MarketHistory(candles, stats, skipped.count)
-
-    def _funding(self, contract: str, lo: int, hi: int, skipped: Skips) -> list[tuple[int, float]]:
-        """Settlements with `lo` ≤ t ≤ `hi`; a full page is split in two halves (whichever end the
-        venue cut it from, the halves hold the rest)."""
-        payload = self._call(FUNDING, {"contract": contract, "from": lo, "to": hi, "limit": FUNDING_LIMIT})
-        rows = self.parse("funding_rate", parse_funding_history, payload, skipped)
-        if len(payload) < FUNDING_LIMIT or hi - lo < 2 * HOUR:
-            return rows
-        mid = (lo + hi) // 2
-        self._tally.plan(2)
-        return self._funding(contract, lo, mid, skipped) + self._funding(contract, mid + 1, hi, skipped)
-
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
-        self._tally = Tally(progress)
-        self._pacers = {path: Pacer(self.history_rate, burst=1)
-                        for path in ("/api/v4/futures/usdt/contracts", CANDLES, STATS, FUNDING)}
-        self._tally.plan(1)
-        contracts = self.parse("contracts", parse_contracts, self._call("/api/v4/futures/usdt/contracts", {}))
+        """Hourly history of [start, end): per trading contract one-hour candlesticks and contract_stats'
+        open interest; for the BTC contract its long/short accounts, mark and index candles and funding."""
+        pacers = {path: Pacer(self.history_rate, burst=1) for path in (CONTRACTS, CANDLES, STATS, FUNDING)}
+        d = Download(self, progress, pace=lambda path, params: pacers[path].take())
+        contracts = self.parse("contracts", parse_contracts, d.get(CONTRACTS, unplanned=True))
         if not contracts:
             raise self.error("no included markets in the response")
-        windows = time_windows(start, end, CANDLE_POINTS)
-        stat_windows = time_windows(start, end, STATS_LIMIT)
         names = sorted(contracts)
-        self._tally.plan(len(names) * (len(windows) + len(stat_windows)) + 2 * len(windows) + 1)
-        results = self.fan_out(lambda n: self._market_history(n, windows, stat_windows), names,
-                               self.history_workers)
-
-        failures: dict[str, ExchangeError] = {}
-        done: dict[str, MarketHistory] = {}
-        for name, result in zip(names, results):
-            if isinstance(result, ExchangeError):
-                failures[name] = result
-            else:
-                done[name] = result
-        volumes = {n: sum(c.quote_volume or 0.0 for c in r.candles.values()) for n, r in done.items()}
+        candle_pages = len(time_windows(start, end, CANDLE_POINTS))
+        d.plan(len(names) * (candle_pages + len(time_windows(start, end, STATS_LIMIT))) + 2 * candle_pages + 1)
+        results = d.markets(lambda name: self._market_history(d, name, contracts[name], start, end), names,
+                            self.history_workers)
+        failures = {n: r for n, r in zip(names, results) if isinstance(r, ExchangeError)}
+        volumes = {n: sum(c.quote_volume for c in r.candles) for n, r in zip(names, results) if n not in failures}
         btc = pick_btc_symbol({n: (n.partition("_")[0].upper(), "USDT") for n in names}, volumes, failures)
-        for name, result in list(done.items()):  # another BTC contract without stats is a failed market
-            if name != btc and isinstance(result.stats, ExchangeError):
-                failures[name] = result.stats
-                del done[name]
-
-        builder, skipped = HistoryBuilder(), Skips()
-        skipped(sum(r.skipped for r in done.values()))
-        oi_ok = True
-        for name, result in done.items():
-            builder.add_candles((t, c.quote_volume, None) for t, c in result.candles.items())
-            if isinstance(result.stats, ExchangeError):
-                oi_ok = False
-                self.notes.append(f"open interest and long/short history unavailable: {result.stats.reason}")
-                continue
-            closes = {t: c.close for t, c in result.candles.items()}
-            builder.add_open_interest(open_interest_points(
-                result.stats, num(contracts[name].get("quanto_multiplier")), closes, start, end))
-        notes = [MARKET_LIST_NOTE, "open interest is contract_stats' open_interest_usd (Gate's own USD value)"]
-        mark = index = funding = shares = None
+        btc_market = results[names.index(btc)] if btc else None
+        no_oi = btc_market is not None and isinstance(btc_market.open_interest, ExchangeError)
+        if no_oi:  # the chosen BTC contract keeps its volume; other BTC contracts without stats are failed markets
+            d.note(f"open interest and long/short history unavailable: {btc_market.open_interest.reason}")
+            results[names.index(btc)] = btc_market._replace(open_interest=[])
+        builder, candles_of, failures = collect_markets(names, results)
+        notes = ["open interest is contract_stats' open_interest_usd (Gate's own USD value)"]
         if btc is None:
             notes.append("no BTC perpetual")
-            self._tally.plan(-(2 * len(windows) + 1))
-        else:
-            if not isinstance(done[btc].stats, ExchangeError):
-                shares = long_shares(done[btc].stats, start, end) or None
-                notes.append("long share from contract_stats lsr_account (long/short account ratio), "
-                             "taken to be live's long_users / short_users")
-            mark = self.optional("BTC mark price history", lambda: {
-                t: c.close for t, c in self._candles("mark_" + btc, windows, skipped, volume=False).items()})
-            index = self.optional("BTC index price history", lambda: {
-                t: c.close for t, c in self._candles("index_" + btc, windows, skipped, volume=False).items()})
-            settled = self.optional("BTC funding history",
-                                    lambda: self._funding(btc, start - 8 * HOUR, end - 1, skipped))
-            interval = num(contracts[btc].get("funding_interval"))  # seconds
-            funding = None if settled is None else funding_series(
-                settled, interval / 3600.0 if interval else None, start, end,
-                whole_hours=True, next_spacing=False)
-        btc_candles = done[btc].candles if btc else {}
+        elif not no_oi:
+            notes.append("long share from contract_stats lsr_account (long/short account ratio), "
+                         "taken to be live's long_users / short_users")
+        series = self._btc_series(d, btc, contracts, start, end) if btc else {}
+        btc_candles = candles_of.get(btc, [])
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=None,
-            open_interest_usd=builder.oi if oi_ok else None,
-            btc_symbol=btc,
-            btc_open={t: c.open for t, c in btc_candles.items()},
-            btc_close={t: c.close for t, c in btc_candles.items()},
-            btc_mark=mark, btc_index=index, btc_funding=funding, long_share=shares,
-            symbols=len(names), symbols_failed=len(failures),
-            notes=tuple(notes + self.notes + skipped_note(skipped.count)),
+            open_interest_usd=None if no_oi else builder.oi, btc_symbol=btc,
+            btc_open={c.t: c.open for c in btc_candles}, btc_close={c.t: c.close for c in btc_candles},
+            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
+            long_share=None if btc_market is None or no_oi else btc_market.long_share or None,
+            symbols=len(names), symbols_failed=builder.failed,
+            notes=d.finish(notes=notes + failed_note(failures, len(names))),
         )
+
+    def _market_history(self, d: Download, name: str, contract: dict, start: int, end: int) -> GateMarket:
+        """One contract's candles (their failure fails it) and open interest in USD; a BTC contract's
+        failing stats are kept as the error (the chosen one's are optional), another's fail it."""
+        candles = self._candles(d, name, start, end)
+        try:
+            stats = d.series("contract_stats", STATS, parse_contract_stats, stat_windows(name), start, end,
+                             planned=None)
+        except ExchangeError as e:
+            if not name.upper().startswith("BTC_"):
+                raise
+            return GateMarket(candles, e, {})
+        closes = {c.t: c.close for c in candles}
+        return GateMarket(candles, open_interest_points(stats, num(contract.get("quanto_multiplier")), closes,
+                                                        start, end), long_shares(stats, start, end))
+
+    def _candles(self, d: Download, contract: str, start: int, end: int, volume: bool = True) -> list[Candle]:
+        return d.series("candlesticks", CANDLES, partial(parse_candlesticks, volume=volume), candle_windows(contract),
+                        start, end, planned=None)
+
+    def _closes(self, d: Download, contract: str, start: int, end: int) -> dict[int, float]:
+        """Open time → close of a `mark_`/`index_` contract's candles (they have no volume)."""
+        return {c.t: c.close for c in self._candles(d, contract, start, end, volume=False)}
+
+    def _btc_series(self, d: Download, btc: str, contracts: dict, start: int, end: int) -> dict:
+        """The BTC contract's mark and index closes and funding per 8 h; each None with a note when it fails."""
+        interval = num(contracts[btc].get("funding_interval"))  # seconds
+        return d.extras({
+            "mark": ("BTC mark price history", lambda: self._closes(d, "mark_" + btc, start, end)),
+            "index": ("BTC index price history", lambda: self._closes(d, "index_" + btc, start, end)),
+            "funding": ("BTC funding history", lambda: funding_series(
+                self._settlements(d, btc, start - 8 * HOUR, end - 1), interval / 3600.0 if interval else None,
+                start, end, whole_hours=True, next_spacing=False)),
+        })
+
+    def _settlements(self, d: Download, contract: str, lo: int, hi: int, planned: bool = True) -> list[tuple]:
+        """Settlements with `lo` ≤ t ≤ `hi`; a full page is split in two halves (whichever end the
+        venue cut it from, the halves hold the rest)."""
+        payload = d.get(FUNDING, {"contract": contract, "from": lo, "to": hi, "limit": FUNDING_LIMIT},
+                        unplanned=not planned)
+        rows = d.parse("funding_rate", parse_funding_history, payload)
+        if len(payload) < FUNDING_LIMIT or hi - lo < 2 * HOUR:
+            return rows
+        mid = (lo + hi) // 2
+        return (self._settlements(d, contract, lo, mid, planned=False)
+                + self._settlements(d, contract, mid + 1, hi, planned=False))

@@ -88,10 +88,25 @@ def covers_from(series: Mapping[int, float] | None, start: int) -> int | None:
 
 
 
+def failed_note(failures: Mapping[str, ExchangeError], total: int) -> list[str]:
+    """The note on markets whose history failed, left out of the totals (none if none failed)."""
+    if not failures:
+        return []
+    first = min(failures)
+    return [f"history of {len(failures)} of {total} markets unavailable, left out of the totals "
+            f"({first}: {failures[first].reason})"]
+
+
+def hourly_funding(settlements: Iterable[tuple[int, float]], start: int, end: int) -> dict[int, float]:
+    """Hourly settled rates (settlement time ms, rate) as {settlement hour: rate per 8 h} in [start, end)."""
+    hours = ((settlement_hour(t), rate) for t, rate in settlements)
+    return {hour: rate * 8.0 for hour, rate in hours if start <= hour < end}
+
+
 class MarketHistory(NamedTuple):
     """One market's download: candles and open interest (or why the latter is missing)."""
 
-    candles: list[tuple[int, float, float, float]]  # (open time s, open, close, quote volume USD)
+    candles: list[tuple]  # (open time s, open, close, quote volume USD[, trades or None, ...])
     open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError
 
 
@@ -99,7 +114,8 @@ def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Except
                     ) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
     """Sum per-market downloads into a HistoryBuilder. A market whose candles or open interest
     failed is left out of every sum (counted in `failed`); its candles are still returned, for
-    the BTC series. Returns (builder, candles by market, failure by market)."""
+    the BTC series. A candle's fifth element, where there is one, is its trade count.
+    Returns (builder, candles by market, failure by market)."""
     builder, candles_of, failures = HistoryBuilder(), {}, {}
     for market, got in zip(ids, results):
         if isinstance(got, Exception):
@@ -109,7 +125,7 @@ def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Except
         if isinstance(got.open_interest, Exception):
             failures[market] = got.open_interest
             continue
-        builder.add_candles((t, volume, None) for t, _, _, volume in got.candles)
+        builder.add_candles((t, volume, rest[0] if rest else None) for t, _, _, volume, *rest in got.candles)
         builder.add_open_interest(got.open_interest)
     builder.failed = len(failures)
     return builder, candles_of, failures
@@ -235,9 +251,12 @@ class Download:
     # -- paging ----------------------------------------------------------------------------------------
 
     def series(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
-               planned: int = 1) -> list[tuple]:
+               planned: int | None = 1) -> list[tuple]:
         """Every row `pager` finds between `lo` and `hi` (in the venue's parameter unit), oldest first, one
-        per time (the first seen wins). `planned`: pages already in the progress total; more are added."""
+        per time (the first seen wins). `planned`: pages already in the progress total (None: every window
+        of a `Windows` pager); more are added."""
+        if planned is None:
+            planned = len(pager.windows(lo, hi))
         got: dict[Any, tuple] = {}
         for row in self.walk(what, path, parser, pager, lo, hi, planned=planned):
             got.setdefault(row[0], row)
@@ -297,9 +316,16 @@ class Download:
 
     # -- fan-out, optional series, notes -----------------------------------------------------------------
 
-    def markets(self, func: Callable[[T], R], items: Sequence[T], workers: int) -> list[R | ExchangeError]:
-        """`func` over `items`, at most `workers` at a time; a failed item gives its ExchangeError."""
-        return self.exchange.fan_out(func, items, workers)
+    def markets(self, func: Callable[[T], R], items: Sequence[T], workers: int, *,
+                first: T | None = None) -> list[R | ExchangeError]:
+        """`func` over `items`, at most `workers` at a time; a failed item gives its ExchangeError.
+        `first` (one of `items`) runs alone before the others, and its failure is raised: the market
+        the venue's history is worthless without, or the one that finds out what the rest may ask."""
+        if first is None:
+            return self.exchange.fan_out(func, items, workers)
+        head = func(first)
+        rest = iter(self.exchange.fan_out(func, [item for item in items if item != first], workers))
+        return [head if item == first else next(rest) for item in items]
 
     def btc_market(self, candidates: Sequence[str], candles_of: Mapping[str, list],
                    failures: Mapping[str, ExchangeError]) -> str | None:

@@ -24,10 +24,16 @@ import math
 import time
 from typing import Any, NamedTuple
 
-from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.history import settlement_hour, skipped_note
-from perps_tracker.exchanges.pacing import Pacer, Tally
+from perps_tracker.exchanges.history import (
+    Download,
+    Forward,
+    MarketHistory,
+    collect_markets,
+    failed_note,
+    hourly_funding,
+)
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
@@ -36,13 +42,7 @@ from perps_tracker.exchanges.parsing import (
     pct_change,
     required,
 )
-from perps_tracker.model.history import (
-    HOUR,
-    MARKET_LIST_NOTE,
-    HistoryBuilder,
-    Progress,
-    VenueHistory,
-)
+from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
 
 
@@ -156,114 +156,71 @@ class Hyperliquid(Exchange):
     info_weight = 20
     candles_per_response = 5000
     funding_per_response = 500
-    history_pacer: Pacer | None = None  # tests install an unpaced one
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         """Hourly history of [start, end): every included coin's 1 h candles and BTC's funding
         (see the module doc for endpoints, paging and approximations)."""
-        self.notes = []
-        pacer = self.history_pacer or Pacer(self.history_weight_per_minute / 60, self.history_burst)
-        tally, skipped = Tally(progress), Skips()
-        tally.plan()
-        payload = self._info(pacer, tally, {"type": "metaAndAssetCtxs"})
+        pacer = Pacer(self.history_weight_per_minute / 60, self.history_burst)
+        d = Download(self, progress, method="POST", pace=lambda path, body: pacer.take(self.info_weight),
+                     charge=lambda path, payload: pacer.charge(response_weight(payload)))
+        payload = d.get("/info", {"type": "metaAndAssetCtxs"}, unplanned=True)
         markets = self.parse("metaAndAssetCtxs", parse_meta_and_asset_ctxs, payload, Skips())
         if not markets:
             raise self.error("no included markets in the response")
         btc = pick_btc(markets)
-        tally.plan(len(markets) + (1 if btc else 0))
-        builder = HistoryBuilder()
-        btc_candles: list[HourCandle] = []
-        if btc is not None:  # first and alone: the venue's history is worthless without it
-            btc_candles, count = self._candles(btc.symbol, start, end, pacer, tally)
-            builder.add_candles((c.t, c.volume_usd, None) for c in btc_candles)
-            skipped(count)
-        others = [m for m in markets if m is not btc]
-        results = self.fan_out(lambda m: self._candles(m.symbol, start, end, pacer, tally),
-                               others, self.history_concurrency)
-        failed = [r for r in results if isinstance(r, ExchangeError)]
-        for result in results:
-            if not isinstance(result, ExchangeError):
-                candles, count = result
-                builder.add_candles((c.t, c.volume_usd, None) for c in candles)
-                skipped(count)
-        if failed:
-            self.notes.append(f"history of {len(failed)} of {len(markets)} markets unavailable: {failed[0].reason}")
+        coins = [m.symbol for m in markets]
+        d.plan(len(coins) + (1 if btc else 0))
+        # BTC first and alone: the venue's history is worthless without it
+        results = d.markets(lambda coin: MarketHistory(self._candles(d, coin, start, end), []), coins,
+                            self.history_concurrency, first=btc.symbol if btc else None)
+        builder, candles_of, failures = collect_markets(coins, results)
         funding = None
+        notes = [*HISTORY_NOTES, *failed_note(failures, len(coins))]
         if btc is not None:
-            funding = self.optional("BTC funding history",
-                                    lambda: self._funding(btc.symbol, start, end, pacer, tally, skipped))
+            funding = d.optional("BTC funding history", lambda: self._funding(d, btc.symbol, start, end))
         else:
-            self.notes.append("no BTC perpetual: no BTC price or funding history")
-        self.notes += skipped_note(skipped.count)
+            notes.append("no BTC perpetual: no BTC price or funding history")
         if start < time.time() - self.candles_per_response * HOUR:
-            self.notes.append("candles older than the most recent 5000 hours are not served")
+            notes.append("candles older than the most recent 5000 hours are not served")
+        btc_candles = candles_of[btc.symbol] if btc else []
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=None,
             btc_symbol=btc.symbol if btc else None,
             btc_open={c.t: c.open for c in btc_candles}, btc_close={c.t: c.close for c in btc_candles},
             btc_mark=None, btc_index=None, btc_funding=funding, long_share=None,
-            symbols=len(markets), symbols_failed=len(failed),
-            notes=tuple(self.notes) + HISTORY_NOTES,
+            symbols=len(coins), symbols_failed=builder.failed, notes=d.finish(notes=notes),
         )
 
-    def _info(self, pacer: Pacer, tally: Tally, body: dict, per_item: int | None = None) -> Any:
-        """POST /info, paced: 20 weight before, and 1 per `per_item` rows returned after."""
-        pacer.take(self.info_weight)
-        try:
-            payload = self.post("/info", body)
-        finally:
-            tally.finished()
-        if per_item and isinstance(payload, list):
-            pacer.charge(math.ceil(len(payload) / per_item))
-        return payload
+    def _candles(self, d: Download, coin: str, start: int, end: int) -> list[HourCandle]:
+        """`coin`'s 1 h candles opening in [start, end), oldest first, paged forward by startTime."""
+        def query(lo: int, hi: int) -> dict:
+            return {"type": "candleSnapshot", "req": {"coin": coin, "interval": "1h", "startTime": lo, "endTime": hi}}
 
-    def _candles(self, coin: str, start: int, end: int, pacer: Pacer,
-                 tally: Tally) -> tuple[list[HourCandle], int]:
-        """`coin`'s 1 h candles opening in [start, end), oldest first, paged forward by startTime;
-        and how many malformed records were skipped."""
-        got: dict[int, HourCandle] = {}
-        skipped = Skips()
-        cursor, pages = start, 0
-        while cursor < end:
-            if pages:
-                tally.plan()
-            pages += 1
-            req = {"coin": coin, "interval": "1h", "startTime": cursor * 1000, "endTime": end * 1000 - 1}
-            payload = self._info(pacer, tally, {"type": "candleSnapshot", "req": req}, per_item=60)
-            rows = self.parse("candleSnapshot", parse_history_candles, payload, skipped)
-            new = [c for c in rows if start <= c.t < end and c.t not in got]
-            got.update((c.t, c) for c in new)
-            if len(payload) < self.candles_per_response or not new:
-                break
-            cursor = max(c.t for c in new) + HOUR
-        return sorted(got.values()), skipped.count
+        rows = d.series("candleSnapshot", "/info", parse_history_candles,
+                        Forward(self.candles_per_response, query, step=HOUR * 1000, scale=1000),
+                        start * 1000, end * 1000 - 1)
+        return [c for c in rows if start <= c.t < end]
 
-    def _funding(self, coin: str, start: int, end: int, pacer: Pacer, tally: Tally,
-                 skipped: Skips) -> dict[int, float]:
+    def _funding(self, d: Download, coin: str, start: int, end: int) -> dict[int, float]:
         """Settlement hour → rate per 8 h (hourly × 8, as live) for settlements in [start, end)."""
-        rates: dict[int, float] = {}
-        cursor, last, pages = start * 1000, end * 1000 - 1, 0
-        while cursor <= last:
-            if pages:
-                tally.plan()
-            pages += 1
-            body = {"type": "fundingHistory", "coin": coin, "startTime": cursor, "endTime": last}
-            payload = self._info(pacer, tally, body, per_item=20)
-            rows = self.parse("fundingHistory", parse_funding_history, payload, skipped)
-            for t, rate in rows:
-                hour = settlement_hour(t)
-                if start <= hour < end:
-                    rates[hour] = funding_8h(rate, 1.0)
-            newest = max((t for t, _ in rows), default=None)
-            if len(payload) < self.funding_per_response or newest is None or newest < cursor:
-                break
-            cursor = newest + 1
-        return rates
+        def query(lo: int, hi: int) -> dict:
+            return {"type": "fundingHistory", "coin": coin, "startTime": lo, "endTime": hi}
+
+        rows = d.series("fundingHistory", "/info", parse_funding_history, Forward(self.funding_per_response, query),
+                        start * 1000, end * 1000 - 1)
+        return hourly_funding(rows, start, end)
+
+
+def response_weight(payload: Any) -> int:
+    """The weight an /info answer adds once its size is known (docs: api/rate-limits): 1 per 20 rows of
+    `fundingHistory` (rows with `fundingRate`), 1 per 60 of `candleSnapshot` (rows with `t`); 0 otherwise."""
+    first = payload[0] if isinstance(payload, list) and payload else None
+    per = (20 if "fundingRate" in first else 60 if "t" in first else 0) if isinstance(first, dict) else 0
+    return math.ceil(len(payload) / per) if per else 0
 
 
 HISTORY_NOTES = (
-    MARKET_LIST_NOTE,
     ("volume is approximate: candles give base volume only, USD ≈ base volume × (open + close) / 2 "
      "(live uses the venue's USD volume)"),
     "no open-interest history",

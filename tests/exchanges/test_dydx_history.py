@@ -16,7 +16,6 @@ from perps_tracker.exchanges.dydx import (
     parse_history_candles,
     parse_iso_ms,
 )
-from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
@@ -34,7 +33,7 @@ FUNDING = "/v4/historicalFunding/BTC-USD"
 def dydx(fake, client):
     fake.install("dydx")
     venue = Dydx(client, fake.url("dydx"))
-    venue.history_pacer = Pacer(None)  # no pacing in tests
+    venue.history_per_minute = 0  # no pacing in tests
     return venue
 
 
@@ -141,7 +140,7 @@ def test_older_deployment_limit_of_100_pages_backwards_without_gaps(dydx, fake, 
     assert [q["limit"] for q in btc] == ["1000"] + ["100"] * 8  # refused once, then 744 hours in 8 pages
     assert [q["toISO"] for q in btc[1:]] == [iso_ms((end - i * 100 * HOUR) * 1000) for i in range(8)]
     assert len(requests_to(fake, CANDLES)) == 1 + len(BASES) * 8 and len(requests_to(fake, FUNDING)) == 8
-    assert dydx._limit == 100
+    assert {r.query["limit"] for r in requests_to(fake, FUNDING)} == {"100"}  # the limit found is kept
     total = len(fake.requests)
     assert [d for d, _ in progress] == list(range(1, total + 1)) and progress[-1] == (total, total)
 

@@ -13,8 +13,8 @@ from perps_tracker.exchanges.hyperliquid import (
     Hyperliquid,
     parse_funding_history,
     parse_history_candles,
+    response_weight,
 )
-from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.model.history import DAY, HOUR, VenueHistory, hours, venue_at
 from tests.fakes import Reply
@@ -30,7 +30,7 @@ START = END - 3 * DAY
 def hl(fake, client):
     fake.install("hyperliquid")
     venue = Hyperliquid(client, fake.url("hyperliquid"))
-    venue.history_pacer = Pacer(None)  # no pacing in tests
+    venue.history_weight_per_minute = 0  # no pacing in tests
     return venue
 
 
@@ -205,3 +205,10 @@ def test_parsers_skip_and_count_malformed_records():
     for parser in (parse_history_candles, parse_funding_history):
         with pytest.raises(ValueError):
             parser({"error": "x"}, Skips())
+
+
+def test_an_answer_weighs_one_more_per_60_candles_or_20_funding_rows():
+    assert response_weight([{"t": 3600000 * i, "o": "1"} for i in range(61)]) == 2
+    assert response_weight([{"coin": "BTC", "fundingRate": "0.00001", "time": 1}] * 20) == 1
+    assert response_weight([{"universe": []}, []]) == 0  # metaAndAssetCtxs: no per-row weight
+    assert response_weight([]) == 0 and response_weight({"error": "x"}) == 0
