@@ -11,9 +11,10 @@ Quirks:
   then 418 (an IP ban). The fan-out starts as soon as `exchangeInfo` answers, ~50 at a time.
 - Errors come with HTTP 4xx and `{"code": -1121, "msg": "Invalid symbol."}`, never inside a 200.
 
-History (`backfill`): per included symbol, 1 h `klines` (weight by `limit`: 2 for 100–499, the least
-weight per candle, so pages of 499) and `/futures/data/openInterestHist` (USD in `sumOpenInterestValue`);
-for BTC, mark/index price klines, `fundingRate` (cursor-paged) and the account long/short ratio. The
+History (`backfill`, on the engine of perps_tracker.exchanges.history): per included symbol, 1 h
+`klines` (weight by `limit`: 2 for 100–499, the least weight per candle, so windows of 499 hours) and
+`/futures/data/openInterestHist` (USD in `sumOpenInterestValue`); for BTC, mark/index price klines,
+`fundingRate` (paged forward by `startTime`, rows keyed in ms) and the account long/short ratio. The
 `/futures/data` endpoints keep only the last 30 days (an older `startTime` is refused) and allow
 1000 requests per 5 min per IP (UNVERIFIED): they are paced apart from the weight budget.
 """
@@ -24,12 +25,12 @@ import logging
 import math
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
-from perps_tracker.exchanges.pacing import Pacer, Tally
+from perps_tracker.exchanges.history import Download, Forward, Windows, pick_btc_symbol, utc
+from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
@@ -38,15 +39,9 @@ from perps_tracker.exchanges.parsing import (
     num,
     required,
 )
-from perps_tracker.model.history import (
-    HOUR,
-    MARKET_LIST_NOTE,
-    HistoryBuilder,
-    Progress,
-    VenueHistory,
-)
+from perps_tracker.model.history import DAY, HOUR, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
+from perps_tracker.model.market import Market, VenueSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +58,8 @@ MARK_KLINES = "/fapi/v1/markPriceKlines"
 INDEX_KLINES = "/fapi/v1/indexPriceKlines"
 FUNDING_HISTORY = "/fapi/v1/fundingRate"
 OPEN_INTEREST_HISTORY = "/futures/data/openInterestHist"
+FUTURES_DATA = "/futures/data/"  # paced by request count, apart from the weight budget
+PRICE_KLINES = (KLINES, MARK_KLINES, INDEX_KLINES)  # weight by `limit` (kline_weight)
 KLINES_PAGE = 499  # candles per request: weight 2, the least weight per candle (limit 1000 costs 5)
 DATA_PAGE = 500  # /futures/data rows per request (documented max)
 FUNDING_PAGE = 1000  # fundingRate rows per request (documented max)
@@ -324,19 +321,14 @@ def parse_history_candles(payload: Any, skipped: Skips) -> dict[int, tuple[float
         [[1795388400000, "84010.50", "84100.00", "83950.10", "84050.20", "1234.567", 1795391999999,
           "103765432.10", 45678, "600.100", "50432100.50", "0"]]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    candles = {}
-    for row in payload:
+    def candle(row: Any) -> tuple[int | None, tuple | None]:
         if not _row(row, 9):
-            skipped()
-            continue
-        t, o, c, quote = integer(row[0]), num(row[1]), num(row[4]), num(row[7])
-        if t is None or o is None or c is None or quote is None or quote < 0:
-            skipped()
-            continue
-        candles[t // 1000] = (o, c, quote, integer(row[8]))
-    return candles
+            return None, None
+        o, c, quote = num(row[1]), num(row[4]), num(row[7])
+        ok = o is not None and c is not None and quote is not None and quote >= 0
+        return integer(row[0]), (o, c, quote, integer(row[8])) if ok else None
+
+    return _points(payload, skipped, candle)
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -347,16 +339,11 @@ def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
         [[1795388400000, "84020.10", "84110.00", "83960.00", "84060.30", "0", 1795391999999, "0", 3600, "0", "0",
           "0"]]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    closes = {}
-    for row in payload:
-        t, close = (integer(row[0]), num(row[4])) if _row(row, 5) else (None, None)
-        if t is None or close is None or close <= 0:
-            skipped()
-            continue
-        closes[t // 1000] = close
-    return closes
+    def close(row: Any) -> tuple[int | None, float | None]:
+        value = num(row[4]) if _row(row, 5) else None
+        return (integer(row[0]), value) if value is not None and value > 0 else (None, None)
+
+    return _points(payload, skipped, close)
 
 
 def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = None) -> dict[int, float]:
@@ -367,18 +354,8 @@ def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = Non
 
         [{"symbol": "BTCUSDT", "fundingTime": 1795363200000, "fundingRate": "0.00010000", "markPrice": "84012.30"}]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    rates = {}
-    for row in payload:
-        if isinstance(row, dict) and symbol is not None and row.get("symbol") not in (None, symbol):
-            continue
-        t, rate = (integer(row.get("fundingTime")), num(row.get("fundingRate"))) if isinstance(row, dict) else (None, None)
-        if t is None or rate is None:
-            skipped()
-            continue
-        rates[t] = rate
-    return rates
+    rows = [r for r in _list(payload) if not (isinstance(r, dict) and symbol and r.get("symbol") not in (None, symbol))]
+    return _points(rows, skipped, lambda row: _stamped(row, "fundingTime", "fundingRate", signed=True), unit=1)
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -389,16 +366,7 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float
         [{"symbol": "BTCUSDT", "sumOpenInterest": "80123.456", "sumOpenInterestValue": "6730370304.00",
           "timestamp": 1795388400000}]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    points = {}
-    for row in payload:
-        t, usd = (integer(row.get("timestamp")), num(row.get("sumOpenInterestValue"))) if isinstance(row, dict) else (None, None)
-        if t is None or usd is None or usd < 0:
-            skipped()
-            continue
-        points[t // 1000] = usd
-    return points
+    return _points(payload, skipped, lambda row: _stamped(row, "timestamp", "sumOpenInterestValue"))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -409,29 +377,39 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
         [{"symbol": "BTCUSDT", "longShortRatio": "1.5000", "longAccount": "0.6000", "shortAccount": "0.4000",
           "timestamp": 1795388400000}]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    shares = {}
-    for row in payload:
-        t, ratio = (integer(row.get("timestamp")), num(row.get("longShortRatio"))) if isinstance(row, dict) else (None, None)
-        if t is None or ratio is None or ratio < 0:
+    ratios = _points(payload, skipped, lambda row: _stamped(row, "timestamp", "longShortRatio"))
+    return {t: ratio / (1 + ratio) for t, ratio in ratios.items()}
+
+
+def _points(payload: Any, skipped: Skips, read: Callable[[Any], tuple[int | None, Any]], unit: int = 1000) -> dict:
+    """{time // `unit`: value} of a list payload, `read(row)` giving (time in ms, value); a row it gives a None
+    in either for is skipped and counted."""
+    points = {}
+    for row in _list(payload):
+        t, value = read(row)
+        if t is None or value is None:
             skipped()
             continue
-        shares[t // 1000] = ratio / (1 + ratio)
-    return shares
+        points[t // unit] = value
+    return points
+
+
+def _stamped(row: Any, time_key: str, value_key: str, signed: bool = False) -> tuple[int | None, float | None]:
+    """(time, value) of an object row; the value None if missing, or negative unless `signed`."""
+    value = num(row.get(value_key)) if isinstance(row, dict) else None
+    if value is None or (value < 0 and not signed):
+        return None, None
+    return integer(row.get(time_key)), value
+
+
+def _list(payload: Any) -> list:
+    if not isinstance(payload, list):
+        raise ValueError(f"expected a list, got {type(payload).__name__}")
+    return payload
 
 
 def _row(row: Any, length: int) -> bool:
     return isinstance(row, list) and len(row) >= length
-
-
-def _pages(start: int, end: int, size: int) -> list[tuple[int, int]]:
-    """[start, end) cut into pages of at most `size` hours."""
-    return [(t, min(t + size * HOUR, end)) for t in range(start, end, size * HOUR)]
-
-
-def _utc(t: int) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class Binance(Exchange):
@@ -527,170 +505,151 @@ class Binance(Exchange):
     # -- history (backfill) ------------------------------------------------------------------
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
-        self.notes = [MARKET_LIST_NOTE]
-        skipped, requests = Skips(), Tally(progress)
-        requests.plan(1)
-        payload = self._history_get("/fapi/v1/exchangeInfo", None, requests)
-        instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
+        """Hourly history of [start, end): per included market (today's `exchangeInfo`, as `fetch`) 1 h
+        klines and, within the last 30 days, `openInterestHist`; for the BTC perpetual mark and index
+        klines, settled funding and, within the last 30 days, the account long/short ratio."""
+        d = Download(self, progress, pace=self._pace)
+        payload = d.get("/fapi/v1/exchangeInfo", unplanned=True)
+        instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, d.skipped)
         if not instruments:
             raise self.error("no included markets in exchangeInfo")
-        candle_pages = _pages(start, end, KLINES_PAGE)
-        oi_pages = self._data_pages("open interest", self._open_interest_history_path, start, end)
         has_btc = any(base == "BTC" for base, _ in instruments.values())
-        ratio_pages = self._data_pages("long/short", self.long_short_path, start, end) if has_btc else []
-        requests.plan(len(instruments) * (len(candle_pages) + len(oi_pages))
-                      + (2 * len(candle_pages) + 2 + len(ratio_pages) if has_btc else 0))
+        oi_from = self._kept_from(d, "open interest", self._open_interest_history_path, start, end)
+        ratio_from = self._kept_from(d, "long/short", self.long_short_path, start, end) if has_btc else None
+        candle_pages = hour_windows(start, end, KLINES_PAGE)
+        d.plan(len(instruments) * (candle_pages + hour_windows(oi_from, end, DATA_PAGE))
+               + (2 * candle_pages + 2 + hour_windows(ratio_from, end, DATA_PAGE) if has_btc else 0))
         symbols = list(instruments)
-        results = self.fan_out(lambda symbol: self._market_history(symbol, candle_pages, oi_pages, requests),
-                               symbols, limit=self.history_limit)
-
-        builder, open_interest, volumes, failed, oi_failed = self._sum_markets(symbols, results, skipped)
-        btc = self._history_btc(instruments, volumes, failed)
-        extras = self._btc_extras(btc, start, end, candle_pages, ratio_pages, requests, skipped) if btc else {}
+        results = d.markets(lambda symbol: self._market_history(d, symbol, start, end, oi_from), symbols,
+                            self.history_limit)
+        builder, open_interest, candles_of, failed = self._sum_markets(d, symbols, results)
+        btc = self._history_btc(instruments, candles_of, failed)
+        extras = self._btc_extras(d, btc, start, end, ratio_from) if btc else {}
         if btc is None:
-            self.notes.append("no BTC perpetual among the included markets")
-        if skipped.count:
-            self.notes.append(f"{skipped.count} malformed history records skipped")
-        requests.settle()
-        candles = volumes[btc][0] if btc else {}
+            d.note("no BTC perpetual among the included markets")
+        notes = d.finish()
+        if d.skipped.count == 1:  # Binance's note says "records" for one record too (its tests hold the words)
+            notes = (*notes[:-1], "1 malformed history records skipped")
+        candles = candles_of.get(btc, {})
         return VenueHistory(
             exchange=self.id, kind=self.kind, start=start, end=end,
             volume_usd=builder.volume, markets=builder.markets, trades=builder.trades,
-            open_interest_usd=open_interest,
-            btc_symbol=btc,
-            btc_open={t: c[0] for t, c in candles.items()},
-            btc_close={t: c[1] for t, c in candles.items()},
+            open_interest_usd=open_interest, btc_symbol=btc,
+            btc_open={t: c[0] for t, c in candles.items()}, btc_close={t: c[1] for t, c in candles.items()},
             btc_mark=extras.get("mark"), btc_index=extras.get("index"), btc_funding=extras.get("funding"),
-            long_share=extras.get("long_share"),
-            symbols=len(symbols), symbols_failed=len(failed) + oi_failed, notes=tuple(self.notes),
+            long_share=extras.get("long_share"), symbols=len(symbols), symbols_failed=builder.failed, notes=notes,
         )
 
-    def _sum_markets(self, symbols: list[str], results: list, skipped: Skips):
-        """The markets' results summed: (builder, open interest or None, {symbol: (candles, window volume)},
-        {symbol: error} of the markets left out, markets kept without open interest)."""
-        builder, volumes, failed, oi_failed, oi_ok = HistoryBuilder(), {}, {}, [], 0
+    def _pace(self, path: str, params: dict) -> None:
+        """Before each history request: wait while the weight budget is spent (or a 429 asks to hold),
+        then pace /futures/data by its request count and the rest by request weight."""
+        if not self.budget.wait(MAX_PAUSE):
+            raise self.error(f"request weight budget spent (IP ban?): {path} not requested")
+        if path.startswith(FUTURES_DATA):
+            self.data_pacer.take()
+        else:
+            self.weight_pacer.take(kline_weight(params["limit"]) if path in PRICE_KLINES else 1)
+
+    def _kept_from(self, d: Download, what: str, path: str | None, start: int, end: int) -> int | None:
+        """The first hour of [start, end) a /futures/data series still has (None: none, or no endpoint); notes the gap."""
+        if path is None:
+            d.note(f"no {what} history: the venue has no such endpoint")
+            return None
+        first = max(start, math.ceil((self.clock() - DATA_DAYS * DAY + DATA_MARGIN) / HOUR) * HOUR)
+        if first >= end:
+            d.note(f"{what} history covers only the last {DATA_DAYS} days: none in this window")
+            return None
+        if first > start:
+            d.note(f"{what} history covers only the last {DATA_DAYS} days: none before {utc(first)}")
+        return first
+
+    def _hourly(self, d: Download, path: str, parser: Callable, page: int, params: dict, start: int,
+                end: int) -> dict[int, Any]:
+        """{time: value} of `parser` over [start, end) in windows of `page` hours, each asked with its own
+        startTime, endTime and limit, so that one request holds it whichever end the venue would cut.
+        Klines keep complete candles only: the one opening at t closed by now."""
+        pager = Windows(page + 1, lambda lo, hi: {**params, "startTime": lo, "endTime": hi - 1,
+                                                  "limit": (hi - lo) // (HOUR * 1000)}, scale=1000)
+        rows = d.series(path.rsplit("/", 1)[-1], path, parser, pager, start * 1000, end * 1000,
+                        planned=hour_windows(start, end, page))
+        complete_until = self.clock() - (0 if path.startswith(FUTURES_DATA) else HOUR)
+        return {t: value for t, value in rows if t <= complete_until}
+
+    def _market_history(self, d: Download, symbol: str, start: int, end: int, oi_from: int | None):
+        """(candles, open interest, its ExchangeError or None) of one market; its candles failing fails it."""
+        candles = self._hourly(d, KLINES, parse_history_candles, KLINES_PAGE, {"symbol": symbol, "interval": "1h"},
+                               start, end)
+        if oi_from is None:
+            return candles, None
+        try:
+            return candles, self._hourly(d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
+                                         {"symbol": symbol, "period": "1h"}, oi_from, end)
+        except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
+            return candles, e
+
+    def _sum_markets(self, d: Download, symbols: list[str], results: list):
+        """The markets summed: (builder, open interest or None, {symbol: candles}, {symbol: error} of the
+        markets left out). A market whose open interest failed keeps its volume and counts as failed."""
+        builder, candles_of, failed, oi_failed, oi_ok = HistoryBuilder(), {}, {}, [], 0
         for symbol, result in zip(symbols, results):
             if isinstance(result, ExchangeError):
                 failed[symbol] = result
                 continue
-            candles, open_interest, bad = result
-            skipped(bad)
-            builder.add_candles((t, quote, trades) for t, (_, _, quote, trades) in candles.items())
-            volumes[symbol] = (candles, sum(quote for _, _, quote, _ in candles.values()))
+            candles_of[symbol], open_interest = result
+            builder.add_candles((t, quote, trades) for t, (_, _, quote, trades) in candles_of[symbol].items())
             if isinstance(open_interest, ExchangeError):
                 oi_failed.append(open_interest)
             elif open_interest is not None:
                 builder.add_open_interest(open_interest.items())
                 oi_ok += 1
         if failed:
-            first = next(iter(failed.values()))
-            self.notes.append(f"history missing for {len(failed)} of {len(symbols)} markets: {first.reason}")
+            d.note(f"history missing for {len(failed)} of {len(symbols)} markets: {next(iter(failed.values())).reason}")
         if oi_failed:
-            self.notes.append(f"open interest history missing for {len(oi_failed)} of {len(volumes)} markets: "
-                              f"{oi_failed[0].reason}")
-        return builder, builder.oi if oi_ok else None, volumes, failed, len(oi_failed)
+            d.note(f"open interest history missing for {len(oi_failed)} of {len(candles_of)} markets: "
+                   f"{oi_failed[0].reason}")
+        builder.failed = len(failed) + len(oi_failed)
+        return builder, builder.oi if oi_ok else None, candles_of, failed
 
-    def _history_get(self, path: str, params: Mapping[str, Any] | None, requests: Tally, *,
-                     weight: int = 1, data: bool = False) -> Any:
-        """GET paced for history: /futures/data (`data`) by its request count, the rest by request weight;
-        both wait while the venue's weight budget is spent or a 429 asks to hold."""
-        if not self.budget.wait(MAX_PAUSE):
-            raise self.error(f"request weight budget spent (IP ban?): {path} not requested")
-        if data:
-            self.data_pacer.take()
-        else:
-            self.weight_pacer.take(weight)
+    def _history_btc(self, instruments: Instruments, candles_of: Mapping[str, dict],
+                     failed: Mapping[str, ExchangeError]) -> str | None:
+        """The BTC perpetual `pick_btc` chooses by the window's volume; if its candles failed, so does the venue."""
+        volumes = {s: sum(quote for _, _, quote, _ in candles.values()) for s, candles in candles_of.items()}
         try:
-            return self.get(path, params)
-        finally:
-            requests.finished()
+            return pick_btc_symbol(instruments, volumes, failed)
+        except ExchangeError as e:
+            symbol = next(s for s, error in failed.items() if error is e)
+            raise self.error(f"BTC candles of {symbol} unavailable: {e.reason}") from None
 
-    def _data_pages(self, what: str, path: str | None, start: int, end: int) -> list[tuple[int, int]]:
-        """Pages of a /futures/data series over [start, end), clipped to what the venue keeps; notes the gap."""
-        if path is None:
-            self.notes.append(f"no {what} history: the venue has no such endpoint")
-            return []
-        first = self.clock() - DATA_DAYS * 86400 + DATA_MARGIN
-        first = max(start, math.ceil(first / HOUR) * HOUR)
-        if first >= end:
-            self.notes.append(f"{what} history covers only the last {DATA_DAYS} days: none in this window")
-        elif first > start:
-            self.notes.append(f"{what} history covers only the last {DATA_DAYS} days: none before {_utc(first)}")
-        return _pages(first, end, DATA_PAGE) if first < end else []
-
-    def _series(self, path: str, params: Mapping[str, Any], pages: list[tuple[int, int]], parser: Callable,
-                requests: Tally, skipped: Skips, *, data: bool = False) -> dict[int, Any]:
-        """{time: value} of `parser` over `pages`, each asked with its own startTime/endTime/limit so one
-        request holds the whole page (whichever end the venue would cut). Klines (not `data`) keep
-        complete candles only: the candle opening at t closed by now."""
-        complete_until = self.clock() - (0 if data else HOUR)
-        series: dict[int, Any] = {}
-        for page_start, page_end in pages:
-            rows = (page_end - page_start) // HOUR
-            query = {**params, "startTime": page_start * 1000, "endTime": page_end * 1000 - 1, "limit": rows}
-            payload = self._history_get(path, query, requests, weight=kline_weight(rows), data=data)
-            page = self.parse(path.rsplit("/", 1)[-1], parser, payload, skipped)
-            series.update((t, v) for t, v in page.items() if page_start <= t < page_end and t <= complete_until)
-        return series
-
-    def _market_history(self, symbol: str, candle_pages, oi_pages, requests: Tally):
-        """(candles, open interest or its ExchangeError or None, malformed rows) of one market; a
-        failure of its candles fails the market."""
-        skipped = Skips()
-        candles = self._series(KLINES, {"symbol": symbol, "interval": "1h"}, candle_pages, parse_history_candles,
-                               requests, skipped)
-        open_interest: dict[int, float] | ExchangeError | None = None
-        if oi_pages:
-            try:
-                open_interest = self._series(self._open_interest_history_path, {"symbol": symbol, "period": "1h"},
-                                             oi_pages, parse_open_interest_history, requests, skipped, data=True)
-            except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
-                open_interest = e
-        return candles, open_interest, skipped.count
-
-    def _history_btc(self, instruments: Instruments, volumes: Mapping[str, tuple], failed: Mapping[str, ExchangeError]):
-        """The BTC perpetual `pick_btc` chooses by the window's volume. A BTC market whose candles failed
-        counts as the largest of its quote, so if it would be chosen, its failure is the venue's."""
-        markets = [Market(s, *instruments[s], volume_24h_usd=v[1]) for s, v in volumes.items()]
-        markets += [Market(s, *instruments[s], volume_24h_usd=math.inf) for s in failed]
-        btc = pick_btc(markets)
-        if btc is not None and btc.symbol in failed:
-            raise self.error(f"BTC candles of {btc.symbol} unavailable: {failed[btc.symbol].reason}")
-        return btc.symbol if btc else None
-
-    def _btc_extras(self, symbol: str, start: int, end: int, price_pages, ratio_pages, requests: Tally,
-                    skipped: Skips) -> dict[str, Any]:
+    def _btc_extras(self, d: Download, symbol: str, start: int, end: int, ratio_from: int | None) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
-        calls = {
-            "mark": ("mark price history", lambda: self._series(
-                MARK_KLINES, {"symbol": symbol, "interval": "1h"}, price_pages, parse_price_candles, requests, skipped)),
-            "index": ("index price history", lambda: self._series(
-                INDEX_KLINES, {"pair": symbol, "interval": "1h"}, price_pages, parse_price_candles, requests, skipped)),
-            "funding": ("funding history", lambda: self._funding_history(symbol, start, end, requests, skipped)),
-        }
-        if ratio_pages:
-            calls["long_share"] = ("long/short history", lambda: self._series(
-                self.long_short_path, {"symbol": symbol, "period": "1h"}, ratio_pages, parse_long_short_history,
-                requests, skipped, data=True))
-        return self.parallel({name: lambda what=what, call=call: self.optional(what, call)
-                              for name, (what, call) in calls.items()})
+        def closes(path: str, key: str) -> dict[int, float]:
+            return self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"}, start, end)
 
-    def _funding_history(self, symbol: str, start: int, end: int, requests: Tally, skipped: Skips) -> dict[int, float]:
+        calls = {
+            "mark": ("mark price history", lambda: closes(MARK_KLINES, "symbol")),
+            "index": ("index price history", lambda: closes(INDEX_KLINES, "pair")),  # index klines take the pair
+            "funding": ("funding history", lambda: self._funding_history(d, symbol, start, end)),
+        }
+        if ratio_from is not None:
+            calls["long_share"] = ("long/short history", lambda: self._hourly(
+                d, self.long_short_path, parse_long_short_history, DATA_PAGE, {"symbol": symbol, "period": "1h"},
+                ratio_from, end))
+        return d.extras(calls)
+
+    def _funding_history(self, d: Download, symbol: str, start: int, end: int) -> dict[int, float]:
         """Settlement time → rate per 8 h over [start, end), at the symbol's interval from `fundingInfo`
-        (absent: 8 h) as live. `fundingRate` pages forward from `startTime`, `limit` rows at a time."""
-        intervals = self.parse("fundingInfo", parse_funding_info, self._history_get("/fapi/v1/fundingInfo", None, requests))
+        (absent: 8 h) as live. `fundingRate` pages forward from `startTime`; its rows are keyed in ms."""
+        intervals = self.parse("fundingInfo", parse_funding_info, d.get("/fapi/v1/fundingInfo"))
         hours = intervals.get(symbol, DEFAULT_FUNDING_HOURS)
-        rates: dict[int, float] = {}
-        cursor, stop = start * 1000, end * 1000 - 1
-        while True:
-            query = {"symbol": symbol, "startTime": cursor, "endTime": stop, "limit": FUNDING_PAGE}
-            payload = self._history_get(FUNDING_HISTORY, query, requests)
-            page = self.parse("fundingRate", parse_funding_history, payload, skipped, symbol)
-            rates.update(page)
-            if len(payload) < FUNDING_PAGE or not page or max(page) < cursor:
-                break
-            cursor = max(page) + 1
-            requests.plan(1)
-        self.notes.append(f"funding is each period's settled rate (live sees the predicted one), per 8 h at "
-                          f"today's interval of {hours:g} h")
-        return {t // 1000: funding_8h(rate, hours) for t, rate in rates.items() if start * 1000 <= t <= stop}
+        limit = FUNDING_PAGE
+        pager = Forward(limit, lambda lo, hi: {"symbol": symbol, "startTime": lo, "endTime": hi, "limit": limit})
+        rates = d.series("fundingRate", FUNDING_HISTORY, lambda payload, skipped: parse_funding_history(
+            payload, skipped, symbol), pager, start * 1000, end * 1000 - 1)
+        d.note(f"funding is each period's settled rate (live sees the predicted one), per 8 h at "
+               f"today's interval of {hours:g} h")
+        return {t // 1000: funding_8h(rate, hours) for t, rate in rates if start * 1000 <= t < end * 1000}
+
+
+def hour_windows(start: int | None, end: int, hours: int) -> int:
+    """Requests for [start, end) in windows of `hours` (none from a `start` of None)."""
+    return 0 if start is None else len(range(start, end, hours * HOUR))
