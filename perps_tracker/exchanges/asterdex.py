@@ -9,7 +9,10 @@ So this is Binance on another host, minus what Aster lacks:
 - No long/short ratio endpoint: it is not requested (null).
 - History (`backfill`, Binance's `history`): `klines`, `fundingRate`, mark/index price klines with
   Binance's parameters and limits; no open-interest or long/short history (neither is in Aster's docs),
-  so both are null with a note. Aster's per-minute weight limit is UNVERIFIED: Binance's pacing is kept.
+  so both are null with a note.
+- Request weight: Aster's `exchangeInfo` lists its own `rateLimits` (REQUEST_WEIGHT per minute) and
+  sends `X-MBX-USED-WEIGHT-1M`, so a snapshot's per-symbol fan-out is sized from Aster's budget, not
+  Binance's. History keeps Binance's pacing (UNVERIFIED for Aster).
 """
 
 from perps_tracker.exchanges.binance import Binance

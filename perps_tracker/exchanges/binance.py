@@ -7,8 +7,9 @@ Quirks:
   "PERPETUAL DELIVERING", "" (pending) and the quarterlies are not.
 - `fundingInfo` lists only the symbols with adjusted funding settings; all others pay every 8 h.
 - Open interest is one request per symbol (weight 1, base units: × mark price). The budget is
-  2400 weight per minute per IP, the minute's use is in `X-MBX-USED-WEIGHT-1M`; past it come 429,
-  then 418 (an IP ban). The fan-out starts as soon as `exchangeInfo` answers, ~50 at a time.
+  2400 weight per minute per IP (`exchangeInfo`'s `rateLimits`), the minute's use is in
+  `X-MBX-USED-WEIGHT-1M`; past it come 429, then 418 (an IP ban). The fan-out starts as soon as
+  `exchangeInfo` answers, as many at a time as the minute's weight left has room for (at most 128).
 - Errors come with HTTP 4xx and `{"code": -1121, "msg": "Invalid symbol."}`, never inside a 200.
 
 History (`backfill`, on the engine of perps_tracker.exchanges.history): per included symbol, 1 h
@@ -46,7 +47,10 @@ from perps_tracker.model.market import Market, VenueSnapshot
 log = logging.getLogger(__name__)
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
-WEIGHT_PAUSE_AT = 2000  # of 2400 a minute: room for the requests already in flight
+DOCUMENTED_WEIGHT = 2400  # per minute per IP, when exchangeInfo's rateLimits does not say
+PAUSE_SHARE = 5 / 6  # new requests wait past this share of the budget: room for those in flight
+WEIGHT_PAUSE_AT = round(DOCUMENTED_WEIGHT * PAUSE_SHARE)  # 2000 of 2400
+SNAPSHOT_WEIGHT = 52  # ticker/24hr 40, premiumIndex 10, exchangeInfo 1, fundingInfo 1: sent beside the fan-out
 PAUSE_MARGIN = 1.0  # seconds past the minute boundary, for clock skew against the venue
 MAX_PAUSE = 65.0  # a longer hold (an IP ban's Retry-After) skips the remaining requests instead
 DEFAULT_FUNDING_HOURS = 8.0
@@ -97,6 +101,23 @@ def parse_exchange_info(payload: Any, quotes: tuple[str, ...], skipped: Skips) -
             continue
         included[row["symbol"]] = (str(row["baseAsset"]).upper(), row["quoteAsset"])
     return included
+
+
+def parse_weight_limit(payload: Any) -> float | None:
+    """The request weight allowed per minute per IP, from `exchangeInfo`'s `rateLimits`; None when it
+    lists none (the caller keeps its default).
+
+    Sample: ``"rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+    "limit": 2400}, {"rateLimitType": "ORDERS", ...}]``
+    """
+    limits = payload.get("rateLimits") if isinstance(payload, dict) else None
+    for row in limits if isinstance(limits, list) else ():
+        if (isinstance(row, dict) and row.get("rateLimitType") == "REQUEST_WEIGHT"
+                and row.get("interval") == "MINUTE"):
+            limit, minutes = num(row.get("limit")), num(row.get("intervalNum", 1))
+            if limit and limit > 0 and minutes and minutes > 0:
+                return limit / minutes
+    return None
 
 
 def parse_rows(payload: Any) -> dict[str, dict]:
@@ -244,6 +265,17 @@ class WeightBudget:
                 after = num(response.headers.get("Retry-After"))
                 until = now + after if after is not None else _next_minute(now)
                 self._hold_until = max(self._hold_until, until)
+
+    def documented(self, per_minute: float) -> None:
+        """The venue's own budget (`exchangeInfo`'s `rateLimits`): hold new requests past 5/6 of it."""
+        self.limit = max(1, round(per_minute * PAUSE_SHARE))
+
+    def room(self) -> int:
+        """Weight left this minute before new requests are held (all of it before any reading this minute)."""
+        now = self.clock()
+        with self._lock:
+            used = self._used if self._minute == int(now // 60) else 0
+        return max(0, self.limit - used)
 
     def pause(self) -> float:
         """Seconds to wait before the next request fits the budget (0: go)."""
@@ -425,7 +457,7 @@ class Binance(Exchange):
     quotes: tuple[str, ...] = ("USDT", "USDC")
     long_short_path: str | None = "/futures/data/globalLongShortAccountRatio"
     _open_interest_history_path: str | None = OPEN_INTEREST_HISTORY
-    open_interest_limit = 50  # per-symbol requests in flight at once
+    open_interest_limit = 128  # per-symbol requests in flight at most, whatever room the budget has
     history_limit = 8  # symbols downloading history at once (the pacers set the rate)
 
     def __init__(self, *args, **kwargs):
@@ -467,11 +499,16 @@ class Binance(Exchange):
     def _instruments_and_open_interest(self, skipped: Skips):
         payload = self.get("/fapi/v1/exchangeInfo")
         instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
+        if (per_minute := parse_weight_limit(payload)) is not None:
+            self.budget.documented(per_minute)
         return instruments, self._open_interest(list(instruments))
 
     def _open_interest(self, symbols: list[str]) -> dict[str, float] | None:
         """Base-unit open interest per symbol; None when the venue has no open-interest endpoint."""
-        results = self.fan_out(self._open_interest_of, symbols, limit=self.open_interest_limit)
+        in_flight = self._in_flight(len(symbols))
+        log.debug("%s: open interest of %d symbols, %d at a time (weight left this minute: %d)",
+                  self.id, len(symbols), in_flight, self.budget.room())
+        results = self.fan_out(self._open_interest_of, symbols, limit=in_flight)
         if self._no_open_interest:
             self.notes.append(f"open interest unavailable: {OPEN_INTEREST} answered 404")
             return None
@@ -479,6 +516,12 @@ class Binance(Exchange):
         if failed:
             self.notes.append(f"open interest missing for {len(failed)} of {len(symbols)} symbols: {failed[0].reason}")
         return {s: r for s, r in zip(symbols, results) if isinstance(r, float)}
+
+    def _in_flight(self, symbols: int) -> int:
+        """Per-symbol requests at once: as many as this minute's weight left has room for beside the
+        snapshot's other calls (each costs 1), at most `open_interest_limit`. A budget nearly spent gives
+        1, and `budget.wait` then holds each request until the next minute."""
+        return max(1, min(symbols, self.open_interest_limit, self.budget.room() - SNAPSHOT_WEIGHT))
 
     def _open_interest_of(self, symbol: str) -> float | None:
         if self._no_open_interest:

@@ -19,6 +19,7 @@ from perps_tracker.exchanges.binance import (
     parse_long_short_ratio,
     parse_open_interest,
     parse_rows,
+    parse_weight_limit,
 )
 from perps_tracker.exchanges.parsing import Skips
 from tests.fakes import Reply, load
@@ -266,15 +267,45 @@ def test_open_interest_fan_out_is_bounded(fake, client):
     assert fake.count("binance", OPEN_INTEREST) == 40 and snap.markets == 40
 
 
-def test_big_exchange_about_fifty_at_a_time(fake, client):
-    expected = big_exchange(fake, n=80)
-    state = in_flight_counter(fake, hold=0.02)
+def test_big_exchange_fans_out_as_far_as_the_weight_left_allows(fake, client):
+    # Issue 13: the fan-out is sized from the minute's weight budget, not a fixed 50 (at 150 ms a
+    # request, 560 symbols took 2.07 s at 50 in flight, 1.21 s at 100, with the weight used ~600 of 2400).
+    expected = big_exchange(fake, n=120)
+    state = in_flight_counter(fake, hold=0.2)
     snap = venue(fake, client).fetch()
-    assert Binance.open_interest_limit == 50 and state["peak"] <= 50
-    assert fake.count("binance", OPEN_INTEREST) == 80
+    assert 50 < state["peak"] <= Binance.open_interest_limit
+    assert fake.count("binance", OPEN_INTEREST) == 120
     assert (snap.markets, snap.volume_24h_usd, snap.open_interest_usd) == (
         expected["markets"], expected["volume_24h_usd"], expected["open_interest_usd"])
     assert snap.btc_price == 84000.0 and snap.long_short_ratio == 1.2 and snap.records_skipped == 0
+
+
+def test_a_nearly_spent_minute_narrows_the_fan_out(fake, client):
+    clock = Clock(MINUTE + 10.0)
+    big_exchange(fake, n=40, weight=WeightCounter(start=1930, clock=clock))  # someone else spent most of it
+    state = in_flight_counter(fake, hold=0.05)
+    snap = venue(fake, client, budget=WeightBudget(clock=clock, sleep=clock.sleep)).fetch()
+    # exchangeInfo answered 1931 used of the 2000 pause: room for 69, of which 52 go to the other calls
+    assert 1 <= state["peak"] <= 2000 - 1931 - 52
+    assert snap.markets == 40 and fake.count("binance", OPEN_INTEREST) == 40
+
+
+def test_the_budget_comes_from_exchange_info_rate_limits():
+    info = {"rateLimits": [{"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+                           {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}]}
+    assert parse_weight_limit(info) == 1200
+    assert parse_weight_limit({"rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
+                                               "intervalNum": 2, "limit": "4800"}]}) == 2400
+    for payload in ({}, {"rateLimits": "x"}, {"rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "limit": -1,
+                                                            "interval": "MINUTE"}]}, []):
+        assert parse_weight_limit(payload) is None
+    budget, clock = budget_at(MINUTE + 30)
+    budget.documented(1200)
+    assert budget.room() == 1000  # held past 5/6 of it
+    budget.observe(Response(used=990))
+    assert budget.room() == 10 and budget.pause() == 0
+    clock.now += 60
+    assert budget.room() == 1000  # a new minute
 
 
 def test_optional_endpoints_failing_leave_their_metrics_null(fake, client):
