@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from typing import Any, Callable, Mapping
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.history import Download, Forward, Windows, pick_btc_symbol, utc
-from perps_tracker.exchanges.pacing import Pacer
+from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
@@ -48,10 +47,8 @@ log = logging.getLogger(__name__)
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 DOCUMENTED_WEIGHT = 2400  # per minute per IP, when exchangeInfo's rateLimits does not say
-PAUSE_SHARE = 5 / 6  # new requests wait past this share of the budget: room for those in flight
 WEIGHT_PAUSE_AT = round(DOCUMENTED_WEIGHT * PAUSE_SHARE)  # 2000 of 2400
 SNAPSHOT_WEIGHT = 52  # ticker/24hr 40, premiumIndex 10, exchangeInfo 1, fundingInfo 1: sent beside the fan-out
-PAUSE_MARGIN = 1.0  # seconds past the minute boundary, for clock skew against the venue
 MAX_PAUSE = 65.0  # a longer hold (an IP ban's Retry-After) skips the remaining requests instead
 DEFAULT_FUNDING_HOURS = 8.0
 OPEN_INTEREST = "/fapi/v1/openInterest"
@@ -227,77 +224,11 @@ def _open_interest_usd(open_interest: Mapping[str, float] | None, symbol: str, m
     return amount * mark
 
 
-class WeightBudget:
-    """Holds back new requests while the venue's per-minute request weight is nearly spent.
+class WeightBudget(MinuteWeight):
+    """Binance's per-IP minute: `X-MBX-USED-WEIGHT-1M`, held past 2000 of 2400 until `exchangeInfo`'s
+    `rateLimits` says otherwise (`documented`)."""
 
-    Binance counts weight per IP per clock minute and reports the minute's total in
-    `X-MBX-USED-WEIGHT-1M`. Past `limit`, `wait()` sleeps until the next minute begins; a 429 or
-    418 holds requests for its `Retry-After`. `clock` (Unix seconds) and `sleep` are injectable.
-    """
-
-    def __init__(self, limit: int = WEIGHT_PAUSE_AT, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.limit, self.clock, self.sleep = limit, clock, sleep
-        self._lock = threading.Lock()  # guards the readings
-        self._gate = threading.Lock()  # one waiting thread sleeps, the others queue behind it
-        self._sent = threading.local()
-        self._minute: int | None = None
-        self._used = 0
-        self._hold_until = 0.0
-
-    def sending(self) -> None:
-        """Note that this thread sends a request now: its reading counts in this minute."""
-        self._sent.at = self.clock()
-
-    def observe(self, response) -> None:
-        """Take the used weight (and a 429/418's Retry-After) from a response."""
-        now = self.clock()
-        sent = getattr(self._sent, "at", None)
-        used = integer(response.headers.get(WEIGHT_HEADER))
-        with self._lock:
-            if used is not None:
-                minute = int((now if sent is None else sent) // 60)
-                if self._minute is None or minute > self._minute:
-                    self._minute, self._used = minute, used
-                elif minute == self._minute:  # an older minute's reading is stale
-                    self._used = max(self._used, used)
-            if response.status_code in (418, 429):
-                after = num(response.headers.get("Retry-After"))
-                until = now + after if after is not None else _next_minute(now)
-                self._hold_until = max(self._hold_until, until)
-
-    def documented(self, per_minute: float) -> None:
-        """The venue's own budget (`exchangeInfo`'s `rateLimits`): hold new requests past 5/6 of it."""
-        self.limit = max(1, round(per_minute * PAUSE_SHARE))
-
-    def room(self) -> int:
-        """Weight left this minute before new requests are held (all of it before any reading this minute)."""
-        now = self.clock()
-        with self._lock:
-            used = self._used if self._minute == int(now // 60) else 0
-        return max(0, self.limit - used)
-
-    def pause(self) -> float:
-        """Seconds to wait before the next request fits the budget (0: go)."""
-        now = self.clock()
-        with self._lock:
-            wait = self._hold_until - now
-            if self._minute == int(now // 60) and self._used > self.limit:
-                wait = max(wait, _next_minute(now) - now)
-        return max(wait, 0.0)
-
-    def wait(self, longest: float) -> bool:
-        """Sleep until a request fits; False, without sleeping, if that takes over `longest` seconds."""
-        with self._gate:
-            while (pause := self.pause()) > 0:
-                if pause > longest:
-                    return False
-                why = ("a 429/418 asked to hold" if self._hold_until > self.clock()
-                       else f"weight used this minute {self._used} > {self.limit}")
-                log.info("binance: waiting %.1f s before the next request: %s", pause, why)
-                self.sleep(pause)
-                longest -= pause
-            return True
+    header, default_limit, venue = WEIGHT_HEADER, WEIGHT_PAUSE_AT, "binance"
 
 
 FORCE_ORDER_SIDES = {"SELL": LONG, "BUY": SHORT}  # the liquidation order sells a long's position
@@ -330,10 +261,6 @@ def parse_force_order(message: Any, skipped: Skips | None = None, exchange: str 
     price = num(order.get("ap")) or num(order.get("p"))
     time_ms = integer(order.get("T")) or integer(message.get("E"))
     return [make_event(exchange, str(order.get("s") or ""), side, price, quantity, time_ms, "ws")]
-
-
-def _next_minute(now: float) -> float:
-    return (now // 60 + 1) * 60 + PAUSE_MARGIN
 
 
 def kline_weight(limit: int) -> int:
@@ -463,6 +390,7 @@ class Binance(Exchange):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.budget = WeightBudget()
+        self.budget.venue = self.id  # AsterDEX logs its own name
         self._no_open_interest = False
         self.clock: Callable[[], float] = time.time  # Unix seconds: what is complete, what /futures/data keeps
         self.weight_pacer = Pacer(WEIGHT_PER_SECOND, WEIGHT_BURST)

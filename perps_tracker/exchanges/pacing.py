@@ -1,5 +1,6 @@
-"""Plumbing shared by the venues' history downloads (`backfill`): request pacing across threads,
-progress counting and a thread-safe count of skipped records.
+"""Plumbing shared by the venues' downloads: request pacing across threads (`Pacer`), a per-minute
+request-weight budget read from response headers (`MinuteWeight`), progress counting and a
+thread-safe count of skipped records.
 
 Each venue keeps its own numbers (and the reasons for them) next to its endpoints; this module only
 spends them.
@@ -12,10 +13,13 @@ import threading
 import time
 from typing import Callable
 
-from perps_tracker.exchanges.parsing import Skips
+from perps_tracker.exchanges.parsing import Skips, integer, num
 from perps_tracker.model.history import Progress
 
 log = logging.getLogger(__name__)
+
+PAUSE_SHARE = 5 / 6  # MinuteWeight: new requests wait past this share of the budget, room for those in flight
+PAUSE_MARGIN = 1.0  # seconds past the minute boundary, for clock skew against the venue
 
 
 class Pacer:
@@ -107,3 +111,88 @@ class SafeSkips(Skips):
     def __call__(self, n: int = 1) -> None:
         with self._lock:
             self.count += n
+
+
+class MinuteWeight:
+    """Holds back new requests while a venue's per-minute request weight is nearly spent, and says
+    how much is left (`room`, to size a fan-out by).
+
+    Binance and its copies count weight per IP per clock minute and report the minute's total in a
+    response header (`header`). Past `limit`, `wait()` sleeps until the next minute begins; a 429 or
+    418 holds requests for its `Retry-After`. A subclass sets `header`, `default_limit` and `venue`
+    (for the log). `clock` (Unix seconds) and `sleep` are injectable; snapshot fetches and history
+    downloads share one.
+    """
+
+    header: str = ""
+    default_limit: int = 0
+    venue: str = ""
+
+    def __init__(self, limit: int | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.limit = self.default_limit if limit is None else limit
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()  # guards the readings
+        self._gate = threading.Lock()  # one waiting thread sleeps, the others queue behind it
+        self._sent = threading.local()
+        self._minute: int | None = None
+        self._used = 0
+        self._hold_until = 0.0
+
+    def sending(self) -> None:
+        """Note that this thread sends a request now: its reading counts in this minute."""
+        self._sent.at = self.clock()
+
+    def observe(self, response) -> None:
+        """Take the used weight (and a 429/418's Retry-After) from a response."""
+        now = self.clock()
+        sent = getattr(self._sent, "at", None)
+        used = integer(response.headers.get(self.header))
+        with self._lock:
+            if used is not None:
+                minute = int((now if sent is None else sent) // 60)
+                if self._minute is None or minute > self._minute:
+                    self._minute, self._used = minute, used
+                elif minute == self._minute:  # an older minute's reading is stale
+                    self._used = max(self._used, used)
+            if response.status_code in (418, 429):
+                after = num(response.headers.get("Retry-After"))
+                until = now + after if after is not None else _next_minute(now)
+                self._hold_until = max(self._hold_until, until)
+
+    def documented(self, per_minute: float) -> None:
+        """The venue's own budget (`exchangeInfo`'s `rateLimits`): hold new requests past 5/6 of it."""
+        self.limit = max(1, round(per_minute * PAUSE_SHARE))
+
+    def room(self) -> int:
+        """Weight left this minute before new requests are held (all of it before any reading this minute)."""
+        now = self.clock()
+        with self._lock:
+            used = self._used if self._minute == int(now // 60) else 0
+        return max(0, self.limit - used)
+
+    def pause(self) -> float:
+        """Seconds to wait before the next request fits the budget (0: go)."""
+        now = self.clock()
+        with self._lock:
+            wait = self._hold_until - now
+            if self._minute == int(now // 60) and self._used > self.limit:
+                wait = max(wait, _next_minute(now) - now)
+        return max(wait, 0.0)
+
+    def wait(self, longest: float) -> bool:
+        """Sleep until a request fits; False, without sleeping, if that takes over `longest` seconds."""
+        with self._gate:
+            while (pause := self.pause()) > 0:
+                if pause > longest:
+                    return False
+                why = ("a 429/418 asked to hold" if self._hold_until > self.clock()
+                       else f"weight used this minute {self._used} > {self.limit}")
+                log.info("%s: waiting %.1f s before the next request: %s", self.venue, pause, why)
+                self.sleep(pause)
+                longest -= pause
+            return True
+
+
+def _next_minute(now: float) -> float:
+    return (now // 60 + 1) * 60 + PAUSE_MARGIN
