@@ -15,7 +15,6 @@ paced under Gate's 200 per 10 s per endpoint.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from functools import partial
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, i
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.times import utc_second
 
 BTC_CONTRACT = "BTC_USDT"
 
@@ -167,10 +167,6 @@ def time_span(payload: list) -> tuple[int | None, int | None]:
     """
     times = [t for t in (integer(row.get("time")) for row in _rows(payload)) if t is not None]
     return (min(times), max(times)) if times else (None, None)
-
-
-def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- history (`backfill`) -----------------------------------------------------------------------
@@ -354,10 +350,10 @@ class Gateio(Exchange):
                 return events
             oldest, newest = time_span(page)
             if oldest is None or oldest == newest:
-                self.notes.append(f"at least {self.liq_page} liquidations at {_utc(newest or to)}: some may be missing")
+                self.notes.append(f"at least {self.liq_page} liquidations at {utc_second(newest or to)}: some may be missing")
                 return events
             to = oldest
-        self.notes.append(f"liquidations from {_utc(start_s)} to {_utc(to)} not read: over {self.liq_pages} pages")
+        self.notes.append(f"liquidations from {utc_second(start_s)} to {utc_second(to)} not read: over {self.liq_pages} pages")
         return events
 
     # -- history --------------------------------------------------------------------------------

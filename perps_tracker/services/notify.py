@@ -21,7 +21,6 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -30,6 +29,7 @@ import requests
 from perps_tracker.config import mask_url
 from perps_tracker.errors import TrackerError
 from perps_tracker.exchanges.http import MAX_RETRY_AFTER, HttpSettings, make_session
+from perps_tracker.model.times import iso, utc_minute
 
 KINDS = ("discord", "slack", "json")
 SOURCE = "perps-tracker"
@@ -95,18 +95,6 @@ class DeliveryError(TrackerError):
 # -- payloads ----------------------------------------------------------------------------
 
 
-def _utc(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
-
-
-def _human(ts: int) -> str:
-    return _utc(ts).strftime("%Y-%m-%d %H:%M UTC")  # 2026-11-22 11:00 UTC
-
-
-def _iso(ts: int) -> str:
-    return _utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")  # 2026-11-22T11:00:00Z
-
-
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -117,7 +105,7 @@ def _title(notice: Notice) -> str:
 
 def _lines(notice: Notice) -> list[str]:
     """The delayed note (if any) then one bullet per reason."""
-    note = [f"Delayed: raised at {_human(notice.alert_time)}, delivery failed earlier."] if notice.delayed else []
+    note = [f"Delayed: raised at {utc_minute(notice.alert_time)}, delivery failed earlier."] if notice.delayed else []
     return note + [f"• {reason}" for reason in notice.reasons]
 
 
@@ -130,9 +118,9 @@ def discord_payload(notice: Notice) -> dict:
             {"name": "Confidence", "value": f"{notice.confidence}/100", "inline": True},
             {"name": "Tier", "value": str(notice.tier), "inline": True},
             {"name": "Direction", "value": notice.direction or "-", "inline": True},
-            {"name": "Snapshot", "value": _human(notice.snapshot_timestamp), "inline": True},
+            {"name": "Snapshot", "value": utc_minute(notice.snapshot_timestamp), "inline": True},
         ],
-        "timestamp": _iso(notice.alert_time),
+        "timestamp": iso(notice.alert_time),
         "footer": {"text": SOURCE},
     }
     lines = _lines(notice)
@@ -158,7 +146,7 @@ def slack_payload(notice: Notice) -> dict:
     if lines:  # a section's text must not be empty
         body = "\n".join(_slack_escape(line) for line in lines)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(body, SLACK_TEXT_MAX)}})
-    context = f"Tier {notice.tier} · confidence {notice.confidence}/100 · snapshot {_human(notice.snapshot_timestamp)}"
+    context = f"Tier {notice.tier} · confidence {notice.confidence}/100 · snapshot {utc_minute(notice.snapshot_timestamp)}"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {"text": _slack_escape(text), "blocks": blocks}
 
@@ -172,8 +160,8 @@ def json_payload(notice: Notice) -> dict:
         "confidence": notice.confidence,
         "direction": notice.direction,
         "reasons": list(notice.reasons),
-        "snapshot": _iso(notice.snapshot_timestamp),
-        "alert_time": _iso(notice.alert_time),
+        "snapshot": iso(notice.snapshot_timestamp),
+        "alert_time": iso(notice.alert_time),
         "delayed": notice.delayed,
     }
 
