@@ -82,7 +82,7 @@ def random_walk(n: int, seed: int, start: float = 100_000.0, vol: float = 0.005)
 def market_history(start: int, n: int, seed: int, venues: Sequence[str] = ("binance", "bybit", "okx", "bitget",
                                                                               "gateio", "hyperliquid", "asterdex",
                                                                               "dydx")) -> list[dict]:
-    """A plausible hourly market: random-walk BTC, mean-reverting funding, factors from §4, a
+    """A plausible hourly market: random-walk BTC, mean-reverting funding, factors from docs/design.md#sentiment, a
     few venues (funding, mark, index) and a market liquidation line."""
     rng = random.Random(seed)
     prices = random_walk(n, seed)

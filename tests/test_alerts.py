@@ -1,7 +1,7 @@
 """`perps-tracker alerts`: decisions on stored snapshots, cooldowns and caps, webhook delivery.
 
 The rules themselves are tested threshold by threshold in test_rules.py; here the inputs
-come from stored rows, and the expected decisions are worked out by hand from DESIGN §6.
+come from stored rows, and the expected decisions are worked out by hand from docs/design.md#strategy-alerts.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ H = 3600
 T0 = ts(2026, 11, 22, 0)
 SECRET = "/api/webhooks/123456/SECRET-TOKEN-abc"
 
-# A market worked out by hand (DESIGN §6), with F = 0.02 %/8 h, σ% = 0.002, X = 0.5, P = +6.2 %:
+# A market worked out by hand (docs/design.md#strategy-alerts), with F = 0.02 %/8 h, σ% = 0.002, X = 0.5, P = +6.2 %:
 #   Liquidation Cascade Risk: F, S, P, liquidations 3 % of volume, cascade 0.65 hold (X does not):
 #       5 × 17 + 20 (both liquidation conditions) = 105 → 100; longs were 70 % → short.   tier 1
 #   Momentum Breakout: 30 + 30 + 25 + 15 = 100, sign of P → long.                        tier 1

@@ -1,4 +1,4 @@
-"""DESIGN §6 rules, each threshold just inside and just outside, with the confidence arithmetic."""
+"""The rules of docs/design.md#strategy-alerts: each threshold just inside and just outside, and the confidence sums."""
 
 from __future__ import annotations
 

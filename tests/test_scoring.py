@@ -1,4 +1,4 @@
-"""Aggregates, factors, composite and labels, checked by hand (DESIGN §3–§4)."""
+"""Aggregates, factors, composite and labels, checked by hand (docs/design.md#market-aggregates, #sentiment)."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ class TestLabels:
         assert divergence_label(sigma_pct / 100) == label
 
 
-# -- cascade risk (§5), hand-computed around every breakpoint ------------------------------
+# -- cascade risk (docs/design.md#cascade-risk), hand-computed around every breakpoint ------------------------------
 
 from perps_tracker.model.scoring import cascade_level, cascade_risk  # noqa: E402
 

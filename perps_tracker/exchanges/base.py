@@ -27,7 +27,7 @@ MAX_LISTING_ROWS = 10_000  # rows one paged listing may hold: ~20× Bybit's ~540
 
 
 class Exchange(ABC):
-    """A perpetual-futures venue (DESIGN §2)."""
+    """A perpetual-futures venue (docs/design.md#venues-and-units)."""
 
     id: ClassVar[str]
     kind: ClassVar[str]  # "CEX" or "DEX"
@@ -35,7 +35,7 @@ class Exchange(ABC):
     base_url: ClassVar[str]
     ws_url: ClassVar[str | None] = None
 
-    # Liquidation sources (DESIGN §5): "ws" for `liquidations watch`, "rest" for polling.
+    # Liquidation sources (docs/design.md#cascade-risk): "ws" for `liquidations watch`, "rest" for polling.
     # `liquidations_sampled` says how a sampled feed thins events out; None: every event.
     liquidation_sources: ClassVar[tuple[str, ...]] = ()
     liquidations_sampled: ClassVar[str | None] = None

@@ -1,6 +1,6 @@
 """Strategy alerts: what to raise, and what a run returns (services/alerts.py runs it).
 
-Deciding (DESIGN §6) is a pure function of the evaluations and the alerts already raised:
+Deciding (docs/design.md#raising-an-alert) is a pure function of the evaluations and the alerts already raised:
 
 - a fired rule with confidence ≥ 50 is an alert candidate;
 - **cooldown**: 1 h / 2 h / 4 h for tiers 1 / 2 / 3 since the strategy's last raised alert;
@@ -133,7 +133,7 @@ class AlertRun:
     evaluated_at: int
     snapshot: int
     snapshot_source: str
-    entries: tuple[Entry, ...]  # every strategy, in §6 order
+    entries: tuple[Entry, ...]  # every strategy, in docs/design.md#strategy-alerts order
     webhooks: tuple[str, ...]  # kinds notified (empty without --notify)
     delivered_to: tuple[tuple[str, int], ...]  # (webhook, deliveries made on this run, retries included)
     failures: tuple[DeliveryFailure, ...]

@@ -1,4 +1,4 @@
-"""Liquidation events and their summary over a window (DESIGN §5). Pure: no I/O.
+"""Liquidation events and their summary over a window (docs/design.md#cascade-risk). Pure: no I/O.
 
 Venue parsers turn pushed or polled payloads into `LiquidationEvent`s with the side
 normalised to *which position was liquidated* (`long`/`short`) and the quantity in the
@@ -67,7 +67,7 @@ class LiquidationSummary:
 
     `coverage` is the fraction of the window during which a collector or poller was
     reading this venue. With no coverage nothing is known: the amounts are None, not 0.
-    `volume_usd` is V of §5: 24 h volume / 24 × hours observed.
+    `volume_usd` is V of docs/design.md#cascade-risk: 24 h volume / 24 × hours observed.
     """
 
     exchange: str

@@ -30,7 +30,7 @@ class Market:
 
 @dataclass(frozen=True)
 class VenueSnapshot:
-    """What one venue looked like at snapshot time (DESIGN §2); a failed venue has status 'error'."""
+    """One venue at snapshot time (docs/design.md#venues-and-units); a failed venue has status 'error'."""
 
     exchange: str
     kind: str  # CEX or DEX

@@ -1,9 +1,9 @@
-"""The twelve strategy rules of DESIGN §6 as pure functions of one snapshot's inputs.
+"""The twelve strategy rules of docs/design.md#strategy-alerts as pure functions of one snapshot's inputs.
 
 A rule *fires* when its conditions hold (all of them, or at least k of n); its
 confidence is the points of the conditions that hold plus bonuses, capped at 100, and an
 alert is raised when it fired with confidence ≥ 50. A condition whose input is missing
-(None) does not hold. Units as in §3/§4: P and F% and σ% in percent, X a ratio.
+(None) does not hold. Units as in docs/design.md#market-aggregates: P and F% and σ% in percent, X a ratio.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class RuleInputs:
     total_volume_usd: float | None = None
     liq_total_usd: float | None = None  # liquidated USD of the last hour (market line)
     liq_long_share: float | None = None  # longs' share of it
-    liq_volume_usd: float | None = None  # the same venues' volume over that hour (V of §5)
+    liq_volume_usd: float | None = None  # the same venues' volume over that hour (V of docs/design.md#cascade-risk)
     cascade_score: float | None = None
     btc_funding_8h: Mapping[str, float] = field(default_factory=dict)  # venue → BTC funding, fraction per 8 h
     basis: Mapping[str, float] = field(default_factory=dict)  # venue → mark / index − 1
@@ -295,7 +295,7 @@ def basis_arbitrage(i: RuleInputs) -> Evaluation:
 
 
 def evaluate(i: RuleInputs) -> list[Evaluation]:
-    """Every strategy, in DESIGN §6 order."""
+    """Every strategy, in the order of docs/design.md#strategy-alerts."""
     results = [rule.evaluate(i) for rule in RULES]
     by_name = {e.strategy: e for e in results}
     by_name["Funding Rate Arbitrage"] = funding_arbitrage(i)

@@ -1,4 +1,4 @@
-"""Market aggregates (DESIGN §3) and the six-factor sentiment score (§4).
+"""Market aggregates (docs/design.md#market-aggregates) and the six-factor sentiment score (docs/design.md#sentiment).
 
 Pure functions of dataclasses: no I/O, no clock. Every score is continuous in its inputs
 and lies in [-1, 1]; a factor whose input is missing is left out and the weights of the
@@ -106,7 +106,7 @@ def oi_change_pct(venues: list[VenueSnapshot], previous_oi: Mapping[str, float] 
 
 
 def aggregate(venues: Iterable[VenueSnapshot], previous_oi: Mapping[str, float] | None = None) -> MarketAggregates:
-    """Market aggregates over the venues that answered (DESIGN §3).
+    """Market aggregates over the venues that answered (docs/design.md#market-aggregates).
 
     `previous_oi`: venue → open interest (USD) of the snapshot about 24 h earlier, if any.
     """
@@ -224,11 +224,11 @@ def score(m: MarketAggregates) -> tuple[FactorScores, Sentiment]:
     )
 
 
-# -- cascade risk (§5) ------------------------------------------------------------------
+# -- cascade risk (docs/design.md#cascade-risk) ----------------------------------------------
 
 
 def cascade_risk(L: float, long_usd: float, V: float | None) -> float | None:
-    """F1 + F2 + F3 of §5 for L liquidated USD (`long_usd` of it longs) against window volume V.
+    """F1 + F2 + F3 (docs/design.md#cascade-risk) for L liquidated USD (`long_usd` of it longs), window volume V.
 
     Nothing liquidated scores 0 whatever the volume; otherwise an unknown or zero V gives None.
     """

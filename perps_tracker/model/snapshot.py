@@ -30,7 +30,7 @@ class Snapshot:
     market: MarketAggregates
     factors: FactorScores
     sentiment: Sentiment
-    # The last hour's liquidations (§5) of the venues being read then, and the market line last.
+    # The last hour's liquidations (docs/design.md#cascade-risk) of the venues being read, the market line last.
     liquidations: tuple[LiquidationSummary, ...] = ()
     # The venues this run asked for that failed (some may have kept a row of an earlier run).
     failed_now: tuple[VenueSnapshot, ...] = ()
@@ -57,7 +57,7 @@ def build_snapshot(venues: Iterable[VenueSnapshot], now: datetime,
 
 def merge_venues(earlier: Iterable[VenueSnapshot], fresh: Iterable[VenueSnapshot],
                  order: Sequence[str]) -> tuple[VenueSnapshot, ...]:
-    """The venue rows of an hour that already has some (DESIGN §7): a venue that answered now
+    """The venue rows of an hour that already has some (docs/design.md#database): a venue that answered now
     replaces its earlier row; one that failed now, or was not asked, keeps its earlier row (a
     newer failure replaces an earlier failure). In `order`, unknown venues last."""
     rows = {v.exchange: v for v in earlier}

@@ -60,7 +60,7 @@ def run_alerts(rt, now: int, *, notify: bool, post: Callable | None = None) -> A
 
 
 def _entries(evaluations, decisions, done, stored) -> tuple[Entry, ...]:
-    """Every strategy's outcome, in §6 order: decided earlier, stored now, or not raised."""
+    """Every strategy's outcome, in docs/design.md#strategy-alerts order: decided earlier, stored now, or not raised."""
     by_decision = {d.evaluation.strategy: d for d in decisions}
     entries = []
     for e in evaluations:

@@ -16,7 +16,7 @@ from perps_tracker.model.market import VenueSnapshot
 from perps_tracker.model.times import HOUR_MS
 from perps_tracker.services.concurrency import in_daemon_threads
 
-# Venues with a liquidation source (DESIGN §5), in registry order.
+# Venues with a liquidation source (docs/design.md#cascade-risk), in registry order.
 LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
 POLLED_VENUES = [v for v in LIQUIDATION_VENUES if "rest" in EXCHANGES[v].liquidation_sources]
 STREAMED_VENUES = [v for v in LIQUIDATION_VENUES if "ws" in EXCHANGES[v].liquidation_sources]

@@ -1,4 +1,4 @@
-"""The database schema (DESIGN §7) as SQLAlchemy 2 typed models.
+"""The database schema (docs/design.md#database) as SQLAlchemy 2 typed models.
 
 The schema is a public interface: users write SQL against these tables and columns.
 Change it only through a new Alembic revision in `storage/migrations/versions/`;
@@ -46,7 +46,7 @@ def _snapshot_fk() -> Mapped[int]:
 
 
 class MarketSnapshot(Base):
-    """One row per hour bucket: market aggregates (§3), composite score and labels (§4)."""
+    """One row per hour bucket: aggregates (docs/design.md#market-aggregates), score and labels (#sentiment)."""
 
     __tablename__ = "market_snapshots"
 
@@ -75,7 +75,7 @@ class MarketSnapshot(Base):
 
 
 class ExchangeSnapshot(Base):
-    """One row per venue per snapshot (§2), failed venues included with status and error."""
+    """One row per venue per snapshot (docs/design.md#venues-and-units), failed venues with status and error."""
 
     __tablename__ = "exchange_snapshots"
     __table_args__ = (UniqueConstraint("snapshot_id", "exchange"),)
@@ -105,7 +105,7 @@ class ExchangeSnapshot(Base):
 
 
 class SentimentFactors(Base):
-    """The six factor scores of a snapshot (§4); a NULL score was missing and left out."""
+    """The six factor scores of a snapshot (docs/design.md#sentiment); a NULL score was missing and left out."""
 
     __tablename__ = "sentiment_factors"
 
@@ -123,7 +123,7 @@ class SentimentFactors(Base):
 
 
 class LiquidationSnapshot(Base):
-    """Liquidations of a snapshot's window per venue (`exchange='all'` is the market line, §5)."""
+    """A snapshot's liquidations per venue (`exchange='all'`: the market line, docs/design.md#cascade-risk)."""
 
     __tablename__ = "liquidation_snapshots"
     __table_args__ = (UniqueConstraint("snapshot_id", "exchange"),)
@@ -186,7 +186,7 @@ class LiquidationCoverage(Base):
 
 
 class Alert(Base):
-    """An evaluated strategy alert and its delivery state (§6)."""
+    """An evaluated strategy alert and its delivery state (docs/design.md#strategy-alerts)."""
 
     __tablename__ = "alerts"
     __table_args__ = (
