@@ -54,7 +54,7 @@ def store_history(db, snapshots: Iterable[dict], chunk: int = 5000) -> int:
                                    snapshot_id=sid, exchange=exchange, **cols))
             if liq is not None:
                 liqs.append(dict(dict(window_hours=1.0, count=1, long_usd=0.0, short_usd=0.0, sampled=False,
-                                      long_liq_share=None, volume_usd=None, cascade_risk_score=None),
+                                      long_liq_share=None, volume_usd=None, cascade_risk_score=None, coverage=None),
                                  snapshot_id=sid, exchange="all", **liq))
         columns = {c.name for c in MarketSnapshot.__table__.columns}
         markets = [{c: m.get(c) for c in columns} for m in markets]  # one column set for executemany

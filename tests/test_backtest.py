@@ -272,6 +272,8 @@ def test_rules_over_columns_give_the_same_signals_as_one_snapshot_at_a_time(data
             s["composite_score"] = None
         if k % 29 == 0:
             s["liq"] = None
+        elif s.get("liq") is not None and k % 3:  # a third unrecorded, the others read for 20 % or 90 % of the hour
+            s["liq"] = {**s["liq"], "coverage": 0.2 if k % 3 == 1 else 0.9, "total_usd": 2e8}  # 4 % of volume
         if k % 13 == 0:
             s["venues"]["okx"]["btc_mark_price"] *= 1.004 if k % 2 else 0.996
     store_history(database, snaps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perps_tracker.model.rules import (
+    LIQ_RATIO,
     RULES,
     STRATEGIES,
     RuleInputs,
@@ -182,3 +183,14 @@ def test_trend_slope_is_least_squares_per_hour():
 
 def test_cases_cover_every_all_of_rule():
     assert {r.strategy for r in RULES if r.need is None} == set(CASES)
+
+
+def test_liquidation_ratio_needs_half_the_hour_read():
+    # A few seconds of a watch scale the hour's volume down to almost nothing: 1 % of the hour read
+    # made $1M of liquidations 230 % of "volume". Below MIN_COVERAGE the condition does not hold.
+    thin = RuleInputs(liq_total_usd=1e6, liq_volume_usd=4.4e5, liq_coverage=0.01)
+    assert thin.liq_ratio is None and not LIQ_RATIO.holds(thin)
+    half = RuleInputs(liq_total_usd=1e6, liq_volume_usd=4.4e5, liq_coverage=0.5)
+    assert half.liq_ratio == pytest.approx(1e6 / 4.4e5) and LIQ_RATIO.holds(half)
+    unrecorded = RuleInputs(liq_total_usd=1e6, liq_volume_usd=4.4e5)
+    assert LIQ_RATIO.holds(unrecorded)

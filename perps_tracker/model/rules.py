@@ -12,7 +12,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from perps_tracker.model.liquidation import MIN_COVERAGE
+
 ALERT_MIN_CONFIDENCE = 50
+
+
+def covered(coverage: float | None) -> bool:
+    """Enough of the hour read for a liquidation figure to count (an unrecorded coverage counts)."""
+    return coverage is None or coverage >= MIN_COVERAGE
 LONG, SHORT, NEUTRAL = "long", "short", "neutral"
 
 
@@ -31,14 +38,17 @@ class RuleInputs:
     liq_long_share: float | None = None  # longs' share of it
     liq_volume_usd: float | None = None  # the same venues' volume over that hour (V of docs/design.md#cascade-risk)
     cascade_score: float | None = None
+    liq_coverage: float | None = None  # share of that hour the market line read (None: not recorded)
     btc_funding_8h: Mapping[str, float] = field(default_factory=dict)  # venue → BTC funding, fraction per 8 h
     basis: Mapping[str, float] = field(default_factory=dict)  # venue → mark / index − 1
     slope: float | None = None  # least-squares slope of S over the last 6 snapshots, per hour
 
     @property
     def liq_ratio(self) -> float | None:
-        """Liquidated USD / the same venues' volume in that hour (None without a volume)."""
-        if self.liq_total_usd is None or not self.liq_volume_usd:
+        """Liquidated USD / the same venues' volume in that hour (None without a volume, or when less
+        than MIN_COVERAGE of the hour was read: the volume is scaled to the part read, and a few
+        seconds of a watch would make any liquidation a large share of it)."""
+        if self.liq_total_usd is None or not self.liq_volume_usd or not covered(self.liq_coverage):
             return None
         return self.liq_total_usd / self.liq_volume_usd
 

@@ -15,6 +15,7 @@ from typing import Sequence
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
+from perps_tracker.model.liquidation import MIN_COVERAGE
 from perps_tracker.model.rules import InputColumns, RuleInputs, slopes, trend_slope
 from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, guard
@@ -86,7 +87,7 @@ def _inputs(conn: Connection, start: int | None, end: int | None) -> list[tuple[
             basis.setdefault(sid, {})[exchange] = mark / index - 1
     liqs = {r.snapshot_id: r for r in conn.execute(within(
         select(LiquidationSnapshot.snapshot_id, LiquidationSnapshot.total_usd, LiquidationSnapshot.long_liq_share,
-               LiquidationSnapshot.volume_usd, LiquidationSnapshot.cascade_risk_score)
+               LiquidationSnapshot.volume_usd, LiquidationSnapshot.cascade_risk_score, LiquidationSnapshot.coverage)
         .join(MarketSnapshot, MarketSnapshot.id == LiquidationSnapshot.snapshot_id)
         .where(LiquidationSnapshot.exchange == "all")))}
     first, last = markets[0].timestamp, markets[-1].timestamp
@@ -129,7 +130,8 @@ def input_columns(db: Database, hours: int | None = None) -> InputColumns | None
                    func.min(e.btc_funding_rate_8h), func.max(basis), func.min(basis))
             .join(m, m.id == e.snapshot_id).where(e.status == "ok").group_by(e.snapshot_id))).all()
         liq_rows = conn.execute(inside(
-            select(liq.snapshot_id, liq.total_usd, liq.long_liq_share, liq.volume_usd, liq.cascade_risk_score)
+            select(liq.snapshot_id, liq.total_usd, liq.long_liq_share, liq.volume_usd, liq.cascade_risk_score,
+                   liq.coverage)
             .join(m, m.id == liq.snapshot_id).where(liq.exchange == "all"))).all()
         trend = conn.execute(
             select(m.timestamp, m.composite_score)
@@ -150,9 +152,10 @@ def _columns(np, rows, venue_rows, liq_rows, trend) -> InputColumns:
         return out
 
     position = {r[0]: k for k, r in enumerate(rows)}
-    venues, liq = placed(venue_rows, 5), placed(liq_rows, 4)
+    venues, liq = placed(venue_rows, 5), placed(liq_rows, 5)
     with np.errstate(invalid="ignore", divide="ignore"):
-        liq_ratio = np.where(liq[:, 2] > 0, liq[:, 0] / liq[:, 2], np.nan)
+        covered = np.isnan(liq[:, 4]) | (liq[:, 4] >= MIN_COVERAGE)  # as RuleInputs.liq_ratio
+        liq_ratio = np.where((liq[:, 2] > 0) & covered, liq[:, 0] / liq[:, 2], np.nan)
     times = np.array([r[1] for r in rows], dtype=np.int64)
     return InputColumns(
         timestamp=times, btc_price=col(2), sentiment=tuple(r[3] for r in rows), S=col(4), fs=col(5), ps=col(6),
@@ -181,6 +184,7 @@ def _rule_inputs(m, funding: dict[str, float], basis: dict[str, float], liq, tre
         liq_long_share=liq.long_liq_share if liq else None,
         liq_volume_usd=liq.volume_usd if liq else None,
         cascade_score=liq.cascade_risk_score if liq else None,
+        liq_coverage=liq.coverage if liq else None,
         btc_funding_8h=funding,
         basis=basis,
         slope=trend_slope([(t, s) for t, s in trend]) if len(trend) >= 2 else None,
