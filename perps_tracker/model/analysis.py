@@ -1,8 +1,8 @@
 """What the stored history says: score trend, BTC volatility regime, and a backtest of the
 strategy rules and sentiment labels (docs/history.md has every definition).
 
-The functions here are pure (no I/O, no clock); `load_trend` and `load_backtest` at the end
-are the thin database readers the CLI calls. Times are Unix seconds of hour buckets.
+The functions here are pure (no I/O, no clock); `load_trend` and `load_backtest` in
+perps_tracker/services/history.py read the database for them. Times are Unix seconds of hour buckets.
 Missing values are skipped, never read as 0.
 """
 

@@ -169,7 +169,8 @@ class Liquidation(Base):
 class LiquidationCoverage(Base):
     """A stretch of time during which a venue's liquidations were being read.
 
-    `liquidations watch` writes one row per connection and extends `end_ms` as it goes; a
+    `liquidations watch` writes one row per stretch in which all of a venue's connections are up
+    and extends `end_ms` as it goes; a
     REST poll writes the window it fetched. Without coverage a venue's liquidations are
     unknown, not zero.
     """
