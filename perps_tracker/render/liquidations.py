@@ -40,11 +40,17 @@ def liquidation_line_json(line) -> dict[str, Any]:
     return out
 
 
+def market_line_json(line) -> dict[str, Any] | None:
+    """The market line: a venue line's fields but `exchange` (the same in `liquidations` and `snapshot`)."""
+    if line is None:
+        return None
+    out = liquidation_line_json(line)
+    out.pop("exchange")
+    return out
+
+
 def liquidations_json(report) -> dict[str, Any]:
-    market = None
-    if report.market is not None:
-        market = liquidation_line_json(report.market)
-        market.pop("exchange")
+    market = market_line_json(report.market)
     return {
         "window_hours": report.window_hours,
         "from": iso_ms(report.start_ms),

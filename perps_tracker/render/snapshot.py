@@ -22,6 +22,7 @@ from perps_tracker.render.format import (
 from perps_tracker.render.liquidations import (
     fmt_share,
     liquidation_line_json,
+    market_line_json,
     risk_text,
 )
 from perps_tracker.render.output import (
@@ -47,8 +48,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         "liquidations": {
             "window_hours": 1.0,
             "venues": [liquidation_line_json(line) for line in snap.liquidations if line.exchange != "all"],
-            "market": next((liquidation_line_json(line) for line in snap.liquidations if line.exchange == "all"),
-                           None),
+            "market": market_line_json(next((line for line in snap.liquidations if line.exchange == "all"), None)),
         },
         "exchanges": [{**values(v), "notes": list(v.notes), "taken_at": iso(v.taken_at),
                        "earlier_run": v in snap.earlier} for v in snap.venues],
