@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress
+from perps_tracker.model.market import QUOTE_RANK
 from perps_tracker.model.times import HOUR, utc_minute
 
 T = TypeVar("T")
@@ -61,12 +62,11 @@ def pick_btc_symbol(bases: Mapping[str, tuple[str, str]], volumes: Mapping[str, 
     """The BTC perpetual `pick_btc` would choose: BTC base, USDT before USDC before USD, then the most
     volume over the window. `bases`: symbol → (base, quote). Raises the error of a best-ranked BTC
     market whose candles failed (the choice would be a guess)."""
-    rank = {"USDT": 0, "USDC": 1, "USD": 2}
     btc = [s for s, (base, _) in bases.items() if base == "BTC"]
     if not btc:
         return None
-    best = min(rank.get(bases[s][1], 9) for s in btc)
-    top = [s for s in btc if rank.get(bases[s][1], 9) == best]
+    best = min(QUOTE_RANK.get(bases[s][1], 9) for s in btc)
+    top = [s for s in btc if QUOTE_RANK.get(bases[s][1], 9) == best]
     for symbol in top:
         if symbol in failures:
             raise failures[symbol]
