@@ -11,8 +11,6 @@ futures; `openInterestValue` counts both sides, `singleOpenInterestValue` one si
 from __future__ import annotations
 
 import json
-import math
-import zlib
 from typing import Any, Iterable
 
 from perps_tracker.errors import ExchangeError
@@ -40,6 +38,7 @@ from perps_tracker.exchanges.parsing import (
     num,
     required,
 )
+from perps_tracker.exchanges.streams import connection_frames
 from perps_tracker.model.history import (
     DAY,
     HOUR,
@@ -47,7 +46,7 @@ from perps_tracker.model.history import (
     VenueHistory,
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
 
 SETTLE_COINS = ("USDT", "USDC")
 # Websocket limits, https://bybit-exchange.github.io/docs/v5/ws/connect ("Public channel - Args limits",
@@ -204,37 +203,6 @@ def parse_all_liquidation(message: Any, skipped: Skips) -> list[LiquidationEvent
     return events
 
 
-def top_symbols(markets: list[Market], n: int) -> list[str]:
-    """The `n` symbols with the largest 24 h volume (a market without one is not ranked)."""
-    ranked = [m for m in markets if m.volume_24h_usd is not None]
-    return [m.symbol for m in sorted(ranked, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
-
-
-def args_chars(topics: Iterable[str]) -> int:
-    """The characters `topics` take in subscribe requests' `args`: each with its quotes and a comma."""
-    return sum(len(topic) + 3 for topic in topics)
-
-
-def split_topics(topics: list[str], budget: int = ARGS_CHARS_PER_CONNECTION) -> list[list[str]]:
-    """`topics` spread over as few connections as keep each within `budget` characters of args, in the
-    order given. A topic's connection is its CRC-32 modulo their number: while the number stays the
-    same, a topic stays on its connection however the listing changes around it (`LiveFeed`)."""
-    n = max(1, math.ceil(args_chars(topics) / budget))
-    while True:
-        shares: list[list[str]] = [[] for _ in range(n)]
-        for topic in topics:
-            shares[zlib.crc32(topic.encode()) % n].append(topic)
-        if n >= len(topics) or all(args_chars(share) <= budget for share in shares):
-            return [share for share in shares if share]
-        n += 1
-
-
-def subscribe_frames(topics: list[str]) -> tuple[str, ...]:
-    """Subscribe requests for `topics`, `SUBSCRIBE_BATCH` a request."""
-    return tuple(json.dumps({"op": "subscribe", "args": topics[i:i + SUBSCRIBE_BATCH]})
-                 for i in range(0, len(topics), SUBSCRIBE_BATCH))
-
-
 # -- history (backfill) ---------------------------------------------------------------------------
 # Docs: https://bybit-exchange.github.io/docs/v5/market/kline (also mark-kline, index-kline),
 # .../open-interest, .../long-short-ratio, .../history-fund-rate, .../rate-limit.
@@ -249,7 +217,6 @@ INDEX_KLINE = "/v5/market/index-price-kline"
 OPEN_INTEREST = "/v5/market/open-interest"
 FUNDING_HISTORY = "/v5/market/funding/history"
 ACCOUNT_RATIO = "/v5/market/account-ratio"
-QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coins
 BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
 
 
@@ -375,15 +342,6 @@ def open_interest_usd(points: Iterable[tuple[int, float]],
     return usd
 
 
-def btc_candidates(instruments: dict[str, dict]) -> list[str]:
-    """The BTC perpetuals `pick_btc` would choose among: BTC base, the best settle coin (USDT, then USDC);
-    the most volume decides between them."""
-    ranks = {symbol: QUOTE_RANK.get(row.get("settleCoin"), 9) for symbol, row in instruments.items()
-             if str(row.get("baseCoin") or "").upper() == "BTC"}
-    best = min(ranks.values(), default=None)
-    return sorted(symbol for symbol, rank in ranks.items() if rank == best)
-
-
 class Bybit(Exchange):
     id = "bybit"
     kind = "CEX"
@@ -420,8 +378,8 @@ class Bybit(Exchange):
 
     def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
         """`allLiquidation.{symbol}` for every included perpetual (`instruments()`), or for the `symbols`
-        with the largest 24 h volume now; over as many connections as `split_topics` needs, 10 topics a
-        subscribe request, `{"op": "ping"}` every 20 s on each to keep it open."""
+        with the largest 24 h volume now; over as many connections as `streams.split_topics` needs,
+        10 topics a subscribe request, `{"op": "ping"}` every 20 s on each to keep it open."""
         if symbols is None:
             chosen = sorted(self.instruments())
             description = f"all {len(chosen)} linear perpetuals"
@@ -430,9 +388,9 @@ class Bybit(Exchange):
             description = f"top {len(chosen)} by volume"
         if not chosen:
             raise self.error("no included markets in the response: nothing to subscribe to")
-        shares = split_topics([f"allLiquidation.{symbol}" for symbol in chosen])
+        topics = [f"allLiquidation.{symbol}" for symbol in chosen]
         return LiveFeed(url=ws_url + "/v5/public/linear", parse=parse_all_liquidation,
-                        connections=tuple(subscribe_frames(share) for share in shares),
+                        connections=connection_frames(topics, ARGS_CHARS_PER_CONNECTION, SUBSCRIBE_BATCH),
                         heartbeat=json.dumps({"op": "ping"}), heartbeat_every=20.0, description=description)
 
     def largest(self, n: int) -> list[str]:
@@ -441,7 +399,7 @@ class Bybit(Exchange):
             "instruments": self.instruments,
             "tickers": lambda: self.get("/v5/market/tickers", {"category": "linear"}),
         })
-        return top_symbols(self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips()), n)
+        return top_by_volume(self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips()), n)
 
     # -- history (backfill) -------------------------------------------------------------------
 
@@ -465,7 +423,8 @@ class Bybit(Exchange):
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end), symbols,
                             self.history_workers)
         builder, candles_of, failures = collect_markets(symbols, results)
-        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
+        btc = d.btc_market(btc_candidates({symbol: (str(row.get("baseCoin") or "").upper(), row.get("settleCoin"))
+                                            for symbol, row in instruments.items()}), candles_of, failures)
         series = self._btc_series(d, btc, instruments, start, end) if btc else {}
         notes = ["no trade counts in Bybit klines",
                  "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "

@@ -11,7 +11,6 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, Callable
 
 from perps_tracker.errors import ExchangeError
@@ -25,7 +24,7 @@ from perps_tracker.exchanges.history import (
     pages,
     utc,
 )
-from perps_tracker.exchanges.pacing import Pacer
+from perps_tracker.exchanges.pacing import PathPacing
 from perps_tracker.exchanges.parsing import (
     Skips,
     field,
@@ -40,6 +39,7 @@ from perps_tracker.exchanges.parsing import (
     required,
     venue_message,
 )
+from perps_tracker.exchanges.polling import GroupRead, Page, poll_groups, read_back
 from perps_tracker.model.history import (
     DAY,
     HOUR,
@@ -47,7 +47,7 @@ from perps_tracker.model.history import (
     VenueHistory,
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
 
 SETTLE_CCYS = ("USDT", "USDC")
 HOUR_MS = 3_600_000.0
@@ -250,17 +250,6 @@ def family_of(inst_id: str) -> str:
     return inst_id.removesuffix("-SWAP")
 
 
-def top_families(markets: list[Market], n: int) -> list[str]:
-    """The `n` instrument families with the largest 24 h USD volume, largest first (a swap without one
-    is not ranked)."""
-    volumes: dict[str, float] = {}
-    for market in markets:
-        if market.volume_24h_usd is not None:
-            family = family_of(market.symbol)
-            volumes[family] = volumes.get(family, 0.0) + market.volume_24h_usd
-    return sorted(volumes, key=lambda family: -volumes[family])[:max(n, 0)]
-
-
 def page_extent(rows: list) -> tuple[int, int | None]:
     """How many details a `liquidation-orders` page (`data`) holds, and the oldest `ts` among them.
 
@@ -285,7 +274,6 @@ MARK_LIMIT = 100  # history-mark-price-candles: max 100
 OI_LIMIT = 100  # rubik open-interest-history: max 100 (latest 1,440 points per period)
 FUNDING_LIMIT = 100  # funding-rate-history: 400 in the current docs, 100 in older ones
 RATIO_CHUNK = 96 * HOUR  # long-short-account-ratio has no limit parameter: ask 4 days at a time
-QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle currencies
 CANDLES_PATH = "/api/v5/market/history-candles"
 MARK_CANDLES_PATH = "/api/v5/market/history-mark-price-candles"
 OI_HISTORY_PATH = "/api/v5/rubik/stat/contracts/open-interest-history"
@@ -386,33 +374,10 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
     return rates
 
 
-def btc_candidates(instruments: dict[str, dict]) -> list[str]:
-    """The BTC swaps `pick_btc` would choose among: BTC base, the best settle currency (USDT, then
-    USDC); the most volume decides between them."""
-    ranks = {inst_id: QUOTE_RANK.get(row.get("settleCcy"), 9) for inst_id, row in instruments.items()
-             if inst_id.split("-")[0].upper() == "BTC"}
-    best = min(ranks.values(), default=None)
-    return sorted(inst_id for inst_id, rank in ranks.items() if rank == best)
-
-
-class Pacing:
-    """The `pace` hook of a history download: an endpoint's requests `1 / rates[path]` s apart (burst 1),
-    each instrument's apart where OKX counts per IP and instrument (`PER_INSTRUMENT`)."""
-
-    def __init__(self, rates: dict[str, float]):
-        self.rates = rates
-        self._pacers: dict[tuple[str, str | None], Pacer] = {}
-        self._lock = threading.Lock()
-
-    def pacer(self, path: str, inst_id: str | None) -> Pacer:
-        key = (path, inst_id if path in PER_INSTRUMENT else None)
-        with self._lock:
-            if key not in self._pacers:
-                self._pacers[key] = Pacer(self.rates.get(path, 0.0), burst=1)
-            return self._pacers[key]
-
-    def __call__(self, path: str, params: dict) -> None:
-        self.pacer(path, params.get("instId")).take()
+def pacing(rates: dict[str, float]) -> PathPacing:
+    """The `pace` hook of OKX's history downloads: each endpoint at its rate, and each instrument apart
+    where OKX counts per IP and instrument (`PER_INSTRUMENT`)."""
+    return PathPacing(rates, {path: "instId" for path in PER_INSTRUMENT})
 
 
 class Okx(Exchange):
@@ -471,52 +436,31 @@ class Okx(Exchange):
 
     def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> Polled:
         """Liquidations with event time in [start_ms, end_ms] from `liquidation-orders`, for the
-        `symbols` instrument families (BTC-USDT) with the largest 24 h volume.
-
-        A family that fails is noted and left out; when all fail, the first error is raised.
-        """
+        `symbols` instrument families (BTC-USDT) with the largest 24 h volume (`polling.poll_groups`:
+        a family that fails is noted and left out; when all fail, the first error is raised)."""
         got = self.parallel({"instruments": self.instruments,
                              "tickers": lambda: self.get("/api/v5/market/tickers", SWAP)})
         instruments = got["instruments"]
-        families = top_families(self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips()), symbols)
-        results = self.fan_out(lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
-                               families, limit=self.liquidation_limit)
-        read = [r for r in results if not isinstance(r, ExchangeError)]
-        failed = [r for r in results if isinstance(r, ExchangeError)]
-        if failed and not read:
-            raise failed[0]
-        notes = [f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
-                 f"{failed[0].reason}"] if failed else []
-        notes += [note for _, _, note in read if note]
-        if skipped := sum(count for _, count, _ in read):
-            notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
-        events = {e.key(): e for family_events, _, _ in read for e in family_events
-                  if start_ms <= e.event_time_ms <= end_ms}
-        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms),
-                      f"top {len(families)} instrument families by volume", tuple(notes))
+        markets = self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips())
+        return poll_groups(self, top_by_volume(markets, symbols, family_of),
+                           lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
+                           start_ms, end_ms, limit=self.liquidation_limit, kind="instrument families")
 
     def _family_liquidations(self, family: str, start_ms: int, end_ms: int,
-                             instruments: dict[str, dict]) -> tuple[list[LiquidationEvent], int, str | None]:
-        """One family's events from `end_ms` back past `start_ms` (some repeated), how many details
-        were malformed, and a note when its history could not be read back that far.
+                             instruments: dict[str, dict]) -> GroupRead:
+        """One family's events from `end_ms` back past `start_ms` (`polling.read_back`), newest first;
+        `after=ts` asks for details older than ts (docs-v5/en/#public-data-rest-api-get-liquidation-orders)."""
+        skipped = Skips()
 
-        Newest first; `after=ts` asks for details older than ts
-        (docs-v5/en/#public-data-rest-api-get-liquidation-orders). Each page asks again for the
-        oldest millisecond of the last, so details sharing it are not lost (duplicates are dropped).
-        """
-        events: list[LiquidationEvent] = []
-        skipped, after = Skips(), end_ms + 1
-        for _ in range(self.liquidation_pages):
+        def page(after: int) -> Page:
             params = {**SWAP, "instFamily": family, "state": "filled", "limit": self.liquidation_page, "after": after}
             rows = self.fetched("liquidation-orders", "/api/v5/public/liquidation-orders", params, data_list)
-            events += self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
-            count, oldest = page_extent(rows)
-            if count < self.liquidation_page or (oldest is not None and oldest < start_ms):
-                return events, skipped.count, None
-            if oldest is None or oldest + 1 >= after:  # a full page within one millisecond: no way back
-                return events, skipped.count, f"liquidation history of {family} cut at one crowded millisecond"
-            after = oldest + 1
-        return events, skipped.count, f"liquidation history of {family} cut at {self.liquidation_pages} pages"
+            events = self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
+            return Page(events, *page_extent(rows))
+
+        events, note = read_back(page, family, start_ms, end_ms, page_size=self.liquidation_page,
+                                 max_pages=self.liquidation_pages)
+        return GroupRead(events, skipped.count, note)
 
     # -- history (backfill) -------------------------------------------------------------------
 
@@ -535,7 +479,7 @@ class Okx(Exchange):
         """Hourly history of [start, end): per included swap (today's instrument list, as `fetch`)
         one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
         mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
-        d = Download(self, progress, pace=Pacing(self.history_rates))
+        d = Download(self, progress, pace=pacing(self.history_rates))
         instruments = d.counted(self.instruments)
         if not instruments:
             raise self.error("no included markets in the response")
@@ -546,7 +490,8 @@ class Okx(Exchange):
         results = d.markets(lambda inst_id: self._market_history(d, inst_id, start, end), inst_ids,
                             self.history_workers)
         builder, candles_of, failures = collect_markets(inst_ids, results)
-        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
+        btc = d.btc_market(btc_candidates({inst_id: (inst_id.split("-")[0].upper(), row.get("settleCcy"))
+                                            for inst_id, row in instruments.items()}), candles_of, failures)
         series = d.extras({
             "mark": ("mark price history", lambda: self._mark(d, btc, start, end)),
             "funding": ("funding history", lambda: self._funding(d, btc, start, end)),
