@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
-from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress
+from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.model.market import QUOTE_RANK
 from perps_tracker.model.times import HOUR, utc_minute
 
@@ -49,6 +49,11 @@ def time_windows(start: int, end: int, points: int) -> list[tuple[int, int]]:
 def pages(rows: int, limit: int) -> int:
     """Requests needed for `rows` rows at `limit` a page (at least one): a series' share of the plan."""
     return max(1, math.ceil(rows / limit))
+
+
+def hour_pages(start: int, end: int, limit: int) -> int:
+    """`pages` of the hourly rows of [start, end) (at least one hour)."""
+    return pages(max(1, (end - start) // HOUR), limit)
 
 
 def settlement_hour(time_ms: int) -> int:
@@ -88,12 +93,13 @@ def covers_from(series: Mapping[int, float] | None, start: int) -> int | None:
 
 
 
-def failed_note(failures: Mapping[str, ExchangeError], total: int) -> list[str]:
-    """The note on markets whose history failed, left out of the totals (none if none failed)."""
+def failed_note(failures: Mapping[str, ExchangeError], total: int, noun: str = "markets") -> list[str]:
+    """The note on markets (the venue's `noun` for them) whose history failed, left out of the totals
+    (none if none failed)."""
     if not failures:
         return []
     first = min(failures)
-    return [f"history of {len(failures)} of {total} markets unavailable, left out of the totals "
+    return [f"history of {len(failures)} of {total} {noun} unavailable, left out of the totals "
             f"({first}: {failures[first].reason})"]
 
 
@@ -352,6 +358,21 @@ class Download:
         with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix=f"{self.exchange.id}-x") as pool:
             futures = {name: pool.submit(self.optional, what, call) for name, (what, call) in calls.items()}
             return {name: future.result() for name, future in futures.items()}
+
+    def venue_history(self, start: int, end: int, builder: HistoryBuilder, candles_of: Mapping[str, list],
+                      btc: str | None, series: Mapping[str, Any], symbols: int, notes: Sequence[str]) -> VenueHistory:
+        """The VenueHistory of a per-market download (`collect_markets`; no trade counts): the sums, the BTC
+        market's opens and closes from its candles (open time, open, close, ...), its other series from
+        `series` ("mark", "index", "funding", "long_share"; None where absent) and the notes (`finish`)."""
+        btc_candles = candles_of.get(btc, [])
+        return VenueHistory(
+            exchange=self.exchange.id, kind=self.exchange.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
+            btc_symbol=btc, btc_open={c[0]: c[1] for c in btc_candles}, btc_close={c[0]: c[2] for c in btc_candles},
+            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
+            long_share=series.get("long_share"), symbols=symbols, symbols_failed=builder.failed,
+            notes=self.finish(notes=notes),
+        )
 
     def note(self, text: str) -> None:
         with self._lock:

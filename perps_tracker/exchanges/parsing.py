@@ -57,6 +57,37 @@ def ms_to_s(value: Any) -> int | None:
     return ms // 1000 if ms is not None else None
 
 
+def ms_at(row: Any, key: str) -> int | None:
+    """Unix seconds of the millisecond timestamp `row[key]` of an object row; None for another row."""
+    return ms_to_s(row.get(key)) if isinstance(row, dict) else None
+
+
+def ms_first(row: Any, width: int) -> int | None:
+    """Unix seconds of the millisecond timestamp that opens an array row of at least `width` fields;
+    None for another row."""
+    return ms_to_s(row[0]) if isinstance(row, list) and len(row) >= width else None
+
+
+def stamped_rows(rows: Iterable[Any], skipped: "Skips", time_of: Callable[[Any], int | None],
+                 values_of: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> list[tuple]:
+    """(time, *values) of each row of a history page, in the order given: `time_of(row)` is None for a
+    malformed row; `values_of(row)` gives a number or a tuple of them, None (or a tuple holding one) for
+    a malformed row. A malformed row is skipped and counted; a timed row `keep` refuses (a candle still
+    open) is dropped, not counted."""
+    out = []
+    for row in rows:
+        t = time_of(row)
+        if t is not None and keep is not None and not keep(row):
+            continue
+        got = values_of(row) if t is not None else None
+        values = got if isinstance(got, tuple) else (got,)
+        if None in values:
+            skipped()
+            continue
+        out.append((t, *values))
+    return out
+
+
 def funding_8h(rate: float | None, interval_hours: float | None) -> float | None:
     """A funding rate paid every `interval_hours` as its 8-hour equivalent (rate × 8 / interval)."""
     if rate is None or interval_hours is None or interval_hours <= 0:
