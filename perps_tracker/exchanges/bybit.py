@@ -23,6 +23,7 @@ from perps_tracker.exchanges.history import (
     collect_markets,
     covers_from,
     failed_note,
+    hour_pages,
     pages,
     utc,
 )
@@ -33,10 +34,12 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
-    ms_to_s,
+    ms_at,
+    ms_first,
     newest,
     num,
     required,
+    stamped_rows,
 )
 from perps_tracker.exchanges.streams import connection_frames
 from perps_tracker.model.history import (
@@ -231,15 +234,8 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "120.5", "10128362.2"],
          ["1795384800000", "84000", "84020", "83900", "84010.5", "98.25", "8252010.75"]]}}
     """
-    candles = []
-    for row in result_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 7 else None
-        values = (num(row[1]), num(row[4]), num(row[6])) if t is not None else (None,)
-        if t is None or None in values:
-            skipped()
-            continue
-        candles.append((t, *values))
-    return candles
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 7),
+                        lambda row: (num(row[1]), num(row[4]), num(row[6])))
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -251,15 +247,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]
         {"retCode": 0, "result": {"category": "linear", "symbol": "BTCUSDT", "list": [
          ["1795388400000", "84012", "84110", "83960", "84061.3"]]}}
     """
-    closes = []
-    for row in result_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 5 else None
-        close = num(row[4]) if t is not None else None
-        if close is None:
-            skipped()
-            continue
-        closes.append((t, close))
-    return closes
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 5), lambda row: num(row[4]))
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -272,15 +260,8 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int,
         {"retCode": 0, "result": {"symbol": "BTCUSDT", "category": "linear", "nextPageCursor": "lastid%3D5",
          "list": [{"openInterest": "108000.5", "singleOpenInterest": "54000.25", "timestamp": "1795388400000"}]}}
     """
-    points = []
-    for row in result_list(payload):
-        t = ms_to_s(row.get("timestamp")) if isinstance(row, dict) else None
-        amount = num(field(row, "singleOpenInterest", "openInterest")) if t is not None else None
-        if amount is None:
-            skipped()
-            continue
-        points.append((t, amount))
-    return points
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_at(row, "timestamp"),
+                        lambda row: num(field(row, "singleOpenInterest", "openInterest")))
 
 
 def parse_account_ratio_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -292,15 +273,7 @@ def parse_account_ratio_history(payload: Any, skipped: Skips) -> list[tuple[int,
         {"retCode": 0, "result": {"list": [{"symbol": "BTCUSDT", "buyRatio": "0.5426",
          "sellRatio": "0.4574", "timestamp": "1795388400000"}], "nextPageCursor": "lastid%3D2"}}
     """
-    points = []
-    for row in result_list(payload):
-        t = ms_to_s(row.get("timestamp")) if isinstance(row, dict) else None
-        share = account_share(row) if t is not None else None
-        if share is None:
-            skipped()
-            continue
-        points.append((t, share))
-    return points
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_at(row, "timestamp"), account_share)
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -312,15 +285,8 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
         {"retCode": 0, "result": {"category": "linear", "list": [{"symbol": "BTCUSDT",
          "fundingRate": "0.0001", "fundingRateTimestamp": "1795363200000"}]}}
     """
-    rates = []
-    for row in result_list(payload):
-        t = ms_to_s(row.get("fundingRateTimestamp")) if isinstance(row, dict) else None
-        rate = num(row.get("fundingRate")) if t is not None else None
-        if rate is None:
-            skipped()
-            continue
-        rates.append((t, rate))
-    return rates
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_at(row, "fundingRateTimestamp"),
+                        lambda row: num(row.get("fundingRate")))
 
 
 def open_interest_usd(points: Iterable[tuple[int, float]],
@@ -356,15 +322,14 @@ class Bybit(Exchange):
         """Every included instrument, following `nextPageCursor` until it is empty."""
         def page(cursor: str | None) -> tuple[list, str | None]:
             params = {"category": "linear", "limit": 1000, **({"cursor": cursor} if cursor else {})}
-            return self.parse("instruments-info", instruments_page, self.get("/v5/market/instruments-info", params))
+            return self.fetched("instruments-info", "/v5/market/instruments-info", params, instruments_page)
 
         return included_instruments(self.follow_cursor("instruments-info", page))
 
     def long_share(self) -> float | None:
         """BTCUSDT account long share over the last hour; None where the endpoint is missing (404)."""
         params = {"category": "linear", "symbol": "BTCUSDT", "period": "1h", "limit": 1}
-        payload = self.get("/v5/market/account-ratio", params, missing_ok=True)
-        return None if payload is None else self.parse("account-ratio", parse_account_ratio, payload)
+        return self.fetched("account-ratio", ACCOUNT_RATIO, params, parse_account_ratio, missing_ok=True)
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
@@ -437,16 +402,7 @@ class Bybit(Exchange):
             notes.append(f"open-interest history starts only at {utc(first_oi)}")
         if (first_share := covers_from(series.get("long_share"), start)) is not None:
             notes.append(f"long/short history starts only at {utc(first_share)}")
-        btc_candles = candles_of.get(btc, [])
-        return VenueHistory(
-            exchange=self.id, kind=self.kind, start=start, end=end,
-            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
-            btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
-            btc_close={t: c for t, _, c, _ in btc_candles},
-            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
-            long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
-            notes=d.finish(notes=notes),
-        )
+        return d.venue_history(start, end, builder, candles_of, btc, series, len(instruments), notes)
 
     def _btc_series(self, d: Download, btc: str, instruments: dict, start: int, end: int) -> dict:
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None
@@ -462,24 +418,23 @@ class Bybit(Exchange):
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""
-        hours = max(1, (end - start) // HOUR)
         candles = d.series("kline", KLINE, parse_history_candles, back(KLINE_LIMIT, {
             "category": "linear", "symbol": symbol, "interval": "60"}), start * 1000, end * 1000 - 1,
-            planned=pages(hours, KLINE_LIMIT))
+            planned=hour_pages(start, end, KLINE_LIMIT))
         candles = [c for c in candles if start <= c[0] < end]
         try:
             points = d.series("open-interest", OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
                 "category": "linear", "symbol": symbol, "intervalTime": "1h",
-                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end, planned=pages(hours, OI_LIMIT))
+                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
+                planned=hour_pages(start, end, OI_LIMIT))
         except ExchangeError as e:
             return MarketHistory(candles, e)
         return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
 
     def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
-        hours = max(1, (end - start) // HOUR)
         rows = d.series(path.rsplit("/", 1)[-1], path, parse_price_candles, back(KLINE_LIMIT, params),
-                        start * 1000, end * 1000 - 1, planned=pages(hours, KLINE_LIMIT))
+                        start * 1000, end * 1000 - 1, planned=hour_pages(start, end, KLINE_LIMIT))
         return {t: close for t, close in rows if start <= t < end}
 
     def _settlements(self, d: Download, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
@@ -491,10 +446,10 @@ class Bybit(Exchange):
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
-        hours = max(1, (end - start) // HOUR)
         rows = d.series("account-ratio", ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
             "category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
-            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end, planned=pages(hours, RATIO_LIMIT))
+            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
+            planned=hour_pages(start, end, RATIO_LIMIT))
         return {t: share for t, share in rows if start <= t < end}
 
 

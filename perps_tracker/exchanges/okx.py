@@ -21,6 +21,8 @@ from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,
+    failed_note,
+    hour_pages,
     pages,
     utc,
 )
@@ -32,11 +34,13 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
-    ms_to_s,
+    ms_at,
+    ms_first,
     newest,
     num,
     pct_change,
     required,
+    stamped_rows,
     venue_message,
 )
 from perps_tracker.exchanges.polling import GroupRead, Page, poll_groups, read_back
@@ -284,21 +288,13 @@ PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP 
 
 def time_rows(payload: Any, skipped: Skips, width: int, value: Callable[[list], Any],
               confirm: int | None = None) -> list[tuple]:
-    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields:
-    `value(row)` gives a number or a tuple of them, None (or a tuple holding one) for a malformed row,
-    which is skipped and counted. A candle still open (its `confirm` field "0") is dropped."""
-    out = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= width else None
-        if t is not None and confirm is not None and len(row) > confirm and str(row[confirm]) == "0":
-            continue
-        got = value(row) if t is not None else None
-        values = got if isinstance(got, tuple) else (got,)
-        if None in values:
-            skipped()
-            continue
-        out.append((t, *values))
-    return out
+    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields
+    (`parsing.stamped_rows`: `value(row)` None for a malformed row, skipped and counted). A candle still
+    open (its `confirm` field "0") is dropped."""
+    def closed(row: list) -> bool:
+        return confirm is None or len(row) <= confirm or str(row[confirm]) != "0"
+
+    return stamped_rows(data_list(payload), skipped, lambda row: ms_first(row, width), value, closed)
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
@@ -363,15 +359,8 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
          "formulaType": "noRate", "fundingRate": "0.0001", "realizedRate": "0.0001",
          "fundingTime": "1795363200000", "method": "current_period"}]}
     """
-    rates = []
-    for row in data_list(payload):
-        t = ms_to_s(row.get("fundingTime")) if isinstance(row, dict) else None
-        rate = num(field(row, "realizedRate", "fundingRate")) if t is not None else None
-        if rate is None:
-            skipped()
-            continue
-        rates.append((t, rate))
-    return rates
+    return stamped_rows(data_list(payload), skipped, lambda row: ms_at(row, "fundingTime"),
+                        lambda row: num(field(row, "realizedRate", "fundingRate")))
 
 
 def pacing(rates: dict[str, float]) -> PathPacing:
@@ -393,15 +382,6 @@ class Okx(Exchange):
     liquidation_page = 100  # details per liquidation-orders page, OKX's maximum
     liquidation_pages = 50  # pages per family: a guard against reading an endless history
     liquidation_limit = 4  # families polled at once; liquidation-orders allows 40 gets / 2 s
-
-    def fetched(self, endpoint: str, path: str, params: dict, parser, *, missing_ok: bool = False) -> Any:
-        """GET `path` and parse it; None for a 404 when `missing_ok`."""
-        payload = self.get(path, params, missing_ok=missing_ok)
-        return None if payload is None and missing_ok else self.parse(endpoint, parser, payload)
-
-    def maybe(self, what: str, path: str, params: dict, parser) -> Any:
-        """An optional endpoint: its failure (or a 404) leaves `what` None and notes why."""
-        return self.optional(what, lambda: self.fetched(what, path, params, parser, missing_ok=True))
 
     def fetch(self) -> VenueSnapshot:
         got = self.parallel({
@@ -504,23 +484,11 @@ class Okx(Exchange):
                  "current period's rate"]
         if btc is None:
             notes.append("no BTC swap listed: BTC series empty")
-        if failures:
-            first = min(failures)
-            notes.append(f"history of {len(failures)} of {len(instruments)} swaps unavailable, left out of "
-                         f"the totals ({first}: {failures[first].reason})")
+        notes += failed_note(failures, len(instruments), "swaps")
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)} (OKX keeps the latest 1,440 "
                          "hourly points)")
-        btc_candles = candles_of.get(btc, [])
-        return VenueHistory(
-            exchange=self.id, kind=self.kind, start=start, end=end,
-            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
-            btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
-            btc_close={t: c for t, _, c, _ in btc_candles},
-            btc_mark=series.get("mark"), btc_index=None, btc_funding=series.get("funding"),
-            long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
-            notes=d.finish(notes=notes),
-        )
+        return d.venue_history(start, end, builder, candles_of, btc, series, len(instruments), notes)
 
     def _market_history(self, d: Download, inst_id: str, start: int, end: int) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
@@ -536,7 +504,7 @@ class Okx(Exchange):
     def _hourly(self, d: Download, what: str, path: str, parser, pager: Back, start: int, end: int) -> list[tuple]:
         """The rows of an hourly series in [start, end), paged back from `end`, oldest first."""
         rows = d.series(what, path, parser, pager, start * 1000, end * 1000,
-                        planned=pages(max(1, (end - start) // HOUR), pager.limit))
+                        planned=hour_pages(start, end, pager.limit))
         return [row for row in rows if start <= row[0] < end]
 
     def _mark(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
@@ -563,7 +531,7 @@ class Okx(Exchange):
         try:
             for t, share in d.walk("long-short-account-ratio", RATIO_PATH, parse_long_short_history, ratio_pages(),
                                    start * 1000, end * 1000 - 1,
-                                   planned=pages(max(1, (end - start) // HOUR), RATIO_CHUNK // HOUR)):
+                                   planned=hour_pages(start, end, RATIO_CHUNK // HOUR)):
                 if start <= t < end:
                     got.setdefault(t, share)
         except ExchangeError:
