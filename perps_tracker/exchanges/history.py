@@ -109,6 +109,26 @@ def hourly_funding(settlements: Iterable[tuple[int, float]], start: int, end: in
     return {hour: rate * 8.0 for hour, rate in hours if start <= hour < end}
 
 
+def open_interest_usd(points: Iterable[tuple[int, float]],
+                      candles: Iterable[tuple[int, float, float, float]]) -> list[tuple[int, float]]:
+    """Open interest in base coin × the price at that time, from the market's one-hour candles
+    (open time, open, close, ...): at a whole hour H, the close of the candle that opened at H − 1 h,
+    else the open of the one opening at H; within an hour, that hour's close. A point without a price
+    is dropped."""
+    opens, closes = {}, {}
+    for t, o, c, *_ in candles:
+        opens[t], closes[t] = o, c
+    usd = []
+    for t, amount in points:
+        hour = t - t % HOUR
+        price = closes.get(hour - HOUR if t == hour else hour)
+        if price is None and t == hour:
+            price = opens.get(hour)
+        if price is not None:
+            usd.append((t, amount * price))
+    return usd
+
+
 class MarketHistory(NamedTuple):
     """One market's download: candles and open interest (or why the latter is missing)."""
 
@@ -249,6 +269,13 @@ class Download:
         finally:
             self.tally.finished()
 
+    def listing(self, call: Callable[[], T]) -> T:
+        """The venue's listing of its included markets (`counted`); an empty one is an error."""
+        markets = self.counted(call)
+        if not markets:
+            raise self.exchange.error("no included markets in the response")
+        return markets
+
     def parse(self, what: str, parser: Callable, payload: Any) -> list[tuple]:
         """The rows of `payload` (a parser may give a list of tuples or a {time: value} mapping)."""
         rows = self.exchange.parse(what, parser, payload, self.skipped)
@@ -274,6 +301,22 @@ class Download:
         rows read before a later page fails (`series` gives all or nothing)."""
         walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
         return walk(what, path, parser, pager, lo, hi, planned)
+
+    def kept(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, start: int, end: int, *,
+             planned: int = 1) -> tuple[dict[int, Any], bool]:
+        """{time: value} of the (time, value) rows `walk` finds with time in [start, end) (the first seen
+        wins), and whether a page failed after some of them were read: what was read is kept (a venue
+        refusing ranges past its retention). A failure before any is raised."""
+        got: dict[int, Any] = {}
+        try:
+            for t, value in self.walk(what, path, parser, pager, lo, hi, planned=planned):
+                if start <= t < end:
+                    got.setdefault(t, value)
+        except ExchangeError:
+            if not got:
+                raise
+            return got, True
+        return got, False
 
     def _windows(self, what, path, parser, pager: Windows, lo, hi, planned) -> Iterable[tuple]:
         for page, (a, b) in enumerate(pager.windows(lo, hi)):
