@@ -11,7 +11,7 @@ futures; `openInterestValue` counts both sides, `singleOpenInterestValue` one si
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
@@ -24,6 +24,7 @@ from perps_tracker.exchanges.history import (
     covers_from,
     failed_note,
     hour_pages,
+    open_interest_usd,
     pages,
     utc,
 )
@@ -289,25 +290,6 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
                         lambda row: num(row.get("fundingRate")))
 
 
-def open_interest_usd(points: Iterable[tuple[int, float]],
-                      candles: Iterable[tuple[int, float, float, float]]) -> list[tuple[int, float]]:
-    """Open interest in base coin × the price at that time: at a whole hour H, the close of the candle
-    that opened at H − 1 h, else the open of the one opening at H; within an hour, that hour's
-    close. A point without a price is dropped."""
-    opens, closes = {}, {}
-    for t, o, c, _ in candles:
-        opens[t], closes[t] = o, c
-    usd = []
-    for t, amount in points:
-        hour = t - t % HOUR
-        price = closes.get(hour - HOUR if t == hour else hour)
-        if price is None and t == hour:
-            price = opens.get(hour)
-        if price is not None:
-            usd.append((t, amount * price))
-    return usd
-
-
 class Bybit(Exchange):
     id = "bybit"
     kind = "CEX"
@@ -378,9 +360,7 @@ class Bybit(Exchange):
         one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
         perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
         d = Download(self, progress, rate=self.history_rate)
-        instruments = d.counted(self.instruments)
-        if not instruments:
-            raise self.error("no included markets in the response")
+        instruments = d.listing(self.instruments)
         hours = max(1, (end - start) // HOUR)
         d.plan(len(instruments) * (pages(hours, KLINE_LIMIT) + pages(hours, OI_LIMIT))
                + 2 * pages(hours, KLINE_LIMIT) + 1 + pages(hours, RATIO_LIMIT))

@@ -460,9 +460,7 @@ class Okx(Exchange):
         one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
         mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
         d = Download(self, progress, pace=pacing(self.history_rates))
-        instruments = d.counted(self.instruments)
-        if not instruments:
-            raise self.error("no included markets in the response")
+        instruments = d.listing(self.instruments)
         hours = max(1, (end - start) // HOUR)
         d.plan(len(instruments) * (pages(hours, CANDLE_LIMIT) + pages(hours, OI_LIMIT))
                + pages(hours, MARK_LIMIT) + 1 + pages(hours, RATIO_CHUNK // HOUR))
@@ -523,21 +521,12 @@ class Okx(Exchange):
         """Time → BTC long accounts' share over [start, end), `RATIO_CHUNK` at a time (`ratio_pages`).
 
         OKX keeps 1-hour data for 30 days only: an empty answer is the retention's edge, and an error
-        after some rows (an older range refused) keeps what was read; both are noted when they cut the
-        window short. An error at once, or no row at all, makes the series unavailable.
+        after some rows (an older range refused) keeps what was read (`Download.kept`); both are noted
+        when they cut the window short. An error at once, or no row at all, makes the series unavailable.
         """
-        got: dict[int, float] = {}
-        refused = False
-        try:
-            for t, share in d.walk("long-short-account-ratio", RATIO_PATH, parse_long_short_history, ratio_pages(),
-                                   start * 1000, end * 1000 - 1,
-                                   planned=hour_pages(start, end, RATIO_CHUNK // HOUR)):
-                if start <= t < end:
-                    got.setdefault(t, share)
-        except ExchangeError:
-            if not got:
-                raise
-            refused = True
+        got, refused = d.kept("long-short-account-ratio", RATIO_PATH, parse_long_short_history, ratio_pages(),
+                              start * 1000, end * 1000 - 1, start, end,
+                              planned=hour_pages(start, end, RATIO_CHUNK // HOUR))
         if not got:
             raise self.error("none in this window (OKX keeps 1-hour data for 30 days)")
         if (first := covers_from(got, start)) is not None or refused:
