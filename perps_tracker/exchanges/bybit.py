@@ -35,6 +35,7 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
+    listed,
     ms_at,
     ms_first,
     newest,
@@ -63,12 +64,8 @@ LIQUIDATION_SIDES = {"Buy": LONG, "Sell": SHORT}  # S=Buy: a long was liquidated
 
 
 def result_list(payload: Any) -> list:
-    """`result.list` of a v5 response; ValueError when the payload is not shaped like one."""
-    result = payload.get("result") if isinstance(payload, dict) else None
-    rows = result.get("list") if isinstance(result, dict) else None
-    if not isinstance(rows, list):
-        raise ValueError("expected {result: {list: [...]}}")
-    return rows
+    """`result.list` of a v5 response (`parsing.listed`)."""
+    return listed(payload, "result", "list")
 
 
 def parse_instruments(payload: Any) -> dict[str, dict]:

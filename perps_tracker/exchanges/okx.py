@@ -34,6 +34,8 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
+    listed,
+    long_share_of,
     ms_at,
     ms_first,
     newest,
@@ -59,11 +61,8 @@ SWAP = {"instType": "SWAP"}
 
 
 def data_list(payload: Any) -> list:
-    """`data` of a v5 response; ValueError when the payload is not shaped like one."""
-    rows = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(rows, list):
-        raise ValueError("expected {data: [...]}")
-    return rows
+    """`data` of a v5 response (`parsing.listed`)."""
+    return listed(payload, "data")
 
 
 def by_inst_id(payload: Any) -> dict[str, dict]:
@@ -342,11 +341,6 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, fl
         {"code": "0", "msg": "", "data": [["1795388400000", "1.25"], ["1795384800000", "1.31"]]}
     """
     return time_rows(payload, skipped, 2, lambda row: long_share_of(num(row[1])))
-
-
-def long_share_of(ratio: float | None) -> float | None:
-    """Long accounts' share R / (1 + R) of a long/short account ratio R; None for a missing or negative R."""
-    return ratio / (1 + ratio) if ratio is not None and ratio >= 0 else None
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
