@@ -54,6 +54,7 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
+from perps_tracker.model.times import iso_ms  # the indexer's ISO 8601: 2026-11-21T00:00:00.000Z
 
 
 def _market(ticker: str, row: dict, skipped: Skips) -> Market:
@@ -94,11 +95,6 @@ def parse_perpetual_markets(payload: Any, skipped: Skips) -> list[Market]:
             continue
         markets.append(_market(str(row.get("ticker") or key), row, skipped))
     return markets
-
-
-def iso_ms(t_ms: int) -> str:
-    """Unix milliseconds as the indexer's ISO 8601: 2026-11-21T00:00:00.000Z."""
-    return datetime.fromtimestamp(t_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t_ms % 1000:03d}Z"
 
 
 def parse_iso_ms(value: Any) -> int | None:

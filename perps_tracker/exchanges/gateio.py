@@ -15,7 +15,6 @@ paced under Gate's 200 per 10 s per endpoint.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from functools import partial
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -32,9 +31,11 @@ from perps_tracker.exchanges.history import (
 )
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, join_markets, num, required
+from perps_tracker.exchanges.polling import skipped_note
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.times import utc_second
 
 BTC_CONTRACT = "BTC_USDT"
 
@@ -167,10 +168,6 @@ def time_span(payload: list) -> tuple[int | None, int | None]:
     """
     times = [t for t in (integer(row.get("time")) for row in _rows(payload)) if t is not None]
     return (min(times), max(times)) if times else (None, None)
-
-
-def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- history (`backfill`) -----------------------------------------------------------------------
@@ -338,8 +335,7 @@ class Gateio(Exchange):
             for event in self._window_liquidations(start_s, end_s, contracts, skipped):
                 if start_ms <= event.event_time_ms <= end_ms:
                     events.setdefault(event.key(), event)
-        if skipped.count:
-            self.notes.append(f"{skipped.count} malformed liquidation record{'s' if skipped.count != 1 else ''} skipped")
+        self.notes += skipped_note(skipped.count)
         return Polled(sorted(events.values(), key=lambda e: e.event_time_ms), notes=tuple(self.notes))
 
     def _window_liquidations(self, start_s: int, end_s: int, contracts: dict[str, dict],
@@ -354,10 +350,10 @@ class Gateio(Exchange):
                 return events
             oldest, newest = time_span(page)
             if oldest is None or oldest == newest:
-                self.notes.append(f"at least {self.liq_page} liquidations at {_utc(newest or to)}: some may be missing")
+                self.notes.append(f"at least {self.liq_page} liquidations at {utc_second(newest or to)}: some may be missing")
                 return events
             to = oldest
-        self.notes.append(f"liquidations from {_utc(start_s)} to {_utc(to)} not read: over {self.liq_pages} pages")
+        self.notes.append(f"liquidations from {utc_second(start_s)} to {utc_second(to)} not read: over {self.liq_pages} pages")
         return events
 
     # -- history --------------------------------------------------------------------------------
