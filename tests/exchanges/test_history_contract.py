@@ -9,7 +9,6 @@ VenueHistory (what it lacks in one-line notes) or one one-line ExchangeError, ne
 from __future__ import annotations
 
 import inspect
-from collections import Counter
 
 import pytest
 
@@ -73,16 +72,7 @@ def test_history_lies_in_the_window_and_reports_progress_to_the_end(venue, fake,
 @pytest.mark.parametrize("venue", VENUES)
 def test_429_then_success_gives_the_same_history(venue, fake, client):
     expected = read(make(venue, fake, client))
-    seen: Counter = Counter()
-
-    def first_429(request):
-        seen[request.path] += 1
-        if seen[request.path] == 1:
-            return Reply({"code": -1003, "msg": "Too many requests"}, status=429, headers={"Retry-After": "0"})
-        route = fake.routes[(venue, request.method, request.path)]
-        return route(request) if callable(route) else route
-
-    fake.override(venue, first_429)
+    seen = fake.throttle_first(venue)
     h = read(make(venue, fake, client))
     assert seen and all(n >= 2 for n in seen.values())  # each endpoint: a 429, then the answers
     assert (h.volume_usd, h.open_interest_usd, h.btc_close, h.btc_funding) == (
@@ -110,8 +100,7 @@ def test_failures_are_a_one_line_error_or_a_note(venue, failure, where, fake):
         def failing(request):
             paths.append(request.path)
             if where == "after-the-listing" and request.path == paths[0]:
-                route = fake.routes[(venue, request.method, request.path)]
-                return route(request) if callable(route) else route
+                return fake.routed(request)
             return FAILURES[failure]
 
         fake.override(venue, failing)
