@@ -54,9 +54,9 @@ from perps_tracker.model.history import (
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
+from perps_tracker.model.times import HOUR_MS
 
 SETTLE_CCYS = ("USDT", "USDC")
-HOUR_MS = 3_600_000.0
 SWAP = {"instType": "SWAP"}
 
 
