@@ -148,10 +148,11 @@ def test_bybit_subscribes_to_the_top_symbols_in_batches_and_sends_heartbeats(fak
 
 def test_bybit_subscriptions_are_batched_ten_topics_a_request(fake, client, streams, database):
     from perps_tracker.exchanges import bybit
+    from perps_tracker.model.market import top_by_volume
 
     markets = [bybit.Market(symbol=f"S{i}USDT", base=f"S{i}", quote="USDT", volume_24h_usd=float(i))
                for i in range(25)]
-    assert bybit.top_symbols(markets, 3) == ["S24USDT", "S23USDT", "S22USDT"]
+    assert top_by_volume(markets, 3) == ["S24USDT", "S23USDT", "S22USDT"]
     streams.script("bybit", [Expect(3)])
     fake.install("bybit")
     feed = bybit.Bybit(client, fake.url("bybit")).live_feed(streams.url("bybit"), 50)
@@ -205,6 +206,7 @@ def coverage(database) -> list[tuple]:
 def test_bybit_reads_every_linear_perpetual_over_as_many_connections_as_its_limits_need(
         fake, client, streams, database):
     from perps_tracker.exchanges import bybit as venue
+    from perps_tracker.exchanges.streams import args_chars
 
     fake.install("bybit")
     symbols = install_listing(fake, LISTED)
@@ -214,10 +216,10 @@ def test_bybit_reads_every_linear_perpetual_over_as_many_connections_as_its_limi
     per_connection = [subscribed(frames) for frames in streams.received["bybit"]]
     topics = [topic for each in per_connection for topic in each]
     assert sorted(topics) == sorted(f"allLiquidation.{s}" for s in symbols)  # every one, exactly once
-    assert venue.args_chars(topics) > venue.ARGS_CHARS_PER_CONNECTION  # one connection would not do
+    assert args_chars(topics) > venue.ARGS_CHARS_PER_CONNECTION  # one connection would not do
     assert len(per_connection) == 2
     for frames, each in zip(streams.received["bybit"], per_connection):
-        assert venue.args_chars(each) <= venue.ARGS_CHARS_PER_CONNECTION
+        assert args_chars(each) <= venue.ARGS_CHARS_PER_CONNECTION
         requests = [json.loads(f) for f in frames if json.loads(f)["op"] == "subscribe"]
         assert all(len(request["args"]) <= venue.SUBSCRIBE_BATCH for request in requests)
         assert '{"op": "ping"}' in frames  # each connection sends the heartbeat

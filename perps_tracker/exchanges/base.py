@@ -117,6 +117,16 @@ class Exchange(ABC):
             on_response=self.on_response, check=self.check,
         )
 
+    def fetched(self, what: str, path: str, params: Mapping[str, Any] | None, parser: Callable[[Any], R], *,
+                missing_ok: bool = False) -> R | None:
+        """GET `path` and `parse` it as `what`; None for a 404 when `missing_ok`."""
+        payload = self.get(path, params, missing_ok=missing_ok)
+        return None if payload is None and missing_ok else self.parse(what, parser, payload)
+
+    def maybe(self, what: str, path: str, params: Mapping[str, Any] | None, parser: Callable[[Any], R]) -> R | None:
+        """An optional endpoint: its failure (or a 404) leaves `what` None and notes why (`optional`)."""
+        return self.optional(what, lambda: self.fetched(what, path, params, parser, missing_ok=True))
+
     def parse(self, what: str, parser: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """`parser(*args, **kwargs)`; a payload not shaped as documented is a one-line error naming `what`."""
         try:

@@ -11,9 +11,7 @@ futures; `openInterestValue` counts both sides, `singleOpenInterestValue` one si
 from __future__ import annotations
 
 import json
-import math
-import zlib
-from typing import Any, Iterable
+from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
@@ -25,6 +23,8 @@ from perps_tracker.exchanges.history import (
     collect_markets,
     covers_from,
     failed_note,
+    hour_pages,
+    open_interest_usd,
     pages,
     utc,
 )
@@ -35,11 +35,15 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
-    ms_to_s,
+    listed,
+    ms_at,
+    ms_first,
     newest,
     num,
     required,
+    stamped_rows,
 )
+from perps_tracker.exchanges.streams import connection_frames
 from perps_tracker.model.history import (
     DAY,
     HOUR,
@@ -47,7 +51,7 @@ from perps_tracker.model.history import (
     VenueHistory,
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
 
 SETTLE_COINS = ("USDT", "USDC")
 # Websocket limits, https://bybit-exchange.github.io/docs/v5/ws/connect ("Public channel - Args limits",
@@ -60,12 +64,8 @@ LIQUIDATION_SIDES = {"Buy": LONG, "Sell": SHORT}  # S=Buy: a long was liquidated
 
 
 def result_list(payload: Any) -> list:
-    """`result.list` of a v5 response; ValueError when the payload is not shaped like one."""
-    result = payload.get("result") if isinstance(payload, dict) else None
-    rows = result.get("list") if isinstance(result, dict) else None
-    if not isinstance(rows, list):
-        raise ValueError("expected {result: {list: [...]}}")
-    return rows
+    """`result.list` of a v5 response (`parsing.listed`)."""
+    return listed(payload, "result", "list")
 
 
 def parse_instruments(payload: Any) -> dict[str, dict]:
@@ -204,37 +204,6 @@ def parse_all_liquidation(message: Any, skipped: Skips) -> list[LiquidationEvent
     return events
 
 
-def top_symbols(markets: list[Market], n: int) -> list[str]:
-    """The `n` symbols with the largest 24 h volume (a market without one is not ranked)."""
-    ranked = [m for m in markets if m.volume_24h_usd is not None]
-    return [m.symbol for m in sorted(ranked, key=lambda m: m.volume_24h_usd, reverse=True)[:n]]
-
-
-def args_chars(topics: Iterable[str]) -> int:
-    """The characters `topics` take in subscribe requests' `args`: each with its quotes and a comma."""
-    return sum(len(topic) + 3 for topic in topics)
-
-
-def split_topics(topics: list[str], budget: int = ARGS_CHARS_PER_CONNECTION) -> list[list[str]]:
-    """`topics` spread over as few connections as keep each within `budget` characters of args, in the
-    order given. A topic's connection is its CRC-32 modulo their number: while the number stays the
-    same, a topic stays on its connection however the listing changes around it (`LiveFeed`)."""
-    n = max(1, math.ceil(args_chars(topics) / budget))
-    while True:
-        shares: list[list[str]] = [[] for _ in range(n)]
-        for topic in topics:
-            shares[zlib.crc32(topic.encode()) % n].append(topic)
-        if n >= len(topics) or all(args_chars(share) <= budget for share in shares):
-            return [share for share in shares if share]
-        n += 1
-
-
-def subscribe_frames(topics: list[str]) -> tuple[str, ...]:
-    """Subscribe requests for `topics`, `SUBSCRIBE_BATCH` a request."""
-    return tuple(json.dumps({"op": "subscribe", "args": topics[i:i + SUBSCRIBE_BATCH]})
-                 for i in range(0, len(topics), SUBSCRIBE_BATCH))
-
-
 # -- history (backfill) ---------------------------------------------------------------------------
 # Docs: https://bybit-exchange.github.io/docs/v5/market/kline (also mark-kline, index-kline),
 # .../open-interest, .../long-short-ratio, .../history-fund-rate, .../rate-limit.
@@ -249,7 +218,6 @@ INDEX_KLINE = "/v5/market/index-price-kline"
 OPEN_INTEREST = "/v5/market/open-interest"
 FUNDING_HISTORY = "/v5/market/funding/history"
 ACCOUNT_RATIO = "/v5/market/account-ratio"
-QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle coins
 BTC_RATIO_SYMBOL = "BTCUSDT"  # the account ratio live reads
 
 
@@ -264,15 +232,8 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "120.5", "10128362.2"],
          ["1795384800000", "84000", "84020", "83900", "84010.5", "98.25", "8252010.75"]]}}
     """
-    candles = []
-    for row in result_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 7 else None
-        values = (num(row[1]), num(row[4]), num(row[6])) if t is not None else (None,)
-        if t is None or None in values:
-            skipped()
-            continue
-        candles.append((t, *values))
-    return candles
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 7),
+                        lambda row: (num(row[1]), num(row[4]), num(row[6])))
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -284,15 +245,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]
         {"retCode": 0, "result": {"category": "linear", "symbol": "BTCUSDT", "list": [
          ["1795388400000", "84012", "84110", "83960", "84061.3"]]}}
     """
-    closes = []
-    for row in result_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= 5 else None
-        close = num(row[4]) if t is not None else None
-        if close is None:
-            skipped()
-            continue
-        closes.append((t, close))
-    return closes
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 5), lambda row: num(row[4]))
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -305,15 +258,8 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int,
         {"retCode": 0, "result": {"symbol": "BTCUSDT", "category": "linear", "nextPageCursor": "lastid%3D5",
          "list": [{"openInterest": "108000.5", "singleOpenInterest": "54000.25", "timestamp": "1795388400000"}]}}
     """
-    points = []
-    for row in result_list(payload):
-        t = ms_to_s(row.get("timestamp")) if isinstance(row, dict) else None
-        amount = num(field(row, "singleOpenInterest", "openInterest")) if t is not None else None
-        if amount is None:
-            skipped()
-            continue
-        points.append((t, amount))
-    return points
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_at(row, "timestamp"),
+                        lambda row: num(field(row, "singleOpenInterest", "openInterest")))
 
 
 def parse_account_ratio_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -325,15 +271,7 @@ def parse_account_ratio_history(payload: Any, skipped: Skips) -> list[tuple[int,
         {"retCode": 0, "result": {"list": [{"symbol": "BTCUSDT", "buyRatio": "0.5426",
          "sellRatio": "0.4574", "timestamp": "1795388400000"}], "nextPageCursor": "lastid%3D2"}}
     """
-    points = []
-    for row in result_list(payload):
-        t = ms_to_s(row.get("timestamp")) if isinstance(row, dict) else None
-        share = account_share(row) if t is not None else None
-        if share is None:
-            skipped()
-            continue
-        points.append((t, share))
-    return points
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_at(row, "timestamp"), account_share)
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -345,43 +283,8 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
         {"retCode": 0, "result": {"category": "linear", "list": [{"symbol": "BTCUSDT",
          "fundingRate": "0.0001", "fundingRateTimestamp": "1795363200000"}]}}
     """
-    rates = []
-    for row in result_list(payload):
-        t = ms_to_s(row.get("fundingRateTimestamp")) if isinstance(row, dict) else None
-        rate = num(row.get("fundingRate")) if t is not None else None
-        if rate is None:
-            skipped()
-            continue
-        rates.append((t, rate))
-    return rates
-
-
-def open_interest_usd(points: Iterable[tuple[int, float]],
-                      candles: Iterable[tuple[int, float, float, float]]) -> list[tuple[int, float]]:
-    """Open interest in base coin × the price at that time: at a whole hour H, the close of the candle
-    that opened at H − 1 h, else the open of the one opening at H; within an hour, that hour's
-    close. A point without a price is dropped."""
-    opens, closes = {}, {}
-    for t, o, c, _ in candles:
-        opens[t], closes[t] = o, c
-    usd = []
-    for t, amount in points:
-        hour = t - t % HOUR
-        price = closes.get(hour - HOUR if t == hour else hour)
-        if price is None and t == hour:
-            price = opens.get(hour)
-        if price is not None:
-            usd.append((t, amount * price))
-    return usd
-
-
-def btc_candidates(instruments: dict[str, dict]) -> list[str]:
-    """The BTC perpetuals `pick_btc` would choose among: BTC base, the best settle coin (USDT, then USDC);
-    the most volume decides between them."""
-    ranks = {symbol: QUOTE_RANK.get(row.get("settleCoin"), 9) for symbol, row in instruments.items()
-             if str(row.get("baseCoin") or "").upper() == "BTC"}
-    best = min(ranks.values(), default=None)
-    return sorted(symbol for symbol, rank in ranks.items() if rank == best)
+    return stamped_rows(result_list(payload), skipped, lambda row: ms_at(row, "fundingRateTimestamp"),
+                        lambda row: num(row.get("fundingRate")))
 
 
 class Bybit(Exchange):
@@ -398,15 +301,14 @@ class Bybit(Exchange):
         """Every included instrument, following `nextPageCursor` until it is empty."""
         def page(cursor: str | None) -> tuple[list, str | None]:
             params = {"category": "linear", "limit": 1000, **({"cursor": cursor} if cursor else {})}
-            return self.parse("instruments-info", instruments_page, self.get("/v5/market/instruments-info", params))
+            return self.fetched("instruments-info", "/v5/market/instruments-info", params, instruments_page)
 
         return included_instruments(self.follow_cursor("instruments-info", page))
 
     def long_share(self) -> float | None:
         """BTCUSDT account long share over the last hour; None where the endpoint is missing (404)."""
         params = {"category": "linear", "symbol": "BTCUSDT", "period": "1h", "limit": 1}
-        payload = self.get("/v5/market/account-ratio", params, missing_ok=True)
-        return None if payload is None else self.parse("account-ratio", parse_account_ratio, payload)
+        return self.fetched("account-ratio", ACCOUNT_RATIO, params, parse_account_ratio, missing_ok=True)
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
@@ -420,8 +322,8 @@ class Bybit(Exchange):
 
     def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
         """`allLiquidation.{symbol}` for every included perpetual (`instruments()`), or for the `symbols`
-        with the largest 24 h volume now; over as many connections as `split_topics` needs, 10 topics a
-        subscribe request, `{"op": "ping"}` every 20 s on each to keep it open."""
+        with the largest 24 h volume now; over as many connections as `streams.split_topics` needs,
+        10 topics a subscribe request, `{"op": "ping"}` every 20 s on each to keep it open."""
         if symbols is None:
             chosen = sorted(self.instruments())
             description = f"all {len(chosen)} linear perpetuals"
@@ -430,9 +332,9 @@ class Bybit(Exchange):
             description = f"top {len(chosen)} by volume"
         if not chosen:
             raise self.error("no included markets in the response: nothing to subscribe to")
-        shares = split_topics([f"allLiquidation.{symbol}" for symbol in chosen])
+        topics = [f"allLiquidation.{symbol}" for symbol in chosen]
         return LiveFeed(url=ws_url + "/v5/public/linear", parse=parse_all_liquidation,
-                        connections=tuple(subscribe_frames(share) for share in shares),
+                        connections=connection_frames(topics, ARGS_CHARS_PER_CONNECTION, SUBSCRIBE_BATCH),
                         heartbeat=json.dumps({"op": "ping"}), heartbeat_every=20.0, description=description)
 
     def largest(self, n: int) -> list[str]:
@@ -441,7 +343,7 @@ class Bybit(Exchange):
             "instruments": self.instruments,
             "tickers": lambda: self.get("/v5/market/tickers", {"category": "linear"}),
         })
-        return top_symbols(self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips()), n)
+        return top_by_volume(self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], Skips()), n)
 
     # -- history (backfill) -------------------------------------------------------------------
 
@@ -455,9 +357,7 @@ class Bybit(Exchange):
         one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
         perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
         d = Download(self, progress, rate=self.history_rate)
-        instruments = d.counted(self.instruments)
-        if not instruments:
-            raise self.error("no included markets in the response")
+        instruments = d.listing(self.instruments)
         hours = max(1, (end - start) // HOUR)
         d.plan(len(instruments) * (pages(hours, KLINE_LIMIT) + pages(hours, OI_LIMIT))
                + 2 * pages(hours, KLINE_LIMIT) + 1 + pages(hours, RATIO_LIMIT))
@@ -465,7 +365,8 @@ class Bybit(Exchange):
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end), symbols,
                             self.history_workers)
         builder, candles_of, failures = collect_markets(symbols, results)
-        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
+        btc = d.btc_market(btc_candidates({symbol: (str(row.get("baseCoin") or "").upper(), row.get("settleCoin"))
+                                            for symbol, row in instruments.items()}), candles_of, failures)
         series = self._btc_series(d, btc, instruments, start, end) if btc else {}
         notes = ["no trade counts in Bybit klines",
                  "open interest: one side (singleOpenInterest, base coin) × the hour's close; live takes "
@@ -478,16 +379,7 @@ class Bybit(Exchange):
             notes.append(f"open-interest history starts only at {utc(first_oi)}")
         if (first_share := covers_from(series.get("long_share"), start)) is not None:
             notes.append(f"long/short history starts only at {utc(first_share)}")
-        btc_candles = candles_of.get(btc, [])
-        return VenueHistory(
-            exchange=self.id, kind=self.kind, start=start, end=end,
-            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
-            btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
-            btc_close={t: c for t, _, c, _ in btc_candles},
-            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
-            long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
-            notes=d.finish(notes=notes),
-        )
+        return d.venue_history(start, end, builder, candles_of, btc, series, len(instruments), notes)
 
     def _btc_series(self, d: Download, btc: str, instruments: dict, start: int, end: int) -> dict:
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None
@@ -503,24 +395,23 @@ class Bybit(Exchange):
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""
-        hours = max(1, (end - start) // HOUR)
         candles = d.series("kline", KLINE, parse_history_candles, back(KLINE_LIMIT, {
             "category": "linear", "symbol": symbol, "interval": "60"}), start * 1000, end * 1000 - 1,
-            planned=pages(hours, KLINE_LIMIT))
+            planned=hour_pages(start, end, KLINE_LIMIT))
         candles = [c for c in candles if start <= c[0] < end]
         try:
             points = d.series("open-interest", OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
                 "category": "linear", "symbol": symbol, "intervalTime": "1h",
-                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end, planned=pages(hours, OI_LIMIT))
+                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
+                planned=hour_pages(start, end, OI_LIMIT))
         except ExchangeError as e:
             return MarketHistory(candles, e)
         return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
 
     def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
-        hours = max(1, (end - start) // HOUR)
         rows = d.series(path.rsplit("/", 1)[-1], path, parse_price_candles, back(KLINE_LIMIT, params),
-                        start * 1000, end * 1000 - 1, planned=pages(hours, KLINE_LIMIT))
+                        start * 1000, end * 1000 - 1, planned=hour_pages(start, end, KLINE_LIMIT))
         return {t: close for t, close in rows if start <= t < end}
 
     def _settlements(self, d: Download, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
@@ -532,10 +423,10 @@ class Bybit(Exchange):
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
-        hours = max(1, (end - start) // HOUR)
         rows = d.series("account-ratio", ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
             "category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
-            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end, planned=pages(hours, RATIO_LIMIT))
+            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
+            planned=hour_pages(start, end, RATIO_LIMIT))
         return {t: share for t, share in rows if start <= t < end}
 
 

@@ -54,7 +54,7 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
-from perps_tracker.model.times import iso_ms
+from perps_tracker.model.times import iso_ms  # the indexer's ISO 8601: 2026-11-21T00:00:00.000Z
 
 
 def _market(ticker: str, row: dict, skipped: Skips) -> Market:

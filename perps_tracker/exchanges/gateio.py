@@ -31,6 +31,7 @@ from perps_tracker.exchanges.history import (
 )
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, join_markets, num, required
+from perps_tracker.exchanges.polling import skipped_note
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot
@@ -334,8 +335,7 @@ class Gateio(Exchange):
             for event in self._window_liquidations(start_s, end_s, contracts, skipped):
                 if start_ms <= event.event_time_ms <= end_ms:
                     events.setdefault(event.key(), event)
-        if skipped.count:
-            self.notes.append(f"{skipped.count} malformed liquidation record{'s' if skipped.count != 1 else ''} skipped")
+        self.notes += skipped_note(skipped.count)
         return Polled(sorted(events.values(), key=lambda e: e.event_time_ms), notes=tuple(self.notes))
 
     def _window_liquidations(self, start_s: int, end_s: int, contracts: dict[str, dict],

@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
-from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress
+from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.model.market import QUOTE_RANK
 from perps_tracker.model.times import HOUR, utc_minute
 
 T = TypeVar("T")
@@ -50,6 +51,11 @@ def pages(rows: int, limit: int) -> int:
     return max(1, math.ceil(rows / limit))
 
 
+def hour_pages(start: int, end: int, limit: int) -> int:
+    """`pages` of the hourly rows of [start, end) (at least one hour)."""
+    return pages(max(1, (end - start) // HOUR), limit)
+
+
 def settlement_hour(time_ms: int) -> int:
     """The whole hour (Unix seconds) a funding settlement stamped `time_ms` belongs to: the nearest one
     (venues stamp it a few ms, or a block, after the hour)."""
@@ -61,12 +67,11 @@ def pick_btc_symbol(bases: Mapping[str, tuple[str, str]], volumes: Mapping[str, 
     """The BTC perpetual `pick_btc` would choose: BTC base, USDT before USDC before USD, then the most
     volume over the window. `bases`: symbol → (base, quote). Raises the error of a best-ranked BTC
     market whose candles failed (the choice would be a guess)."""
-    rank = {"USDT": 0, "USDC": 1, "USD": 2}
     btc = [s for s, (base, _) in bases.items() if base == "BTC"]
     if not btc:
         return None
-    best = min(rank.get(bases[s][1], 9) for s in btc)
-    top = [s for s in btc if rank.get(bases[s][1], 9) == best]
+    best = min(QUOTE_RANK.get(bases[s][1], 9) for s in btc)
+    top = [s for s in btc if QUOTE_RANK.get(bases[s][1], 9) == best]
     for symbol in top:
         if symbol in failures:
             raise failures[symbol]
@@ -88,12 +93,13 @@ def covers_from(series: Mapping[int, float] | None, start: int) -> int | None:
 
 
 
-def failed_note(failures: Mapping[str, ExchangeError], total: int) -> list[str]:
-    """The note on markets whose history failed, left out of the totals (none if none failed)."""
+def failed_note(failures: Mapping[str, ExchangeError], total: int, noun: str = "markets") -> list[str]:
+    """The note on markets (the venue's `noun` for them) whose history failed, left out of the totals
+    (none if none failed)."""
     if not failures:
         return []
     first = min(failures)
-    return [f"history of {len(failures)} of {total} markets unavailable, left out of the totals "
+    return [f"history of {len(failures)} of {total} {noun} unavailable, left out of the totals "
             f"({first}: {failures[first].reason})"]
 
 
@@ -101,6 +107,26 @@ def hourly_funding(settlements: Iterable[tuple[int, float]], start: int, end: in
     """Hourly settled rates (settlement time ms, rate) as {settlement hour: rate per 8 h} in [start, end)."""
     hours = ((settlement_hour(t), rate) for t, rate in settlements)
     return {hour: rate * 8.0 for hour, rate in hours if start <= hour < end}
+
+
+def open_interest_usd(points: Iterable[tuple[int, float]],
+                      candles: Iterable[tuple[int, float, float, float]]) -> list[tuple[int, float]]:
+    """Open interest in base coin × the price at that time, from the market's one-hour candles
+    (open time, open, close, ...): at a whole hour H, the close of the candle that opened at H − 1 h,
+    else the open of the one opening at H; within an hour, that hour's close. A point without a price
+    is dropped."""
+    opens, closes = {}, {}
+    for t, o, c, *_ in candles:
+        opens[t], closes[t] = o, c
+    usd = []
+    for t, amount in points:
+        hour = t - t % HOUR
+        price = closes.get(hour - HOUR if t == hour else hour)
+        if price is None and t == hour:
+            price = opens.get(hour)
+        if price is not None:
+            usd.append((t, amount * price))
+    return usd
 
 
 class MarketHistory(NamedTuple):
@@ -243,6 +269,13 @@ class Download:
         finally:
             self.tally.finished()
 
+    def listing(self, call: Callable[[], T]) -> T:
+        """The venue's listing of its included markets (`counted`); an empty one is an error."""
+        markets = self.counted(call)
+        if not markets:
+            raise self.exchange.error("no included markets in the response")
+        return markets
+
     def parse(self, what: str, parser: Callable, payload: Any) -> list[tuple]:
         """The rows of `payload` (a parser may give a list of tuples or a {time: value} mapping)."""
         rows = self.exchange.parse(what, parser, payload, self.skipped)
@@ -268,6 +301,22 @@ class Download:
         rows read before a later page fails (`series` gives all or nothing)."""
         walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
         return walk(what, path, parser, pager, lo, hi, planned)
+
+    def kept(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, start: int, end: int, *,
+             planned: int = 1) -> tuple[dict[int, Any], bool]:
+        """{time: value} of the (time, value) rows `walk` finds with time in [start, end) (the first seen
+        wins), and whether a page failed after some of them were read: what was read is kept (a venue
+        refusing ranges past its retention). A failure before any is raised."""
+        got: dict[int, Any] = {}
+        try:
+            for t, value in self.walk(what, path, parser, pager, lo, hi, planned=planned):
+                if start <= t < end:
+                    got.setdefault(t, value)
+        except ExchangeError:
+            if not got:
+                raise
+            return got, True
+        return got, False
 
     def _windows(self, what, path, parser, pager: Windows, lo, hi, planned) -> Iterable[tuple]:
         for page, (a, b) in enumerate(pager.windows(lo, hi)):
@@ -352,6 +401,21 @@ class Download:
         with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix=f"{self.exchange.id}-x") as pool:
             futures = {name: pool.submit(self.optional, what, call) for name, (what, call) in calls.items()}
             return {name: future.result() for name, future in futures.items()}
+
+    def venue_history(self, start: int, end: int, builder: HistoryBuilder, candles_of: Mapping[str, list],
+                      btc: str | None, series: Mapping[str, Any], symbols: int, notes: Sequence[str]) -> VenueHistory:
+        """The VenueHistory of a per-market download (`collect_markets`; no trade counts): the sums, the BTC
+        market's opens and closes from its candles (open time, open, close, ...), its other series from
+        `series` ("mark", "index", "funding", "long_share"; None where absent) and the notes (`finish`)."""
+        btc_candles = candles_of.get(btc, [])
+        return VenueHistory(
+            exchange=self.exchange.id, kind=self.exchange.kind, start=start, end=end,
+            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
+            btc_symbol=btc, btc_open={c[0]: c[1] for c in btc_candles}, btc_close={c[0]: c[2] for c in btc_candles},
+            btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
+            long_share=series.get("long_share"), symbols=symbols, symbols_failed=builder.failed,
+            notes=self.finish(notes=notes),
+        )
 
     def note(self, text: str) -> None:
         with self._lock:

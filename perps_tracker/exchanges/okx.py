@@ -11,7 +11,6 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, Callable
 
 from perps_tracker.errors import ExchangeError
@@ -22,10 +21,12 @@ from perps_tracker.exchanges.history import (
     MarketHistory,
     collect_markets,
     covers_from,
+    failed_note,
+    hour_pages,
     pages,
     utc,
 )
-from perps_tracker.exchanges.pacing import Pacer
+from perps_tracker.exchanges.pacing import PathPacing
 from perps_tracker.exchanges.parsing import (
     Skips,
     field,
@@ -33,13 +34,18 @@ from perps_tracker.exchanges.parsing import (
     funding_series,
     integer,
     join_markets,
-    ms_to_s,
+    listed,
+    long_share_of,
+    ms_at,
+    ms_first,
     newest,
     num,
     pct_change,
     required,
+    stamped_rows,
     venue_message,
 )
+from perps_tracker.exchanges.polling import GroupRead, Page, poll_groups, read_back
 from perps_tracker.model.history import (
     DAY,
     HOUR,
@@ -47,19 +53,16 @@ from perps_tracker.model.history import (
     VenueHistory,
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
+from perps_tracker.model.times import HOUR_MS
 
 SETTLE_CCYS = ("USDT", "USDC")
-HOUR_MS = 3_600_000.0
 SWAP = {"instType": "SWAP"}
 
 
 def data_list(payload: Any) -> list:
-    """`data` of a v5 response; ValueError when the payload is not shaped like one."""
-    rows = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(rows, list):
-        raise ValueError("expected {data: [...]}")
-    return rows
+    """`data` of a v5 response (`parsing.listed`)."""
+    return listed(payload, "data")
 
 
 def by_inst_id(payload: Any) -> dict[str, dict]:
@@ -250,17 +253,6 @@ def family_of(inst_id: str) -> str:
     return inst_id.removesuffix("-SWAP")
 
 
-def top_families(markets: list[Market], n: int) -> list[str]:
-    """The `n` instrument families with the largest 24 h USD volume, largest first (a swap without one
-    is not ranked)."""
-    volumes: dict[str, float] = {}
-    for market in markets:
-        if market.volume_24h_usd is not None:
-            family = family_of(market.symbol)
-            volumes[family] = volumes.get(family, 0.0) + market.volume_24h_usd
-    return sorted(volumes, key=lambda family: -volumes[family])[:max(n, 0)]
-
-
 def page_extent(rows: list) -> tuple[int, int | None]:
     """How many details a `liquidation-orders` page (`data`) holds, and the oldest `ts` among them.
 
@@ -285,7 +277,6 @@ MARK_LIMIT = 100  # history-mark-price-candles: max 100
 OI_LIMIT = 100  # rubik open-interest-history: max 100 (latest 1,440 points per period)
 FUNDING_LIMIT = 100  # funding-rate-history: 400 in the current docs, 100 in older ones
 RATIO_CHUNK = 96 * HOUR  # long-short-account-ratio has no limit parameter: ask 4 days at a time
-QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of settle currencies
 CANDLES_PATH = "/api/v5/market/history-candles"
 MARK_CANDLES_PATH = "/api/v5/market/history-mark-price-candles"
 OI_HISTORY_PATH = "/api/v5/rubik/stat/contracts/open-interest-history"
@@ -296,21 +287,13 @@ PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP 
 
 def time_rows(payload: Any, skipped: Skips, width: int, value: Callable[[list], Any],
               confirm: int | None = None) -> list[tuple]:
-    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields:
-    `value(row)` gives a number or a tuple of them, None (or a tuple holding one) for a malformed row,
-    which is skipped and counted. A candle still open (its `confirm` field "0") is dropped."""
-    out = []
-    for row in data_list(payload):
-        t = ms_to_s(row[0]) if isinstance(row, list) and len(row) >= width else None
-        if t is not None and confirm is not None and len(row) > confirm and str(row[confirm]) == "0":
-            continue
-        got = value(row) if t is not None else None
-        values = got if isinstance(got, tuple) else (got,)
-        if None in values:
-            skipped()
-            continue
-        out.append((t, *values))
-    return out
+    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields
+    (`parsing.stamped_rows`: `value(row)` None for a malformed row, skipped and counted). A candle still
+    open (its `confirm` field "0") is dropped."""
+    def closed(row: list) -> bool:
+        return confirm is None or len(row) <= confirm or str(row[confirm]) != "0"
+
+    return stamped_rows(data_list(payload), skipped, lambda row: ms_first(row, width), value, closed)
 
 
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
@@ -360,11 +343,6 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, fl
     return time_rows(payload, skipped, 2, lambda row: long_share_of(num(row[1])))
 
 
-def long_share_of(ratio: float | None) -> float | None:
-    """Long accounts' share R / (1 + R) of a long/short account ratio R; None for a missing or negative R."""
-    return ratio / (1 + ratio) if ratio is not None and ratio >= 0 else None
-
-
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
     """(settlement time s, settled rate per the swap's interval) of `funding-rate-history` rows:
     `realizedRate` (what was paid), else `fundingRate`; a malformed row is skipped and counted.
@@ -375,44 +353,14 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
          "formulaType": "noRate", "fundingRate": "0.0001", "realizedRate": "0.0001",
          "fundingTime": "1795363200000", "method": "current_period"}]}
     """
-    rates = []
-    for row in data_list(payload):
-        t = ms_to_s(row.get("fundingTime")) if isinstance(row, dict) else None
-        rate = num(field(row, "realizedRate", "fundingRate")) if t is not None else None
-        if rate is None:
-            skipped()
-            continue
-        rates.append((t, rate))
-    return rates
+    return stamped_rows(data_list(payload), skipped, lambda row: ms_at(row, "fundingTime"),
+                        lambda row: num(field(row, "realizedRate", "fundingRate")))
 
 
-def btc_candidates(instruments: dict[str, dict]) -> list[str]:
-    """The BTC swaps `pick_btc` would choose among: BTC base, the best settle currency (USDT, then
-    USDC); the most volume decides between them."""
-    ranks = {inst_id: QUOTE_RANK.get(row.get("settleCcy"), 9) for inst_id, row in instruments.items()
-             if inst_id.split("-")[0].upper() == "BTC"}
-    best = min(ranks.values(), default=None)
-    return sorted(inst_id for inst_id, rank in ranks.items() if rank == best)
-
-
-class Pacing:
-    """The `pace` hook of a history download: an endpoint's requests `1 / rates[path]` s apart (burst 1),
-    each instrument's apart where OKX counts per IP and instrument (`PER_INSTRUMENT`)."""
-
-    def __init__(self, rates: dict[str, float]):
-        self.rates = rates
-        self._pacers: dict[tuple[str, str | None], Pacer] = {}
-        self._lock = threading.Lock()
-
-    def pacer(self, path: str, inst_id: str | None) -> Pacer:
-        key = (path, inst_id if path in PER_INSTRUMENT else None)
-        with self._lock:
-            if key not in self._pacers:
-                self._pacers[key] = Pacer(self.rates.get(path, 0.0), burst=1)
-            return self._pacers[key]
-
-    def __call__(self, path: str, params: dict) -> None:
-        self.pacer(path, params.get("instId")).take()
+def pacing(rates: dict[str, float]) -> PathPacing:
+    """The `pace` hook of OKX's history downloads: each endpoint at its rate, and each instrument apart
+    where OKX counts per IP and instrument (`PER_INSTRUMENT`)."""
+    return PathPacing(rates, {path: "instId" for path in PER_INSTRUMENT})
 
 
 class Okx(Exchange):
@@ -428,15 +376,6 @@ class Okx(Exchange):
     liquidation_page = 100  # details per liquidation-orders page, OKX's maximum
     liquidation_pages = 50  # pages per family: a guard against reading an endless history
     liquidation_limit = 4  # families polled at once; liquidation-orders allows 40 gets / 2 s
-
-    def fetched(self, endpoint: str, path: str, params: dict, parser, *, missing_ok: bool = False) -> Any:
-        """GET `path` and parse it; None for a 404 when `missing_ok`."""
-        payload = self.get(path, params, missing_ok=missing_ok)
-        return None if payload is None and missing_ok else self.parse(endpoint, parser, payload)
-
-    def maybe(self, what: str, path: str, params: dict, parser) -> Any:
-        """An optional endpoint: its failure (or a 404) leaves `what` None and notes why."""
-        return self.optional(what, lambda: self.fetched(what, path, params, parser, missing_ok=True))
 
     def fetch(self) -> VenueSnapshot:
         got = self.parallel({
@@ -471,52 +410,31 @@ class Okx(Exchange):
 
     def poll_liquidations(self, start_ms: int, end_ms: int, symbols: int) -> Polled:
         """Liquidations with event time in [start_ms, end_ms] from `liquidation-orders`, for the
-        `symbols` instrument families (BTC-USDT) with the largest 24 h volume.
-
-        A family that fails is noted and left out; when all fail, the first error is raised.
-        """
+        `symbols` instrument families (BTC-USDT) with the largest 24 h volume (`polling.poll_groups`:
+        a family that fails is noted and left out; when all fail, the first error is raised)."""
         got = self.parallel({"instruments": self.instruments,
                              "tickers": lambda: self.get("/api/v5/market/tickers", SWAP)})
         instruments = got["instruments"]
-        families = top_families(self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips()), symbols)
-        results = self.fan_out(lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
-                               families, limit=self.liquidation_limit)
-        read = [r for r in results if not isinstance(r, ExchangeError)]
-        failed = [r for r in results if isinstance(r, ExchangeError)]
-        if failed and not read:
-            raise failed[0]
-        notes = [f"liquidations missing for {len(failed)} of {len(families)} instrument families: "
-                 f"{failed[0].reason}"] if failed else []
-        notes += [note for _, _, note in read if note]
-        if skipped := sum(count for _, count, _ in read):
-            notes.append(f"{skipped} malformed liquidation record{'s' if skipped != 1 else ''} skipped")
-        events = {e.key(): e for family_events, _, _ in read for e in family_events
-                  if start_ms <= e.event_time_ms <= end_ms}
-        return Polled(sorted(events.values(), key=lambda e: e.event_time_ms),
-                      f"top {len(families)} instrument families by volume", tuple(notes))
+        markets = self.parse("tickers", parse_tickers, got["tickers"], instruments, Skips())
+        return poll_groups(self, top_by_volume(markets, symbols, family_of),
+                           lambda family: self._family_liquidations(family, start_ms, end_ms, instruments),
+                           start_ms, end_ms, limit=self.liquidation_limit, kind="instrument families")
 
     def _family_liquidations(self, family: str, start_ms: int, end_ms: int,
-                             instruments: dict[str, dict]) -> tuple[list[LiquidationEvent], int, str | None]:
-        """One family's events from `end_ms` back past `start_ms` (some repeated), how many details
-        were malformed, and a note when its history could not be read back that far.
+                             instruments: dict[str, dict]) -> GroupRead:
+        """One family's events from `end_ms` back past `start_ms` (`polling.read_back`), newest first;
+        `after=ts` asks for details older than ts (docs-v5/en/#public-data-rest-api-get-liquidation-orders)."""
+        skipped = Skips()
 
-        Newest first; `after=ts` asks for details older than ts
-        (docs-v5/en/#public-data-rest-api-get-liquidation-orders). Each page asks again for the
-        oldest millisecond of the last, so details sharing it are not lost (duplicates are dropped).
-        """
-        events: list[LiquidationEvent] = []
-        skipped, after = Skips(), end_ms + 1
-        for _ in range(self.liquidation_pages):
+        def page(after: int) -> Page:
             params = {**SWAP, "instFamily": family, "state": "filled", "limit": self.liquidation_page, "after": after}
             rows = self.fetched("liquidation-orders", "/api/v5/public/liquidation-orders", params, data_list)
-            events += self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
-            count, oldest = page_extent(rows)
-            if count < self.liquidation_page or (oldest is not None and oldest < start_ms):
-                return events, skipped.count, None
-            if oldest is None or oldest + 1 >= after:  # a full page within one millisecond: no way back
-                return events, skipped.count, f"liquidation history of {family} cut at one crowded millisecond"
-            after = oldest + 1
-        return events, skipped.count, f"liquidation history of {family} cut at {self.liquidation_pages} pages"
+            events = self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
+            return Page(events, *page_extent(rows))
+
+        events, note = read_back(page, family, start_ms, end_ms, page_size=self.liquidation_page,
+                                 max_pages=self.liquidation_pages)
+        return GroupRead(events, skipped.count, note)
 
     # -- history (backfill) -------------------------------------------------------------------
 
@@ -535,10 +453,8 @@ class Okx(Exchange):
         """Hourly history of [start, end): per included swap (today's instrument list, as `fetch`)
         one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
         mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
-        d = Download(self, progress, pace=Pacing(self.history_rates))
-        instruments = d.counted(self.instruments)
-        if not instruments:
-            raise self.error("no included markets in the response")
+        d = Download(self, progress, pace=pacing(self.history_rates))
+        instruments = d.listing(self.instruments)
         hours = max(1, (end - start) // HOUR)
         d.plan(len(instruments) * (pages(hours, CANDLE_LIMIT) + pages(hours, OI_LIMIT))
                + pages(hours, MARK_LIMIT) + 1 + pages(hours, RATIO_CHUNK // HOUR))
@@ -546,7 +462,8 @@ class Okx(Exchange):
         results = d.markets(lambda inst_id: self._market_history(d, inst_id, start, end), inst_ids,
                             self.history_workers)
         builder, candles_of, failures = collect_markets(inst_ids, results)
-        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
+        btc = d.btc_market(btc_candidates({inst_id: (inst_id.split("-")[0].upper(), row.get("settleCcy"))
+                                            for inst_id, row in instruments.items()}), candles_of, failures)
         series = d.extras({
             "mark": ("mark price history", lambda: self._mark(d, btc, start, end)),
             "funding": ("funding history", lambda: self._funding(d, btc, start, end)),
@@ -559,23 +476,11 @@ class Okx(Exchange):
                  "current period's rate"]
         if btc is None:
             notes.append("no BTC swap listed: BTC series empty")
-        if failures:
-            first = min(failures)
-            notes.append(f"history of {len(failures)} of {len(instruments)} swaps unavailable, left out of "
-                         f"the totals ({first}: {failures[first].reason})")
+        notes += failed_note(failures, len(instruments), "swaps")
         if (first_oi := covers_from(builder.oi, start)) is not None:
             notes.append(f"open-interest history starts only at {utc(first_oi)} (OKX keeps the latest 1,440 "
                          "hourly points)")
-        btc_candles = candles_of.get(btc, [])
-        return VenueHistory(
-            exchange=self.id, kind=self.kind, start=start, end=end,
-            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
-            btc_symbol=btc, btc_open={t: o for t, o, _, _ in btc_candles},
-            btc_close={t: c for t, _, c, _ in btc_candles},
-            btc_mark=series.get("mark"), btc_index=None, btc_funding=series.get("funding"),
-            long_share=series.get("long_share"), symbols=len(instruments), symbols_failed=builder.failed,
-            notes=d.finish(notes=notes),
-        )
+        return d.venue_history(start, end, builder, candles_of, btc, series, len(instruments), notes)
 
     def _market_history(self, d: Download, inst_id: str, start: int, end: int) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
@@ -591,7 +496,7 @@ class Okx(Exchange):
     def _hourly(self, d: Download, what: str, path: str, parser, pager: Back, start: int, end: int) -> list[tuple]:
         """The rows of an hourly series in [start, end), paged back from `end`, oldest first."""
         rows = d.series(what, path, parser, pager, start * 1000, end * 1000,
-                        planned=pages(max(1, (end - start) // HOUR), pager.limit))
+                        planned=hour_pages(start, end, pager.limit))
         return [row for row in rows if start <= row[0] < end]
 
     def _mark(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
@@ -610,21 +515,12 @@ class Okx(Exchange):
         """Time → BTC long accounts' share over [start, end), `RATIO_CHUNK` at a time (`ratio_pages`).
 
         OKX keeps 1-hour data for 30 days only: an empty answer is the retention's edge, and an error
-        after some rows (an older range refused) keeps what was read; both are noted when they cut the
-        window short. An error at once, or no row at all, makes the series unavailable.
+        after some rows (an older range refused) keeps what was read (`Download.kept`); both are noted
+        when they cut the window short. An error at once, or no row at all, makes the series unavailable.
         """
-        got: dict[int, float] = {}
-        refused = False
-        try:
-            for t, share in d.walk("long-short-account-ratio", RATIO_PATH, parse_long_short_history, ratio_pages(),
-                                   start * 1000, end * 1000 - 1,
-                                   planned=pages(max(1, (end - start) // HOUR), RATIO_CHUNK // HOUR)):
-                if start <= t < end:
-                    got.setdefault(t, share)
-        except ExchangeError:
-            if not got:
-                raise
-            refused = True
+        got, refused = d.kept("long-short-account-ratio", RATIO_PATH, parse_long_short_history, ratio_pages(),
+                              start * 1000, end * 1000 - 1, start, end,
+                              planned=hour_pages(start, end, RATIO_CHUNK // HOUR))
         if not got:
             raise self.error("none in this window (OKX keeps 1-hour data for 30 days)")
         if (first := covers_from(got, start)) is not None or refused:

@@ -196,3 +196,28 @@ class MinuteWeight:
 
 def _next_minute(now: float) -> float:
     return (now // 60 + 1) * 60 + PAUSE_MARGIN
+
+
+class PathPacing:
+    """The `pace` hook of a history download for venues that limit each endpoint on its own: a path's
+    requests `1 / rates[path]` s apart (burst 1; a path without a rate is not paced), and apart per value
+    of a query parameter where the venue counts per IP and that parameter (`per_param`: path → name).
+    """
+
+    def __init__(self, rates: dict[str, float], per_param: dict[str, str] | None = None):
+        self.rates = rates
+        self.per_param = per_param or {}
+        self._pacers: dict[tuple[str, str | None], Pacer] = {}
+        self._lock = threading.Lock()
+
+    def pacer(self, path: str, value: str | None) -> Pacer:
+        """The pacer of `path` for the parameter `value` (ignored on a path paced as a whole)."""
+        key = (path, value if path in self.per_param else None)
+        with self._lock:
+            if key not in self._pacers:
+                self._pacers[key] = Pacer(self.rates.get(path, 0.0), burst=1)
+            return self._pacers[key]
+
+    def __call__(self, path: str, params: dict) -> None:
+        name = self.per_param.get(path)
+        self.pacer(path, params.get(name) if name else None).take()

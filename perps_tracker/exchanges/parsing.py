@@ -57,6 +57,51 @@ def ms_to_s(value: Any) -> int | None:
     return ms // 1000 if ms is not None else None
 
 
+def listed(payload: Any, *keys: str) -> list:
+    """The list at `keys` in a venue's answer (OKX `data`, Bybit `result`, `list`); ValueError naming the
+    shape expected (`expected {result: {list: [...]}}`) when the answer is not shaped like that."""
+    value = payload
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        shape = "[...]"
+        for key in reversed(keys):
+            shape = f"{{{key}: {shape}}}"
+        raise ValueError(f"expected {shape}")
+    return value
+
+
+def ms_at(row: Any, key: str) -> int | None:
+    """Unix seconds of the millisecond timestamp `row[key]` of an object row; None for another row."""
+    return ms_to_s(row.get(key)) if isinstance(row, dict) else None
+
+
+def ms_first(row: Any, width: int) -> int | None:
+    """Unix seconds of the millisecond timestamp that opens an array row of at least `width` fields;
+    None for another row."""
+    return ms_to_s(row[0]) if isinstance(row, list) and len(row) >= width else None
+
+
+def stamped_rows(rows: Iterable[Any], skipped: "Skips", time_of: Callable[[Any], int | None],
+                 values_of: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> list[tuple]:
+    """(time, *values) of each row of a history page, in the order given: `time_of(row)` is None for a
+    malformed row; `values_of(row)` gives a number or a tuple of them, None (or a tuple holding one) for
+    a malformed row. A malformed row is skipped and counted; a timed row `keep` refuses (a candle still
+    open) is dropped, not counted."""
+    out = []
+    for row in rows:
+        t = time_of(row)
+        if t is not None and keep is not None and not keep(row):
+            continue
+        got = values_of(row) if t is not None else None
+        values = got if isinstance(got, tuple) else (got,)
+        if None in values:
+            skipped()
+            continue
+        out.append((t, *values))
+    return out
+
+
 def funding_8h(rate: float | None, interval_hours: float | None) -> float | None:
     """A funding rate paid every `interval_hours` as its 8-hour equivalent (rate × 8 / interval)."""
     if rate is None or interval_hours is None or interval_hours <= 0:
@@ -95,6 +140,11 @@ def funding_series(settlements: Iterable[tuple[int, float]], interval_hours: flo
     pass the one before `start` too."""
     per_8h = funding_per_8h(settlements, interval_hours, whole_hours=whole_hours, next_spacing=next_spacing)
     return {t: rate for t, rate in per_8h.items() if start <= t < end}
+
+
+def long_share_of(ratio: float | None) -> float | None:
+    """Long accounts' share R / (1 + R) of a long/short account ratio R; None for a missing or negative R."""
+    return ratio / (1 + ratio) if ratio is not None and ratio >= 0 else None
 
 
 def pct_change(last: float | None, reference: float | None) -> float | None:

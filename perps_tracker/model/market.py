@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Callable, Mapping
+
+QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of quotes; any other ranks 9
 
 
 @dataclass(frozen=True)
@@ -101,15 +104,33 @@ def pick_btc(markets: list[Market]) -> Market | None:
     (the choice between two markets of one quote would otherwise be a guess), so the BTC line never
     comes from another contract because the preferred one lacks a field.
     """
-    rank = {"USDT": 0, "USDC": 1, "USD": 2}
     btc = [m for m in markets if m.base == "BTC"]
     if not btc:
         return None
 
     def order(m: Market) -> tuple[int, float]:
-        return rank.get(m.quote, 9), -(math.inf if m.volume_24h_usd is None else m.volume_24h_usd)
+        return QUOTE_RANK.get(m.quote, 9), -(math.inf if m.volume_24h_usd is None else m.volume_24h_usd)
 
     return min(btc, key=order)
+
+
+def btc_candidates(bases: Mapping[str, tuple[str, str | None]]) -> list[str]:
+    """The symbols `pick_btc` would choose among, sorted: BTC base and the best-ranked quote of those
+    (USDT, then USDC, then USD); the most volume decides between them. `bases`: symbol → (base, quote)."""
+    ranks = {symbol: QUOTE_RANK.get(quote, 9) for symbol, (base, quote) in bases.items() if base == "BTC"}
+    best = min(ranks.values(), default=None)
+    return sorted(symbol for symbol, rank in ranks.items() if rank == best)
+
+
+def top_by_volume(markets: list[Market], n: int, group: Callable[[str], str] = str) -> list[str]:
+    """The `n` groups of markets (`group(symbol)`, the symbol itself by default) with the largest summed
+    24 h volume, largest first, ties in the order met; a market without a volume is not ranked."""
+    volumes: dict[str, float] = {}
+    for market in markets:
+        if market.volume_24h_usd is not None:
+            key = group(market.symbol)
+            volumes[key] = volumes.get(key, 0.0) + market.volume_24h_usd
+    return sorted(volumes, key=lambda key: -volumes[key])[:max(n, 0)]
 
 
 def summarize(exchange: str, kind: str, markets: list[Market], *, long_short_ratio: float | None = None,

@@ -307,15 +307,12 @@ def test_null_tickers_body_is_an_unexpected_tickers_payload(bybit, fake):
 # -- the liquidation stream's split over connections ---------------------------------------------
 
 def test_split_keeps_each_topic_on_its_connection_when_the_listing_changes():
-    from perps_tracker.exchanges.bybit import (
-        ARGS_CHARS_PER_CONNECTION,
-        args_chars,
-        split_topics,
-    )
+    from perps_tracker.exchanges.bybit import ARGS_CHARS_PER_CONNECTION
+    from perps_tracker.exchanges.streams import args_chars, split_topics
 
     topics = [f"allLiquidation.COIN{i}USDT" for i in range(600)]
-    before = split_topics(topics)
-    after = split_topics(topics[1:] + ["allLiquidation.NEWCOINUSDT"])  # one delisted, one listed
+    before = split_topics(topics, ARGS_CHARS_PER_CONNECTION)
+    after = split_topics(topics[1:] + ["allLiquidation.NEWCOINUSDT"], ARGS_CHARS_PER_CONNECTION)  # one delisted, one listed
     assert len(before) == len(after) == 2
     assert sorted(t for share in before for t in share) == sorted(topics)
     assert all(args_chars(share) <= ARGS_CHARS_PER_CONNECTION for share in before + after)
@@ -324,7 +321,8 @@ def test_split_keeps_each_topic_on_its_connection_when_the_listing_changes():
 
 
 def test_split_puts_a_small_list_on_one_connection_in_the_order_given():
-    from perps_tracker.exchanges.bybit import split_topics
+    from perps_tracker.exchanges.bybit import ARGS_CHARS_PER_CONNECTION
+    from perps_tracker.exchanges.streams import split_topics
 
-    assert split_topics(["allLiquidation.ETHUSDT", "allLiquidation.BTCUSDT"]) == [
+    assert split_topics(["allLiquidation.ETHUSDT", "allLiquidation.BTCUSDT"], ARGS_CHARS_PER_CONNECTION) == [
         ["allLiquidation.ETHUSDT", "allLiquidation.BTCUSDT"]]

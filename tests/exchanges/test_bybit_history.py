@@ -8,13 +8,13 @@ import pytest
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.bybit import (
     Bybit,
-    open_interest_usd,
     parse_account_ratio_history,
     parse_funding_history,
     parse_history_candles,
     parse_open_interest_history,
     parse_price_candles,
 )
+from perps_tracker.exchanges.history import open_interest_usd
 from perps_tracker.exchanges.parsing import Skips, funding_per_8h
 from perps_tracker.model.history import DAY, VenueHistory, hours, venue_at
 from tests.fakes import Reply, history

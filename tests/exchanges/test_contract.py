@@ -83,16 +83,7 @@ def test_connection_refused(venue, fake, client):
 @pytest.mark.parametrize("venue", VENUES)
 def test_429_then_success(venue, fake, client):
     exchange = make(venue, fake, client)
-    seen: Counter = Counter()
-
-    def first_429(request):
-        seen[request.path] += 1
-        if seen[request.path] == 1:
-            return Reply({"code": -1003, "msg": "Too many requests"}, status=429, headers={"Retry-After": "0"})
-        route = fake.routes[(venue, request.method, request.path)]
-        return route(request) if callable(route) else route
-
-    fake.override(venue, first_429)
+    seen = fake.throttle_first(venue)
     snap = exchange.fetch()
     assert snap.ok and snap.markets == venue_module(venue).EXPECTED["markets"]
     assert seen and all(n >= 2 for n in seen.values())  # each endpoint: a 429, then the answer

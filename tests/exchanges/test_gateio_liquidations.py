@@ -130,10 +130,10 @@ def test_http_400_surfaces_with_gates_message(gate, fake):
     fake.add("gateio", PATH, Reply({"label": "INVALID_PARAM_VALUE", "message": "Invalid request parameter `from`"},
                                    status=400))
     with pytest.raises(ExchangeError, match=r"HTTP 400 .*Invalid request parameter `from` \(code INVALID_PARAM"):
-        polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+        gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
 
 
 def test_malformed_page_is_one_line_error(gate, fake):
     fake.add("gateio", PATH, Reply({"data": []}))
     with pytest.raises(ExchangeError, match="^gateio: unexpected liq_orders payload: expected a list, got dict$"):
-        polled = gate.poll_liquidations(T0, T0 + HOUR, symbols=50)
+        gate.poll_liquidations(T0, T0 + HOUR, symbols=50)

@@ -10,12 +10,12 @@ from perps_tracker.exchanges.okx import (
     CANDLES_PATH,
     OI_HISTORY_PATH,
     Okx,
-    Pacing,
     parse_funding_history,
     parse_history_candles,
     parse_long_short_history,
     parse_mark_candles,
     parse_open_interest_history,
+    pacing,
 )
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.model.history import DAY, VenueHistory, hours, venue_at
@@ -250,7 +250,7 @@ def test_parsers():
 
 
 def test_open_interest_history_is_paced_per_instrument():
-    requests = Pacing({CANDLES_PATH: 8.0, OI_HISTORY_PATH: 4.0})
+    requests = pacing({CANDLES_PATH: 8.0, OI_HISTORY_PATH: 4.0})
     assert requests.pacer(OI_HISTORY_PATH, "BTC-USDT-SWAP") is not requests.pacer(OI_HISTORY_PATH, "ETH-USDT-SWAP")
     assert requests.pacer(OI_HISTORY_PATH, "BTC-USDT-SWAP") is requests.pacer(OI_HISTORY_PATH, "BTC-USDT-SWAP")
     assert requests.pacer(CANDLES_PATH, "BTC-USDT-SWAP") is requests.pacer(CANDLES_PATH, "ETH-USDT-SWAP")

@@ -12,10 +12,9 @@ from perps_tracker.exchanges.okx import (
     page_extent,
     parse_instruments,
     parse_liquidation_rows,
-    top_families,
 )
 from perps_tracker.exchanges.parsing import Skips
-from perps_tracker.model.market import Market
+from perps_tracker.model.market import Market, top_by_volume
 from tests.conftest import event_tuples, expected_events
 from tests.fakes import Reply, load
 from tests.fakes.okx import (
@@ -105,8 +104,8 @@ def test_families_ranked_by_usd_volume(okx, fake):
 def test_top_families_sums_the_swaps_of_a_family():
     markets = [Market(symbol=s, base="X", quote="USDT", volume_24h_usd=v)
                for s, v in [("A-USDT-SWAP", 5.0), ("B-USDT-SWAP", 3.0), ("C-USDT-SWAP", 9.0), ("B-USDT", 4.0)]]
-    assert top_families(markets, 2) == ["C-USDT", "B-USDT"]
-    assert top_families(markets, 0) == []
+    assert top_by_volume(markets, 2, family_of) == ["C-USDT", "B-USDT"]
+    assert top_by_volume(markets, 0, family_of) == []
     assert family_of("BTC-USDC-SWAP") == "BTC-USDC"
 
 

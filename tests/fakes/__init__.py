@@ -17,6 +17,7 @@ import importlib
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -100,6 +101,25 @@ class FakeVenues:
             self.overrides.pop(venue, None)
         else:
             self.overrides[venue] = responder
+
+    def routed(self, request: Request) -> Reply:
+        """What the route of `request` answers, past any override (for overrides that let some through)."""
+        route = self.routes[(request.venue, request.method, request.path)]
+        return route(request) if callable(route) else route
+
+    def throttle_first(self, venue: str) -> Counter:
+        """Answer each path's first request to `venue` with a 429 (Retry-After 0), later ones as routed;
+        the returned Counter counts the requests per path."""
+        seen: Counter = Counter()
+
+        def first_429(request: Request) -> Reply:
+            seen[request.path] += 1
+            if seen[request.path] == 1:
+                return Reply({"code": -1003, "msg": "Too many requests"}, status=429, headers={"Retry-After": "0"})
+            return self.routed(request)
+
+        self.override(venue, first_429)
+        return seen
 
     def install(self, *venues: str) -> "FakeVenues":
         """Register the routes of `venues` (default: every venue with a tests/fakes module)."""
