@@ -17,7 +17,7 @@ liquidations
 database  what every database command pays: `stats` on an empty database against a bare interpreter
           (median of --runs); on --days (default 730) of synthetic history, `stats` and `backtest`
           (whole history and --days 30) end to end in a fresh process, median wall and peak memory;
-          the indexes of `exchange_snapshots` and `liquidations`, and the bytes one stored
+          every table's size and its indexes' (SQLite dbstat), and the bytes one stored
           liquidation event costs (table and indexes, from SQLite's dbstat). Targets: `stats` on an
           empty database ≤ 0.25 s, `backtest` on two years ≤ 1 s and ≤ 100 MiB.
 history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
@@ -378,10 +378,16 @@ def bench_database(days: int, seed: int, runs: int) -> None:
             wall, rss = _median_run([*args, "--db", str(path)], runs)
             print(f"  perps-tracker {' '.join(args):<20} median {wall:6.2f} s   peak RSS {rss:5.0f} MB")
         con = sqlite3.connect(path)
-        for table in ("exchange_snapshots", "liquidations"):
-            indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
-                                  (table,)).fetchall()
-            print(f"  indexes of {table}: " + "; ".join(f"{n}" for n, _ in indexes))
+        try:
+            sizes = dict(con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+        except sqlite3.OperationalError:
+            sizes = {}
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rootpage"):
+            indexes = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                                                 (table,))]
+            if sizes or indexes:
+                print(f"  {table}: table {sizes.get(table, 0) / 1024:,.0f} KiB; indexes "
+                      + ("; ".join(f"{n} {sizes.get(n, 0) / 1024:,.0f} KiB" for n in indexes) or "none"))
         con.close()
         _event_bytes(Path(tmp) / "events.db")
 

@@ -42,7 +42,8 @@ class Base(DeclarativeBase):
 
 
 def _snapshot_fk() -> Mapped[int]:
-    return mapped_column(ForeignKey("market_snapshots.id", ondelete="CASCADE"), index=True)
+    # Not indexed on its own: the table's unique (snapshot_id, exchange) key leads with it.
+    return mapped_column(ForeignKey("market_snapshots.id", ondelete="CASCADE"))
 
 
 class MarketSnapshot(Base):
@@ -82,7 +83,7 @@ class ExchangeSnapshot(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot_id: Mapped[int] = _snapshot_fk()
-    exchange: Mapped[str] = mapped_column(String(32), index=True)
+    exchange: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(8))
     error: Mapped[str | None] = mapped_column(Text)
@@ -150,9 +151,10 @@ class Liquidation(Base):
 
     __tablename__ = "liquidations"
     __table_args__ = (
-        UniqueConstraint("exchange", "symbol", "event_time_ms", "side", "price", "quantity",
+        # The only index besides the primary key: led by time, it serves the duplicate check on
+        # insert, the window sums (time range, then venue) and cleanup (time below a cutoff).
+        UniqueConstraint("event_time_ms", "exchange", "symbol", "side", "price", "quantity",
                          name="uq_liquidations_event"),
-        Index("ix_liquidations_exchange_time", "exchange", "event_time_ms"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -162,7 +164,7 @@ class Liquidation(Base):
     price: Mapped[float]
     quantity: Mapped[float]
     value_usd: Mapped[float]
-    event_time_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_time_ms: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(8))  # "ws" or "rest"
 
 
@@ -190,7 +192,6 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
-        Index("ix_alerts_strategy_time", "strategy", "timestamp"),
         # A strategy is decided once per snapshot hour: running `alerts` again re-reads this row.
         Index("uq_alerts_snapshot_strategy", "snapshot_timestamp", "strategy", unique=True),
     )
@@ -217,7 +218,7 @@ class AlertDelivery(Base):
     __table_args__ = (UniqueConstraint("alert_id", "webhook"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))  # led the unique key
     webhook: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(12))  # pending, delivered or expired
     attempts: Mapped[int] = mapped_column(Integer, default=0)
