@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Benchmarks that print numbers (no pass/fail). Run from the repository root.
 
-startup   wall time of `perps-tracker --help` in a fresh interpreter (median of N runs),
-          and which heavy modules it imported (there should be none).
+startup   wall time of `perps-tracker --help` and of `stats` on an empty database in a fresh
+          interpreter, against a bare `python -c pass` (median of --runs rounds, the three in turn),
+          and which heavy modules and venue modules each imported. --compare DIR times another
+          checkout in the same rounds, alternating. Target: `stats` on an empty database ≤ 0.25 s.
 snapshot  a whole snapshot against the loopback fake venues with --delay (default 150 ms)
           added to every request and a Binance of --symbols (default 560) perpetuals: each
           venue's own time fetched alone, then the snapshot's wall time (fetch, score, store)
@@ -38,29 +40,53 @@ import time
 HEAVY = ("numpy", "sklearn", "pandas", "sqlalchemy", "alembic", "rich", "requests", "websockets")
 
 
-def bench_startup(runs: int) -> None:
-    cmd = [sys.executable, "-c", "from perps_tracker.cli import main; main()", "--help"]
-    subprocess.run(cmd, capture_output=True, check=True)  # warm the file cache
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    bare = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
-        bare.append(time.perf_counter() - start)
-    probe = (
-        "import sys\nfrom perps_tracker.cli import cli\n"
-        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-        f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))) or 'none')"
-    )
-    heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    print(f"perps-tracker --help: median {statistics.median(times) * 1000:.0f} ms, "
-          f"min {min(times) * 1000:.0f} ms over {runs} runs")
-    print(f"bare python -c pass:  median {statistics.median(bare) * 1000:.0f} ms")
-    print(f"heavy modules imported by --help: {heavy.stdout.strip().splitlines()[-1]}")
+def bench_startup(runs: int, compare: str | None = None) -> None:
+    """Median wall time of `--help`, of `stats` on an empty database and of a bare interpreter, the
+    three run in turn each round (so a busy machine weighs on all alike). With `compare`, another
+    checkout's tree runs in the same rounds, alternating with this one."""
+    import tempfile
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parents[1])
+    trees = {"this tree": here} if compare is None else {f"before ({compare})": compare, "this tree": here}
+    run = "from perps_tracker.cli import main; main()"
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = str(Path(tmp) / "empty.db")
+        # The package is imported from the working directory: each tree runs as itself. The database
+        # is made by the compared (older) tree: a newer perps-tracker reads an older schema, not conversely.
+        subprocess.run([sys.executable, "-c", run, "init", "--db", empty], cwd=compare or here, capture_output=True,
+                       check=True)
+        cases = {"--help": ["--help"], "stats (empty database)": ["stats", "--db", empty]}
+        times: dict[tuple[str, str], list[float]] = {}
+        bare: list[float] = []
+        for round_ in range(runs + 1):  # round 0 warms the file cache and is not counted
+            for case, args in cases.items():
+                for tree, cwd in trees.items():
+                    start = time.perf_counter()
+                    subprocess.run([sys.executable, "-c", run, *args], cwd=cwd, capture_output=True, check=True)
+                    if round_:
+                        times.setdefault((case, tree), []).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
+            if round_:
+                bare.append(time.perf_counter() - start)
+        for (case, tree), t in times.items():
+            print(f"perps-tracker {case:<22} {tree:<24} median {statistics.median(t) * 1000:4.0f} ms, "
+                  f"min {min(t) * 1000:4.0f} ms over {runs} runs")
+        print(f"bare python -c pass{'':<36} median {statistics.median(bare) * 1000:4.0f} ms, "
+              f"min {min(bare) * 1000:4.0f} ms")
+        for case, args in cases.items():
+            probe = (
+                "import sys\nfrom perps_tracker.cli import cli\n"
+                f"try:\n    cli({args!r})\nexcept SystemExit:\n    pass\n"
+                f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))) or 'none')"
+            )
+            heavy = subprocess.run([sys.executable, "-c", probe], cwd=here, capture_output=True, text=True, check=True)
+            venues = subprocess.run([sys.executable, "-c", probe.replace(
+                "m.split('.')[0] for m in sys.modules", "m for m in sys.modules if m.startswith('perps_tracker.exchanges.')"
+            ).replace(f" & set({HEAVY!r})", "")], cwd=here, capture_output=True, text=True, check=True)
+            print(f"imported by {case}: heavy modules {heavy.stdout.strip().splitlines()[-1]}; "
+                  f"venue modules {venues.stdout.strip().splitlines()[-1]}")
 
 
 def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
@@ -439,8 +465,11 @@ def bench_history(days: int, seed: int, compare: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
-    startup = sub.add_parser("startup", help="time `perps-tracker --help`")
+    startup = sub.add_parser("startup", help="time `perps-tracker --help`, `stats` on an empty database and a "
+                                             "bare interpreter")
     startup.add_argument("--runs", type=int, default=20)
+    startup.add_argument("--compare", metavar="DIR", default=None,
+                         help="another checkout (e.g. a `git worktree` of main) to time in the same rounds")
     snap = sub.add_parser("snapshot", help="time a snapshot against the loopback fake")
     snap.add_argument("--delay", type=float, default=0.150, help="seconds added to every request")
     snap.add_argument("--symbols", type=int, default=560, help="Binance perpetuals")
@@ -464,7 +493,7 @@ def main() -> None:
     if args.what == "liquidations":
         bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
     elif args.what == "startup":
-        bench_startup(args.runs)
+        bench_startup(args.runs, args.compare)
     elif args.what == "snapshot":
         bench_snapshot(args.delay, args.symbols, args.runs)
     elif args.what == "database":
