@@ -12,7 +12,6 @@ from typing import Sequence
 
 from sqlalchemy import Connection, delete, func, select
 
-from perps_tracker.model.history import hour_runs
 from perps_tracker.model.times import DAY, HOUR, hour_bucket, iso  # noqa: F401 - iso is re-exported for render
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.tables import TABLES, metadata  # Core: no sqlalchemy.orm on the `stats` path
@@ -151,6 +150,8 @@ def _gaps(conn: Connection, first: int, now_bucket: int) -> tuple[list[Gap], int
         conn.execute(select(MarketSnapshot.c.timestamp).where(MarketSnapshot.c.timestamp >= start)).scalars()
     )
     missing = (bucket for bucket in range(start, end + 1, HOUR) if bucket not in present)
+    from perps_tracker.model.history import hour_runs  # with model.market: only when there are snapshots
+
     return [Gap(first_hour, n) for first_hour, n in hour_runs(missing)], start
 
 
