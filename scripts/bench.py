@@ -47,7 +47,11 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
     import tempfile
     from pathlib import Path
 
+    import os
+
     here = str(Path(__file__).resolve().parents[1])
+    # Timed as installed, with byte-code caches: without them every run compiles perps_tracker's sources.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     trees = {"this tree": here} if compare is None else {f"before ({compare})": compare, "this tree": here}
     run = "from perps_tracker.cli import main; main()"
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,7 +59,7 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
         # The package is imported from the working directory: each tree runs as itself. The database
         # is made by the compared (older) tree: a newer perps-tracker reads an older schema, not conversely.
         subprocess.run([sys.executable, "-c", run, "init", "--db", empty], cwd=compare or here, capture_output=True,
-                       check=True)
+                       check=True, env=env)
         cases = {"--help": ["--help"], "stats (empty database)": ["stats", "--db", empty]}
         times: dict[tuple[str, str], list[float]] = {}
         bare: list[float] = []
@@ -63,11 +67,12 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
             for case, args in cases.items():
                 for tree, cwd in trees.items():
                     start = time.perf_counter()
-                    subprocess.run([sys.executable, "-c", run, *args], cwd=cwd, capture_output=True, check=True)
+                    subprocess.run([sys.executable, "-c", run, *args], cwd=cwd, capture_output=True, check=True,
+                                   env=env)
                     if round_:
                         times.setdefault((case, tree), []).append(time.perf_counter() - start)
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
+            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True, env=env)
             if round_:
                 bare.append(time.perf_counter() - start)
         for (case, tree), t in times.items():
@@ -81,10 +86,11 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
                 f"try:\n    cli({args!r})\nexcept SystemExit:\n    pass\n"
                 f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))) or 'none')"
             )
-            heavy = subprocess.run([sys.executable, "-c", probe], cwd=here, capture_output=True, text=True, check=True)
+            heavy = subprocess.run([sys.executable, "-c", probe], cwd=here, capture_output=True, text=True, check=True,
+                                   env=env)
             venues = subprocess.run([sys.executable, "-c", probe.replace(
                 "m.split('.')[0] for m in sys.modules", "m for m in sys.modules if m.startswith('perps_tracker.exchanges.')"
-            ).replace(f" & set({HEAVY!r})", "")], cwd=here, capture_output=True, text=True, check=True)
+            ).replace(f" & set({HEAVY!r})", "")], cwd=here, capture_output=True, text=True, check=True, env=env)
             print(f"imported by {case}: heavy modules {heavy.stdout.strip().splitlines()[-1]}; "
                   f"venue modules {venues.stdout.strip().splitlines()[-1]}")
 
