@@ -88,9 +88,11 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
             )
             heavy = subprocess.run([sys.executable, "-c", probe], cwd=here, capture_output=True, text=True, check=True,
                                    env=env)
-            venues = subprocess.run([sys.executable, "-c", probe.replace(
-                "m.split('.')[0] for m in sys.modules", "m for m in sys.modules if m.startswith('perps_tracker.exchanges.')"
-            ).replace(f" & set({HEAVY!r})", "")], cwd=here, capture_output=True, text=True, check=True, env=env)
+            venue_probe = probe.replace(f" & set({HEAVY!r})", "").replace(
+                "m.split('.')[0] for m in sys.modules",
+                "m for m in sys.modules if m.startswith('perps_tracker.exchanges.')")
+            venues = subprocess.run([sys.executable, "-c", venue_probe], cwd=here, capture_output=True, text=True,
+                                    check=True, env=env)
             print(f"imported by {case}: heavy modules {heavy.stdout.strip().splitlines()[-1]}; "
                   f"venue modules {venues.stdout.strip().splitlines()[-1]}")
 

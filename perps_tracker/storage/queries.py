@@ -171,15 +171,17 @@ def collect_stats(db: Database, now: datetime, order: Sequence[str] = ()) -> Sta
     now_bucket = hour_bucket(now)
     with guard("reading statistics"), db.engine.connect() as conn:
         rows = _row_counts(conn)
-        first, last = conn.execute(select(func.min(MarketSnapshot.c.timestamp), func.max(MarketSnapshot.c.timestamp))).one()
+        first, last = conn.execute(
+            select(func.min(MarketSnapshot.c.timestamp), func.max(MarketSnapshot.c.timestamp))).one()
         latest = None
         gaps: list[Gap] = []
         gap_start = None
         before = None
         if last is not None:
             m = conn.execute(select(MarketSnapshot).where(MarketSnapshot.c.timestamp == last)).one()
-            venues = conn.execute(select(ExchangeSnapshot.c.exchange, ExchangeSnapshot.c.status, ExchangeSnapshot.c.taken_at)
-                                  .where(ExchangeSnapshot.c.snapshot_id == m.id).order_by(ExchangeSnapshot.c.id)).all()
+            e = ExchangeSnapshot.c
+            venues = conn.execute(select(e.exchange, e.status, e.taken_at)
+                                  .where(e.snapshot_id == m.id).order_by(e.id)).all()
             latest = LatestSnapshot(m.timestamp, m.source, m.composite_score, m.sentiment, m.strength,
                                     m.exchanges_ok, m.exchanges_failed, m.taken_at, tuple(map(tuple, venues)))
             before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
