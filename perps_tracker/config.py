@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import click
 
 from perps_tracker.errors import ConfigError
-from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.exchanges import VENUES
 from perps_tracker.storage import DEFAULT_DB
 
 if sys.version_info >= (3, 11):
@@ -137,7 +137,7 @@ def _options() -> dict[str, Option]:
     for kind, what in WEBHOOK_KINDS.items():
         opts.append(Option(f"webhooks.{kind}", str, "", f"{what} webhook URL for `alerts --notify` (secret)",
                            env=f"PERPS_TRACKER_{kind.upper()}_WEBHOOK", check=_webhook_check, secret=True))
-    for venue in EXCHANGES.values():
+    for venue in VENUES.values():  # the registry's static part: no venue module is imported
         prefix = venue.env_prefix()
         opts.append(Option(f"venues.{venue.id}.url", str, venue.base_url,
                            f"{venue.name} REST base URL", env=f"{prefix}_URL",

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Benchmarks that print numbers (no pass/fail). Run from the repository root.
 
-startup   wall time of `perps-tracker --help` in a fresh interpreter (median of N runs),
-          and which heavy modules it imported (there should be none).
+startup   wall time of `perps-tracker --help` and of `stats` on an empty database in a fresh
+          interpreter, against a bare `python -c pass` (median of --runs rounds, the three in turn),
+          and which heavy modules and venue modules each imported. --compare DIR times another
+          checkout in the same rounds, alternating. Target: `stats` on an empty database ≤ 0.25 s.
 snapshot  a whole snapshot against the loopback fake venues with --delay (default 150 ms)
           added to every request and a Binance of --symbols (default 560) perpetuals: each
           venue's own time fetched alone, then the snapshot's wall time (fetch, score, store)
@@ -17,7 +19,7 @@ liquidations
 database  what every database command pays: `stats` on an empty database against a bare interpreter
           (median of --runs); on --days (default 730) of synthetic history, `stats` and `backtest`
           (whole history and --days 30) end to end in a fresh process, median wall and peak memory;
-          the indexes of `exchange_snapshots` and `liquidations`, and the bytes one stored
+          every table's size and its indexes' (SQLite dbstat), and the bytes one stored
           liquidation event costs (table and indexes, from SQLite's dbstat). Targets: `stats` on an
           empty database ≤ 0.25 s, `backtest` on two years ≤ 1 s and ≤ 100 MiB.
 history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
@@ -38,29 +40,61 @@ import time
 HEAVY = ("numpy", "sklearn", "pandas", "sqlalchemy", "alembic", "rich", "requests", "websockets")
 
 
-def bench_startup(runs: int) -> None:
-    cmd = [sys.executable, "-c", "from perps_tracker.cli import main; main()", "--help"]
-    subprocess.run(cmd, capture_output=True, check=True)  # warm the file cache
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    bare = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
-        bare.append(time.perf_counter() - start)
-    probe = (
-        "import sys\nfrom perps_tracker.cli import cli\n"
-        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-        f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))) or 'none')"
-    )
-    heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    print(f"perps-tracker --help: median {statistics.median(times) * 1000:.0f} ms, "
-          f"min {min(times) * 1000:.0f} ms over {runs} runs")
-    print(f"bare python -c pass:  median {statistics.median(bare) * 1000:.0f} ms")
-    print(f"heavy modules imported by --help: {heavy.stdout.strip().splitlines()[-1]}")
+def bench_startup(runs: int, compare: str | None = None) -> None:
+    """Median wall time of `--help`, of `stats` on an empty database and of a bare interpreter, the
+    three run in turn each round (so a busy machine weighs on all alike). With `compare`, another
+    checkout's tree runs in the same rounds, alternating with this one."""
+    import tempfile
+    from pathlib import Path
+
+    import os
+
+    here = str(Path(__file__).resolve().parents[1])
+    # Timed as installed, with byte-code caches: without them every run compiles perps_tracker's sources.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    trees = {"this tree": here} if compare is None else {f"before ({compare})": compare, "this tree": here}
+    run = "from perps_tracker.cli import main; main()"
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = str(Path(tmp) / "empty.db")
+        # The package is imported from the working directory: each tree runs as itself. The database
+        # is made by the compared (older) tree: a newer perps-tracker reads an older schema, not conversely.
+        subprocess.run([sys.executable, "-c", run, "init", "--db", empty], cwd=compare or here, capture_output=True,
+                       check=True, env=env)
+        cases = {"--help": ["--help"], "stats (empty database)": ["stats", "--db", empty]}
+        times: dict[tuple[str, str], list[float]] = {}
+        bare: list[float] = []
+        for round_ in range(runs + 1):  # round 0 warms the file cache and is not counted
+            for case, args in cases.items():
+                for tree, cwd in trees.items():
+                    start = time.perf_counter()
+                    subprocess.run([sys.executable, "-c", run, *args], cwd=cwd, capture_output=True, check=True,
+                                   env=env)
+                    if round_:
+                        times.setdefault((case, tree), []).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True, env=env)
+            if round_:
+                bare.append(time.perf_counter() - start)
+        for (case, tree), t in times.items():
+            print(f"perps-tracker {case:<22} {tree:<24} median {statistics.median(t) * 1000:4.0f} ms, "
+                  f"min {min(t) * 1000:4.0f} ms over {runs} runs")
+        print(f"bare python -c pass{'':<36} median {statistics.median(bare) * 1000:4.0f} ms, "
+              f"min {min(bare) * 1000:4.0f} ms")
+        for case, args in cases.items():
+            probe = (
+                "import sys\nfrom perps_tracker.cli import cli\n"
+                f"try:\n    cli({args!r})\nexcept SystemExit:\n    pass\n"
+                f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))) or 'none')"
+            )
+            heavy = subprocess.run([sys.executable, "-c", probe], cwd=here, capture_output=True, text=True, check=True,
+                                   env=env)
+            venue_probe = probe.replace(f" & set({HEAVY!r})", "").replace(
+                "m.split('.')[0] for m in sys.modules",
+                "m for m in sys.modules if m.startswith('perps_tracker.exchanges.')")
+            venues = subprocess.run([sys.executable, "-c", venue_probe], cwd=here, capture_output=True, text=True,
+                                    check=True, env=env)
+            print(f"imported by {case}: heavy modules {heavy.stdout.strip().splitlines()[-1]}; "
+                  f"venue modules {venues.stdout.strip().splitlines()[-1]}")
 
 
 def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
@@ -378,10 +412,16 @@ def bench_database(days: int, seed: int, runs: int) -> None:
             wall, rss = _median_run([*args, "--db", str(path)], runs)
             print(f"  perps-tracker {' '.join(args):<20} median {wall:6.2f} s   peak RSS {rss:5.0f} MB")
         con = sqlite3.connect(path)
-        for table in ("exchange_snapshots", "liquidations"):
-            indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
-                                  (table,)).fetchall()
-            print(f"  indexes of {table}: " + "; ".join(f"{n}" for n, _ in indexes))
+        try:
+            sizes = dict(con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+        except sqlite3.OperationalError:
+            sizes = {}
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rootpage"):
+            indexes = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                                                 (table,))]
+            if sizes or indexes:
+                print(f"  {table}: table {sizes.get(table, 0) / 1024:,.0f} KiB; indexes "
+                      + ("; ".join(f"{n} {sizes.get(n, 0) / 1024:,.0f} KiB" for n in indexes) or "none"))
         con.close()
         _event_bytes(Path(tmp) / "events.db")
 
@@ -433,8 +473,11 @@ def bench_history(days: int, seed: int, compare: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
-    startup = sub.add_parser("startup", help="time `perps-tracker --help`")
+    startup = sub.add_parser("startup", help="time `perps-tracker --help`, `stats` on an empty database and a "
+                                             "bare interpreter")
     startup.add_argument("--runs", type=int, default=20)
+    startup.add_argument("--compare", metavar="DIR", default=None,
+                         help="another checkout (e.g. a `git worktree` of main) to time in the same rounds")
     snap = sub.add_parser("snapshot", help="time a snapshot against the loopback fake")
     snap.add_argument("--delay", type=float, default=0.150, help="seconds added to every request")
     snap.add_argument("--symbols", type=int, default=560, help="Binance perpetuals")
@@ -458,7 +501,7 @@ def main() -> None:
     if args.what == "liquidations":
         bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
     elif args.what == "startup":
-        bench_startup(args.runs)
+        bench_startup(args.runs, args.compare)
     elif args.what == "snapshot":
         bench_snapshot(args.delay, args.symbols, args.runs)
     elif args.what == "database":

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from perps_tracker.cli import cli
 from perps_tracker.exchanges.pacing import Pacer
+from perps_tracker.storage.db import SCHEMA_HEAD
 from tests.fakes import Reply
 from tests.test_alerts import SECRET, hooks, store  # noqa: F401 - hooks is a fixture
 
@@ -34,7 +35,7 @@ def test_each_request_with_status_and_time(runner, fake, monkeypatch, db_path):
                      result.stderr)
     assert re.search(r"binance: GET \S+/fapi/v1/openInterest\?symbol=BTCUSDT -> 200, \d+ ms", result.stderr)
     assert re.search(LINE + rf"database sqlite:///{re.escape(str(db_path))}: opening for writing\n", result.stderr)
-    assert "database schema 0006: created" in result.stderr
+    assert f"database schema {SCHEMA_HEAD}: created" in result.stderr
     assert "Perpetual futures" in result.stdout and "GET" not in result.stdout  # logs never go to stdout
     quiet = runner.invoke(cli, ["snapshot", "--exchange", "binance", "--quiet"], catch_exceptions=False)
     assert quiet.stderr == ""  # without -v: nothing

@@ -26,7 +26,7 @@ from perps_tracker.cli.params import (  # noqa: F401 - the CLI's API
 )
 from perps_tracker.cli.params import utc_now as _clock
 from perps_tracker.errors import TrackerError
-from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.exchanges import EXCHANGES, VENUES  # ids and static facts: no venue module is imported
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 INTERRUPTED = "interrupted"  # ctx.meta key: what a command says when Ctrl-C or SIGTERM stops it
@@ -119,8 +119,8 @@ def chosen(exchanges: tuple[str, ...], among: list[str]) -> list[str]:
     return [v for v in among if v in set(exchanges or among)]
 
 
-LIQUIDATION_VENUES = [v for v, cls in EXCHANGES.items() if cls.liquidation_sources]
-STREAMED_VENUES = [v for v, cls in EXCHANGES.items() if "ws" in cls.liquidation_sources]
+LIQUIDATION_VENUES = [v for v, info in VENUES.items() if info.liquidation_sources]
+STREAMED_VENUES = [v for v, info in VENUES.items() if "ws" in info.liquidation_sources]
 symbols_option = click.option("--symbols", type=click.IntRange(1, 500), default=50, show_default=True,
                               help="OKX's REST history follows the N largest instrument families by 24 h volume.")
 

@@ -1,17 +1,86 @@
-"""Registry of venues: id → class. A new venue is one module plus one line here."""
+"""Registry of venues: id → class. A new venue is one module plus one `VenueInfo` line here.
 
-from perps_tracker.exchanges.asterdex import Asterdex
-from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.binance import Binance
-from perps_tracker.exchanges.bitget import Bitget
-from perps_tracker.exchanges.bybit import Bybit
-from perps_tracker.exchanges.dydx import Dydx
-from perps_tracker.exchanges.gateio import Gateio
-from perps_tracker.exchanges.hyperliquid import Hyperliquid
-from perps_tracker.exchanges.okx import Okx
+`VENUES` holds what the command line and the settings need before any venue runs (id, name,
+default URLs, liquidation sources), so `--help`, `stats` and the other database commands never
+import the venue modules. `EXCHANGES` maps id → class and imports a venue's module the first
+time its class is asked for (iterating it gives the ids without importing anything).
+`tests/exchanges/test_registry.py` holds each `VenueInfo` to its class.
+"""
 
-EXCHANGES: dict[str, type[Exchange]] = {
-    cls.id: cls for cls in (Binance, Bybit, Okx, Bitget, Gateio, Hyperliquid, Asterdex, Dydx)
-}
+from __future__ import annotations
 
-__all__ = ["EXCHANGES", "Exchange"]
+from collections.abc import Iterator, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from perps_tracker.exchanges.base import Exchange
+
+
+class VenueInfo(NamedTuple):
+    id: str
+    module: str  # perps_tracker.exchanges.<module>
+    cls: str  # the Exchange subclass in it
+    name: str
+    base_url: str
+    ws_url: str | None = None
+    liquidation_sources: tuple[str, ...] = ()
+
+    def env_prefix(self) -> str:
+        """Prefix of this venue's environment overrides, e.g. `PERPS_TRACKER_BINANCE` (as `Exchange.env_prefix`)."""
+        return f"PERPS_TRACKER_{self.id.upper()}"
+
+
+VENUES: dict[str, VenueInfo] = {v.id: v for v in (
+    VenueInfo("binance", "binance", "Binance", "Binance USDⓈ-M futures", "https://fapi.binance.com",
+              "wss://fstream.binance.com", ("ws",)),
+    VenueInfo("bybit", "bybit", "Bybit", "Bybit v5 linear", "https://api.bybit.com", "wss://stream.bybit.com", ("ws",)),
+    VenueInfo("okx", "okx", "Okx", "OKX v5 swaps", "https://www.okx.com", "wss://ws.okx.com:8443", ("ws", "rest")),
+    VenueInfo("bitget", "bitget", "Bitget", "Bitget v2 USDT futures", "https://api.bitget.com"),
+    VenueInfo("gateio", "gateio", "Gateio", "Gate.io v4 USDT futures", "https://api.gateio.ws", None, ("rest",)),
+    VenueInfo("hyperliquid", "hyperliquid", "Hyperliquid", "Hyperliquid", "https://api.hyperliquid.xyz"),
+    VenueInfo("asterdex", "asterdex", "Asterdex", "AsterDEX (Binance-compatible)", "https://fapi.asterdex.com"),
+    VenueInfo("dydx", "dydx", "Dydx", "dYdX v4 indexer", "https://indexer.dydx.trade"),
+)}
+
+
+class _Registry(Mapping[str, "type[Exchange]"]):
+    """id → Exchange class, in registry order; a venue's module is imported on first lookup."""
+
+    def __init__(self, venues: Mapping[str, VenueInfo]):
+        self._venues = venues
+        self._classes: dict[str, type[Exchange]] = {}
+
+    def __getitem__(self, venue_id: str) -> "type[Exchange]":
+        cls = self._classes.get(venue_id)
+        if cls is None:
+            info = self._venues[venue_id]  # KeyError for an unknown venue, as a dict would
+            cls = getattr(import_module(f"{__name__}.{info.module}"), info.cls)
+            self._classes[venue_id] = cls
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._venues)
+
+    def __len__(self) -> int:
+        return len(self._venues)
+
+    def __contains__(self, venue_id: object) -> bool:
+        return venue_id in self._venues
+
+    def __repr__(self) -> str:
+        return f"EXCHANGES({', '.join(self._venues)})"
+
+
+EXCHANGES: Mapping[str, type[Exchange]] = _Registry(VENUES)
+
+
+def __getattr__(name: str):
+    if name == "Exchange":  # the base class, imported on use like the venues
+        from perps_tracker.exchanges.base import Exchange
+
+        return Exchange
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["EXCHANGES", "VENUES", "Exchange", "VenueInfo"]

@@ -1,4 +1,4 @@
-"""REST liquidation polling shared by the venues (`liquidations poll`, DESIGN §5).
+"""REST liquidation polling shared by the venues (`liquidations`, docs/design.md#cascade-risk).
 
 A venue whose liquidation history is read per group of markets (OKX: per instrument family), newest
 first, declares how to ask for one page and how to read it; the shared part pages back (`read_back`),

@@ -193,6 +193,10 @@ def _download_all(rt, venue_ids, start, end, now, reporter):
             except ExchangeError as e:
                 return VenueOutcome(venue, "failed", e.reason)
 
+        from perps_tracker.exchanges import EXCHANGES
+
+        for venue in todo:  # the venues' modules imported here, not by the threads at once
+            EXCHANGES[venue]
         pool = ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="backfill-")
         try:
             futures = {pool.submit(one, venue): venue for venue in todo}

@@ -44,6 +44,7 @@ def fetch_venues(venue_ids: Iterable[str], client: HttpClient, urls: dict[str, s
     """Snapshots of `venue_ids`, fetched at once (daemon threads: Ctrl-C is not held up by a slow
     venue), in registry order; `on_venue(row)` as each finishes."""
     ids = [v for v in EXCHANGES if v in set(venue_ids)]
-    return in_daemon_threads(lambda v: fetch_one(EXCHANGES[v], client, urls[v], timeout), ids,
+    classes = {v: EXCHANGES[v] for v in ids}  # the venues' modules imported here, not in the timed threads
+    return in_daemon_threads(lambda v: fetch_one(classes[v], client, urls[v], timeout), ids,
                              name=lambda v: f"venue-{v}",
                              on_result=None if on_venue is None else lambda _, row: on_venue(row))

@@ -492,9 +492,13 @@ def venue_sources(rt, venues, symbols: int | None) -> dict[str, FeedSource]:
     """Each venue's `live_feed` through the runtime's client and the configured URLs; `symbols`
     None reads every symbol, N the N with the largest volume (where a venue subscribes per symbol)."""
 
+    from perps_tracker.exchanges import EXCHANGES
+
     def source(venue: str) -> FeedSource:
         return lambda: rt.venue(venue).live_feed(rt.settings.venue_ws_url(venue), symbols)
 
+    for venue in venues:  # import the venues' modules now: inside the event loop the import would block
+        EXCHANGES[venue]  # it and eat into --duration before the first connection
     return {venue: source(venue) for venue in venues}
 
 

@@ -12,22 +12,18 @@ from typing import Sequence
 
 from sqlalchemy import Connection, delete, func, select
 
-from perps_tracker.model.history import hour_runs
 from perps_tracker.model.times import DAY, HOUR, hour_bucket, iso  # noqa: F401 - iso is re-exported for render
 from perps_tracker.storage.db import Database, guard
-from perps_tracker.storage.models import (
-    TABLES,
-    Alert,
-    AlertDelivery,
-    BackfillDownload,
-    Base,
-    ExchangeSnapshot,
-    Liquidation,
-    LiquidationCoverage,
-    LiquidationSnapshot,
-    MarketSnapshot,
-    SentimentFactors,
-)
+from perps_tracker.storage.tables import TABLES, metadata  # Core: no sqlalchemy.orm on the `stats` path
+from perps_tracker.storage.tables import alert_deliveries as AlertDelivery
+from perps_tracker.storage.tables import alerts as Alert
+from perps_tracker.storage.tables import backfill_downloads as BackfillDownload
+from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
+from perps_tracker.storage.tables import liquidation_coverage as LiquidationCoverage
+from perps_tracker.storage.tables import liquidation_snapshots as LiquidationSnapshot
+from perps_tracker.storage.tables import liquidations as Liquidation
+from perps_tracker.storage.tables import market_snapshots as MarketSnapshot
+from perps_tracker.storage.tables import sentiment_factors as SentimentFactors
 
 COVERAGE_WINDOWS = {"24h": 24, "7d": 168}
 GAP_WINDOW_HOURS = 168
@@ -111,7 +107,7 @@ class Stats:
 
 
 def _row_counts(conn: Connection) -> dict[str, int]:
-    tables = Base.metadata.tables
+    tables = metadata.tables
     return {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one() for name in TABLES}
 
 
@@ -120,18 +116,18 @@ def _ok_rows(conn: Connection, snapshots) -> dict[str, int]:
     Driven by those ids (the (snapshot, exchange) key's index), not by a scan of every venue row;
     a venue has one row per snapshot, so rows are hours."""
     return dict(conn.execute(
-        select(ExchangeSnapshot.exchange, func.count())
-        .where(ExchangeSnapshot.snapshot_id.in_(snapshots), ExchangeSnapshot.status == "ok")
-        .group_by(ExchangeSnapshot.exchange)).all())
+        select(ExchangeSnapshot.c.exchange, func.count())
+        .where(ExchangeSnapshot.c.snapshot_id.in_(snapshots), ExchangeSnapshot.c.status == "ok")
+        .group_by(ExchangeSnapshot.c.exchange)).all())
 
 
 def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[Coverage]:
     """Per venue: ok hours of the last 24 h and 7 d, and of the backfilled snapshots. Venues are `order`,
     then any other venue with a row in the last 7 d."""
-    ids = select(MarketSnapshot.id)
-    windows = {window: _ok_rows(conn, ids.where(MarketSnapshot.timestamp.between(
+    ids = select(MarketSnapshot.c.id)
+    windows = {window: _ok_rows(conn, ids.where(MarketSnapshot.c.timestamp.between(
         now_bucket - (hours - 1) * HOUR, now_bucket))) for window, hours in COVERAGE_WINDOWS.items()}
-    backfilled = _ok_rows(conn, ids.where(MarketSnapshot.source == "backfill"))
+    backfilled = _ok_rows(conn, ids.where(MarketSnapshot.c.source == "backfill"))
     seen = set().union(*windows.values(), backfilled)
     venues = list(order) + sorted(seen - set(order))
     return [Coverage(v, {w: windows[w].get(v, 0) for w in COVERAGE_WINDOWS},
@@ -141,8 +137,8 @@ def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[C
 
 def _backfill_span(conn: Connection) -> BackfillSpan | None:
     n, first, last = conn.execute(
-        select(func.count(), func.min(MarketSnapshot.timestamp), func.max(MarketSnapshot.timestamp))
-        .where(MarketSnapshot.source == "backfill")).one()
+        select(func.count(), func.min(MarketSnapshot.c.timestamp), func.max(MarketSnapshot.c.timestamp))
+        .where(MarketSnapshot.c.source == "backfill")).one()
     return BackfillSpan(n, first, last) if n else None
 
 
@@ -151,18 +147,20 @@ def _gaps(conn: Connection, first: int, now_bucket: int) -> tuple[list[Gap], int
     start = max(first, now_bucket - (GAP_WINDOW_HOURS - 1) * HOUR)
     end = now_bucket - HOUR  # the current hour's snapshot may not be due yet
     present = set(
-        conn.execute(select(MarketSnapshot.timestamp).where(MarketSnapshot.timestamp >= start)).scalars()
+        conn.execute(select(MarketSnapshot.c.timestamp).where(MarketSnapshot.c.timestamp >= start)).scalars()
     )
     missing = (bucket for bucket in range(start, end + 1, HOUR) if bucket not in present)
+    from perps_tracker.model.history import hour_runs  # with model.market: only when there are snapshots
+
     return [Gap(first_hour, n) for first_hour, n in hour_runs(missing)], start
 
 
 def _composite_near(conn: Connection, target: int, lo: int, hi: int) -> float | None:
     """Composite score of the snapshot closest to `target` with timestamp in [lo, hi]."""
     row = conn.execute(
-        select(MarketSnapshot.composite_score)
-        .where(MarketSnapshot.timestamp.between(lo, hi))
-        .order_by(func.abs(MarketSnapshot.timestamp - target))
+        select(MarketSnapshot.c.composite_score)
+        .where(MarketSnapshot.c.timestamp.between(lo, hi))
+        .order_by(func.abs(MarketSnapshot.c.timestamp - target))
         .limit(1)
     ).first()
     return row[0] if row else None
@@ -173,15 +171,17 @@ def collect_stats(db: Database, now: datetime, order: Sequence[str] = ()) -> Sta
     now_bucket = hour_bucket(now)
     with guard("reading statistics"), db.engine.connect() as conn:
         rows = _row_counts(conn)
-        first, last = conn.execute(select(func.min(MarketSnapshot.timestamp), func.max(MarketSnapshot.timestamp))).one()
+        first, last = conn.execute(
+            select(func.min(MarketSnapshot.c.timestamp), func.max(MarketSnapshot.c.timestamp))).one()
         latest = None
         gaps: list[Gap] = []
         gap_start = None
         before = None
         if last is not None:
-            m = conn.execute(select(MarketSnapshot.__table__).where(MarketSnapshot.timestamp == last)).one()
-            venues = conn.execute(select(ExchangeSnapshot.exchange, ExchangeSnapshot.status, ExchangeSnapshot.taken_at)
-                                  .where(ExchangeSnapshot.snapshot_id == m.id).order_by(ExchangeSnapshot.id)).all()
+            m = conn.execute(select(MarketSnapshot).where(MarketSnapshot.c.timestamp == last)).one()
+            e = ExchangeSnapshot.c
+            venues = conn.execute(select(e.exchange, e.status, e.taken_at)
+                                  .where(e.snapshot_id == m.id).order_by(e.id)).all()
             latest = LatestSnapshot(m.timestamp, m.source, m.composite_score, m.sentiment, m.strength,
                                     m.exchanges_ok, m.exchanges_failed, m.taken_at, tuple(map(tuple, venues)))
             before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
@@ -221,20 +221,20 @@ class CleanupResult:
 
 def _cleanup_plan(conn: Connection, cutoff: int) -> tuple[dict[str, object], int | None]:
     """Per table, the WHERE clause selecting rows older than `cutoff` (newest snapshot excluded)."""
-    newest = conn.execute(select(func.max(MarketSnapshot.timestamp))).scalar_one()
-    old_snapshots = select(MarketSnapshot.id).where(MarketSnapshot.timestamp < cutoff)
+    newest = conn.execute(select(func.max(MarketSnapshot.c.timestamp))).scalar_one()
+    old_snapshots = select(MarketSnapshot.c.id).where(MarketSnapshot.c.timestamp < cutoff)
     if newest is not None:
-        old_snapshots = old_snapshots.where(MarketSnapshot.timestamp != newest)
+        old_snapshots = old_snapshots.where(MarketSnapshot.c.timestamp != newest)
     plan = {
-        ExchangeSnapshot.__tablename__: ExchangeSnapshot.snapshot_id.in_(old_snapshots),
-        SentimentFactors.__tablename__: SentimentFactors.snapshot_id.in_(old_snapshots),
-        LiquidationSnapshot.__tablename__: LiquidationSnapshot.snapshot_id.in_(old_snapshots),
-        MarketSnapshot.__tablename__: MarketSnapshot.id.in_(old_snapshots),
-        Liquidation.__tablename__: Liquidation.event_time_ms < cutoff * 1000,
-        LiquidationCoverage.__tablename__: LiquidationCoverage.end_ms < cutoff * 1000,
-        AlertDelivery.__tablename__: AlertDelivery.alert_id.in_(select(Alert.id).where(Alert.timestamp < cutoff)),
-        Alert.__tablename__: Alert.timestamp < cutoff,
-        BackfillDownload.__tablename__: BackfillDownload.fetched_at < cutoff,
+        ExchangeSnapshot.name: ExchangeSnapshot.c.snapshot_id.in_(old_snapshots),
+        SentimentFactors.name: SentimentFactors.c.snapshot_id.in_(old_snapshots),
+        LiquidationSnapshot.name: LiquidationSnapshot.c.snapshot_id.in_(old_snapshots),
+        MarketSnapshot.name: MarketSnapshot.c.id.in_(old_snapshots),
+        Liquidation.name: Liquidation.c.event_time_ms < cutoff * 1000,
+        LiquidationCoverage.name: LiquidationCoverage.c.end_ms < cutoff * 1000,
+        AlertDelivery.name: AlertDelivery.c.alert_id.in_(select(Alert.c.id).where(Alert.c.timestamp < cutoff)),
+        Alert.name: Alert.c.timestamp < cutoff,
+        BackfillDownload.name: BackfillDownload.c.fetched_at < cutoff,
     }
     return plan, newest
 
@@ -248,7 +248,7 @@ def cleanup(db: Database, now: datetime, days: int, *, dry_run: bool = False, va
     if days < 1:
         raise ValueError("days must be at least 1")
     cutoff = int(now.timestamp()) - days * DAY
-    tables = Base.metadata.tables
+    tables = metadata.tables
     removed: dict[str, int] = {}
     size_before = db.size_bytes() if vacuum and not dry_run else None
     # A dry run reads on a connection that is never committed.

@@ -129,3 +129,40 @@ def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(database, sqlite_onl
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 5000
+
+
+def test_index_revision_downgrades_and_upgrades_again_keeping_events(db_path):
+    # 0007 only drops and reorders indexes; its downgrade puts 0006's back, events kept both ways.
+    url = f"sqlite:///{db_path}"
+    upgrade_to(url, "0007")
+    con = sqlite3.connect(db_path)
+    con.execute("INSERT INTO liquidations (exchange, symbol, side, price, quantity, value_usd, event_time_ms, source)"
+                " VALUES ('okx', 'BTC-USDT-SWAP', 'long', 90000.0, 0.5, 45000.0, 1763805600123, 'ws')")
+    con.commit()
+    con.close()
+
+    def state():
+        engine = create_engine(url)
+        found = inspect(engine)
+        indexes = {t: sorted(i["name"] for i in found.get_indexes(t)) for t in TABLES}
+        key = [u["column_names"] for u in found.get_unique_constraints("liquidations")]
+        with engine.connect() as conn:
+            events = conn.execute(text("SELECT exchange, value_usd FROM liquidations")).all()
+        engine.dispose()
+        return indexes, key, events
+
+    at_head = state()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    engine.dispose()
+    indexes, key, events = state()
+    assert "ix_liquidations_exchange_time" in indexes["liquidations"]
+    assert "ix_exchange_snapshots_snapshot_id" in indexes["exchange_snapshots"]
+    assert key == [["exchange", "symbol", "event_time_ms", "side", "price", "quantity"]]
+    assert events == [("okx", 45000.0)]
+    upgrade_to(url, "head")
+    assert state() == at_head
