@@ -23,7 +23,6 @@ History (`backfill`, on the engine of perps_tracker.exchanges.history): per incl
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping
@@ -37,7 +36,6 @@ from perps_tracker.exchanges.history import (
     Windows,
     collect_markets,
     hour_pages,
-    utc,
 )
 from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer
 from perps_tracker.exchanges.parsing import (
@@ -52,7 +50,7 @@ from perps_tracker.exchanges.parsing import (
     required,
     stamped_rows,
 )
-from perps_tracker.model.history import DAY, HOUR, Progress, VenueHistory
+from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates
 
@@ -504,13 +502,7 @@ class Binance(Exchange):
         if path is None:
             d.note(f"no {what} history: the venue has no such endpoint")
             return None
-        first = max(start, math.ceil((self.clock() - DATA_DAYS * DAY + DATA_MARGIN) / HOUR) * HOUR)
-        if first >= end:
-            d.note(f"{what} history covers only the last {DATA_DAYS} days: none in this window")
-            return None
-        if first > start:
-            d.note(f"{what} history covers only the last {DATA_DAYS} days: none before {utc(first)}")
-        return first
+        return d.retained_from(what, DATA_DAYS, self.clock(), start, end, margin=DATA_MARGIN)
 
     def _hourly(self, d: Download, path: str, parser: Callable, page: int, params: dict, start: int,
                 end: int) -> dict[int, Any]:

@@ -29,7 +29,7 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.model.market import QUOTE_RANK
-from perps_tracker.model.times import HOUR, utc_minute
+from perps_tracker.model.times import DAY, HOUR, utc_minute
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -280,6 +280,18 @@ class Download:
         if not markets:
             raise self.exchange.error("no included markets in the response")
         return markets
+
+    def retained_from(self, what: str, days: int, now: float, start: int, end: int, *, margin: float = 0) -> int | None:
+        """The first whole hour of [start, end) a series the venue keeps for the last `days` days still has
+        at `now` (Unix seconds; `margin` seconds kept clear of that edge, for clock skew against the venue).
+        None, with a note, when the window is past it all; a window it cuts short is noted too."""
+        first = max(start, math.ceil((now - days * DAY + margin) / HOUR) * HOUR)
+        if first >= end:
+            self.note(f"{what} history covers only the last {days} days: none in this window")
+            return None
+        if first > start:
+            self.note(f"{what} history covers only the last {days} days: none before {utc(first)}")
+        return first
 
     def parse(self, what: str, parser: Callable, payload: Any) -> list[tuple]:
         """The rows of `payload` (a parser may give a list of tuples or a {time: value} mapping)."""
