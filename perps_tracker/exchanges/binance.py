@@ -23,25 +23,36 @@ History (`backfill`, on the engine of perps_tracker.exchanges.history): per incl
 from __future__ import annotations
 
 import logging
-import math
 import time
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
-from perps_tracker.exchanges.history import Download, Forward, Windows, pick_btc_symbol, utc
+from perps_tracker.exchanges.history import (
+    Download,
+    Forward,
+    MarketHistory,
+    Windows,
+    collect_markets,
+    hour_pages,
+)
 from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
     integer,
+    long_share_of,
+    ms_at,
+    ms_first,
     newest,
     num,
     required,
+    stamped_rows,
 )
-from perps_tracker.model.history import DAY, HOUR, HistoryBuilder, Progress, VenueHistory
+from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
-from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates
 
 log = logging.getLogger(__name__)
 
@@ -280,14 +291,12 @@ def parse_history_candles(payload: Any, skipped: Skips) -> dict[int, tuple[float
         [[1795388400000, "84010.50", "84100.00", "83950.10", "84050.20", "1234.567", 1795391999999,
           "103765432.10", 45678, "600.100", "50432100.50", "0"]]
     """
-    def candle(row: Any) -> tuple[int | None, tuple | None]:
-        if not _row(row, 9):
-            return None, None
+    def candle(row: list) -> tuple | None:  # the trade count may be missing
         o, c, quote = num(row[1]), num(row[4]), num(row[7])
-        ok = o is not None and c is not None and quote is not None and quote >= 0
-        return integer(row[0]), (o, c, quote, integer(row[8])) if ok else None
+        return (o, c, quote, integer(row[8])) if quote is None or quote >= 0 else None
 
-    return _points(payload, skipped, candle)
+    rows = stamped_rows(_list(payload), skipped, lambda row: ms_first(row, 9), candle, optional=1)
+    return {t: tuple(values) for t, *values in rows}
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -298,11 +307,11 @@ def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
         [[1795388400000, "84020.10", "84110.00", "83960.00", "84060.30", "0", 1795391999999, "0", 3600, "0", "0",
           "0"]]
     """
-    def close(row: Any) -> tuple[int | None, float | None]:
-        value = num(row[4]) if _row(row, 5) else None
-        return (integer(row[0]), value) if value is not None and value > 0 else (None, None)
+    def close(row: list) -> float | None:
+        value = num(row[4])
+        return value if value is not None and value > 0 else None
 
-    return _points(payload, skipped, close)
+    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_first(row, 5), close))
 
 
 def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = None) -> dict[int, float]:
@@ -314,7 +323,8 @@ def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = Non
         [{"symbol": "BTCUSDT", "fundingTime": 1795363200000, "fundingRate": "0.00010000", "markPrice": "84012.30"}]
     """
     rows = [r for r in _list(payload) if not (isinstance(r, dict) and symbol and r.get("symbol") not in (None, symbol))]
-    return _points(rows, skipped, lambda row: _stamped(row, "fundingTime", "fundingRate", signed=True), unit=1)
+    return dict(stamped_rows(rows, skipped, lambda row: integer(row.get("fundingTime")) if isinstance(row, dict) else None,
+                             lambda row: num(row.get("fundingRate"))))
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -325,7 +335,11 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float
         [{"symbol": "BTCUSDT", "sumOpenInterest": "80123.456", "sumOpenInterestValue": "6730370304.00",
           "timestamp": 1795388400000}]
     """
-    return _points(payload, skipped, lambda row: _stamped(row, "timestamp", "sumOpenInterestValue"))
+    def usd(row: dict) -> float | None:
+        value = num(row.get("sumOpenInterestValue"))
+        return value if value is None or value >= 0 else None
+
+    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_at(row, "timestamp"), usd))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -336,39 +350,14 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
         [{"symbol": "BTCUSDT", "longShortRatio": "1.5000", "longAccount": "0.6000", "shortAccount": "0.4000",
           "timestamp": 1795388400000}]
     """
-    ratios = _points(payload, skipped, lambda row: _stamped(row, "timestamp", "longShortRatio"))
-    return {t: ratio / (1 + ratio) for t, ratio in ratios.items()}
-
-
-def _points(payload: Any, skipped: Skips, read: Callable[[Any], tuple[int | None, Any]], unit: int = 1000) -> dict:
-    """{time // `unit`: value} of a list payload, `read(row)` giving (time in ms, value); a row it gives a None
-    in either for is skipped and counted."""
-    points = {}
-    for row in _list(payload):
-        t, value = read(row)
-        if t is None or value is None:
-            skipped()
-            continue
-        points[t // unit] = value
-    return points
-
-
-def _stamped(row: Any, time_key: str, value_key: str, signed: bool = False) -> tuple[int | None, float | None]:
-    """(time, value) of an object row; the value None if missing, or negative unless `signed`."""
-    value = num(row.get(value_key)) if isinstance(row, dict) else None
-    if value is None or (value < 0 and not signed):
-        return None, None
-    return integer(row.get(time_key)), value
+    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_at(row, "timestamp"),
+                             lambda row: long_share_of(num(row.get("longShortRatio")))))
 
 
 def _list(payload: Any) -> list:
     if not isinstance(payload, list):
         raise ValueError(f"expected a list, got {type(payload).__name__}")
     return payload
-
-
-def _row(row: Any, length: int) -> bool:
-    return isinstance(row, list) and len(row) >= length
 
 
 class Binance(Exchange):
@@ -415,8 +404,11 @@ class Binance(Exchange):
             "instruments": lambda: self._instruments_and_open_interest(skipped),
             "ticker": lambda: self.get("/fapi/v1/ticker/24hr"),
             "premium": lambda: self.get("/fapi/v1/premiumIndex"),
-            "intervals": lambda: self.optional("funding intervals", self._funding_intervals),
-            "ratio": lambda: self.optional("long/short ratio", self._long_short_ratio),
+            "intervals": lambda: self.optional("funding intervals", lambda: self.fetched(
+                "fundingInfo", "/fapi/v1/fundingInfo", None, parse_funding_info)),
+            "ratio": lambda: None if self.long_short_path is None else self.maybe(
+                "long/short ratio", self.long_short_path, {"symbol": "BTCUSDT", "period": "1h", "limit": 1},
+                parse_long_short_ratio),
         })
         instruments, open_interest = got["instruments"]
         tickers = self.parse("ticker/24hr", parse_rows, got["ticker"])
@@ -463,16 +455,6 @@ class Binance(Exchange):
             return None
         return self.parse("openInterest", parse_open_interest, payload)
 
-    def _funding_intervals(self) -> dict[str, float]:
-        return self.parse("fundingInfo", parse_funding_info, self.get("/fapi/v1/fundingInfo"))
-
-    def _long_short_ratio(self) -> float | None:
-        if self.long_short_path is None:
-            return None
-        params = {"symbol": "BTCUSDT", "period": "1h", "limit": 1}
-        payload = self.get(self.long_short_path, params, missing_ok=True)
-        return self.parse("long/short ratio", parse_long_short_ratio, payload)
-
     # -- history (backfill) ------------------------------------------------------------------
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
@@ -487,29 +469,23 @@ class Binance(Exchange):
         has_btc = any(base == "BTC" for base, _ in instruments.values())
         oi_from = self._kept_from(d, "open interest", self._open_interest_history_path, start, end)
         ratio_from = self._kept_from(d, "long/short", self.long_short_path, start, end) if has_btc else None
-        candle_pages = hour_windows(start, end, KLINES_PAGE)
-        d.plan(len(instruments) * (candle_pages + hour_windows(oi_from, end, DATA_PAGE))
-               + (2 * candle_pages + 2 + hour_windows(ratio_from, end, DATA_PAGE) if has_btc else 0))
+        candle_pages = hour_pages(start, end, KLINES_PAGE)
+        d.plan(len(instruments) * (candle_pages + hour_pages(oi_from, end, DATA_PAGE))
+               + (2 * candle_pages + 2 + hour_pages(ratio_from, end, DATA_PAGE) if has_btc else 0))
         symbols = list(instruments)
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end, oi_from), symbols,
                             self.history_limit)
-        builder, open_interest, candles_of, failed = self._sum_markets(d, symbols, results)
-        btc = self._history_btc(instruments, candles_of, failed)
+        builder, candles_of, failures = collect_markets(symbols, results, keep_volume=True)
+        self._note_failures(d, failures, candles_of, len(symbols))
+        btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
         extras = self._btc_extras(d, btc, start, end, ratio_from) if btc else {}
         if btc is None:
             d.note("no BTC perpetual among the included markets")
-        notes = d.finish()
+        h = d.venue_history(start, end, builder, candles_of, btc, extras, len(symbols), (), trades=True,
+                            open_interest=oi_from is not None and len(failures) < len(symbols))
         if d.skipped.count == 1:  # Binance's note says "records" for one record too (its tests hold the words)
-            notes = (*notes[:-1], "1 malformed history records skipped")
-        candles = candles_of.get(btc, {})
-        return VenueHistory(
-            exchange=self.id, kind=self.kind, start=start, end=end,
-            volume_usd=builder.volume, markets=builder.markets, trades=builder.trades,
-            open_interest_usd=open_interest, btc_symbol=btc,
-            btc_open={t: c[0] for t, c in candles.items()}, btc_close={t: c[1] for t, c in candles.items()},
-            btc_mark=extras.get("mark"), btc_index=extras.get("index"), btc_funding=extras.get("funding"),
-            long_share=extras.get("long_share"), symbols=len(symbols), symbols_failed=builder.failed, notes=notes,
-        )
+            h = replace(h, notes=(*h.notes[:-1], "1 malformed history records skipped"))
+        return h
 
     def _pace(self, path: str, params: dict) -> None:
         """Before each history request: wait while the weight budget is spent (or a 429 asks to hold),
@@ -526,13 +502,7 @@ class Binance(Exchange):
         if path is None:
             d.note(f"no {what} history: the venue has no such endpoint")
             return None
-        first = max(start, math.ceil((self.clock() - DATA_DAYS * DAY + DATA_MARGIN) / HOUR) * HOUR)
-        if first >= end:
-            d.note(f"{what} history covers only the last {DATA_DAYS} days: none in this window")
-            return None
-        if first > start:
-            d.note(f"{what} history covers only the last {DATA_DAYS} days: none before {utc(first)}")
-        return first
+        return d.retained_from(what, DATA_DAYS, self.clock(), start, end, margin=DATA_MARGIN)
 
     def _hourly(self, d: Download, path: str, parser: Callable, page: int, params: dict, start: int,
                 end: int) -> dict[int, Any]:
@@ -542,54 +512,37 @@ class Binance(Exchange):
         pager = Windows(page + 1, lambda lo, hi: {**params, "startTime": lo, "endTime": hi - 1,
                                                   "limit": (hi - lo) // (HOUR * 1000)}, scale=1000)
         rows = d.series(path.rsplit("/", 1)[-1], path, parser, pager, start * 1000, end * 1000,
-                        planned=hour_windows(start, end, page))
+                        planned=hour_pages(start, end, page))
         complete_until = self.clock() - (0 if path.startswith(FUTURES_DATA) else HOUR)
         return {t: value for t, value in rows if t <= complete_until}
 
-    def _market_history(self, d: Download, symbol: str, start: int, end: int, oi_from: int | None):
-        """(candles, open interest, its ExchangeError or None) of one market; its candles failing fails it."""
+    def _market_history(self, d: Download, symbol: str, start: int, end: int, oi_from: int | None) -> MarketHistory:
+        """One market's candles (open time, open, close, quote volume, trades) and open interest (none
+        before `oi_from`, or its ExchangeError); its candles failing fails it."""
         candles = self._hourly(d, KLINES, parse_history_candles, KLINES_PAGE, {"symbol": symbol, "interval": "1h"},
                                start, end)
+        rows = [(t, *candle) for t, candle in candles.items()]
         if oi_from is None:
-            return candles, None
+            return MarketHistory(rows, [])
         try:
-            return candles, self._hourly(d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
-                                         {"symbol": symbol, "period": "1h"}, oi_from, end)
+            return MarketHistory(rows, list(self._hourly(
+                d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
+                {"symbol": symbol, "period": "1h"}, oi_from, end).items()))
         except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
-            return candles, e
+            return MarketHistory(rows, e)
 
-    def _sum_markets(self, d: Download, symbols: list[str], results: list):
-        """The markets summed: (builder, open interest or None, {symbol: candles}, {symbol: error} of the
-        markets left out). A market whose open interest failed keeps its volume and counts as failed."""
-        builder, candles_of, failed, oi_failed, oi_ok = HistoryBuilder(), {}, {}, [], 0
-        for symbol, result in zip(symbols, results):
-            if isinstance(result, ExchangeError):
-                failed[symbol] = result
-                continue
-            candles_of[symbol], open_interest = result
-            builder.add_candles((t, quote, trades) for t, (_, _, quote, trades) in candles_of[symbol].items())
-            if isinstance(open_interest, ExchangeError):
-                oi_failed.append(open_interest)
-            elif open_interest is not None:
-                builder.add_open_interest(open_interest.items())
-                oi_ok += 1
+    @staticmethod
+    def _note_failures(d: Download, failures: Mapping[str, ExchangeError], candles_of: Mapping[str, list],
+                       symbols: int) -> None:
+        """Note the markets whose candles failed (left out) and those whose open interest alone failed
+        (`collect_markets(keep_volume=True)`: their volume kept), each with the first one's reason."""
+        failed = [e for s, e in failures.items() if s not in candles_of]
+        oi_failed = [e for s, e in failures.items() if s in candles_of]
         if failed:
-            d.note(f"history missing for {len(failed)} of {len(symbols)} markets: {next(iter(failed.values())).reason}")
+            d.note(f"history missing for {len(failed)} of {symbols} markets: {failed[0].reason}")
         if oi_failed:
             d.note(f"open interest history missing for {len(oi_failed)} of {len(candles_of)} markets: "
                    f"{oi_failed[0].reason}")
-        builder.failed = len(failed) + len(oi_failed)
-        return builder, builder.oi if oi_ok else None, candles_of, failed
-
-    def _history_btc(self, instruments: Instruments, candles_of: Mapping[str, dict],
-                     failed: Mapping[str, ExchangeError]) -> str | None:
-        """The BTC perpetual `pick_btc` chooses by the window's volume; if its candles failed, so does the venue."""
-        volumes = {s: sum(quote for _, _, quote, _ in candles.values()) for s, candles in candles_of.items()}
-        try:
-            return pick_btc_symbol(instruments, volumes, failed)
-        except ExchangeError as e:
-            symbol = next(s for s, error in failed.items() if error is e)
-            raise self.error(f"BTC candles of {symbol} unavailable: {e.reason}") from None
 
     def _btc_extras(self, d: Download, symbol: str, start: int, end: int, ratio_from: int | None) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
@@ -620,7 +573,3 @@ class Binance(Exchange):
                f"today's interval of {hours:g} h")
         return {t // 1000: funding_8h(rate, hours) for t, rate in rates if start * 1000 <= t < end * 1000}
 
-
-def hour_windows(start: int | None, end: int, hours: int) -> int:
-    """Requests for [start, end) in windows of `hours` (none from a `start` of None)."""
-    return 0 if start is None else len(range(start, end, hours * HOUR))

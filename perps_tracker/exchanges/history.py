@@ -29,7 +29,7 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.model.market import QUOTE_RANK
-from perps_tracker.model.times import HOUR, utc_minute
+from perps_tracker.model.times import DAY, HOUR, utc_minute
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,9 +51,10 @@ def pages(rows: int, limit: int) -> int:
     return max(1, math.ceil(rows / limit))
 
 
-def hour_pages(start: int, end: int, limit: int) -> int:
-    """`pages` of the hourly rows of [start, end) (at least one hour)."""
-    return pages(max(1, (end - start) // HOUR), limit)
+def hour_pages(start: int | None, end: int, limit: int) -> int:
+    """`pages` of the hourly rows of [start, end) (at least one hour); none from a `start` of None (a
+    series that is not asked for)."""
+    return 0 if start is None else pages(max(1, (end - start) // HOUR), limit)
 
 
 def settlement_hour(time_ms: int) -> int:
@@ -136,11 +137,13 @@ class MarketHistory(NamedTuple):
     open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError
 
 
-def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Exception]
-                    ) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
+def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Exception], *,
+                    keep_volume: bool = False) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
     """Sum per-market downloads into a HistoryBuilder. A market whose candles or open interest
     failed is left out of every sum (counted in `failed`); its candles are still returned, for
-    the BTC series. A candle's fifth element, where there is one, is its trade count.
+    the BTC series. With `keep_volume`, a market whose open interest alone failed keeps its candles
+    in the sums (as live keeps a market without OI), still counted in `failed`. A candle's fifth
+    element, where there is one, is its trade count.
     Returns (builder, candles by market, failure by market)."""
     builder, candles_of, failures = HistoryBuilder(), {}, {}
     for market, got in zip(ids, results):
@@ -148,11 +151,13 @@ def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Except
             failures[market] = got
             continue
         candles_of[market] = got.candles
-        if isinstance(got.open_interest, Exception):
+        oi_failed = isinstance(got.open_interest, Exception)
+        if oi_failed:
             failures[market] = got.open_interest
-            continue
-        builder.add_candles((t, volume, rest[0] if rest else None) for t, _, _, volume, *rest in got.candles)
-        builder.add_open_interest(got.open_interest)
+        if not oi_failed or keep_volume:
+            builder.add_candles((t, volume, rest[0] if rest else None) for t, _, _, volume, *rest in got.candles)
+        if not oi_failed:
+            builder.add_open_interest(got.open_interest)
     builder.failed = len(failures)
     return builder, candles_of, failures
 
@@ -275,6 +280,18 @@ class Download:
         if not markets:
             raise self.exchange.error("no included markets in the response")
         return markets
+
+    def retained_from(self, what: str, days: int, now: float, start: int, end: int, *, margin: float = 0) -> int | None:
+        """The first whole hour of [start, end) a series the venue keeps for the last `days` days still has
+        at `now` (Unix seconds; `margin` seconds kept clear of that edge, for clock skew against the venue).
+        None, with a note, when the window is past it all; a window it cuts short is noted too."""
+        first = max(start, math.ceil((now - days * DAY + margin) / HOUR) * HOUR)
+        if first >= end:
+            self.note(f"{what} history covers only the last {days} days: none in this window")
+            return None
+        if first > start:
+            self.note(f"{what} history covers only the last {days} days: none before {utc(first)}")
+        return first
 
     def parse(self, what: str, parser: Callable, payload: Any) -> list[tuple]:
         """The rows of `payload` (a parser may give a list of tuples or a {time: value} mapping)."""
@@ -403,14 +420,17 @@ class Download:
             return {name: future.result() for name, future in futures.items()}
 
     def venue_history(self, start: int, end: int, builder: HistoryBuilder, candles_of: Mapping[str, list],
-                      btc: str | None, series: Mapping[str, Any], symbols: int, notes: Sequence[str]) -> VenueHistory:
-        """The VenueHistory of a per-market download (`collect_markets`; no trade counts): the sums, the BTC
+                      btc: str | None, series: Mapping[str, Any], symbols: int, notes: Sequence[str], *,
+                      trades: bool = False, open_interest: bool = True) -> VenueHistory:
+        """The VenueHistory of a per-market download (`collect_markets`): the sums (the trade counts only
+        with `trades`; open interest None when `open_interest` is False: no market's was read), the BTC
         market's opens and closes from its candles (open time, open, close, ...), its other series from
         `series` ("mark", "index", "funding", "long_share"; None where absent) and the notes (`finish`)."""
         btc_candles = candles_of.get(btc, [])
         return VenueHistory(
             exchange=self.exchange.id, kind=self.exchange.kind, start=start, end=end,
-            volume_usd=builder.volume, markets=builder.markets, trades=None, open_interest_usd=builder.oi,
+            volume_usd=builder.volume, markets=builder.markets, trades=builder.trades if trades else None,
+            open_interest_usd=builder.oi if open_interest else None,
             btc_symbol=btc, btc_open={c[0]: c[1] for c in btc_candles}, btc_close={c[0]: c[2] for c in btc_candles},
             btc_mark=series.get("mark"), btc_index=series.get("index"), btc_funding=series.get("funding"),
             long_share=series.get("long_share"), symbols=symbols, symbols_failed=builder.failed,

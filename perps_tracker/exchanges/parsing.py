@@ -83,11 +83,13 @@ def ms_first(row: Any, width: int) -> int | None:
 
 
 def stamped_rows(rows: Iterable[Any], skipped: "Skips", time_of: Callable[[Any], int | None],
-                 values_of: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None) -> list[tuple]:
+                 values_of: Callable[[Any], Any], keep: Callable[[Any], bool] | None = None, *,
+                 optional: int = 0) -> list[tuple]:
     """(time, *values) of each row of a history page, in the order given: `time_of(row)` is None for a
     malformed row; `values_of(row)` gives a number or a tuple of them, None (or a tuple holding one) for
     a malformed row. A malformed row is skipped and counted; a timed row `keep` refuses (a candle still
-    open) is dropped, not counted."""
+    open) is dropped, not counted. The last `optional` values of a tuple may be None (a trade count a
+    row may lack)."""
     out = []
     for row in rows:
         t = time_of(row)
@@ -95,7 +97,7 @@ def stamped_rows(rows: Iterable[Any], skipped: "Skips", time_of: Callable[[Any],
             continue
         got = values_of(row) if t is not None else None
         values = got if isinstance(got, tuple) else (got,)
-        if None in values:
+        if got is None or None in values[:len(values) - optional]:
             skipped()
             continue
         out.append((t, *values))
