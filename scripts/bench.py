@@ -9,6 +9,10 @@ snapshot  a whole snapshot against the loopback fake venues with --delay (defaul
           added to every request and a Binance of --symbols (default 560) perpetuals: each
           venue's own time fetched alone, then the snapshot's wall time (fetch, score, store)
           with every venue's time and request count. Target: wall ≤ 1.3 × the slowest venue alone.
+fanout    Binance's fetch alone (the snapshot's critical path: ~560 per-symbol open-interest
+          requests, sized from the minute's weight left) against a Binance fake with --symbols
+          perpetuals and --delay per request running in another process, so that the fake does not
+          share this process's GIL as in `snapshot`. Median of --runs.
 liquidations
           --events (default 1,000,000) liquidation frames, a third each in Binance, Bybit and OKX
           shapes with --dupes (default 5 %) repeats, through the collector's own code (JSON decode,
@@ -95,6 +99,53 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
                                     check=True, env=env)
             print(f"imported by {case}: heavy modules {heavy.stdout.strip().splitlines()[-1]}; "
                   f"venue modules {venues.stdout.strip().splitlines()[-1]}")
+
+
+def _serve_big_binance(queue, delay: float, symbols: int) -> None:
+    """In a child process: a Binance fake with `symbols` perpetuals, its weight counter reset often
+    (so runs a second apart never wait for the next minute)."""
+    from tests.fakes import FakeVenues
+    from tests.fakes.binance import WeightCounter, big_exchange
+
+    with FakeVenues(delay=delay) as fake:
+        weight = WeightCounter()
+        big_exchange(fake, n=symbols, weight=weight)
+        queue.put(fake.url("binance"))
+        while True:
+            time.sleep(0.5)
+            weight.reset()
+
+
+def bench_fanout(delay: float, symbols: int, runs: int) -> None:
+    """Binance's fetch alone (its per-symbol open-interest fan-out is the snapshot's critical path)
+    against a fake in another process, so that the fake's work does not share this process's GIL as
+    it does in `snapshot` (a real venue costs us nothing but the wait)."""
+    import multiprocessing
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from perps_tracker.exchanges.binance import Binance
+    from perps_tracker.exchanges.http import HttpClient, HttpSettings
+
+    queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=_serve_big_binance, args=(queue, delay, symbols), daemon=True)
+    server.start()
+    try:
+        url = queue.get(timeout=30)
+        client = HttpClient(HttpSettings())
+        times = []
+        for _ in range(runs + 1):  # the first run opens the connections
+            start = time.perf_counter()
+            snap = Binance(client, url).fetch()
+            times.append(time.perf_counter() - start)
+            assert snap.ok and snap.markets == symbols, snap.error
+            time.sleep(0.6)
+        client.close()
+    finally:
+        server.terminate()
+    print(f"binance fetch, {symbols} perpetuals, {delay * 1000:.0f} ms a request, fake in another process: "
+          f"median {statistics.median(times[1:]) * 1000:.0f} ms, min {min(times[1:]) * 1000:.0f} ms over {runs} runs "
+          f"({Binance.open_interest_limit} in flight at most)")
 
 
 def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
@@ -482,6 +533,10 @@ def main() -> None:
     snap.add_argument("--delay", type=float, default=0.150, help="seconds added to every request")
     snap.add_argument("--symbols", type=int, default=560, help="Binance perpetuals")
     snap.add_argument("--runs", type=int, default=3)
+    fan = sub.add_parser("fanout", help="Binance's fetch alone against a fake in another process")
+    fan.add_argument("--delay", type=float, default=0.150, help="seconds added to every request")
+    fan.add_argument("--symbols", type=int, default=560, help="Binance perpetuals")
+    fan.add_argument("--runs", type=int, default=5)
     liq = sub.add_parser("liquidations", help="liquidation events parsed, normalised and stored per second")
     liq.add_argument("--events", type=int, default=1_000_000)
     liq.add_argument("--dupes", type=float, default=0.05, help="share of repeated events")
@@ -502,6 +557,8 @@ def main() -> None:
         bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
     elif args.what == "startup":
         bench_startup(args.runs, args.compare)
+    elif args.what == "fanout":
+        bench_fanout(args.delay, args.symbols, args.runs)
     elif args.what == "snapshot":
         bench_snapshot(args.delay, args.symbols, args.runs)
     elif args.what == "database":
