@@ -316,7 +316,7 @@ class Download:
              planned: int = 1) -> Iterator[tuple]:
         """The rows of `series` page by page as they come, repeats included: for a venue that keeps the
         rows read before a later page fails (`series` gives all or nothing)."""
-        walk = {Windows: self._windows, Back: self._back, Forward: self._forward, Cursor: self._cursor}[type(pager)]
+        walk = {Windows: self._windows, Back: self._paged, Forward: self._paged, Cursor: self._cursor}[type(pager)]
         return walk(what, path, parser, pager, lo, hi, planned)
 
     def kept(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, start: int, end: int, *,
@@ -340,34 +340,29 @@ class Download:
             payload = self.get(path, pager.query(a, b), unplanned=page >= planned)
             yield from (row for row in self.parse(what, parser, payload) if a <= row[0] * pager.scale < b)
 
-    def _back(self, what, path, parser, pager: Back, lo_q, hi_q, planned) -> Iterable[tuple]:
+    def _paged(self, what, path, parser, pager: Back | Forward, lo_q, hi_q, planned) -> Iterable[tuple]:
+        """Back (newest first, the upper bound moves down) or Forward (oldest first, the lower bound
+        moves up) until a short or empty page, or the range is covered."""
         for page in range(MAX_PAGES):
             payload = self.get(path, pager.query(lo_q, hi_q), unplanned=page >= planned)
             rows = self.parse(what, parser, payload)
             yield from rows
             if not rows or (pager.limit and pager.size(payload) < pager.limit):
                 return
-            oldest = min(row[0] for row in rows) * pager.scale
-            if oldest <= lo_q:
-                return
-            if oldest - pager.step >= hi_q:
-                raise self.exchange.error(f"unexpected {what} payload: a full page outside the range asked for")
-            hi_q = oldest - pager.step
-        raise self.exchange.error(f"unexpected {what} payload: more than {MAX_PAGES} pages")
-
-    def _forward(self, what, path, parser, pager: Forward, lo_q, hi_q, planned) -> Iterable[tuple]:
-        for page in range(MAX_PAGES):
-            payload = self.get(path, pager.query(lo_q, hi_q), unplanned=page >= planned)
-            rows = self.parse(what, parser, payload)
-            yield from rows
-            if not rows or (pager.limit and pager.size(payload) < pager.limit):
-                return
-            newest = max(row[0] for row in rows) * pager.scale
-            if newest < lo_q:
-                return
-            lo_q = newest + pager.step
-            if lo_q >= hi_q:
-                return
+            if isinstance(pager, Back):
+                oldest = min(row[0] for row in rows) * pager.scale
+                if oldest <= lo_q:
+                    return
+                if oldest - pager.step >= hi_q:
+                    raise self.exchange.error(f"unexpected {what} payload: a full page outside the range asked for")
+                hi_q = oldest - pager.step
+            else:
+                newest = max(row[0] for row in rows) * pager.scale
+                if newest < lo_q:
+                    return
+                lo_q = newest + pager.step
+                if lo_q >= hi_q:
+                    return
         raise self.exchange.error(f"unexpected {what} payload: more than {MAX_PAGES} pages")
 
     def _cursor(self, what, path, parser, pager: Cursor, lo, hi, planned) -> Iterable[tuple]:
