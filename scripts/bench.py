@@ -94,7 +94,7 @@ def bench_startup(runs: int, compare: str | None = None) -> None:
                                    env=env)
             venue_probe = probe.replace(f" & set({HEAVY!r})", "").replace(
                 "m.split('.')[0] for m in sys.modules",
-                "m for m in sys.modules if m.startswith('perps_tracker.exchanges.')")
+                "m for m in sys.modules if m.startswith('perps_tracker.exchanges.') and not m.endswith('.venues')")
             venues = subprocess.run([sys.executable, "-c", venue_probe], cwd=here, capture_output=True, text=True,
                                     check=True, env=env)
             print(f"imported by {case}: heavy modules {heavy.stdout.strip().splitlines()[-1]}; "

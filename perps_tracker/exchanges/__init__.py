@@ -1,47 +1,23 @@
-"""Registry of venues: id → class. A new venue is one module plus one `VenueInfo` line here.
+"""Registry of venues: id → class. A new venue is one module plus one `VenueInfo` line in
+`venues.py`.
 
-`VENUES` holds what the command line and the settings need before any venue runs (id, name,
+`VENUES` (from venues.py) holds what the command line and the settings need before any venue runs (id, name,
 default URLs, liquidation sources), so `--help`, `stats` and the other database commands never
 import the venue modules. `EXCHANGES` maps id → class and imports a venue's module the first
 time its class is asked for (iterating it gives the ids without importing anything).
-`tests/exchanges/test_registry.py` holds each `VenueInfo` to its class.
+The classes take those facts from `VENUES`, so they are written once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from importlib import import_module
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from perps_tracker.exchanges.venues import VENUES, VenueInfo
 
 if TYPE_CHECKING:
     from perps_tracker.exchanges.base import Exchange
-
-
-class VenueInfo(NamedTuple):
-    id: str
-    module: str  # perps_tracker.exchanges.<module>
-    cls: str  # the Exchange subclass in it
-    name: str
-    base_url: str
-    ws_url: str | None = None
-    liquidation_sources: tuple[str, ...] = ()
-
-    def env_prefix(self) -> str:
-        """Prefix of this venue's environment overrides, e.g. `PERPS_TRACKER_BINANCE` (as `Exchange.env_prefix`)."""
-        return f"PERPS_TRACKER_{self.id.upper()}"
-
-
-VENUES: dict[str, VenueInfo] = {v.id: v for v in (
-    VenueInfo("binance", "binance", "Binance", "Binance USDⓈ-M futures", "https://fapi.binance.com",
-              "wss://fstream.binance.com", ("ws",)),
-    VenueInfo("bybit", "bybit", "Bybit", "Bybit v5 linear", "https://api.bybit.com", "wss://stream.bybit.com", ("ws",)),
-    VenueInfo("okx", "okx", "Okx", "OKX v5 swaps", "https://www.okx.com", "wss://ws.okx.com:8443", ("ws", "rest")),
-    VenueInfo("bitget", "bitget", "Bitget", "Bitget v2 USDT futures", "https://api.bitget.com"),
-    VenueInfo("gateio", "gateio", "Gateio", "Gate.io v4 USDT futures", "https://api.gateio.ws", None, ("rest",)),
-    VenueInfo("hyperliquid", "hyperliquid", "Hyperliquid", "Hyperliquid", "https://api.hyperliquid.xyz"),
-    VenueInfo("asterdex", "asterdex", "Asterdex", "AsterDEX (Binance-compatible)", "https://fapi.asterdex.com"),
-    VenueInfo("dydx", "dydx", "Dydx", "dYdX v4 indexer", "https://indexer.dydx.trade"),
-)}
 
 
 class _Registry(Mapping[str, "type[Exchange]"]):

@@ -21,10 +21,6 @@ from perps_tracker.exchanges.binance import Binance
 class Asterdex(Binance):
     id = "asterdex"
     kind = "DEX"
-    name = "AsterDEX (Binance-compatible)"
-    base_url = "https://fapi.asterdex.com"
-    ws_url = None
     long_short_path = None
     _open_interest_history_path = None  # no openInterestHist in Aster's docs
-    liquidation_sources = ()  # no liquidation stream or endpoint in Aster's docs
     liquidations_sampled = None

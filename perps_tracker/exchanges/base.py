@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Ty
 
 from perps_tracker.errors import ExchangeError, RateLimited
 from perps_tracker.exchanges.parsing import venue_message
+from perps_tracker.exchanges.venues import VENUES
 from perps_tracker.model.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
@@ -46,6 +47,15 @@ class Exchange(ABC):
     ok_codes: ClassVar[tuple[str, ...]] = ()
     rate_limit_codes: ClassVar[tuple[str, ...]] = ()
     max_listing_rows: ClassVar[int] = MAX_LISTING_ROWS  # `follow_cursor` stops past this many rows
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A registered venue's name, URLs and liquidation sources come from its `VenueInfo` in
+        venues.py, where they are written once (the settings and `--help` read them there)."""
+        super().__init_subclass__(**kwargs)
+        info = VENUES.get(cls.__dict__.get("id", ""))
+        if info is not None:
+            cls.name, cls.base_url, cls.ws_url = info.name, info.base_url, info.ws_url
+            cls.liquidation_sources = info.liquidation_sources
 
     def __init__(self, client: "HttpClient", base_url: str | None = None, deadline: "Deadline | None" = None):
         self.client = client

@@ -363,10 +363,6 @@ def _list(payload: Any) -> list:
 class Binance(Exchange):
     id = "binance"
     kind = "CEX"
-    name = "Binance USDⓈ-M futures"
-    base_url = "https://fapi.binance.com"
-    ws_url = "wss://fstream.binance.com"
-    liquidation_sources = ("ws",)
     liquidations_sampled = "at most one liquidation per symbol per second"
 
     # What the venue can do; a Binance-compatible subclass switches off what it lacks.

@@ -254,8 +254,6 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
 class Bitget(Exchange):
     id = "bitget"
     kind = "CEX"
-    name = "Bitget v2 USDT futures"
-    base_url = "https://api.bitget.com"
     error_code_field, ok_codes, rate_limit_codes = "code", ("00000",), ("429",)  # errors may come in HTTP 200
     history_rate: float | None = HISTORY_RATE  # requests per second in `history` (None: unpaced)
     history_workers = 8  # markets read at once in `history`

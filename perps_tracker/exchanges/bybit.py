@@ -290,12 +290,8 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
 class Bybit(Exchange):
     id = "bybit"
     kind = "CEX"
-    name = "Bybit v5 linear"
-    base_url = "https://api.bybit.com"
-    ws_url = "wss://stream.bybit.com"
     error_code_field, ok_codes = "retCode", ("0",)  # errors come inside HTTP 200 bodies
     rate_limit_codes = ("10006", "10018")  # "Too many visits", "Exceeded the IP rate limit"
-    liquidation_sources = ("ws",)
 
     def instruments(self) -> dict[str, dict]:
         """Every included instrument, following `nextPageCursor` until it is empty."""

@@ -182,8 +182,6 @@ SAFE_LIMIT = 100  # the smallest API_LIMIT_V4 a deployment has had
 class Dydx(Exchange):
     id = "dydx"
     kind = "DEX"
-    name = "dYdX v4 indexer"
-    base_url = "https://indexer.dydx.trade"
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()

@@ -305,9 +305,6 @@ def stat_windows(contract: str) -> Windows:
 class Gateio(Exchange):
     id = "gateio"
     kind = "CEX"
-    name = "Gate.io v4 USDT futures"
-    base_url = "https://api.gateio.ws"
-    liquidation_sources = ("rest",)
     liq_window = 3600  # seconds per liq_orders request; Gate refuses longer windows
     liq_page = 1000  # rows per liq_orders page, Gate's maximum
     liq_pages = 20  # pages per window: a guard against paging without end

@@ -139,8 +139,6 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
 class Hyperliquid(Exchange):
     id = "hyperliquid"
     kind = "DEX"
-    name = "Hyperliquid"
-    base_url = "https://api.hyperliquid.xyz"
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()

@@ -366,12 +366,8 @@ def pacing(rates: dict[str, float]) -> PathPacing:
 class Okx(Exchange):
     id = "okx"
     kind = "CEX"
-    name = "OKX v5 swaps"
-    base_url = "https://www.okx.com"
-    ws_url = "wss://ws.okx.com:8443"
     error_code_field, ok_codes = "code", ("0",)  # errors come inside HTTP 200 bodies
     rate_limit_codes = ("50011", "50061")  # too many gets (per endpoint / per sub-account)
-    liquidation_sources = ("ws", "rest")
     liquidations_sampled = "at most one liquidation per contract per second"
     liquidation_page = 100  # details per liquidation-orders page, OKX's maximum
     liquidation_pages = 50  # pages per family: a guard against reading an endless history
