@@ -15,24 +15,34 @@ Two ways in:
   `perps-tracker init`.
 
 The schema revision is read with one plain query; Alembic is imported only to migrate.
+
+Reads go through `Database.reading()`, a `Reader` running plain SQL with `:name` parameters, the
+same text on every backend: a SQLite database opened read-only is read with the standard library's
+`sqlite3` (so a command like `stats` never imports SQLAlchemy, whose import alone costs more than
+the command), any other through SQLAlchemy `text()` on the engine. SQLAlchemy itself is imported
+only when an engine is made: by `open_database`, for a server database, or when a read command
+asks for `Database.engine`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import sys
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-from urllib.parse import quote
-
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from urllib.parse import quote, unquote, urlencode
 
 from perps_tracker.errors import DatabaseError
 from perps_tracker.storage import DEFAULT_DB
+
+if TYPE_CHECKING:  # imported where an engine is made
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.engine import URL
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -55,8 +65,24 @@ def resolve_url(db: str) -> str:
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
+def _plain_sqlite(url: str) -> tuple[str | None, str] | None:
+    """(database, the URL as SQLAlchemy renders it) of a `sqlite://` URL with no host and no query
+    string, parsed as `make_url` parses it, without importing SQLAlchemy; None for any other URL."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("sqlite", "sqlite+pysqlite") or "?" in rest or (rest and not rest.startswith("/")):
+        return None
+    database = unquote(rest[1:]) if rest else None
+    return database, f"{scheme}://" + ("" if database is None else "/" + quote(database, safe=" +/"))
+
+
 def display_url(url: str) -> str:
     """The URL with any password hidden, for messages and output."""
+    plain = _plain_sqlite(url)
+    if plain is not None:
+        return plain[1]
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -83,26 +109,109 @@ class Location:
 def locate(db: str) -> Location:
     """Resolve `db` (a path or URL) without touching it."""
     url = resolve_url(db)
-    try:
-        sa_url = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"not a valid database path or URL: {db}") from None
+    plain = _plain_sqlite(url)
+    if plain is not None:
+        backend, database = "sqlite", plain[0]
+    else:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            sa_url = make_url(url)
+        except ArgumentError:
+            raise DatabaseError(f"not a valid database path or URL: {db}") from None
+        backend, database = sa_url.get_backend_name(), sa_url.database
     path = None
-    if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
-        path = Path(sa_url.database)
+    if backend == "sqlite" and database not in (None, "", ":memory:"):
+        path = Path(database)
     return Location(url, path)
 
 
-@dataclass(frozen=True)
-class Database:
-    """An open database: engine, URL, the SQLite file (None for other backends) and schema state."""
+class Reader(ABC):
+    """Plain SQL with `:name` parameters (the same text on SQLite and PostgreSQL), rows as tuples."""
 
-    engine: Engine
+    @abstractmethod
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        """Every row of `sql`."""
+
+    def tables(self) -> list[str]:
+        """The tables of the database (of its default schema)."""
+        return [name for (name,) in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+    def row(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple | None:
+        """The first row, or None."""
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        first = self.row(sql, params)
+        return first[0] if first else None
+
+
+class _SqliteReader(Reader):
+    """Through the standard library's sqlite3 connection: no SQLAlchemy."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self._con = con
+
+    def rows(self, sql, params=None):
+        return self._con.execute(sql, params or {}).fetchall()
+
+
+class _EngineReader(Reader):
+    """Through SQLAlchemy `text()` on a connection of any backend."""
+
+    def __init__(self, conn: "Connection"):
+        self._conn = conn
+
+    def rows(self, sql, params=None):
+        from sqlalchemy import text
+
+        return [tuple(r) for r in self._conn.execute(text(sql), dict(params or {}))]
+
+    def tables(self):
+        if self._conn.dialect.name == "sqlite":
+            return super().tables()
+        from sqlalchemy import inspect
+
+        return inspect(self._conn).get_table_names()
+
+
+@dataclass
+class Database:
+    """An open database: URL, the SQLite file (None for other backends), schema state, and either an
+    engine or (a SQLite file opened read-only) a sqlite3 connection, the engine then made on first use."""
+
     url: str
     path: Path | None
-    revision: str
+    revision: str | None
     previous_revision: str | None
     action: str  # "created", "upgraded", "current" or "read" (opened read-only)
+    _engine: "Engine | None" = field(default=None, repr=False)
+    _sqlite: sqlite3.Connection | None = field(default=None, repr=False)
+    _sqlite_uri: tuple[str, dict[str, str]] | None = field(default=None, repr=False)  # (file: URI, query) of _sqlite
+
+    @property
+    def engine(self) -> "Engine":
+        """The SQLAlchemy engine (for a SQLite file opened read-only: one opened the same way)."""
+        if self._engine is None:
+            from sqlalchemy.engine import URL
+
+            assert self._sqlite_uri is not None
+            uri, query = self._sqlite_uri
+            self._engine = make_engine(URL.create("sqlite", database=uri, query={**query, "uri": "true"}),
+                                       read_only=True)
+        return self._engine
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """A `Reader` for plain SQL: the read-only sqlite3 connection if there is one, else the engine's."""
+        if self._sqlite is not None:
+            yield _SqliteReader(self._sqlite)
+        else:
+            with self.engine.connect() as conn:
+                yield _EngineReader(conn)
 
     @property
     def display_url(self) -> str:
@@ -122,7 +231,11 @@ class Database:
         return None
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+        if self._engine is not None:
+            self._engine.dispose()
 
     def __enter__(self) -> "Database":
         return self
@@ -195,9 +308,13 @@ def _read_only_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str | URL, *, read_only: bool = False) -> Engine:
+def make_engine(url: "str | URL", *, read_only: bool = False) -> "Engine":
     """An engine for `url`; SQLite connections get the busy timeout and foreign keys,
     and with `read_only` PostgreSQL sessions default to read-only transactions."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     name = display_url(str(url)) if isinstance(url, str) else url.render_as_string(hide_password=True)
     kwargs = {}
     if read_only and make_url(url).get_backend_name() == "postgresql":
@@ -218,18 +335,13 @@ def make_engine(url: str | URL, *, read_only: bool = False) -> Engine:
 # -- schema state ---------------------------------------------------------------------------
 
 
-def _schema_state(conn: Connection) -> tuple[str | None, bool]:
+def _schema_state(reader: Reader) -> tuple[str | None, bool]:
     """(the stored schema revision or None, whether the database holds any table besides it),
     with plain SQL: no Alembic import on the common path."""
-    if conn.dialect.name == "sqlite":
-        tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars().all()
-    else:
-        from sqlalchemy import inspect
-
-        tables = inspect(conn).get_table_names()
+    tables = reader.tables()
     if "alembic_version" not in tables:
         return None, bool(tables)
-    version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    version = reader.scalar("SELECT version_num FROM alembic_version")
     return version, any(t != "alembic_version" for t in tables)
 
 
@@ -244,7 +356,7 @@ def _refuse_unknown(current: str | None, has_tables: bool, where: str) -> None:
 
 
 @contextmanager
-def write_lock(engine: Engine) -> Iterator[Connection]:
+def write_lock(engine: "Engine") -> Iterator["Connection"]:
     """A transaction holding the database's write lock from its first statement: SQLite
     `BEGIN IMMEDIATE` (other writers wait up to the busy timeout), PostgreSQL an advisory lock
     held until commit. Commits on success, rolls back on any error."""
@@ -272,7 +384,7 @@ def head_revision() -> str:
     return SCHEMA_HEAD
 
 
-def _upgrade(conn: Connection) -> None:
+def _upgrade(conn: "Connection") -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -282,13 +394,13 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _migrate(engine: Engine, where: str) -> tuple[str, str | None, str]:
+def _migrate(engine: "Engine", where: str) -> tuple[str, str | None, str]:
     with engine.connect() as conn:
-        current, has_tables = _schema_state(conn)
+        current, has_tables = _schema_state(_EngineReader(conn))
     _refuse_unknown(current, has_tables, where)
     if current != SCHEMA_HEAD:
         with write_lock(engine) as conn:
-            current, has_tables = _schema_state(conn)  # again, now that no one else can be migrating
+            current, has_tables = _schema_state(_EngineReader(conn))  # again, now that no one else can be migrating
             _refuse_unknown(current, has_tables, where)
             if current != SCHEMA_HEAD:
                 _upgrade(conn)
@@ -299,7 +411,7 @@ def _migrate(engine: Engine, where: str) -> tuple[str, str | None, str]:
     return SCHEMA_HEAD, current, "created" if current is None else "upgraded"
 
 
-def _ensure_wal(engine: Engine) -> None:
+def _ensure_wal(engine: "Engine") -> None:
     """Switch a SQLite file to write-ahead logging (it stays so). The switch needs the file to
     itself: when another process holds it, the next writer to open it makes the switch."""
     from sqlalchemy.exc import OperationalError
@@ -327,6 +439,8 @@ def open_database(db: str, *, create: bool = True, mkdir: bool | None = None) ->
         _make_parent(location.path)
     log.info("database %s: opening for writing", display_url(location.url))
     engine = make_engine(location.url)
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         revision, previous, action = _migrate(engine, location.where)
     except DatabaseError:
@@ -337,18 +451,25 @@ def open_database(db: str, *, create: bool = True, mkdir: bool | None = None) ->
         raise DatabaseError(f"cannot open database {location.where}: {one_line(e)}") from None
     log.info("database schema %s: %s", revision,
              {"created": "created", "upgraded": f"migrated from {previous}"}.get(action, "up to date"))
-    return Database(engine, location.url, location.path, revision, previous, action)
+    return Database(location.url, location.path, revision, previous, action, _engine=engine)
 
 
-def _read_only_urls(location: Location) -> list[str | URL]:
-    """How to open `location` read-only, in order: SQLite `mode=ro`, then `immutable=1` for a
-    file whose directory cannot hold the shared-memory file a WAL reader needs (no writer can be
-    running there without one)."""
+def _read_only_ways(location: Location) -> list[Database]:
+    """How to open `location` read-only, in order (nothing is connected yet for a server database):
+    a SQLite file through sqlite3 with `mode=ro`, then with `immutable=1` for a file whose directory
+    cannot hold the shared-memory file a WAL reader needs (no writer can be running there without one)."""
     if location.path is None:
-        return [location.url]
+        return [Database(location.url, None, None, None, "read", _engine=make_engine(location.url, read_only=True))]
     uri = f"file:{quote(str(location.path))}"
-    return [URL.create("sqlite", database=uri, query={"mode": "ro", "uri": "true"}),
-            URL.create("sqlite", database=uri, query={"immutable": "1", "uri": "true"})]
+    return [Database(location.url, location.path, None, None, "read", _sqlite_uri=(uri, query))
+            for query in ({"mode": "ro"}, {"immutable": "1"})]
+
+
+def _connect_sqlite(db: Database) -> None:
+    """Open the read-only sqlite3 connection of `db`, with the pragmas its engine's would get."""
+    uri, query = db._sqlite_uri
+    db._sqlite = sqlite3.connect(f"{uri}?{urlencode(query)}", uri=True)
+    _read_only_pragmas(db._sqlite, None)
 
 
 def open_for_reading(db: str) -> Database:
@@ -357,24 +478,28 @@ def open_for_reading(db: str) -> Database:
     location = locate(db)
     check_location(location, create=False, mkdir=False)
     error: Exception | None = None
-    for k, url in enumerate(_read_only_urls(location)):
+    for k, database in enumerate(_read_only_ways(location)):
         log.info("database %s: opening read-only%s", location.where, " as immutable" if k else "")
-        engine = make_engine(url, read_only=True)
         try:
-            with engine.connect() as conn:
-                current, has_tables = _schema_state(conn)
-        except SQLAlchemyError as e:
-            engine.dispose()
+            if database._sqlite_uri is not None:
+                _connect_sqlite(database)
+            with database.reading() as reader:
+                current, has_tables = _schema_state(reader)
+        except Exception as e:
+            database.dispose()
+            if not is_database_error(e):
+                raise
             error = e
             log.info("database %s: cannot open it so: %s", location.where, one_line(e))
             continue
         try:
             _check_readable(current, has_tables, location.where)
         except DatabaseError:
-            engine.dispose()
+            database.dispose()
             raise
         log.info("database schema %s: read-only, no migration", current)
-        return Database(engine, location.url, location.path, current, current, "read")
+        database.revision = database.previous_revision = current
+        return database
     raise DatabaseError(f"cannot open database {location.where}: {one_line(error)}") from None
 
 
@@ -392,8 +517,18 @@ def guard(what: str) -> Iterator[None]:
     """Turn a database failure into a one-line DatabaseError naming `what` was being done."""
     try:
         yield
-    except SQLAlchemyError as e:
+    except Exception as e:
+        if not is_database_error(e):
+            raise
         raise DatabaseError(f"{what} failed: {one_line(e)}") from e
+
+
+def is_database_error(error: BaseException) -> bool:
+    """Whether `error` is the database's (SQLAlchemy's, or sqlite3's where it is read directly)."""
+    if isinstance(error, sqlite3.Error):
+        return True
+    exc = sys.modules.get("sqlalchemy.exc")  # not imported: nothing of SQLAlchemy's ran
+    return exc is not None and isinstance(error, exc.SQLAlchemyError)
 
 
 def one_line(error: BaseException | None) -> str:

@@ -2,28 +2,24 @@
 
 Both take `now` (a timezone-aware UTC datetime) rather than reading the clock, and return
 frozen dataclasses that the CLI renders as tables or JSON.
+
+`collect_stats` reads with plain SQL through `Database.reading()`, one text for SQLite and
+PostgreSQL alike: on a SQLite file opened read-only it runs on the standard library's sqlite3 and
+SQLAlchemy is never imported. `cleanup` writes through SQLAlchemy Core, imported when it runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
-
-from sqlalchemy import Connection, delete, func, select
+from typing import TYPE_CHECKING, Sequence
 
 from perps_tracker.model.times import DAY, HOUR, hour_bucket, iso  # noqa: F401 - iso is re-exported for render
-from perps_tracker.storage.db import Database, guard
-from perps_tracker.storage.tables import TABLES, metadata  # Core: no sqlalchemy.orm on the `stats` path
-from perps_tracker.storage.tables import alert_deliveries as AlertDelivery
-from perps_tracker.storage.tables import alerts as Alert
-from perps_tracker.storage.tables import backfill_downloads as BackfillDownload
-from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
-from perps_tracker.storage.tables import liquidation_coverage as LiquidationCoverage
-from perps_tracker.storage.tables import liquidation_snapshots as LiquidationSnapshot
-from perps_tracker.storage.tables import liquidations as Liquidation
-from perps_tracker.storage.tables import market_snapshots as MarketSnapshot
-from perps_tracker.storage.tables import sentiment_factors as SentimentFactors
+from perps_tracker.storage import TABLES
+from perps_tracker.storage.db import Database, Reader, guard
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 COVERAGE_WINDOWS = {"24h": 24, "7d": 168}
 GAP_WINDOW_HOURS = 168
@@ -106,28 +102,27 @@ class Stats:
         return self.latest.composite_score - self.composite_24h_ago
 
 
-def _row_counts(conn: Connection) -> dict[str, int]:
-    tables = metadata.tables
-    return {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one() for name in TABLES}
+def _row_counts(r: Reader) -> dict[str, int]:
+    return {name: r.scalar(f"SELECT count(*) FROM {name}") for name in TABLES}
 
 
-def _ok_rows(conn: Connection, snapshots) -> dict[str, int]:
-    """Venue → ok rows among the snapshots `snapshots` (a select of market_snapshots ids) selects.
+def _ok_rows(r: Reader, snapshots: str, params: dict[str, object] | None = None) -> dict[str, int]:
+    """Venue → ok rows among the market snapshots that the condition `snapshots` (with `params`) selects.
     Driven by those ids (the (snapshot, exchange) key's index), not by a scan of every venue row;
     a venue has one row per snapshot, so rows are hours."""
-    return dict(conn.execute(
-        select(ExchangeSnapshot.c.exchange, func.count())
-        .where(ExchangeSnapshot.c.snapshot_id.in_(snapshots), ExchangeSnapshot.c.status == "ok")
-        .group_by(ExchangeSnapshot.c.exchange)).all())
+    return dict(r.rows(
+        "SELECT exchange, count(*) FROM exchange_snapshots "
+        f"WHERE snapshot_id IN (SELECT id FROM market_snapshots WHERE {snapshots}) AND status = 'ok' "
+        "GROUP BY exchange", params))
 
 
-def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[Coverage]:
+def _coverage(r: Reader, now_bucket: int, order: Sequence[str]) -> list[Coverage]:
     """Per venue: ok hours of the last 24 h and 7 d, and of the backfilled snapshots. Venues are `order`,
     then any other venue with a row in the last 7 d."""
-    ids = select(MarketSnapshot.c.id)
-    windows = {window: _ok_rows(conn, ids.where(MarketSnapshot.c.timestamp.between(
-        now_bucket - (hours - 1) * HOUR, now_bucket))) for window, hours in COVERAGE_WINDOWS.items()}
-    backfilled = _ok_rows(conn, ids.where(MarketSnapshot.c.source == "backfill"))
+    windows = {window: _ok_rows(r, "timestamp BETWEEN :lo AND :hi",
+                                {"lo": now_bucket - (hours - 1) * HOUR, "hi": now_bucket})
+               for window, hours in COVERAGE_WINDOWS.items()}
+    backfilled = _ok_rows(r, "source = 'backfill'")
     seen = set().union(*windows.values(), backfilled)
     venues = list(order) + sorted(seen - set(order))
     return [Coverage(v, {w: windows[w].get(v, 0) for w in COVERAGE_WINDOWS},
@@ -135,59 +130,56 @@ def _coverage(conn: Connection, now_bucket: int, order: Sequence[str]) -> list[C
             for v in venues]
 
 
-def _backfill_span(conn: Connection) -> BackfillSpan | None:
-    n, first, last = conn.execute(
-        select(func.count(), func.min(MarketSnapshot.c.timestamp), func.max(MarketSnapshot.c.timestamp))
-        .where(MarketSnapshot.c.source == "backfill")).one()
+def _backfill_span(r: Reader) -> BackfillSpan | None:
+    n, first, last = r.row(
+        "SELECT count(*), min(timestamp), max(timestamp) FROM market_snapshots WHERE source = 'backfill'")
     return BackfillSpan(n, first, last) if n else None
 
 
-def _gaps(conn: Connection, first: int, now_bucket: int) -> tuple[list[Gap], int]:
+def _gaps(r: Reader, first: int, now_bucket: int) -> tuple[list[Gap], int]:
     """Hours without a snapshot from max(first snapshot, 7 d ago) to the previous full hour."""
     start = max(first, now_bucket - (GAP_WINDOW_HOURS - 1) * HOUR)
     end = now_bucket - HOUR  # the current hour's snapshot may not be due yet
-    present = set(
-        conn.execute(select(MarketSnapshot.c.timestamp).where(MarketSnapshot.c.timestamp >= start)).scalars()
-    )
+    present = {t for (t,) in r.rows("SELECT timestamp FROM market_snapshots WHERE timestamp >= :start",
+                                    {"start": start})}
     missing = (bucket for bucket in range(start, end + 1, HOUR) if bucket not in present)
     from perps_tracker.model.history import hour_runs  # with model.market: only when there are snapshots
 
     return [Gap(first_hour, n) for first_hour, n in hour_runs(missing)], start
 
 
-def _composite_near(conn: Connection, target: int, lo: int, hi: int) -> float | None:
+def _composite_near(r: Reader, target: int, lo: int, hi: int) -> float | None:
     """Composite score of the snapshot closest to `target` with timestamp in [lo, hi]."""
-    row = conn.execute(
-        select(MarketSnapshot.c.composite_score)
-        .where(MarketSnapshot.c.timestamp.between(lo, hi))
-        .order_by(func.abs(MarketSnapshot.c.timestamp - target))
-        .limit(1)
-    ).first()
-    return row[0] if row else None
+    return r.scalar("SELECT composite_score FROM market_snapshots WHERE timestamp BETWEEN :lo AND :hi "
+                    "ORDER BY abs(timestamp - :target) LIMIT 1", {"lo": lo, "hi": hi, "target": target})
+
+
+def _latest(r: Reader, last: int) -> LatestSnapshot:
+    """The snapshot of hour `last`, with its venue rows."""
+    (id_, *fields) = r.row(
+        "SELECT id, timestamp, source, composite_score, sentiment, strength, exchanges_ok, exchanges_failed, "
+        "taken_at FROM market_snapshots WHERE timestamp = :last", {"last": last})
+    venues = r.rows("SELECT exchange, status, taken_at FROM exchange_snapshots WHERE snapshot_id = :id "
+                    "ORDER BY id", {"id": id_})
+    return LatestSnapshot(*fields, venues=tuple(map(tuple, venues)))
 
 
 def collect_stats(db: Database, now: datetime, order: Sequence[str] = ()) -> Stats:
     """What the database holds, as of `now`; coverage lists the venues of `order` first, in that order."""
     now_bucket = hour_bucket(now)
-    with guard("reading statistics"), db.engine.connect() as conn:
-        rows = _row_counts(conn)
-        first, last = conn.execute(
-            select(func.min(MarketSnapshot.c.timestamp), func.max(MarketSnapshot.c.timestamp))).one()
+    with guard("reading statistics"), db.reading() as r:
+        rows = _row_counts(r)
+        first, last = r.row("SELECT min(timestamp), max(timestamp) FROM market_snapshots")
         latest = None
         gaps: list[Gap] = []
         gap_start = None
         before = None
         if last is not None:
-            m = conn.execute(select(MarketSnapshot).where(MarketSnapshot.c.timestamp == last)).one()
-            e = ExchangeSnapshot.c
-            venues = conn.execute(select(e.exchange, e.status, e.taken_at)
-                                  .where(e.snapshot_id == m.id).order_by(e.id)).all()
-            latest = LatestSnapshot(m.timestamp, m.source, m.composite_score, m.sentiment, m.strength,
-                                    m.exchanges_ok, m.exchanges_failed, m.taken_at, tuple(map(tuple, venues)))
-            before = _composite_near(conn, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
-            gaps, gap_start = _gaps(conn, first, now_bucket)
-        coverage = _coverage(conn, now_bucket, order)
-        backfill = _backfill_span(conn)
+            latest = _latest(r, last)
+            before = _composite_near(r, last - DAY, last - TREND_LOOKBACK[1], last - TREND_LOOKBACK[0])
+            gaps, gap_start = _gaps(r, first, now_bucket)
+        coverage = _coverage(r, now_bucket, order)
+        backfill = _backfill_span(r)
     return Stats(
         database=db.display_url,
         revision=db.revision,
@@ -219,8 +211,20 @@ class CleanupResult:
         return sum(self.removed.values())
 
 
-def _cleanup_plan(conn: Connection, cutoff: int) -> tuple[dict[str, object], int | None]:
+def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], int | None]:
     """Per table, the WHERE clause selecting rows older than `cutoff` (newest snapshot excluded)."""
+    from sqlalchemy import func, select
+
+    from perps_tracker.storage.tables import alert_deliveries as AlertDelivery
+    from perps_tracker.storage.tables import alerts as Alert
+    from perps_tracker.storage.tables import backfill_downloads as BackfillDownload
+    from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
+    from perps_tracker.storage.tables import liquidation_coverage as LiquidationCoverage
+    from perps_tracker.storage.tables import liquidation_snapshots as LiquidationSnapshot
+    from perps_tracker.storage.tables import liquidations as Liquidation
+    from perps_tracker.storage.tables import market_snapshots as MarketSnapshot
+    from perps_tracker.storage.tables import sentiment_factors as SentimentFactors
+
     newest = conn.execute(select(func.max(MarketSnapshot.c.timestamp))).scalar_one()
     old_snapshots = select(MarketSnapshot.c.id).where(MarketSnapshot.c.timestamp < cutoff)
     if newest is not None:
@@ -247,6 +251,10 @@ def cleanup(db: Database, now: datetime, days: int, *, dry_run: bool = False, va
     """
     if days < 1:
         raise ValueError("days must be at least 1")
+    from sqlalchemy import delete, func, select
+
+    from perps_tracker.storage.tables import metadata
+
     cutoff = int(now.timestamp()) - days * DAY
     tables = metadata.tables
     removed: dict[str, int] = {}

@@ -30,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from perps_tracker.storage import TABLES  # noqa: F401 - their names, in display order
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -207,16 +209,3 @@ backfill_downloads = Table(
     _req("data", Text),
     Index("ix_backfill_downloads_exchange", "exchange", "start", "end"),
 )
-
-# Display order for `stats` and `cleanup`: snapshots and their children, then raw events.
-TABLES = [
-    "market_snapshots",
-    "exchange_snapshots",
-    "sentiment_factors",
-    "liquidation_snapshots",
-    "liquidations",
-    "liquidation_coverage",
-    "alerts",
-    "alert_deliveries",
-    "backfill_downloads",
-]

@@ -13,6 +13,7 @@ from perps_tracker.storage.models import (
     Liquidation,
     LiquidationCoverage,
 )
+from perps_tracker.storage.db import open_for_reading
 from perps_tracker.storage.queries import HOUR, cleanup, collect_stats, hour_bucket
 from tests.conftest import add_snapshot, ts, utc
 
@@ -74,6 +75,24 @@ def test_stats_coverage_gaps_latest_and_trend(database):
     assert s.gap_window_start == s.first_snapshot
     assert [(g.start, g.hours) for g in s.gaps] == [(ts(2026, 11, 22, 5), 3), (ts(2026, 11, 22, 11), 1)]
     assert s.missing_hours == 4
+
+
+def test_stats_read_only_match_the_engine_s(database):
+    """The same SQL read through a read-only opening (on SQLite: the standard library's sqlite3, no
+    SQLAlchemy) gives what it gives through the writable engine, on every backend."""
+    now_bucket = ts(2026, 11, 22, 12)
+    for i in (0, 1, 2, 5, 23, 24, 26, 30, 200):
+        add_snapshot(database, now_bucket - i * HOUR, composite=None if i == 2 else i / 10,
+                     venues={"binance": "ok", "okx": "error" if i % 2 else "ok", "dydx": "ok"},
+                     source="backfill" if i >= 26 else "live")
+    url = str(database.path) if database.path is not None else database.url
+    with open_for_reading(url) as reader:
+        assert reader._sqlite is not None or database.path is None  # SQLite is read through sqlite3
+        read = collect_stats(reader, NOW, list(EXCHANGES))
+    written = collect_stats(database, NOW, list(EXCHANGES))
+    assert read == written
+    assert read.backfill.snapshots == 3 and read.latest.composite_score == 0.0 and read.composite_24h_ago == 2.4
+    assert [type(v) for v in (read.first_snapshot, read.latest.taken_at, read.rows["alerts"])] == [int] * 3
 
 
 def test_gaps_are_limited_to_seven_days(database):

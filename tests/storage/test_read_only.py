@@ -21,6 +21,8 @@ from perps_tracker.errors import DatabaseError
 from perps_tracker.storage.db import (
     READABLE_SINCE,
     REVISIONS,
+    display_url,
+    locate,
     open_database,
     open_for_reading,
 )
@@ -138,3 +140,15 @@ def test_empty_file_is_refused_for_reading(tmp_path):
 
 def test_readable_revisions_are_known_and_ordered():
     assert READABLE_SINCE in REVISIONS and list(REVISIONS) == sorted(REVISIONS)
+
+
+@pytest.mark.parametrize("url", ["sqlite:////tmp/a b%20c.db", "sqlite:///rel.db", "sqlite://", "sqlite:///",
+                                 "sqlite:///:memory:", "sqlite+pysqlite:////t/x@y:z%25.db",
+                                 "sqlite:////tmp/x.db?mode=ro", "postgresql+psycopg://u:secret@h:5/db"])
+def test_sqlite_urls_are_read_without_sqlalchemy_as_sqlalchemy_reads_them(url):
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    assert locate(url).path == (Path(path) if path not in (None, "", ":memory:") else None)
+    assert display_url(url) == parsed.render_as_string(hide_password=True)
