@@ -264,7 +264,8 @@ def test_rules_over_columns_give_the_same_signals_as_one_snapshot_at_a_time(data
     # The backtest evaluates the rules over columns (issue 13: 2 years in under a second); the alerts
     # command one snapshot at a time. Both must raise exactly the same signals, directions included.
     from perps_tracker.model.analysis import column_signals, signals_from
-    from perps_tracker.storage.alerts import input_columns, inputs_between
+    from perps_tracker.storage.alerts import inputs_between
+    from perps_tracker.storage.backtest import input_columns
 
     snaps = market_history(T0, 500, seed=11)
     for k, s in enumerate(snaps):  # some hours without a score, a liquidation line or a venue's basis

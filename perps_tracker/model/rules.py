@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from perps_tracker.model.liquidation import MIN_COVERAGE
+from perps_tracker.model.times import HOUR
 
 ALERT_MIN_CONFIDENCE = 50
+TREND_POINTS = 6  # the slope of S over the last 6 snapshots ...
+TREND_SPAN = 12 * HOUR  # ... that lie within 12 h of the newest (older ones say nothing of now)
 
 
 def covered(coverage: float | None) -> bool:
@@ -382,7 +385,7 @@ class InputColumns:
                           cascade_score=at(self.cascade_score), slope=at(self.slope))
 
 
-def slopes(times: Any, scores: Any, at: Any, span: int = 12 * 3600, points: int = 6) -> Any:
+def slopes(times: Any, scores: Any, at: Any, span: int = TREND_SPAN, points: int = TREND_POINTS) -> Any:
     """`trend_slope` at each time of `at` over the (time, score) points `times`/`scores` (sorted, no
     missing score) in (t − span, t], at most the last `points` of them; NaN below two. Prefix sums: one
     pass whatever the history's length."""

@@ -39,7 +39,7 @@ def load_trend(db, now: int, chart_hours: int = 168) -> TrendReport:
 def load_backtest(db, days: int | None, horizons: Sequence[int]) -> Backtest:
     """Backtest the stored history (the last `days` up to the newest snapshot, or all of it): the
     rules evaluated over columns of only what they read."""
-    from perps_tracker.storage.alerts import input_columns
+    from perps_tracker.storage.backtest import input_columns
 
     cols = input_columns(db, None if days is None else days * 24)
     if cols is None:

@@ -13,11 +13,9 @@ import bisect
 from dataclasses import dataclass
 from typing import Sequence
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from perps_tracker.model.liquidation import MIN_COVERAGE
-from perps_tracker.model.rules import InputColumns, RuleInputs, slopes, trend_slope
-from perps_tracker.model.times import HOUR
+from perps_tracker.model.rules import TREND_POINTS, TREND_SPAN, RuleInputs, trend_slope
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import (
     Alert,
@@ -28,8 +26,6 @@ from perps_tracker.storage.models import (
     SentimentFactors,
 )
 
-TREND_POINTS = 6  # the slope of S over the last 6 snapshots ...
-TREND_SPAN = 12 * HOUR  # ... that lie within 12 h of the newest (older ones say nothing of now)
 REASON_SEPARATOR = "\n"
 
 
@@ -104,67 +100,6 @@ def _inputs(conn: Connection, start: int | None, end: int | None) -> list[tuple[
         out.append((SnapshotRef(m.timestamp, m.source, m.composite_score, m.sentiment),
                     _rule_inputs(m, funding.get(m.id, {}), basis.get(m.id, {}), liqs.get(m.id), trend[since:upto])))
     return out
-
-
-def input_columns(db: Database, hours: int | None = None) -> InputColumns | None:
-    """The rules' inputs of every snapshot of the `hours` up to the newest one (None: all), as
-    columns for a backtest: only the columns the rules and the backtest read, pivoted with numpy.
-    None on an empty database."""
-    import numpy as np
-
-    m, f, e, liq = MarketSnapshot, SentimentFactors, ExchangeSnapshot, LiquidationSnapshot
-    with guard("reading snapshots"), db.engine.connect() as conn:
-        newest = conn.execute(select(func.max(m.timestamp))).scalar_one()
-        if newest is None:
-            return None
-        start = newest - hours * HOUR + HOUR if hours is not None else None
-        inside = (lambda q: q.where(m.timestamp >= start)) if start is not None else (lambda q: q)
-        rows = conn.execute(inside(
-            select(m.id, m.timestamp, m.btc_price, m.sentiment, m.composite_score, f.funding, f.price,
-                   m.price_change_24h_pct, m.funding_rate_8h, m.funding_divergence, m.oi_vol_ratio, m.long_share,
-                   m.total_volume_usd)
-            .outerjoin(f, f.snapshot_id == m.id)).order_by(m.timestamp)).all()
-        basis = case((e.btc_index_price != 0, e.btc_mark_price / e.btc_index_price - 1))
-        venues_rows = conn.execute(inside(
-            select(e.snapshot_id, func.count(e.btc_funding_rate_8h), func.max(e.btc_funding_rate_8h),
-                   func.min(e.btc_funding_rate_8h), func.max(basis), func.min(basis))
-            .join(m, m.id == e.snapshot_id).where(e.status == "ok").group_by(e.snapshot_id))).all()
-        liq_rows = conn.execute(inside(
-            select(liq.snapshot_id, liq.total_usd, liq.long_liq_share, liq.volume_usd, liq.cascade_risk_score,
-                   liq.coverage)
-            .join(m, m.id == liq.snapshot_id).where(liq.exchange == "all"))).all()
-        trend = conn.execute(
-            select(m.timestamp, m.composite_score)
-            .where(m.composite_score.is_not(None), *([m.timestamp > start - TREND_SPAN] if start is not None else []))
-            .order_by(m.timestamp)).all()
-    return _columns(np, rows, venues_rows, liq_rows, trend)
-
-
-def _columns(np, rows, venue_rows, liq_rows, trend) -> InputColumns:
-    """Assemble the columns: market rows as arrays, venue aggregates and liquidation lines placed by snapshot."""
-    def col(k, scale=1.0):
-        return np.array([np.nan if r[k] is None else r[k] * scale for r in rows], dtype=float)
-
-    def placed(source, width):
-        out = np.full((len(rows), width), np.nan)
-        for sid, *values in source:
-            out[position[sid]] = [np.nan if x is None else x for x in values]
-        return out
-
-    position = {r[0]: k for k, r in enumerate(rows)}
-    venues, liq = placed(venue_rows, 5), placed(liq_rows, 5)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        covered = np.isnan(liq[:, 4]) | (liq[:, 4] >= MIN_COVERAGE)  # as RuleInputs.liq_ratio
-        liq_ratio = np.where((liq[:, 2] > 0) & covered, liq[:, 0] / liq[:, 2], np.nan)
-    times = np.array([r[1] for r in rows], dtype=np.int64)
-    return InputColumns(
-        timestamp=times, btc_price=col(2), sentiment=tuple(r[3] for r in rows), S=col(4), fs=col(5), ps=col(6),
-        P=col(7), F_pct=col(8, 100.0), sigma_pct=col(9, 100.0), X=col(10), long_share=col(11),
-        total_volume_usd=col(12), liq_ratio=liq_ratio, liq_long_share=liq[:, 1], cascade_score=liq[:, 3],
-        slope=slopes(np.array([t for t, _ in trend], dtype=np.int64), np.array([s for _, s in trend]), times,
-                     TREND_SPAN, TREND_POINTS),
-        funding_count=np.nan_to_num(venues[:, 0]), funding_max=venues[:, 1], funding_min=venues[:, 2],
-        basis_max=venues[:, 3], basis_min=venues[:, 4])
 
 
 def _rule_inputs(m, funding: dict[str, float], basis: dict[str, float], liq, trend) -> RuleInputs:

@@ -10,12 +10,12 @@ from perps_tracker.exchanges.okx import (
     CANDLES_PATH,
     OI_HISTORY_PATH,
     Okx,
+    pacing,
     parse_funding_history,
     parse_history_candles,
     parse_long_short_history,
     parse_mark_candles,
     parse_open_interest_history,
-    pacing,
 )
 from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.model.history import DAY, VenueHistory, hours, venue_at

@@ -7,13 +7,13 @@ from sqlalchemy import text
 
 from perps_tracker.errors import DatabaseError
 from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.storage.db import open_for_reading
 from perps_tracker.storage.models import (
     Alert,
     AlertDelivery,
     Liquidation,
     LiquidationCoverage,
 )
-from perps_tracker.storage.db import open_for_reading
 from perps_tracker.storage.queries import HOUR, cleanup, collect_stats, hour_bucket
 from tests.conftest import add_snapshot, ts, utc
 
