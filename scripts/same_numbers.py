@@ -4,7 +4,7 @@
 
 Runs, for each version (a git revision checked out in a temporary worktree; without AFTER_REV the
 working tree), against the loopback fake venues of tests/fakes, into a fresh SQLite database:
-`snapshot`, `backfill --days 30`, `liquidations` (REST) at a fixed clock (2026-11-23 00:20 UTC,
+`snapshot`, `backfill --days 30`, `liquidations` (REST), `alerts` at a fixed clock (2026-11-23 00:20 UTC,
 where the fakes' history ends), then `liquidations watch --duration 6s` against the fake Binance,
 Bybit and OKX streams. Then compares every table row by row, leaving out what records when or how
 fast a run happened (ids, run times, latencies, the watch's coverage times). Exit 0: the same
@@ -48,6 +48,7 @@ with FakeVenues() as fake, FakeStreams() as streams:
     run("snapshot", "--quiet")
     run("backfill", "--days", "30", "--quiet")
     run("liquidations", "--quiet")
+    run("alerts", "--quiet")
     run("liquidations", "watch", "--duration", "6s", "--quiet")
 '''
 
