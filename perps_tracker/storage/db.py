@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, urlencode
 
 from perps_tracker.errors import DatabaseError
 from perps_tracker.storage import DEFAULT_DB
@@ -66,13 +66,16 @@ def resolve_url(db: str) -> str:
 
 
 def _plain_sqlite(url: str) -> tuple[str | None, str] | None:
-    """(database, the URL as SQLAlchemy renders it) of a `sqlite://` URL with no host and no query
-    string, parsed as `make_url` parses it, without importing SQLAlchemy; None for any other URL."""
+    """(database, the URL as SQLAlchemy renders it) of a `sqlite://` URL with no host, no query string
+    and nothing in its path that SQLAlchemy versions quote or unquote differently (`%`, `:`, `@`...),
+    without importing SQLAlchemy; None for any other URL (`make_url` reads those)."""
     scheme, _, rest = url.partition("://")
     if scheme not in ("sqlite", "sqlite+pysqlite") or "?" in rest or (rest and not rest.startswith("/")):
         return None
-    database = unquote(rest[1:]) if rest else None
-    return database, f"{scheme}://" + ("" if database is None else "/" + quote(database, safe=" +/"))
+    database = rest[1:] if rest else None
+    if database is not None and quote(database, safe=" +/") != database:
+        return None
+    return database, f"{scheme}://" + ("" if database is None else "/" + database)
 
 
 def display_url(url: str) -> str:
