@@ -111,6 +111,14 @@ def funding_8h(rate: float | None, interval_hours: float | None) -> float | None
     return rate * 8.0 / interval_hours
 
 
+def funding(rate: float | None, interval_hours: float | None, next_time_ms: Any = None) -> dict[str, Any]:
+    """A market's funding fields (`Market(**funding(...))`): the rate as paid, its interval, the
+    8-hour equivalent and the next settlement (Unix s, from ms)."""
+    hours = interval_hours if interval_hours is not None and interval_hours > 0 else None
+    return {"funding_rate": rate, "funding_interval_h": hours, "funding_rate_8h": funding_8h(rate, hours),
+            "next_funding_time": ms_to_s(next_time_ms)}
+
+
 def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None, *,
                    whole_hours: bool = False, next_spacing: bool = True) -> dict[int, float]:
     """Settled rates (settlement time s, rate) as {settlement time: rate per 8 h} (`funding_8h`).

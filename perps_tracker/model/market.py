@@ -8,7 +8,7 @@ does not give is None, never 0.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 QUOTE_RANK = {"USDT": 0, "USDC": 1, "USD": 2}  # pick_btc's order of quotes; any other ranks 9
@@ -29,6 +29,9 @@ class Market:
     funding_rate_8h: float | None = None
     price_change_24h_pct: float | None = None
     num_trades_24h: int | None = None
+    funding_rate: float | None = None  # as the venue pays it, per `funding_interval_h`
+    funding_interval_h: float | None = None
+    next_funding_time: int | None = None  # Unix seconds of the next settlement, where the venue says
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class VenueSnapshot:
     records_skipped: int = 0
     notes: tuple[str, ...] = ()  # metrics that were unavailable, e.g. "long/short ratio unavailable: ..."
     taken_at: int | None = None  # Unix seconds of the run that fetched this row
+    # Every included market of a venue fetched in this run (sanitized); None for a row read back from
+    # the database, whose markets stay as stored. Not a column of `exchange_snapshots`.
+    instruments: tuple[Market, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +83,7 @@ MAX_PRICE = 1e8  # USD per unit: a thousand times BTC's price
 MAX_TRADES = 1e9  # one market's trades in 24 h: a hundred times Binance BTCUSDT's busiest days
 MAX_FUNDING_8H = 1.0  # 100 % per 8 h: venues cap funding at a few percent per interval
 MIN_CHANGE_PCT = -100.0  # a fall of 100 % or more would leave a price of 0 or less
+MAX_FUNDING_INTERVAL_H = 24.0  # venues settle every 1 to 8 hours
 
 SANE = {
     "volume_24h_usd": lambda v: 0 <= v <= MAX_MARKET_USD,
@@ -87,6 +94,9 @@ SANE = {
     "funding_rate_8h": lambda v: abs(v) <= MAX_FUNDING_8H,
     "price_change_24h_pct": lambda v: v > MIN_CHANGE_PCT,
     "num_trades_24h": lambda v: 0 <= v <= MAX_TRADES,
+    "funding_rate": lambda v: abs(v) <= MAX_FUNDING_8H,
+    "funding_interval_h": lambda v: 0 < v <= MAX_FUNDING_INTERVAL_H,
+    "next_funding_time": lambda v: v > 0,
 }
 
 
@@ -164,6 +174,7 @@ def summarize(exchange: str, kind: str, markets: list[Market], *, long_short_rat
         long_short_ratio=long_short_ratio,
         long_share=long_share,
         records_skipped=records_skipped + sum(bad for _, bad in checked),
+        instruments=tuple(markets),
     )
 
 

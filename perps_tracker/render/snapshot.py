@@ -50,7 +50,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
             "venues": [liquidation_line_json(line) for line in snap.liquidations if line.exchange != "all"],
             "market": market_line_json(next((line for line in snap.liquidations if line.exchange == "all"), None)),
         },
-        "exchanges": [{**values(v), "notes": list(v.notes), "taken_at": iso(v.taken_at),
+        "exchanges": [{**values(v, without=("instruments",)), "notes": list(v.notes), "taken_at": iso(v.taken_at),
                        "earlier_run": v in snap.earlier} for v in snap.venues],
         "failed_now": [{"exchange": v.exchange, "error": v.error} for v in snap.failed_now],
     }

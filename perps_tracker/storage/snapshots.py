@@ -31,8 +31,8 @@ from perps_tracker.storage.models import (
 
 OI_LOOKBACK = (20 * HOUR, 28 * HOUR)  # "24 h earlier" means a snapshot in this range
 _CHILDREN = (ExchangeSnapshot, SentimentFactors, LiquidationSnapshot)
-# The stored columns of a venue row: VenueSnapshot's fields but its notes (not stored).
-VENUE_COLUMNS = tuple(f.name for f in fields(VenueSnapshot) if f.name != "notes")
+# The stored columns of a venue row: VenueSnapshot's fields but its notes and markets (stored apart).
+VENUE_COLUMNS = tuple(f.name for f in fields(VenueSnapshot) if f.name not in ("notes", "instruments"))
 
 
 def previous_oi(db: Database | Connection, timestamp: int) -> dict[str, float] | None:
