@@ -58,6 +58,16 @@ def _not_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
+def _coin_list(value: list) -> str | None:
+    bad = [c for c in value if not isinstance(c, str) or not c.strip() or "," in c]
+    return f"must be a list of coin names, got {bad[0]!r}" if bad else None
+
+
+def _coin_table(value: dict) -> str | None:
+    bad = [k for k, v in value.items() if not isinstance(v, str) or not v.strip() or not str(k).strip()]
+    return f"must map names to names, got {bad[0]!r}" if bad else None
+
+
 def _url_check(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         parts = urlsplit(value)
@@ -133,6 +143,11 @@ def _options() -> dict[str, Option]:
                env="PERPS_TRACKER_RETRIES", check=_non_negative),
         Option("http.backoff", float, 0.5, "first retry delay in seconds, doubled each retry",
                env="PERPS_TRACKER_BACKOFF", check=_non_negative),
+        Option("watchlist", list, ["BTC", "ETH", "SOL"], "coins shown under `snapshot` and backfilled by "
+               "`backfill --coins` (comma-separated in the environment)", env="PERPS_TRACKER_WATCHLIST",
+               check=_coin_list),
+        Option("coins.aliases", dict, {}, "extra coin aliases: venue base (or `venue:base`) = coin"),
+        Option("coins.sectors", dict, {}, "extra or overriding sectors: coin = sector"),
     ]
     for kind, what in WEBHOOK_KINDS.items():
         opts.append(Option(f"webhooks.{kind}", str, "", f"{what} webhook URL for `alerts --notify` (secret)",
@@ -182,11 +197,15 @@ class Settings:
     def shown(self, key: str) -> Any:
         """A value fit to print: secrets masked."""
         value = self.values[key]
+        if isinstance(value, list):
+            return ", ".join(value)
+        if isinstance(value, dict):
+            return ", ".join(f"{k} = {v}" for k, v in value.items()) or "(none)"
         return mask_url(value) if OPTIONS[key].secret else value
 
 
 def _type_name(tp: type) -> str:
-    return {float: "a number", int: "an integer", str: "a string"}[tp]
+    return {float: "a number", int: "an integer", str: "a string", list: "a list", dict: "a table"}[tp]
 
 
 def _coerce(option: Option, value: Any) -> Any:
@@ -196,11 +215,15 @@ def _coerce(option: Option, value: Any) -> Any:
         (tp is float and isinstance(value, (int, float)) and not isinstance(value, bool))
         or (tp is int and isinstance(value, int) and not isinstance(value, bool))
         or (tp is str and isinstance(value, str))
+        or (tp is list and isinstance(value, list))
+        or (tp is dict and isinstance(value, dict))
     )
     if not ok:
         got = "" if option.secret else f", got {value!r}"
         raise ValueError(f"must be {_type_name(tp)}{got}")
     value = tp(value)
+    if tp is list:
+        value = [v.strip().upper() if isinstance(v, str) else v for v in value]
     problem = option.check(value) if option.check else None
     if problem:
         raise ValueError(problem)
@@ -209,7 +232,10 @@ def _coerce(option: Option, value: Any) -> Any:
 
 def _parse_env(option: Option, raw: str) -> Any:
     try:
-        value: Any = raw if option.type is str else option.type(raw.strip())
+        if option.type is dict:
+            raise ValueError("can only be set in the config file")
+        value: Any = (raw if option.type is str else [part for part in raw.split(",") if part.strip()]
+                      if option.type is list else option.type(raw.strip()))
     except ValueError:
         raise ValueError(f"must be {_type_name(option.type)}, got {raw!r}") from None
     return _coerce(option, value)

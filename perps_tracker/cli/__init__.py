@@ -9,10 +9,7 @@ Heavy modules (SQLAlchemy, rich, numpy, ...) are imported inside the commands so
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Callable
 
 import click
 
@@ -25,98 +22,26 @@ from perps_tracker.cli.params import (  # noqa: F401 - the CLI's API
     parse_when,
 )
 from perps_tracker.cli.params import utc_now as _clock
-from perps_tracker.errors import TrackerError
+from perps_tracker.cli.base import (  # noqa: F401 - the CLI's API
+    CONTEXT_SETTINGS,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    INTERRUPTED,
+    TrackerException,
+    TrackerGroup,
+    chosen,
+    json_option,
+    on_interrupt,
+    quiet_option,
+    runtime_options,
+    show,
+    venues_option,
+)
 from perps_tracker.exchanges import EXCHANGES, VENUES  # ids and static facts: no venue module is imported
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-INTERRUPTED = "interrupted"  # ctx.meta key: what a command says when Ctrl-C or SIGTERM stops it
-EXIT_INTERRUPTED = 130
-EXIT_INCOMPLETE = 3
-
 
 def utc_now() -> datetime:
     """The command line's clock (tests replace it)."""
     return _clock()
-
-
-class TrackerException(click.ClickException):
-    """`Error: ...` on stderr: broken at spaces on a terminal, in ASCII where stderr needs it."""
-
-    def show(self, file=None) -> None:
-        from perps_tracker.render.terminal import echo_err
-
-        echo_err(f"Error: {self.format_message()}")
-
-
-class TrackerGroup(click.Group):
-    """A click group that shows expected failures as one line instead of a traceback, and an
-    interruption (Ctrl-C, SIGTERM) as one `Interrupted: ...` line with exit code 130."""
-
-    def invoke(self, ctx: click.Context):
-        from perps_tracker.render.terminal import echo_err
-
-        try:
-            return super().invoke(ctx)
-        except TrackerError as e:
-            raise TrackerException(str(e)) from e
-        except KeyboardInterrupt:
-            echo_err(f"Interrupted: {ctx.meta.get(INTERRUPTED, 'nothing partial was stored')}")
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-
-
-def on_interrupt(message: str) -> None:
-    """Say `message` after `Interrupted:` if the running command is stopped by Ctrl-C or SIGTERM."""
-    click.get_current_context().meta[INTERRUPTED] = message
-
-
-def runtime_options(func):
-    """Add `--db` and `--config`; the command gets `rt`, a Runtime over the loaded settings that is
-    closed (database and HTTP client) when the command ends, however it ends."""
-
-    @click.option("--db", metavar="PATH|URL", default=None,
-                  help="Database file or SQLAlchemy URL [env PERPS_TRACKER_DB; default data/market_history.db].")
-    @click.option("--config", "config_path", metavar="FILE", default=None,
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="TOML config file [env PERPS_TRACKER_CONFIG; default ./perps_tracker.toml, "
-                       "else the user config dir].")
-    @functools.wraps(func)
-    def wrapper(*args, db, config_path, **kwargs):
-        from perps_tracker.config import load_settings
-        from perps_tracker.services.runtime import Runtime
-
-        with Runtime(load_settings(config_path, flags={"db": db})) as rt:
-            return func(*args, rt=rt, **kwargs)
-
-    return wrapper
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-
-
-def quiet_option(help: str = "Print nothing on success; errors and warnings still go to stderr."):
-    """`--quiet/-q`: the command's output is left out, never its errors or warnings."""
-    return click.option("--quiet", "-q", is_flag=True, help=help)
-
-
-def show(result: Any, as_json: bool, quiet: bool, to_json: Callable[[Any], dict], table: Callable[[Any], None]) -> None:
-    """The result as one JSON object (--json), as tables (the default), or not at all (--quiet)."""
-    from perps_tracker.render.format import print_json
-
-    if as_json:
-        print_json(to_json(result))
-    elif not quiet:
-        table(result)
-
-
-def venues_option(choices: list[str], default_help: str):
-    """`--exchange VENUE`, repeatable, among `choices`."""
-    return click.option("--exchange", "exchanges", multiple=True, type=click.Choice(choices), metavar="VENUE",
-                        help=f"Only this venue (repeatable): {', '.join(choices)}. Default: {default_help}.")
-
-
-def chosen(exchanges: tuple[str, ...], among: list[str]) -> list[str]:
-    """The venues asked for with --exchange (all of `among` when none), in registry order."""
-    return [v for v in among if v in set(exchanges or among)]
 
 
 LIQUIDATION_VENUES = [v for v, info in VENUES.items() if info.liquidation_sources]
@@ -130,7 +55,8 @@ symbols_option = click.option("--symbols", type=click.IntRange(1, 500), default=
 @click.option("--verbose", "-v", count=True,
               help="Log to stderr each HTTP request (method, URL, status, milliseconds), retry, rate-limit "
                    "wait and database open; -vv adds detail. Secrets are never shown.")
-def cli(verbose):
+@click.pass_context
+def cli(ctx, verbose):
     """Hourly sentiment and liquidation-risk snapshots of crypto perpetual futures.
 
     \b
@@ -145,6 +71,7 @@ def cli(verbose):
 
     setup_streams()
     setup_logging(verbose)
+    ctx.obj = {"clock": lambda: utc_now()}  # read when called: tests replace `utc_now`
 
 
 @cli.command()
@@ -173,13 +100,17 @@ def init(rt, mkdir, quiet):
 @quiet_option("For cron: print nothing on success; failed venues to stderr.")
 @click.option("--alerts", "with_alerts", is_flag=True,
               help="Then evaluate the strategy alerts on it and post them to the configured webhooks.")
+@click.option("--instruments", "with_instruments", is_flag=True,
+              help="With --json: every market of the hour under `instruments`.")
 @click.pass_context
-def snapshot(ctx, rt, exchanges, as_json, quiet, with_alerts):
+def snapshot(ctx, rt, exchanges, as_json, quiet, with_alerts, with_instruments):
     """Fetch every venue at once, score the market and store this hour's snapshot.
 
     Running it again in the same hour merges into that hour's snapshot: a venue that answered
     replaces its row, a venue that failed or was not asked keeps the earlier one, and the
-    market is scored again over the merged rows (a stored hour never gets worse). With
+    market is scored again over the merged rows (a stored hour never gets worse). Every market
+    of the venues that answered is stored too (`instrument_snapshots`); the watchlist's coins
+    are shown under the venue table. With
     --alerts, the strategy alerts are evaluated on it right after, as `alerts --notify` would
     (without webhooks in the config, they are printed, even with --quiet). Exit code 0 when
     every venue asked answered, 3 when the snapshot was stored but some venues failed (or an
@@ -202,7 +133,16 @@ def snapshot(ctx, rt, exchanges, as_json, quiet, with_alerts):
     with FetchStatus(venues, enabled=not (quiet or as_json)) as status:
         snap = take_snapshot(rt, venues, now, on_venue=status.done)
     run = run_alerts(rt, int(now.timestamp()), notify=bool(rt.settings.webhook_urls())) if with_alerts else None
-    render_snapshot_run(snap, run, as_json=as_json, quiet=quiet)
+    watch = instruments = None
+    if as_json and with_instruments:
+        from perps_tracker.storage.instruments import read_hour
+
+        instruments = read_hour(rt.db(), snap.timestamp)[1]
+    elif not (quiet or as_json):
+        from perps_tracker.services.markets import watchlist_totals
+
+        watch = watchlist_totals(rt, snap.timestamp)
+    render_snapshot_run(snap, run, as_json=as_json, quiet=quiet, watch=watch, instruments=instruments)
     if snap.failed_now or (run is not None and run.failures):
         ctx.exit(EXIT_INCOMPLETE)
 
@@ -544,6 +484,12 @@ def config(rt, as_json, quiet):
     from perps_tracker.render.database import config_json, render_config
 
     show(rt.settings, as_json, quiet, config_json, render_config)
+
+
+from perps_tracker.cli import markets  # noqa: E402 - the per-instrument commands
+
+for _command in markets.COMMANDS:
+    cli.add_command(_command)
 
 
 def _terminate(signum, frame) -> None:

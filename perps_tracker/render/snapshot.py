@@ -174,9 +174,12 @@ class FetchStatus:
 
 
 
-def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool) -> None:
+def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool, watch=None, instruments=None) -> None:
     """A snapshot and, with --alerts, its alert run (`run`, else None): one JSON object, the tables,
-    or with --quiet only what cron should mail (failed venues; new alerts when no webhook takes them)."""
+    or with --quiet only what cron should mail (failed venues; new alerts when no webhook takes them).
+    `watch`: the watchlist's (coin, totals), shown under the venue table; `instruments`: the hour's
+    markets, for the JSON (`--instruments`)."""
+    from perps_tracker.render.markets import instruments_json, render_watchlist
     from perps_tracker.render.alerts import (
         alerts_json,
         render_alerts,
@@ -186,11 +189,16 @@ def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool) -> N
 
     if as_json:
         out = snapshot_json(snap)
+        if instruments is not None:
+            out["instruments"] = instruments_json(instruments)
         if run is not None:
             out["alerts"] = alerts_json(run, show_all=False)
         print_json(out)
     elif not quiet:
         render_snapshot(snap)
+        if watch:
+            click.echo()
+            render_watchlist(watch)
         if run is not None:
             click.echo()
             render_alerts(run, show_all=False)

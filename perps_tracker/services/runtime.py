@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the services import these lazily: `--help` stays light
     from perps_tracker.config import Settings
     from perps_tracker.exchanges.base import Exchange
     from perps_tracker.exchanges.http import HttpClient
+    from perps_tracker.model.coins import Coins
     from perps_tracker.storage.db import Database
 
 
@@ -39,6 +40,12 @@ class Runtime:
             self._db = open_for_reading(self.settings.db)
         return self._db
 
+    def reopen_for_writing(self) -> None:
+        """Close a database opened for reading, so that the next `db()` opens it for writing."""
+        if self._db is not None and self._own_db and self._db.read_only:
+            self._db.dispose()
+            self._db = None
+
     def has_database(self) -> bool:
         """Whether the configured database exists already (checks its location; creates nothing)."""
         if self._db is not None:
@@ -62,6 +69,15 @@ class Runtime:
 
         limit = Deadline(self.settings["http.venue_timeout"]) if deadline else None
         return EXCHANGES[venue_id](self.client(), self.settings.venue_url(venue_id), limit)
+
+    def coins(self) -> "Coins":
+        """The coin aliases and sectors: the shipped tables with the config's `[coins]` additions."""
+        from perps_tracker.model.coins import Coins
+
+        return Coins.with_config(self.settings["coins.aliases"], self.settings["coins.sectors"])
+
+    def watchlist(self) -> list[str]:
+        return list(self.settings["watchlist"])
 
     def close(self) -> None:
         if self._client is not None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
+from perps_tracker.model.instruments import instrument_rows
 from perps_tracker.model.market import VenueSnapshot
 from perps_tracker.model.snapshot import (
     Snapshot,
@@ -18,8 +19,8 @@ from perps_tracker.model.snapshot import (
 
 def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
                   on_venue: Callable[[VenueSnapshot], None] | None = None) -> Snapshot:
-    """Fetch `venue_ids` at once, merge them into the hour's stored snapshot, score, and store
-    (`rt`: the command's Runtime). `on_venue(row)` is called as each venue finishes (progress).
+    """Fetch `venue_ids` at once, merge them into the hour's stored snapshot, score, and store it with
+    every market of the venues that answered (`instrument_snapshots`) (`rt`: the command's Runtime). `on_venue(row)` is called as each venue finishes (progress).
 
     Raises TrackerError, storing nothing, when no venue answered; a database that did not exist
     is then not created (an existing one is opened first, so a bad one is refused before fetching).
@@ -40,12 +41,15 @@ def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
         raise TrackerError(no_venue_answered(fresh))
     db = rt.db()
     window = read_last_hour(db, now)
-    with snapshot_hour(db, hour_bucket(now)) as hour:
+    timestamp, coins = hour_bucket(now), rt.coins()
+    markets = {v.exchange: instrument_rows(v.exchange, v.instruments, timestamp, coins)
+               for v in fresh if v.ok and v.instruments is not None}
+    with snapshot_hour(db, timestamp) as hour:
         merged = merge_venues(hour.earlier_venues(), fresh, list(EXCHANGES))
         snap = build_snapshot(merged, now, hour.previous_oi())
         snap = replace(snap, liquidations=snapshot_lines(window, snap.venues),
                        failed_now=tuple(v for v in fresh if not v.ok))
-        hour.write(snap)
+        hour.write(snap, instruments=markets)
     return snap
 
 

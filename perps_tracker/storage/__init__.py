@@ -16,4 +16,6 @@ TABLES = [
     "alerts",
     "alert_deliveries",
     "backfill_downloads",
+    "instruments",
+    "instrument_rows",
 ]

@@ -51,9 +51,9 @@ BUSY_TIMEOUT_MS = 10_000
 # The revisions in storage/migrations/versions, oldest first (a test checks them against
 # Alembic). Add a new revision here; bump READABLE_SINCE when it adds a table or column the
 # read commands use.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 SCHEMA_HEAD = REVISIONS[-1]
-READABLE_SINCE = "0006"  # exchange_snapshots.taken_at (0007 only drops and reorders indexes)
+READABLE_SINCE = "0008"  # instruments / instrument_rows (stats counts them; coin, funding, sectors read them)
 log = logging.getLogger(__name__)
 PG_LOCK_KEY = 0x7065_7270  # pg_advisory_xact_lock key serialising perps-tracker's schema and snapshot writes
 

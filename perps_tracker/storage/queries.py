@@ -219,6 +219,7 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
     from perps_tracker.storage.tables import alerts as Alert
     from perps_tracker.storage.tables import backfill_downloads as BackfillDownload
     from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
+    from perps_tracker.storage.tables import instrument_rows as InstrumentRows
     from perps_tracker.storage.tables import liquidation_coverage as LiquidationCoverage
     from perps_tracker.storage.tables import liquidation_snapshots as LiquidationSnapshot
     from perps_tracker.storage.tables import liquidations as Liquidation
@@ -239,6 +240,11 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
         AlertDelivery.name: AlertDelivery.c.alert_id.in_(select(Alert.c.id).where(Alert.c.timestamp < cutoff)),
         Alert.name: Alert.c.timestamp < cutoff,
         BackfillDownload.name: BackfillDownload.c.fetched_at < cutoff,
+        # by the key's leading column; the newest hour stays, as the newest snapshot does
+        InstrumentRows.name: InstrumentRows.c.timestamp < min(
+            cutoff, conn.execute(select(func.max(InstrumentRows.c.timestamp))).scalar_one() or cutoff),
+        # `instruments` (one row per venue symbol ever seen, a few thousand) is kept: rows that are
+        # gone would have to be looked for in every hour left
     }
     return plan, newest
 
@@ -274,7 +280,7 @@ def cleanup(db: Database, now: datetime, days: int, *, dry_run: bool = False, va
         with guard("vacuum"):
             _vacuum(db)
         size_after = db.size_bytes()
-    ordered = {name: removed[name] for name in TABLES}
+    ordered = {name: removed.get(name, 0) for name in TABLES}
     return CleanupResult(cutoff, days, dry_run, ordered, newest, size_before, size_after)
 
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Iterator
+from typing import Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
 from perps_tracker.model import values
+from perps_tracker.model.instruments import InstrumentRow
 from perps_tracker.model.market import VenueSnapshot
 from perps_tracker.model.scoring import FactorScores
 from perps_tracker.model.snapshot import Snapshot
 from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, one_line, write_lock
+from perps_tracker.storage.instruments import replace_venue_rows
 from perps_tracker.storage.liquidations import summary_rows
 from perps_tracker.storage.models import (
     ExchangeSnapshot,
@@ -107,8 +109,10 @@ class HourWriter:
     def previous_oi(self) -> dict[str, float] | None:
         return previous_oi(self.conn, self.timestamp)
 
-    def write(self, snap: Snapshot, source: str = "live") -> int:
-        """Replace the hour's rows with `snap` (whose venues include the kept earlier rows)."""
+    def write(self, snap: Snapshot, source: str = "live",
+              instruments: Mapping[str, Sequence[InstrumentRow]] | None = None) -> int:
+        """Replace the hour's rows with `snap` (whose venues include the kept earlier rows); each venue
+        in `instruments` (those that answered in this run) replaces its markets' rows of the hour."""
         snapshot_id = self._snapshot_id()
         market = _market_row(snap, source)
         if snapshot_id is None:
@@ -121,6 +125,8 @@ class HourWriter:
         self.conn.execute(SentimentFactors.__table__.insert().values(**_factor_row(snap.factors, snapshot_id)))
         if snap.liquidations:
             self.conn.execute(LiquidationSnapshot.__table__.insert(), summary_rows(snap.liquidations, snapshot_id))
+        if instruments:
+            replace_venue_rows(self.conn, self.timestamp, instruments)
         return snapshot_id
 
 

@@ -197,6 +197,46 @@ alert_deliveries = Table(
     UniqueConstraint("alert_id", "webhook"),
 )
 
+# The per-instrument layer (docs/markets.md): one row per market per hour, ~3,000 an hour, ~26 M a year.
+# A symbol dimension and a compact fact table; `instrument_snapshots` is the view users query,
+# with every column of the layer (INSTRUMENT_VIEW).
+instruments = Table(
+    "instruments", metadata,
+    _id(),
+    _req("exchange", String(32)),
+    _req("symbol", String(64)),  # the venue's own
+    _req("coin", String(32), index=True),  # normalised base (model/coins.py)
+    _req("multiplier", Double, default=1.0),  # coins per contract unit: 1000 for 1000PEPEUSDT
+    _req("quote", String(8)),
+    UniqueConstraint("exchange", "symbol"),
+)
+
+# The facts, keyed by (hour, instrument): an hour's rows are appended together at the end of the key
+# order, and a time range is one range of the key. On SQLite a WITHOUT ROWID table: the key is the
+# table, no second copy. Prices are per one coin; USD amounts are stored in whole dollars (SQLite
+# then keeps them as 2-6 byte integers); `backfill` 1 marks rows from `backfill`, 0 a snapshot's.
+instrument_rows = Table(
+    "instrument_rows", metadata,
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("instrument_id", Integer, ForeignKey("instruments.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    *(_opt(name) for name in ("price", "mark_price", "index_price", "volume_24h_usd", "open_interest_usd",
+                              "funding_rate", "funding_interval_h", "funding_rate_8h")),
+    _opt("next_funding_time", BigInteger),
+    _opt("price_change_24h_pct"),
+    _req("backfill", Integer, default=0),
+    sqlite_with_rowid=False,
+)
+
+# The view of the layer, one row per (timestamp, exchange, symbol), created by migration 0008.
+INSTRUMENT_VIEW = """
+CREATE VIEW instrument_snapshots AS
+SELECT r.timestamp, i.exchange, i.symbol, i.coin, i.multiplier, i.quote, r.price, r.mark_price,
+       r.index_price, r.volume_24h_usd, r.open_interest_usd, r.funding_rate, r.funding_interval_h,
+       r.funding_rate_8h, r.next_funding_time, r.price_change_24h_pct,
+       CASE WHEN r.backfill = 1 THEN 'backfill' ELSE 'live' END AS source
+FROM instrument_rows r JOIN instruments i ON i.id = r.instrument_id"""
+
 # A venue's downloaded history (`VenueHistory` as JSON), kept so an interrupted `backfill`
 # resumes without downloading it again; deleted once the run completes.
 backfill_downloads = Table(

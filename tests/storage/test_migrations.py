@@ -144,7 +144,8 @@ def test_index_revision_downgrades_and_upgrades_again_keeping_events(db_path):
     def state():
         engine = create_engine(url)
         found = inspect(engine)
-        indexes = {t: sorted(i["name"] for i in found.get_indexes(t)) for t in TABLES}
+        present = set(found.get_table_names())
+        indexes = {t: sorted(i["name"] for i in found.get_indexes(t)) for t in TABLES if t in present}
         key = [u["column_names"] for u in found.get_unique_constraints("liquidations")]
         with engine.connect() as conn:
             events = conn.execute(text("SELECT exchange, value_usd FROM liquidations")).all()
@@ -164,5 +165,36 @@ def test_index_revision_downgrades_and_upgrades_again_keeping_events(db_path):
     assert "ix_exchange_snapshots_snapshot_id" in indexes["exchange_snapshots"]
     assert key == [["exchange", "symbol", "event_time_ms", "side", "price", "quantity"]]
     assert events == [("okx", 45000.0)]
-    upgrade_to(url, "head")
+    upgrade_to(url, "0007")
     assert state() == at_head
+
+
+def test_instrument_revision_creates_the_view_and_a_compact_fact_table(db_path):
+    # 0008: instruments, instrument_rows (WITHOUT ROWID on SQLite) and the instrument_snapshots view;
+    # its downgrade drops all three and the upgrade makes them again.
+    url = f"sqlite:///{db_path}"
+    upgrade_to(url, "head")
+    con = sqlite3.connect(db_path)
+    sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'instrument_rows'").fetchone()[0]
+    assert sql.rstrip().upper().endswith("WITHOUT ROWID")
+    con.execute("INSERT INTO instruments (exchange, symbol, coin, multiplier, quote) "
+                "VALUES ('binance', '1000PEPEUSDT', 'PEPE', 1000.0, 'USDT')")
+    con.execute("INSERT INTO instrument_rows (timestamp, instrument_id, price, funding_rate, funding_interval_h, "
+                "funding_rate_8h, backfill) VALUES (1764075600, 1, 0.0000111, 0.00005, 4.0, 0.0001, 0)")
+    con.commit()
+    assert con.execute("SELECT timestamp, exchange, symbol, coin, multiplier, price, funding_rate_8h, source "
+                       "FROM instrument_snapshots").fetchall() == [
+        (1764075600, "binance", "1000PEPEUSDT", "PEPE", 1000.0, 0.0000111, 0.0001, "live")]
+    con.close()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    engine.dispose()
+    con = sqlite3.connect(db_path)
+    names = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    con.close()
+    assert not names & {"instruments", "instrument_rows", "instrument_snapshots"}
+    upgrade_to(url, "head")

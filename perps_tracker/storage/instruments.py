@@ -1,0 +1,171 @@
+"""The per-instrument layer's rows: written with a snapshot (or by `backfill --coins`), read by
+`coin`, `funding`, `sectors` and `snapshot`'s watchlist.
+
+Writes go through SQLAlchemy Core on the snapshot's connection (one transaction); reads are plain
+SQL through `Database.reading()` (sqlite3 on a SQLite file opened read-only).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, bindparam, select, text, update
+
+from perps_tracker.model import values
+from perps_tracker.model.instruments import InstrumentRow
+from perps_tracker.model.times import HOUR
+from perps_tracker.storage.db import Database, Reader, guard
+from perps_tracker.storage.tables import instrument_rows, instruments
+
+# The fact columns that come from an InstrumentRow as they are, and those stored in whole dollars.
+_FACTS = ("price", "mark_price", "index_price", "funding_rate", "funding_interval_h", "funding_rate_8h",
+          "next_funding_time", "price_change_24h_pct")
+_DOLLARS = ("volume_24h_usd", "open_interest_usd")
+_DIMENSION = ("coin", "multiplier", "quote")
+
+# The view's columns, in InstrumentRow's order (the layer's public column names).
+COLUMNS = tuple(values(InstrumentRow(0, "", "", "", 1.0, "", *([None] * 10))).keys())
+_FROM = "FROM instrument_rows r JOIN instruments i ON i.id = r.instrument_id"
+_SOURCE = "CASE WHEN r.backfill = 1 THEN 'backfill' ELSE 'live' END"
+
+
+def _select() -> str:
+    names = []
+    for c in COLUMNS:
+        if c in ("exchange", "symbol", "coin", "multiplier", "quote"):
+            names.append(f"i.{c}")
+        elif c == "source":
+            names.append(f"{_SOURCE} AS source")
+        else:
+            names.append(f"r.{c}")
+    return "SELECT " + ", ".join(names)
+
+
+_SELECT = _select()
+
+
+def _row(values_: Sequence) -> InstrumentRow:
+    return InstrumentRow(*values_)
+
+
+def instrument_ids(conn: Connection, rows: Iterable[InstrumentRow]) -> dict[tuple[str, str], int]:
+    """(exchange, symbol) → instruments.id for `rows`, inserting the new ones and updating a symbol whose
+    coin, multiplier or quote changed (an alias added to the config, a relisting)."""
+    rows = list(rows)
+    exchanges = sorted({r.exchange for r in rows})
+    known = {}
+    if exchanges:
+        query = (select(instruments.c.id, instruments.c.exchange, instruments.c.symbol, instruments.c.coin,
+                        instruments.c.multiplier, instruments.c.quote)
+                 .where(instruments.c.exchange.in_(bindparam("exchanges", expanding=True))))
+        known = {(e, s): (i, (c, m, q)) for i, e, s, c, m, q in conn.execute(query, {"exchanges": exchanges})}
+    new, changed = [], []
+    for r in rows:
+        key, dim = (r.exchange, r.symbol), (r.coin, r.multiplier, r.quote)
+        if key not in known:
+            new.append(dict(exchange=r.exchange, symbol=r.symbol, coin=r.coin, multiplier=r.multiplier, quote=r.quote))
+            known[key] = (None, dim)
+        elif known[key][1] != dim and known[key][0] is not None:
+            changed.append(dict(b_id=known[key][0], coin=r.coin, multiplier=r.multiplier, quote=r.quote))
+    if new:
+        conn.execute(instruments.insert(), new)
+        query = select(instruments.c.id, instruments.c.exchange, instruments.c.symbol).where(
+            instruments.c.exchange.in_(bindparam("exchanges", expanding=True)))
+        known.update({(e, s): (i, None) for i, e, s in conn.execute(query, {"exchanges": exchanges})})
+    if changed:
+        conn.execute(update(instruments).where(instruments.c.id == bindparam("b_id"))
+                     .values(coin=bindparam("coin"), multiplier=bindparam("multiplier"), quote=bindparam("quote")),
+                     changed)
+    return {key: ident for key, (ident, _) in known.items()}
+
+
+def _fact(r: InstrumentRow, ident: int, backfill: bool) -> dict:
+    fact = {name: getattr(r, name) for name in _FACTS}
+    fact.update({name: None if getattr(r, name) is None else float(round(getattr(r, name))) for name in _DOLLARS})
+    return dict(timestamp=r.timestamp, instrument_id=ident, backfill=1 if backfill else 0, **fact)
+
+
+def replace_venue_rows(conn: Connection, timestamp: int, by_exchange: Mapping[str, Sequence[InstrumentRow]]) -> int:
+    """A snapshot's rows: each venue in `by_exchange` (it answered in this run) replaces its rows of the
+    hour, backfilled or live; the other venues' rows stay. Returns the rows written."""
+    rows = [r for venue_rows in by_exchange.values() for r in venue_rows]
+    ids = instrument_ids(conn, rows)
+    for exchange in by_exchange:
+        conn.execute(text("DELETE FROM instrument_rows WHERE timestamp = :t AND instrument_id IN "
+                          "(SELECT id FROM instruments WHERE exchange = :e)"), {"t": timestamp, "e": exchange})
+    if rows:
+        conn.execute(instrument_rows.insert(), [_fact(r, ids[(r.exchange, r.symbol)], False) for r in rows])
+    return len(rows)
+
+
+def add_backfilled(conn: Connection, rows: Sequence[InstrumentRow]) -> int:
+    """`backfill --coins` rows: an (hour, market) already stored (live or an earlier backfill) is kept.
+    Returns the rows added."""
+    if not rows:
+        return 0
+    ids = instrument_ids(conn, rows)
+    by_hour: dict[int, set[int]] = {}
+    for r in rows:
+        by_hour.setdefault(r.timestamp, set()).add(ids[(r.exchange, r.symbol)])
+    lo, hi = min(by_hour), max(by_hour)
+    wanted = {ident for idents in by_hour.values() for ident in idents}
+    query = (select(instrument_rows.c.timestamp, instrument_rows.c.instrument_id)
+             .where(instrument_rows.c.timestamp.between(lo, hi),
+                    instrument_rows.c.instrument_id.in_(bindparam("ids", expanding=True))))
+    stored = set(conn.execute(query, {"ids": sorted(wanted)}).all())
+    facts = [_fact(r, ident, True) for r in rows
+             if (r.timestamp, ident := ids[(r.exchange, r.symbol)]) not in stored]
+    if facts:
+        conn.execute(instrument_rows.insert(), facts)
+    return len(facts)
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+
+def newest_hour(read: Reader) -> int | None:
+    """The newest hour with instrument rows (None: none stored)."""
+    return read.scalar("SELECT MAX(timestamp) FROM instrument_rows")
+
+
+def hour_rows(read: Reader, timestamp: int, coins: Sequence[str] | None = None) -> list[InstrumentRow]:
+    """The rows of one hour (of `coins` only, when given), by exchange and symbol."""
+    if coins is None:
+        sql = f"{_SELECT} {_FROM} WHERE r.timestamp = :t ORDER BY i.exchange, i.symbol"
+        return [_row(r) for r in read.rows(sql, {"t": timestamp})]
+    rows = []
+    for coin in coins:  # one seek per market of the coin: (hour, instrument) is the key
+        sql = f"{_SELECT} {_FROM} WHERE r.timestamp = :t AND i.coin = :c ORDER BY i.exchange, i.symbol"
+        rows += [_row(r) for r in read.rows(sql, {"t": timestamp, "c": coin})]
+    return rows
+
+
+def coin_rows(read: Reader, coin: str, since: int, until: int) -> list[InstrumentRow]:
+    """A coin's rows of the hours in [since, until], oldest first: one key seek per (hour, market)."""
+    ids = [i for (i,) in read.rows("SELECT id FROM instruments WHERE coin = :c", {"c": coin})]
+    if not ids:
+        return []
+    hours = list(range(-(-since // HOUR) * HOUR, until + 1, HOUR))
+    rows: list[InstrumentRow] = []
+    markers = ", ".join(f":i{n}" for n in range(len(ids)))
+    params = {f"i{n}": ident for n, ident in enumerate(ids)}
+    for chunk in range(0, len(hours), 200):
+        part = hours[chunk:chunk + 200]
+        hour_markers = ", ".join(f":h{n}" for n in range(len(part)))
+        sql = (f"{_SELECT} {_FROM} WHERE r.timestamp IN ({hour_markers}) AND r.instrument_id IN ({markers}) "
+               "ORDER BY r.timestamp, i.exchange, i.symbol")
+        rows += [_row(r) for r in read.rows(sql, {**params, **{f"h{n}": h for n, h in enumerate(part)}})]
+    return rows
+
+
+def read_hour(db: Database, timestamp: int | None = None, coins: Sequence[str] | None = None
+              ) -> tuple[int | None, list[InstrumentRow]]:
+    """(hour, rows) of `timestamp`, or of the newest hour stored when None."""
+    with guard("reading instrument rows"), db.reading() as read:
+        hour = newest_hour(read) if timestamp is None else timestamp
+        return hour, ([] if hour is None else hour_rows(read, hour, coins))
+
+
+def read_coin(db: Database, coin: str, since: int, until: int) -> list[InstrumentRow]:
+    with guard("reading instrument rows"), db.reading() as read:
+        return coin_rows(read, coin, since, until)
