@@ -486,9 +486,9 @@ def config(rt, as_json, quiet):
     show(rt.settings, as_json, quiet, config_json, render_config)
 
 
-from perps_tracker.cli import markets  # noqa: E402 - the per-instrument commands
+from perps_tracker.cli import export, markets  # noqa: E402 - commands kept in their own modules
 
-for _command in markets.COMMANDS:
+for _command in (*markets.COMMANDS, *export.COMMANDS):
     cli.add_command(_command)
 
 

@@ -37,7 +37,7 @@ def coin(rt, coin, hours, no_fetch, as_json, quiet):
     Examples:
       perps-tracker coin ETH
       perps-tracker coin PEPE --hours 48
-      perps-tracker coin SOL --json | jq '.venues[] | {exchange, funding_apr_pct}'
+      perps-tracker coin SOL --json
     """
     from perps_tracker.render.markets import coin_json, render_coin
     from perps_tracker.services.markets import coin_report
@@ -60,13 +60,13 @@ def funding(rt, min_volume, top, no_fetch, as_json, quiet):
     """Funding arbitrage across every coin: short the venue paying the most, long the one paying least.
 
     Over every coin listed on two or more venues with at least --min-volume of 24 h volume on each
-    leg, the widest spread of 8-hour funding between two venues, as APR (spread × 3 × 365 × 100),
+    leg, the widest spread of 8-hour funding between two venues, as APR (spread * 3 * 365 * 100),
     highest first. Legs that settle at different intervals are marked.
 
     \b
     Examples:
       perps-tracker funding
-      perps-tracker funding --min-volume 10000000 --top 5 --json
+      perps-tracker funding --min-volume 1e7 --top 5
     """
     from perps_tracker.render.markets import funding_json, render_funding
     from perps_tracker.services.markets import funding_report
@@ -90,7 +90,7 @@ def sectors(rt, no_fetch, as_json, quiet):
 
     \b
     Example:
-      perps-tracker sectors --json | jq '.sectors[] | {sector, price_change_24h_pct}'
+      perps-tracker sectors --json | jq '.sectors[].sector'
     """
     from perps_tracker.render.markets import render_sectors, sectors_json
     from perps_tracker.services.markets import sectors_report

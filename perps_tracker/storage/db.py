@@ -137,6 +137,12 @@ class Reader(ABC):
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         """Every row of `sql`."""
 
+    @abstractmethod
+    def batches(self, sql: str, params: Mapping[str, Any] | None = None, size: int = 20_000
+                ) -> tuple[list[str], Iterator[list[tuple]]]:
+        """The column names of `sql` and its rows `size` at a time, read as they are consumed (a
+        server-side cursor on PostgreSQL): flat memory whatever the number of rows."""
+
     def tables(self) -> list[str]:
         """The tables of the database (of its default schema)."""
         return [name for (name,) in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -161,6 +167,10 @@ class _SqliteReader(Reader):
     def rows(self, sql, params=None):
         return self._con.execute(sql, params or {}).fetchall()
 
+    def batches(self, sql, params=None, size=20_000):
+        cursor = self._con.execute(sql, params or {})
+        return [d[0] for d in cursor.description], iter(lambda: cursor.fetchmany(size), [])
+
 
 class _EngineReader(Reader):
     """Through SQLAlchemy `text()` on a connection of any backend."""
@@ -172,6 +182,13 @@ class _EngineReader(Reader):
         from sqlalchemy import text
 
         return [tuple(r) for r in self._conn.execute(text(sql), dict(params or {}))]
+
+    def batches(self, sql, params=None, size=20_000):
+        from sqlalchemy import text
+
+        result = self._conn.execution_options(stream_results=True, yield_per=size).execute(
+            text(sql), dict(params or {}))
+        return list(result.keys()), (list(map(tuple, part)) for part in result.partitions(size))
 
     def tables(self):
         if self._conn.dialect.name == "sqlite":

@@ -169,3 +169,16 @@ def read_hour(db: Database, timestamp: int | None = None, coins: Sequence[str] |
 def read_coin(db: Database, coin: str, since: int, until: int) -> list[InstrumentRow]:
     with guard("reading instrument rows"), db.reading() as read:
         return coin_rows(read, coin, since, until)
+
+
+def stored_hours(db: Database, lo: int, hi: int) -> list[int]:
+    """The hours in [lo, hi) with instrument rows, oldest first (one step of the key per hour)."""
+    hours = []
+    with guard("reading instrument rows"), db.reading() as read:
+        t = read.scalar("SELECT MIN(timestamp) FROM instrument_rows WHERE timestamp >= :lo AND timestamp < :hi",
+                        {"lo": lo, "hi": hi})
+        while t is not None:
+            hours.append(int(t))
+            t = read.scalar("SELECT MIN(timestamp) FROM instrument_rows WHERE timestamp > :t AND timestamp < :hi",
+                            {"t": t, "hi": hi})
+    return hours
