@@ -26,6 +26,14 @@ database  what every database command pays: `stats` on an empty database against
           every table's size and its indexes' (SQLite dbstat), and the bytes one stored
           liquidation event costs (table and indexes, from SQLite's dbstat). Targets: `stats` on an
           empty database ≤ 0.25 s, `backtest` on two years ≤ 1 s and ≤ 100 MiB.
+markets   the per-instrument layer at real scale: --markets (default 3,000) markets over --hours
+          (default 8,760: a year, ~26 M rows) of synthetic hourly rows in a SQLite file; bytes per
+          stored row (file and the fact table's key from dbstat); storing one hour of 3,000 rows
+          (median of --runs, each a new hour in its own transaction); `coin BTC --hours 720`,
+          `funding`, `sectors` (all --no-fetch) and `export instrument_snapshots --format parquet`
+          of the last 30 days end to end in fresh processes: median wall, peak RSS, export rows/s.
+          Targets: ≤ 100 bytes per row, storing ≤ 150 ms, coin and funding ≤ 300 ms, export
+          ≥ 500,000 rows/s, RSS ≤ 150 MB.
 history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
           line each) of synthetic history bulk-inserted into a temporary SQLite database, then
           `trend`, `backtest` and `predict funding` each run end to end in a fresh process: wall
@@ -477,6 +485,122 @@ def bench_database(days: int, seed: int, runs: int) -> None:
         _event_bytes(Path(tmp) / "events.db")
 
 
+VENUE_IDS = ("binance", "bybit", "okx", "bitget", "gateio", "hyperliquid", "asterdex", "dydx")
+_FILL = """
+WITH RECURSIVE h(t) AS (SELECT :start UNION ALL SELECT t + 3600 FROM h WHERE t + 3600 < :end)
+INSERT INTO instrument_rows (timestamp, instrument_id, price, mark_price, index_price, volume_24h_usd,
+    open_interest_usd, funding_rate, funding_interval_h, funding_rate_8h, next_funding_time,
+    price_change_24h_pct, backfill)
+SELECT t, b.id, b.p * (1 + (random() % 2000) / 1e6), b.p * (1 + (random() % 2000) / 1e6),
+       CASE WHEN b.id % 4 THEN b.p * (1 + (random() % 2000) / 1e6) END,
+       CAST(abs(random() % 900000000) + 10000 AS REAL), CAST(abs(random() % 400000000) + 5000 AS REAL),
+       (random() % 100000) / 1e9, b.hours, (random() % 100000) / 1e9 * 8 / b.hours,
+       t + 3600 * b.hours, (random() % 200000) / 1e4, 0
+FROM h CROSS JOIN bench_base b ORDER BY t, b.id"""
+
+
+def _fill_markets(path, markets: int, hours: int, start: int) -> None:
+    """`markets` instruments and `hours` hours of rows for each, generated inside SQLite."""
+    import random
+    import sqlite3
+
+    rng = random.Random(7)
+    con = sqlite3.connect(path)
+    coins = ["BTC", "ETH", "SOL", "PEPE", "DOGE"] + [f"C{i}" for i in range(markets // 2)]
+    seen = set()
+    rows = []
+    while len(rows) < markets:
+        venue, coin = rng.choice(VENUE_IDS), coins[min(int(rng.paretovariate(0.6)) - 1, len(coins) - 1)]
+        symbol = f"{coin}USDT" if (venue, coin) not in seen else f"{coin}USDC"
+        if (venue, symbol) in seen:
+            continue
+        seen.update({(venue, coin), (venue, symbol)})
+        rows.append((venue, symbol, coin, 1.0, "USDT"))
+    con.executemany("INSERT INTO instruments (exchange, symbol, coin, multiplier, quote) VALUES (?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE TEMP TABLE bench_base (id INTEGER PRIMARY KEY, p REAL, hours REAL)")
+    con.executemany("INSERT INTO bench_base VALUES (?, ?, ?)",
+                    [(i, 84000.0 if coin == "BTC" else 10 ** rng.uniform(-6, 4), rng.choice((8.0, 8.0, 4.0, 1.0)))
+                     for i, (_, _, coin, _, _) in enumerate(rows, start=1)])
+    step = 24 * 30
+    for lo in range(start, start + hours * 3600, step * 3600):
+        con.execute(_FILL, {"start": lo, "end": min(lo + step * 3600, start + hours * 3600)})
+        con.commit()
+    con.close()
+
+
+def bench_markets(markets: int, hours: int, runs: int) -> None:
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from perps_tracker.model.instruments import InstrumentRow
+    from perps_tracker.storage.db import open_database, write_lock
+    from perps_tracker.storage.instruments import replace_venue_rows
+
+    start = 1_764_000_000 // 3600 * 3600
+    end = start + hours * 3600
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "markets.db"
+        subprocess.run([sys.executable, "-m", "perps_tracker", "init", "--db", str(path)], capture_output=True,
+                       check=True)
+        t = time.perf_counter()
+        _fill_markets(path, markets, hours, start)
+        con = sqlite3.connect(path)
+        con.execute("INSERT INTO market_snapshots (timestamp, taken_at, source, exchanges_ok, exchanges_failed) "
+                    "VALUES (?, ?, 'live', 8, 0)", (end - 3600, end - 3600))
+        con.commit()
+        stored = con.execute("SELECT COUNT(*) FROM instrument_rows").fetchone()[0]
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            key = con.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'instrument_rows'").fetchone()[0]
+        except sqlite3.OperationalError:
+            key = None
+        con.close()
+        size = path.stat().st_size
+        print(f"{markets:,} markets x {hours:,} hours = {stored:,} rows generated in {time.perf_counter() - t:.0f} s")
+        print(f"  bytes per stored row: {size / stored:.1f} (whole file {size / 2**20:,.0f} MiB)"
+              + (f"; instrument_rows (table = its key) {key / stored:.1f}" if key else ""))
+        db = open_database(str(path))
+        with db.engine.connect() as conn:
+            listed = conn.exec_driver_sql("SELECT exchange, symbol, coin FROM instruments").all()
+        walls = []
+        for k in range(runs):
+            hour = end + k * 3600
+            rows = [InstrumentRow(hour, e, s, c, 1.0, "USDT", 1.5, 1.5, None, 1e6, 2e6, 1e-4, 8.0, 1e-4, hour + 3600,
+                                  1.2) for e, s, c in listed[:3000]]
+            by_venue: dict[str, list] = {}
+            for r in rows:
+                by_venue.setdefault(r.exchange, []).append(r)
+            t = time.perf_counter()
+            with write_lock(db.engine) as conn:
+                replace_venue_rows(conn, hour, by_venue)
+            walls.append(time.perf_counter() - t)
+        db.dispose()
+        print(f"  storing one hour of {min(3000, len(listed)):,} rows: median {statistics.median(walls) * 1000:.0f} ms "
+              f"over {runs} hours")
+        bare = _bare(runs)
+        print(f"  end to end in a fresh process (bare interpreter {bare * 1000:.0f} ms):")
+        for args in (["coin", "BTC", "--hours", "720"], ["funding"], ["sectors"]):
+            wall, rss = _median_run([*args, "--no-fetch", "--db", str(path)], runs)
+            print(f"    perps-tracker {' '.join(args):<22} median {wall * 1000:6.0f} ms   peak RSS {rss:5.0f} MB")
+        out = Path(tmp) / "month.parquet"
+        args = ["export", "instrument_snapshots", "--since", "30d", "--format", "parquet", "-o", str(out),
+                "--db", str(path)]
+        since = end - 30 * 24 * 3600
+        con = sqlite3.connect(path)
+        month = con.execute("SELECT COUNT(*) FROM instrument_rows WHERE timestamp >= ?", (since,)).fetchone()[0]
+        con.close()
+        env_now = time.time()
+        if env_now - since > 31 * 24 * 3600:  # the synthetic year ends before today: export its last month
+            args[3] = time.strftime("%Y-%m-%d", time.gmtime(since))
+        results = [_run_measured(args) for _ in range(runs)]
+        wall = statistics.median(r[0] for r in results)
+        print(f"    perps-tracker export (last 30 days, {month:,} rows, parquet)  median {wall:.2f} s = "
+              f"{month / wall:,.0f} rows/s   peak RSS {max(r[1] for r in results):.0f} MB   "
+              f"file {out.stat().st_size / 2**20:.0f} MiB")
+
+
 def bench_history(days: int, seed: int, compare: bool) -> None:
     import tempfile
     from pathlib import Path
@@ -547,6 +671,10 @@ def main() -> None:
     dbase.add_argument("--days", type=int, default=730)
     dbase.add_argument("--seed", type=int, default=1)
     dbase.add_argument("--runs", type=int, default=5)
+    mk = sub.add_parser("markets", help="the per-instrument layer at real scale: bytes per row, write, read, export")
+    mk.add_argument("--markets", type=int, default=3000)
+    mk.add_argument("--hours", type=int, default=8760)
+    mk.add_argument("--runs", type=int, default=5)
     hist = sub.add_parser("history", help="time trend, backtest, predict funding, alerts and stats on years of "
                                           "hourly history")
     hist.add_argument("--days", type=int, default=730)
@@ -563,6 +691,8 @@ def main() -> None:
         bench_snapshot(args.delay, args.symbols, args.runs)
     elif args.what == "database":
         bench_database(args.days, args.seed, args.runs)
+    elif args.what == "markets":
+        bench_markets(args.markets, args.hours, args.runs)
     elif args.what == "history":
         bench_history(args.days, args.seed, args.compare_models)
 

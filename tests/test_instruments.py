@@ -145,3 +145,20 @@ def test_config_aliases_extend_the_table_and_may_name_one_venue():
     assert coins.normalise("XYZ", "okx") == ("ABC", 1.0)
     assert coins.normalise("1000XYZ", "binance") == ("ABC", 1000.0)  # the alias applies to the coin too
     assert Coins().sector("NOPE") == "OTHER" and Coins().sector("AAVE") == "DEFI"
+
+
+def test_funding_arbitrage_rule_over_every_coin():
+    from perps_tracker.model.rules import FundingArb, RuleInputs, funding_arbitrage
+
+    # ETH: short bybit +0.0100 %, long hyperliquid −0.0160 % per 8 h: 0.00026 × 109,500 = 28.47 %
+    fired = funding_arbitrage(RuleInputs(funding_arb=FundingArb("ETH", "bybit", 0.0001, "hyperliquid", -0.00016),
+                                         btc_funding_8h={"binance": 0.0001, "okx": 0.0001}))
+    assert fired.fired and fired.confidence == 100  # min(5 × 28.47, 100)
+    assert fired.reasons[0].startswith("annualised ETH funding spread 28.47%: bybit +0.0100% vs hyperliquid")
+    assert "short ETH on bybit, long on hyperliquid" in fired.reasons[0]
+    # 0.00002 × 109,500 = 2.19 %: not above 8 %
+    quiet = funding_arbitrage(RuleInputs(funding_arb=FundingArb("SOL", "okx", 0.00003, "dydx", 0.00001)))
+    assert not quiet.fired and quiet.why_not == "widest spread 2.19% (SOL) is not above 8%"
+    # an hour without per-market rows: the venues' BTC lines, as before
+    btc = funding_arbitrage(RuleInputs(btc_funding_8h={"binance": 0.0003, "okx": 0.0}))
+    assert btc.fired and "BTC funding spread 32.85%" in btc.reasons[0]

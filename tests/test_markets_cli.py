@@ -202,3 +202,16 @@ def test_export_errors(runner, env, database, tmp_path, monkeypatch):
 def test_every_venue_contributes(runner, env, database):
     run(runner, "snapshot", "--quiet")
     assert {e for (e,) in query(database, "SELECT DISTINCT exchange FROM instruments")} == set(EXCHANGES)
+
+
+def test_the_hour_records_its_widest_funding_spread_for_the_alert(runner, env, database):
+    run(runner, "snapshot", "--quiet")
+    top = json.loads(run(runner, "funding", "--no-fetch", "--top", "1", "--json").stdout)["opportunities"][0]
+    stored = query(database, "SELECT funding_arb_coin, funding_arb_short, funding_arb_short_8h, funding_arb_long, "
+                             "funding_arb_long_8h FROM market_snapshots")
+    assert stored == [(top["coin"], top["short"]["exchange"], approx(top["short"]["funding_rate_8h"]),
+                       top["long"]["exchange"], approx(top["long"]["funding_rate_8h"]))]
+    alerts = json.loads(run(runner, "alerts", "--all", "--json").stdout)["alerts"]
+    arb = next(a for a in alerts if a["strategy"] == "Funding Rate Arbitrage")
+    text = " ".join(arb["reasons"]) + (arb.get("why") or "")
+    assert top["coin"] in text

@@ -43,6 +43,8 @@ class RuleInputs:
     cascade_score: float | None = None
     liq_coverage: float | None = None  # share of that hour the market line read (None: not recorded)
     btc_funding_8h: Mapping[str, float] = field(default_factory=dict)  # venue → BTC funding, fraction per 8 h
+    # the hour's widest cross-venue funding spread over every coin (None: no per-market rows that hour)
+    funding_arb: "FundingArb | None" = None
     basis: Mapping[str, float] = field(default_factory=dict)  # venue → mark / index − 1
     slope: float | None = None  # least-squares slope of S over the last 6 snapshots, per hour
 
@@ -54,6 +56,17 @@ class RuleInputs:
         if self.liq_total_usd is None or not self.liq_volume_usd or not covered(self.liq_coverage):
             return None
         return self.liq_total_usd / self.liq_volume_usd
+
+
+@dataclass(frozen=True)
+class FundingArb:
+    """One coin's widest funding spread between two venues (legs of at least $1M 24 h volume each)."""
+
+    coin: str
+    short: str  # the venue paying the most funding
+    short_8h: float
+    long: str  # the venue paying the least
+    long_8h: float
 
 
 @dataclass(frozen=True)
@@ -276,8 +289,18 @@ RULES: tuple[Rule, ...] = (
 
 
 def funding_arbitrage(i: RuleInputs) -> Evaluation:
-    """Best annualised BTC funding spread between two venues, (max − min) × 3 × 365 × 100 > 8 %."""
+    """Best annualised funding spread between two venues, (max − min) × 3 × 365 × 100 > 8 %: over every
+    coin (legs of $1M+ volume, docs/markets.md) when the hour has per-market rows, else over the venues'
+    BTC lines."""
     name, tier = "Funding Rate Arbitrage", 3
+    if (arb := i.funding_arb) is not None:
+        spread = (arb.short_8h - arb.long_8h) * 3 * 365 * 100
+        if not spread > 8:
+            return Evaluation(name, tier, False, 0, None, (),
+                              why_not=f"widest spread {spread:.2f}% ({arb.coin}) is not above 8%")
+        text = (f"annualised {arb.coin} funding spread {spread:.2f}%: {arb.short} {100 * arb.short_8h:+.4f}% vs "
+                f"{arb.long} {100 * arb.long_8h:+.4f}% per 8 h — short {arb.coin} on {arb.short}, long on {arb.long}")
+        return Evaluation(name, tier, True, round(min(5 * spread, 100)), NEUTRAL, (text,))
     rates = {v: r for v, r in i.btc_funding_8h.items() if r is not None}
     if len(rates) < 2:
         return Evaluation(name, tier, False, 0, None, (), why_not="fewer than two venues report BTC funding")
@@ -366,6 +389,7 @@ class InputColumns:
     funding_count: Any  # venues with a BTC funding rate
     funding_max: Any  # per 8 h
     funding_min: Any
+    arb_spread: Any  # the widest funding spread over every coin, per 8 h (NaN: no per-market rows)
     basis_max: Any  # mark / index − 1
     basis_min: Any
 
@@ -423,13 +447,15 @@ def column_alerts(cols: InputColumns) -> list[tuple[int, str, str]]:
 
 
 def _funding_arbitrage_alerts(cols: InputColumns) -> list[tuple[int, str, str]]:
-    """`funding_arbitrage` over columns: the spread of the highest and lowest venue's BTC funding."""
+    """`funding_arbitrage` over columns: the hour's widest spread over every coin, else the spread of the
+    highest and lowest venue's BTC funding."""
     import numpy as np
 
-    spread = (cols.funding_max - cols.funding_min) * 3 * 365 * 100
+    every_coin = ~np.isnan(cols.arb_spread)
+    spread = np.where(every_coin, cols.arb_spread, cols.funding_max - cols.funding_min) * 3 * 365 * 100
     with np.errstate(invalid="ignore"):
         confidence = np.round(np.minimum(5 * spread, 100))
-        alert = (cols.funding_count >= 2) & (spread > 8) & (confidence >= ALERT_MIN_CONFIDENCE)
+        alert = (every_coin | (cols.funding_count >= 2)) & (spread > 8) & (confidence >= ALERT_MIN_CONFIDENCE)
     return [(int(cols.timestamp[k]), "Funding Rate Arbitrage", NEUTRAL) for k in np.flatnonzero(alert)]
 
 

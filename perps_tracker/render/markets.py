@@ -84,13 +84,20 @@ def render_coin(report) -> None:
         _coin_history(report.history)
 
 
+HISTORY_ROWS = 48  # at most this many lines of history in a table (`--json` has every hour)
+
+
 def _coin_history(history) -> None:
     if not history:
         say("No stored hours in that window.")
         return
+    step = -(-len(history) // HISTORY_ROWS)
+    shown = history[::-1][::step][::-1]  # the newest hour always, then every `step`-th back
+    if step > 1:
+        say(f"{len(history)} stored hours, every {step}th shown (--json has each):", hang=2)
     grid = Grid(Col("hour", "left"), Col("price"), Col("vol 24h"), Col("OI"), Col("fund APR"),
                 Col("spread bps", drop=1), Col("mkts", drop=2))
-    for t, totals in history:
+    for t, totals in shown:
         grid.add(fmt_time(t)[:16], fmt_price(totals.price), fmt_usd_short(totals.volume_24h_usd),
                  fmt_usd_short(totals.open_interest_usd), fmt_apr(totals.funding_rate_8h),
                  "-" if totals.max_spread_bps is None else f"{totals.max_spread_bps:.1f}", totals.markets)

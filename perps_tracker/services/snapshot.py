@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
-from perps_tracker.model.instruments import instrument_rows
+from perps_tracker.model.instruments import DEFAULT_MIN_VOLUME, funding_opportunities, instrument_rows
 from perps_tracker.model.market import VenueSnapshot
 from perps_tracker.model.snapshot import (
     Snapshot,
@@ -50,6 +50,8 @@ def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
         snap = replace(snap, liquidations=snapshot_lines(window, snap.venues),
                        failed_now=tuple(v for v in fresh if not v.ok))
         hour.write(snap, instruments=markets)
+        best = funding_opportunities(hour.instrument_rows(), DEFAULT_MIN_VOLUME, top=1)
+        hour.record_funding_arb(best[0] if best else None)
     return snap
 
 

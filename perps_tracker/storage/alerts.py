@@ -15,7 +15,7 @@ from typing import Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from perps_tracker.model.rules import TREND_POINTS, TREND_SPAN, RuleInputs, trend_slope
+from perps_tracker.model.rules import TREND_POINTS, TREND_SPAN, FundingArb, RuleInputs, trend_slope
 from perps_tracker.storage.db import Database, guard
 from perps_tracker.storage.models import (
     Alert,
@@ -121,6 +121,10 @@ def _rule_inputs(m, funding: dict[str, float], basis: dict[str, float], liq, tre
         cascade_score=liq.cascade_risk_score if liq else None,
         liq_coverage=liq.coverage if liq else None,
         btc_funding_8h=funding,
+        funding_arb=None if m.funding_arb_coin is None or m.funding_arb_short_8h is None
+        or m.funding_arb_long_8h is None else FundingArb(m.funding_arb_coin, m.funding_arb_short,
+                                                         m.funding_arb_short_8h, m.funding_arb_long,
+                                                         m.funding_arb_long_8h),
         basis=basis,
         slope=trend_slope([(t, s) for t, s in trend]) if len(trend) >= 2 else None,
     )

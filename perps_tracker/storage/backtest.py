@@ -12,7 +12,7 @@ from perps_tracker.storage.db import Database, guard
 _MARKETS = """
 SELECT m.id, m.timestamp, m.btc_price, m.sentiment, m.composite_score, f.funding, f.price,
        m.price_change_24h_pct, m.funding_rate_8h, m.funding_divergence, m.oi_vol_ratio, m.long_share,
-       m.total_volume_usd
+       m.total_volume_usd, m.funding_arb_short_8h - m.funding_arb_long_8h
 FROM market_snapshots m LEFT OUTER JOIN sentiment_factors f ON f.snapshot_id = m.id
 WHERE m.timestamp >= :start ORDER BY m.timestamp"""
 # per snapshot: how many ok venues give BTC funding, its highest and lowest; the highest and lowest basis
@@ -73,4 +73,4 @@ def _columns(np, rows, venue_rows, liq_rows, trend) -> InputColumns:
         slope=slopes(np.array([t for t, _ in trend], dtype=np.int64), np.array([s for _, s in trend]), times,
                      TREND_SPAN, TREND_POINTS),
         funding_count=np.nan_to_num(venues[:, 0]), funding_max=venues[:, 1], funding_min=venues[:, 2],
-        basis_max=venues[:, 3], basis_min=venues[:, 4])
+        basis_max=venues[:, 3], basis_min=venues[:, 4], arb_spread=col(13))

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from perps_tracker.errors import DatabaseError
 from perps_tracker.model import values
-from perps_tracker.model.instruments import InstrumentRow
+from perps_tracker.model.instruments import InstrumentRow, Opportunity
 from perps_tracker.model.market import VenueSnapshot
 from perps_tracker.model.scoring import FactorScores
 from perps_tracker.model.snapshot import Snapshot
@@ -128,6 +128,24 @@ class HourWriter:
         if instruments:
             replace_venue_rows(self.conn, self.timestamp, instruments)
         return snapshot_id
+
+    def instrument_rows(self) -> list[InstrumentRow]:
+        """The hour's stored markets as they are now in this transaction (every venue's, merged)."""
+        from sqlalchemy import text
+
+        from perps_tracker.storage.instruments import HOUR_ROWS_SQL, row_of
+
+        return [row_of(r) for r in self.conn.execute(text(HOUR_ROWS_SQL), {"t": self.timestamp})]
+
+    def record_funding_arb(self, best: Opportunity | None) -> None:
+        """The hour's widest cross-venue funding spread (None: no coin has two legs)."""
+        values_ = dict(funding_arb_coin=None, funding_arb_short=None, funding_arb_short_8h=None,
+                       funding_arb_long=None, funding_arb_long_8h=None)
+        if best is not None:
+            values_ = dict(funding_arb_coin=best.coin, funding_arb_short=best.short.exchange,
+                           funding_arb_short_8h=best.short.funding_rate_8h, funding_arb_long=best.long.exchange,
+                           funding_arb_long_8h=best.long.funding_rate_8h)
+        self.conn.execute(update(MarketSnapshot).where(MarketSnapshot.timestamp == self.timestamp).values(**values_))
 
 
 @contextmanager

@@ -76,6 +76,13 @@ market_snapshots = Table(
     _opt("sentiment", String(16)),
     _opt("strength", String(16)),
     _opt("divergence_label", String(16)),
+    # The hour's widest cross-venue funding spread over every coin (docs/markets.md#funding), for the
+    # Funding Rate Arbitrage rule: coin, the venue to short and its rate, the venue to long and its rate.
+    _opt("funding_arb_coin", String(32)),
+    _opt("funding_arb_short", String(32)),
+    _opt("funding_arb_short_8h"),
+    _opt("funding_arb_long", String(32)),
+    _opt("funding_arb_long_8h"),
 )
 
 # One row per venue per snapshot (docs/design.md#venues-and-units), failed venues included with status and error.

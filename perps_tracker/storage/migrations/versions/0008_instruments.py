@@ -1,6 +1,7 @@
 """Every market of every venue, every hour: `instruments` (one row per venue symbol), the compact
 fact table `instrument_rows` keyed by (hour, instrument) — WITHOUT ROWID on SQLite — and the view
-`instrument_snapshots` with the layer's columns (docs/markets.md).
+`instrument_snapshots` with the layer's columns (docs/markets.md); `market_snapshots` gains the
+hour's widest cross-venue funding spread over every coin (`funding_arb_*`).
 
 Revision ID: 0008
 Revises: 0007
@@ -15,6 +16,10 @@ revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
+
+ARB_COLUMNS = [("funding_arb_coin", sa.String(32)), ("funding_arb_short", sa.String(32)),
+               ("funding_arb_short_8h", sa.Double()), ("funding_arb_long", sa.String(32)),
+               ("funding_arb_long_8h", sa.Double())]
 
 
 def upgrade() -> None:
@@ -46,9 +51,14 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.execute(INSTRUMENT_VIEW)
+    for name, type_ in ARB_COLUMNS:
+        op.add_column("market_snapshots", sa.Column(name, type_, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("market_snapshots") as batch:
+        for name, _ in reversed(ARB_COLUMNS):
+            batch.drop_column(name)
     op.execute("DROP VIEW instrument_snapshots")
     op.drop_table("instrument_rows")
     op.drop_index("ix_instruments_coin", table_name="instruments")
