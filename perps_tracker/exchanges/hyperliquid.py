@@ -36,7 +36,7 @@ from perps_tracker.exchanges.history import (
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
-    funding_8h,
+    funding,
     integer,
     num,
     pct_change,
@@ -81,7 +81,7 @@ def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
             last_price=None,
             mark_price=mark,
             index_price=oracle,
-            funding_rate_8h=funding_8h(num(ctx.get("funding")), 1.0),
+            **funding(num(ctx.get("funding")), 1.0),  # hourly; the payload has no next settlement time
             price_change_24h_pct=pct_change(mark, num(ctx.get("prevDayPx"))),
         ))
     return markets
