@@ -46,6 +46,14 @@ from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
 
 
+def venue_base(name: str) -> str:
+    """A coin's name as its base, upper case except Hyperliquid's lower-case `k` (1000 coins): `kPEPE`
+    stays, as `KPEPE` would read like a coin of its own (KAVA, KAS, KSM are coins)."""
+    if name.startswith("k") and name[1:2].isalpha():
+        return "k" + name[1:].upper()
+    return name.upper()
+
+
 def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
     """Markets from `metaAndAssetCtxs`, delisted ones left out. A record without a name is skipped
     and counted; a missing `dayNtlVlm` or `markPx` is None and counted, the market kept.
@@ -74,7 +82,7 @@ def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
         oi = num(ctx.get("openInterest"))
         markets.append(Market(
             symbol=meta["name"],
-            base=str(meta["name"]).upper(),
+            base=venue_base(str(meta["name"])),
             quote="USD",
             volume_24h_usd=required(ctx.get("dayNtlVlm"), skipped),
             open_interest_usd=oi * oracle if oi is not None and oracle is not None else None,

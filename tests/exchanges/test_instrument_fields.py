@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from perps_tracker.exchanges import EXCHANGES
+from perps_tracker.exchanges.hyperliquid import venue_base
 from perps_tracker.exchanges.parsing import funding
 from perps_tracker.model.market import Market
 
@@ -99,3 +100,17 @@ def test_a_next_time_of_zero_or_garbage_is_none(when):
     # Binance sends nextFundingTime 0 for a contract without funding: no time, not a bad value
     assert funding(0.0001, 8.0, when)["next_funding_time"] is None
     assert funding(0.0001, 8.0, next_time_s=when)["next_funding_time"] is None
+
+
+@pytest.mark.parametrize(("name", "base"), [("kPEPE", "kPEPE"), ("kSHIB", "kSHIB"), ("BTC", "BTC"), ("KAVA", "KAVA"),
+                                            ("KAS", "KAS"), ("KSM", "KSM"), ("Hype", "HYPE"), ("k", "K")])
+def test_hyperliquid_keeps_its_lower_case_k(name, base):
+    # upper-cased, kPEPE (1000 PEPE) would be KPEPE, a name like KAVA's or KSM's
+    assert venue_base(name) == base
+
+
+def test_hyperliquid_fixture_bases_and_btc_line(fake, client):
+    got = markets("hyperliquid", fake, client)
+    assert {s: m.base for s, m in got.items()} == {"BTC": "BTC", "ETH": "ETH", "kPEPE": "kPEPE", "BROKEN": "BROKEN"}
+    fake.install("hyperliquid")
+    assert EXCHANGES["hyperliquid"](client, fake.url("hyperliquid")).fetch().btc_mark_price == 84000.0  # BTC's
