@@ -1,6 +1,7 @@
 """What every venue's markets carry for the per-instrument layer, fetched from the fixtures through
 the loopback fake: funding as the venue pays it (rate, interval, next settlement, and the 8-hour
-equivalent that was there before), hand-computed from tests/fixtures/<venue>/."""
+equivalent that was there before), hand-computed from tests/fixtures/<venue>/, and a base that
+`model.coins.normalise` turns into the right coin and multiplier for each venue's symbol shapes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from perps_tracker.exchanges import EXCHANGES
 from perps_tracker.exchanges.hyperliquid import venue_base
 from perps_tracker.exchanges.parsing import funding
+from perps_tracker.model.coins import normalise
 from perps_tracker.model.market import Market
 
 # venue → symbol → (funding_rate, funding_interval_h, funding_rate_8h, next_funding_time in Unix s)
@@ -19,6 +21,7 @@ FUNDING = {
         # fundingInfo: 1000PEPEUSDT every 4 h; 0.0002 × 8 / 4
         "1000PEPEUSDT": (0.0002, 4.0, 0.0004, 1764072000),
         "DOGEUSDT": (None, 8.0, None, 1764086400),  # lastFundingRate "": no rate, the time stands
+        "1000000MOGUSDT": (-0.0003, 8.0, -0.0003, 1764086400),
     },
     "asterdex": {
         "BTCUSDT": (0.00005, 4.0, 0.0001, 1764086400),  # fundingInfo fundingIntervalHours 4
@@ -29,6 +32,7 @@ FUNDING = {
         # no fundingIntervalHour in the ticker: the instrument's fundingInterval 240 minutes
         "ETHUSDT": (0.00005, 4.0, 0.0001, 1764604800),
         "BADUSDT": (0.0001, 8.0, 0.0001, None),  # no nextFundingTime in its ticker
+        "SHIB1000USDT": (-0.00005, 8.0, -0.00005, 1764604800),
     },
     "okx": {
         # fundingTime is the upcoming settlement; nextFundingTime − fundingTime = 14 400 000 ms = 4 h
@@ -55,6 +59,25 @@ FUNDING = {
     },
 }
 
+# The fixture markets whose base is not simply the coin, as each venue writes them: venue → symbol →
+# (base, coin, multiplier). Every other included market's base is its coin, with multiplier 1.
+SIZED = {
+    "binance": {"1000PEPEUSDT": ("1000PEPE", "PEPE", 1000), "1000000MOGUSDT": ("1000000MOG", "MOG", 1_000_000),
+                "1MBABYDOGEUSDT": ("1MBABYDOGE", "BABYDOGE", 1_000_000)},
+    "bybit": {"1000PEPEUSDT": ("1000PEPE", "PEPE", 1000), "SHIB1000USDT": ("SHIB1000", "SHIB", 1000)},
+    "hyperliquid": {"kPEPE": ("kPEPE", "PEPE", 1000)},
+}
+PLAIN = {  # the rest, one per venue at least, with a coin that merely looks like a size
+    "binance": {"BTCUSDT": "BTC", "1INCHUSDT": "1INCH", "DOGEUSDT": "DOGE"},
+    "asterdex": {"BTCUSDT": "BTC", "ASTERUSDT": "ASTER"},
+    "bybit": {"BTCPERP": "BTC", "SOLUSDT": "SOL"},
+    "okx": {"BTC-USDT-SWAP": "BTC", "BTC-USDC-SWAP": "BTC", "DOGE-USDT-SWAP": "DOGE"},
+    "bitget": {"BTCUSDT": "BTC", "DOGEUSDT": "DOGE"},
+    "gateio": {"BTC_USDT": "BTC", "PEPE_USDT": "PEPE"},  # Gate sizes PEPE by quanto_multiplier instead
+    "hyperliquid": {"BTC": "BTC", "ETH": "ETH"},
+    "dydx": {"BTC-USD": "BTC", "ETH-USD": "ETH"},
+}
+
 
 def markets(venue: str, fake, client) -> dict[str, Market]:
     """The included markets of one fetch of the venue's fixtures, by symbol."""
@@ -65,7 +88,7 @@ def markets(venue: str, fake, client) -> dict[str, Market]:
 
 
 def test_every_venue_is_covered():
-    assert sorted(FUNDING) == sorted(EXCHANGES)
+    assert sorted(FUNDING) == sorted(PLAIN) == sorted(EXCHANGES)
 
 
 @pytest.mark.parametrize("venue", sorted(FUNDING))
@@ -114,3 +137,17 @@ def test_hyperliquid_fixture_bases_and_btc_line(fake, client):
     assert {s: m.base for s, m in got.items()} == {"BTC": "BTC", "ETH": "ETH", "kPEPE": "kPEPE", "BROKEN": "BROKEN"}
     fake.install("hyperliquid")
     assert EXCHANGES["hyperliquid"](client, fake.url("hyperliquid")).fetch().btc_mark_price == 84000.0  # BTC's
+
+
+@pytest.mark.parametrize("venue", sorted(PLAIN))
+def test_bases_normalise_to_coin_and_multiplier(venue, fake, client):
+    got = markets(venue, fake, client)
+    sized, plain = SIZED.get(venue, {}), PLAIN[venue]
+    assert set(sized) | set(plain) <= set(got)
+    for symbol, m in got.items():
+        base, coin, multiplier = sized.get(symbol) or (m.base, m.base, 1)
+        assert m.base == base, symbol
+        assert normalise(m.base, venue) == (coin, float(multiplier)), symbol
+        if symbol in plain:
+            assert m.base == plain[symbol], symbol
+    assert any(m.base == "BTC" for m in got.values())  # the BTC line is still found by its base
