@@ -19,7 +19,7 @@ from tests.fakes import Reply, history
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
 CURRENT = int(NOW.timestamp()) // HOUR * HOUR
 BINANCE = {"BTCUSDT": "BTC", "ETHUSDT": "ETH", "BTCUSDC": "BTC", "1000PEPEUSDT": "1000PEPE", "DOGEUSDT": "DOGE",
-           "SOLUSDT": "SOL"}
+           "SOLUSDT": "SOL", "1000000MOGUSDT": "1000000MOG", "1MBABYDOGEUSDT": "1MBABYDOGE", "1INCHUSDT": "1INCH"}
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_fresh_database_gets_hourly_snapshots_with_the_venues_history(runner, en
                                       "ORDER BY timestamp")]
     assert hours == list(range(CURRENT - 2 * DAY, CURRENT, HOUR))
     # Binance's row of one hour against the synthetic history, by hand: 24 h of candles summed over
-    # its six included markets, the BTC close of the hour before, and the change over 24 h.
+    # its nine included markets, the BTC close of the hour before, and the change over 24 h.
     h = CURRENT - 7 * HOUR
     (row,) = query(env, "SELECT e.volume_24h_usd, e.btc_price, e.btc_price_change_24h_pct, e.status "
                         "FROM exchange_snapshots e JOIN market_snapshots m ON m.id = e.snapshot_id "

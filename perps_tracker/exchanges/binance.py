@@ -40,6 +40,7 @@ from perps_tracker.exchanges.history import (
 from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
+    funding,
     funding_8h,
     integer,
     long_share_of,
@@ -196,7 +197,9 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
 
     Rows of symbols that are not included are ignored. An instrument without a ticker row is
     skipped and counted; a missing `quoteVolume` or `lastPrice` is None and counted, the market kept.
-    `intervals` None: intervals unknown, so funding is left out. `open_interest` None: the venue
+    Funding: `lastFundingRate` as paid, every `intervals[symbol]` hours (8 when not listed), next at
+    `nextFundingTime` (ms). `intervals` None: intervals unknown, so the interval and the 8-hour rate
+    are left out (the rate as paid stays). `open_interest` None: the venue
     gives none; a symbol missing from it (its request failed) or without a mark price keeps the
     market, without OI, and is counted.
     """
@@ -217,7 +220,7 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
             last_price=required(ticker.get("lastPrice"), skipped),
             mark_price=mark,
             index_price=num(prem.get("indexPrice")),
-            funding_rate_8h=funding_8h(num(prem.get("lastFundingRate")), hours),
+            **funding(num(prem.get("lastFundingRate")), hours, prem.get("nextFundingTime")),
             price_change_24h_pct=num(ticker.get("priceChangePercent")),
             num_trades_24h=integer(ticker.get("count")),
         ))

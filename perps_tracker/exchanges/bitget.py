@@ -29,7 +29,7 @@ from perps_tracker.exchanges.history import (
 )
 from perps_tracker.exchanges.parsing import (
     Skips,
-    funding_8h,
+    funding,
     funding_series,
     integer,
     join_markets,
@@ -53,6 +53,7 @@ class Contract(NamedTuple):
 class Funding(NamedTuple):
     rate: float | None
     interval_hours: float | None
+    next_update: Any = None  # `nextUpdate`: the next settlement, Unix ms
 
 
 def _rows(payload: Any) -> list:
@@ -82,7 +83,7 @@ def parse_contracts(payload: Any) -> dict[str, Contract]:
 
 
 def parse_funding(payload: Any) -> dict[str, Funding]:
-    """Current funding rate and interval (hours) by symbol.
+    """Current funding rate, interval (hours) and next settlement (`nextUpdate`, ms) by symbol.
 
     Sample::
 
@@ -90,21 +91,23 @@ def parse_funding(payload: Any) -> dict[str, Funding]:
           "fundingRateInterval": "8", "nextUpdate": "1743062400000"}]}
     """
     return {
-        row["symbol"]: Funding(num(row.get("fundingRate")), num(row.get("fundingRateInterval")))
+        row["symbol"]: Funding(num(row.get("fundingRate")), num(row.get("fundingRateInterval")), row.get("nextUpdate"))
         for row in _rows(payload) if isinstance(row, dict) and row.get("symbol")
     }
 
 
-def _market(row: dict, contract: Contract, funding: Funding | None, skipped: Skips) -> Market:
+def _market(row: dict, contract: Contract, current: Funding | None, skipped: Skips) -> Market:
+    """One market; funding from `current-fund-rate` (`current`), else the ticker's rate and the
+    contract's interval (else 8 h); the next settlement only from `current-fund-rate`."""
     mark, oi, change = num(row.get("markPrice")), num(row.get("holdingAmount")), num(row.get("change24h"))
-    rate = funding.rate if funding and funding.rate is not None else num(row.get("fundingRate"))
-    interval = (funding.interval_hours if funding else None) or contract.interval_hours or DEFAULT_INTERVAL_HOURS
+    rate = current.rate if current and current.rate is not None else num(row.get("fundingRate"))
+    interval = (current.interval_hours if current else None) or contract.interval_hours or DEFAULT_INTERVAL_HOURS
     return Market(
         symbol=row["symbol"], base=contract.base, quote=contract.quote,
         volume_24h_usd=required(row.get("usdtVolume"), skipped),
         open_interest_usd=oi * mark if oi is not None and mark is not None else None,
         last_price=required(row.get("lastPr"), skipped), mark_price=mark, index_price=num(row.get("indexPrice")),
-        funding_rate_8h=funding_8h(rate, interval),
+        **funding(rate, interval, current.next_update if current else None),
         price_change_24h_pct=change * 100.0 if change is not None else None,
     )
 

@@ -31,7 +31,7 @@ from perps_tracker.exchanges.history import (
 from perps_tracker.exchanges.parsing import (
     Skips,
     field,
-    funding_8h,
+    funding,
     funding_series,
     integer,
     join_markets,
@@ -110,7 +110,9 @@ def interval_hours(ticker: dict, instrument: dict) -> float | None:
 
 
 def parse_ticker(ticker: dict, instrument: dict, skipped: Skips) -> Market:
-    """One included market from its ticker; a missing 24h turnover or last price is None and counted."""
+    """One included market from its ticker; a missing 24h turnover or last price is None and counted.
+    Funding: `fundingRate` as paid every `interval_hours`, next at `nextFundingTime` (ms); the base
+    is the instrument's `baseCoin` as listed (`1000PEPE`, `SHIB1000`)."""
     change = num(ticker.get("price24hPcnt"))
     return Market(
         symbol=instrument["symbol"],
@@ -121,7 +123,7 @@ def parse_ticker(ticker: dict, instrument: dict, skipped: Skips) -> Market:
         last_price=required(ticker.get("lastPrice"), skipped),
         mark_price=num(ticker.get("markPrice")),
         index_price=num(ticker.get("indexPrice")),
-        funding_rate_8h=funding_8h(num(ticker.get("fundingRate")), interval_hours(ticker, instrument)),
+        **funding(num(ticker.get("fundingRate")), interval_hours(ticker, instrument), ticker.get("nextFundingTime")),
         price_change_24h_pct=change * 100.0 if change is not None else None,
     )
 

@@ -46,7 +46,7 @@ from perps_tracker.exchanges.history import (
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
-    funding_8h,
+    funding,
     integer,
     num,
     pct_change,
@@ -68,7 +68,7 @@ def _market(ticker: str, row: dict, skipped: Skips) -> Market:
         last_price=None,
         mark_price=None,
         index_price=oracle,  # the oracle price is all dYdX gives; summarize falls back to it for the BTC price
-        funding_rate_8h=funding_8h(num(row.get("nextFundingRate")), 1.0),
+        **funding(num(row.get("nextFundingRate")), 1.0),  # hourly; the payload has no next settlement time
         price_change_24h_pct=pct_change(oracle, oracle - change) if None not in (oracle, change) else None,
         num_trades_24h=integer(row.get("trades24H")),
     )

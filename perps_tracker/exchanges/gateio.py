@@ -30,7 +30,7 @@ from perps_tracker.exchanges.history import (
     time_windows,
 )
 from perps_tracker.exchanges.pacing import Pacer
-from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, join_markets, num, required
+from perps_tracker.exchanges.parsing import Skips, funding, funding_series, integer, join_markets, num, required
 from perps_tracker.exchanges.polling import skipped_note
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
@@ -83,6 +83,8 @@ def _either(primary: Any, fallback: Any) -> float | None:
 
 
 def _market(name: str, row: dict, contract: dict, skipped: Skips) -> Market:
+    """One market; funding: the ticker's `funding_rate` (else the contract's) every `funding_interval`
+    seconds, next at `funding_next_apply` (Unix seconds, not ms)."""
     mark = _either(row.get("mark_price"), contract.get("mark_price"))
     size, multiplier = num(row.get("total_size")), num(contract.get("quanto_multiplier"))
     interval = num(contract.get("funding_interval"))  # seconds
@@ -91,8 +93,9 @@ def _market(name: str, row: dict, contract: dict, skipped: Skips) -> Market:
         volume_24h_usd=required(row.get("volume_24h_quote"), skipped),
         open_interest_usd=size * multiplier * mark if None not in (size, multiplier, mark) else None,
         last_price=required(row.get("last"), skipped), mark_price=mark, index_price=num(row.get("index_price")),
-        funding_rate_8h=funding_8h(_either(row.get("funding_rate"), contract.get("funding_rate")),
-                                   interval / 3600.0 if interval is not None else None),
+        **funding(_either(row.get("funding_rate"), contract.get("funding_rate")),
+                  interval / 3600.0 if interval is not None else None,
+                  next_time_s=contract.get("funding_next_apply")),
         price_change_24h_pct=num(row.get("change_percentage")),
     )
 

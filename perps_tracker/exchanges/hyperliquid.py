@@ -36,7 +36,7 @@ from perps_tracker.exchanges.history import (
 from perps_tracker.exchanges.pacing import Pacer
 from perps_tracker.exchanges.parsing import (
     Skips,
-    funding_8h,
+    funding,
     integer,
     num,
     pct_change,
@@ -44,6 +44,14 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
+
+
+def venue_base(name: str) -> str:
+    """A coin's name as its base, upper case except Hyperliquid's lower-case `k` (1000 coins): `kPEPE`
+    stays, as `KPEPE` would read like a coin of its own (KAVA, KAS, KSM are coins)."""
+    if name.startswith("k") and name[1:2].isalpha():
+        return "k" + name[1:].upper()
+    return name.upper()
 
 
 def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
@@ -74,14 +82,14 @@ def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
         oi = num(ctx.get("openInterest"))
         markets.append(Market(
             symbol=meta["name"],
-            base=str(meta["name"]).upper(),
+            base=venue_base(str(meta["name"])),
             quote="USD",
             volume_24h_usd=required(ctx.get("dayNtlVlm"), skipped),
             open_interest_usd=oi * oracle if oi is not None and oracle is not None else None,
             last_price=None,
             mark_price=mark,
             index_price=oracle,
-            funding_rate_8h=funding_8h(num(ctx.get("funding")), 1.0),
+            **funding(num(ctx.get("funding")), 1.0),  # hourly; the payload has no next settlement time
             price_change_24h_pct=pct_change(mark, num(ctx.get("prevDayPx"))),
         ))
     return markets

@@ -30,7 +30,7 @@ from perps_tracker.exchanges.pacing import PathPacing
 from perps_tracker.exchanges.parsing import (
     Skips,
     field,
-    funding_8h,
+    funding,
     funding_series,
     integer,
     join_markets,
@@ -85,8 +85,13 @@ def parse_instruments(payload: Any) -> dict[str, dict]:
     }
 
 
-def parse_funding_rates(payload: Any) -> dict[str, float | None]:
-    """8-hour funding by instId from `funding-rate?instId=ANY`, each with its own interval.
+def parse_funding_rates(payload: Any) -> dict[str, dict]:
+    """Funding by instId from `funding-rate?instId=ANY`: the Market fields of `parsing.funding`.
+
+    `fundingRate` is the rate of the upcoming settlement, paid at `fundingTime`; the one after is at
+    `nextFundingTime`, and the spacing of the two is the instrument's interval (docs-v5 "Get funding
+    rate": "use the difference between fundingTime and nextFundingTime to determine the actual
+    interval").
 
     Sample::
 
@@ -97,7 +102,7 @@ def parse_funding_rates(payload: Any) -> dict[str, float | None]:
     for inst_id, row in by_inst_id(payload).items():
         this, following = num(row.get("fundingTime")), num(row.get("nextFundingTime"))
         hours = (following - this) / HOUR_MS if this is not None and following is not None else None
-        rates[inst_id] = funding_8h(num(row.get("fundingRate")), hours)
+        rates[inst_id] = funding(num(row.get("fundingRate")), hours, row.get("fundingTime"))
     return rates
 
 
@@ -137,7 +142,7 @@ def parse_ticker(ticker: dict, instrument: dict, extras: dict[str, dict], skippe
         last_price=last,
         mark_price=extras["marks"].get(inst_id),
         index_price=None,
-        funding_rate_8h=extras["funding"].get(inst_id),
+        **extras["funding"].get(inst_id, {}),
         price_change_24h_pct=pct_change(last, num(ticker.get("open24h"))),
     )
 
@@ -148,8 +153,8 @@ def parse_tickers(payload: Any, instruments: dict[str, dict], skipped: Skips, *,
     """Markets of the included instruments from `market/tickers`; other instIds are ignored.
 
     An included instrument without a ticker is skipped and counted; a `""` last price or volume
-    (an untraded swap) is None and counted, the market kept. `funding`, `open_interest`, `marks`
-    map instId to values (None: unavailable).
+    (an untraded swap) is None and counted, the market kept. `funding` (`parse_funding_rates`),
+    `open_interest`, `marks` map instId to values (None: unavailable).
 
     Sample::
 

@@ -111,12 +111,22 @@ def funding_8h(rate: float | None, interval_hours: float | None) -> float | None
     return rate * 8.0 / interval_hours
 
 
-def funding(rate: float | None, interval_hours: float | None, next_time_ms: Any = None) -> dict[str, Any]:
+def seconds(value: Any) -> int | None:
+    """Unix seconds from a timestamp in seconds (string or number; a fraction is cut off), else None."""
+    s = num(value)
+    return int(s) if s is not None else None
+
+
+def funding(rate: float | None, interval_hours: float | None, next_time_ms: Any = None, *,
+            next_time_s: Any = None) -> dict[str, Any]:
     """A market's funding fields (`Market(**funding(...))`): the rate as paid, its interval, the
-    8-hour equivalent and the next settlement (Unix s, from ms)."""
+    8-hour equivalent and the next settlement in Unix seconds, from `next_time_ms` (milliseconds) or
+    `next_time_s` (seconds: Gate.io). A time of 0 or less is a venue's "none" (Binance sends 0 for a
+    contract without funding): None, not a bad value."""
     hours = interval_hours if interval_hours is not None and interval_hours > 0 else None
+    next_time = ms_to_s(next_time_ms) if next_time_ms is not None else seconds(next_time_s)
     return {"funding_rate": rate, "funding_interval_h": hours, "funding_rate_8h": funding_8h(rate, hours),
-            "next_funding_time": ms_to_s(next_time_ms)}
+            "next_funding_time": next_time if next_time is not None and next_time > 0 else None}
 
 
 def funding_per_8h(settlements: Iterable[tuple[int, float]], interval_hours: float | None, *,

@@ -19,7 +19,9 @@ class Market:
     """One included perpetual market (active, linear, USDT/USDC/USD-settled)."""
 
     symbol: str  # the venue's own symbol: BTCUSDT, BTC-USDT-SWAP, BTC_USDT, BTC, BTC-USD
-    base: str  # the base asset, upper case: BTC
+    # the venue's base asset as listed, any size prefix or suffix kept (1000PEPE, SHIB1000), upper case
+    # except Hyperliquid's k (kPEPE: 1000 PEPE); model.coins.normalise makes it a coin and multiplier
+    base: str
     quote: str  # USDT, USDC or USD
     volume_24h_usd: float | None  # None: the venue sent none (or a bad one); the market still counts
     open_interest_usd: float | None = None

@@ -88,7 +88,9 @@ def test_instrument_rules_one_by_one(overrides, included):
 def test_fixture_instruments():
     got = parse_exchange_info(load("binance", "exchangeInfo"), QUOTES, Skips())
     assert got == {"BTCUSDT": ("BTC", "USDT"), "ETHUSDT": ("ETH", "USDT"), "BTCUSDC": ("BTC", "USDC"),
-                   "1000PEPEUSDT": ("1000PEPE", "USDT"), "DOGEUSDT": ("DOGE", "USDT"), "SOLUSDT": ("SOL", "USDT")}
+                   "1000PEPEUSDT": ("1000PEPE", "USDT"), "DOGEUSDT": ("DOGE", "USDT"), "SOLUSDT": ("SOL", "USDT"),
+                   "1000000MOGUSDT": ("1000000MOG", "USDT"), "1MBABYDOGEUSDT": ("1MBABYDOGE", "USDT"),
+                   "1INCHUSDT": ("1INCH", "USDT")}
 
 
 def test_malformed_instrument_rows_are_counted():
@@ -208,7 +210,8 @@ def test_only_included_symbols_get_an_open_interest_request(fake, client):
     install(fake)
     snap = venue(fake, client).fetch()
     asked = {r.query["symbol"] for r in fake.requests if r.path == OPEN_INTEREST}
-    assert asked == {"BTCUSDT", "ETHUSDT", "BTCUSDC", "1000PEPEUSDT", "DOGEUSDT", "SOLUSDT"}
+    assert asked == {"BTCUSDT", "ETHUSDT", "BTCUSDC", "1000PEPEUSDT", "DOGEUSDT", "SOLUSDT", "1000000MOGUSDT",
+                     "1MBABYDOGEUSDT", "1INCHUSDT"}
     ratio = [r.query for r in fake.requests if r.path == RATIO]
     assert ratio == [{"symbol": "BTCUSDT", "period": "1h", "limit": "1"}]
     assert snap.records_skipped == EXPECTED["records_skipped"]
@@ -219,7 +222,7 @@ def test_invalid_symbol_skips_only_that_open_interest(fake, client):
     exchange = venue(fake, client)
     snap = exchange.fetch()
     assert snap.ok and snap.open_interest_usd == EXPECTED["open_interest_usd"]
-    assert any("open interest missing for 2 of 6 symbols" in n and "Invalid symbol." in n for n in exchange.notes)
+    assert any("open interest missing for 2 of 9 symbols" in n and "Invalid symbol." in n for n in exchange.notes)
 
 
 def test_every_open_interest_failing_leaves_oi_null_not_zero(fake, client):
@@ -227,7 +230,7 @@ def test_every_open_interest_failing_leaves_oi_null_not_zero(fake, client):
     fake.add("binance", OPEN_INTEREST, Reply({"code": -1121, "msg": "Invalid symbol."}, status=400))
     snap = venue(fake, client).fetch()
     assert snap.ok and snap.open_interest_usd is None
-    assert snap.records_skipped == 1 + 6  # SOLUSDT's NaN volume, then each market's OI
+    assert snap.records_skipped == 1 + 9  # SOLUSDT's NaN volume, then each market's OI
     assert snap.volume_24h_usd == EXPECTED["volume_24h_usd"]
 
 
@@ -426,7 +429,7 @@ def test_fetch_pauses_open_interest_until_the_next_minute(fake, client):
     exchange = venue(fake, client, budget=WeightBudget(clock=clock, sleep=clock.sleep))
     snap = exchange.fetch()
     assert clock.slept == [approx(2.0)]  # once: 1 s to the boundary + 1 s margin
-    assert len(oi_at) == 6 and min(oi_at) >= MINUTE  # no OI request in the spent minute
+    assert len(oi_at) == 9 and min(oi_at) >= MINUTE  # no OI request in the spent minute
     assert snap.ok and snap.open_interest_usd == EXPECTED["open_interest_usd"]
 
 
@@ -437,6 +440,6 @@ def test_ip_ban_during_the_fan_out_stops_it(fake, client):
     clock = Clock(time.time())
     exchange = venue(fake, client, open_interest_limit=1, budget=WeightBudget(clock=clock, sleep=clock.sleep))
     snap = exchange.fetch()
-    assert clock.slept == [] and fake.count("binance", OPEN_INTEREST) == 1  # the other five are not sent
-    assert snap.ok and snap.open_interest_usd is None and snap.records_skipped == 1 + 6  # SOLUSDT's volume, 6 OIs
+    assert clock.slept == [] and fake.count("binance", OPEN_INTEREST) == 1  # the other eight are not sent
+    assert snap.ok and snap.open_interest_usd is None and snap.records_skipped == 1 + 9  # SOLUSDT's volume, 9 OIs
     assert any("IP banned (HTTP 418)" in n for n in exchange.notes)

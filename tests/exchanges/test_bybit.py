@@ -66,8 +66,8 @@ def test_pagination_follows_next_page_cursor(bybit, fake):
     asked = [r.query.get("cursor") for r in fake.requests if r.path == "/v5/market/instruments-info"]
     assert asked == [None, PAGE_2_CURSOR]  # the %-encoded token went back unchanged
     assert {"BTCUSDT", "ETHUSDT"} <= included.keys()  # page 1
-    assert {"BTCPERP", "SOLUSDT", "1000PEPEUSDT", "BADUSDT"} <= included.keys()  # page 2
-    assert bybit.fetch().markets == 6  # only 2 of the 6 are on page 1
+    assert {"BTCPERP", "SOLUSDT", "1000PEPEUSDT", "SHIB1000USDT", "BADUSDT"} <= included.keys()  # page 2
+    assert bybit.fetch().markets == 7  # only 2 of the 7 are on page 1
 
 
 def test_a_cursor_that_comes_back_is_a_one_line_error(bybit, fake):
@@ -198,7 +198,8 @@ def test_fixture_tickers_match_the_fixture_instruments():
                    **parse_instruments(load("bybit", "instruments_info_page2"))}
     skipped = Skips()
     markets = parse_tickers(load("bybit", "tickers"), instruments, skipped)
-    assert sorted(m.symbol for m in markets) == ["1000PEPEUSDT", "BADUSDT", "BTCPERP", "BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert sorted(m.symbol for m in markets) == ["1000PEPEUSDT", "BADUSDT", "BTCPERP", "BTCUSDT", "ETHUSDT",
+                                                 "SHIB1000USDT", "SOLUSDT"]
     assert skipped.count == 2  # BADUSDT's turnover24h and lastPrice
     eth = next(m for m in markets if m.symbol == "ETHUSDT")
     assert eth.funding_rate_8h == pytest.approx(0.00005 * 8 / 4)  # no fundingIntervalHour: 240 min

@@ -22,7 +22,8 @@ from tests.fakes.history import HOUR, NOW_HOUR
 
 # The included markets of the instrument fixtures (BADUSDT too: `fetch` skips it only for its NaN ticker).
 BASES = {"BTCUSDT": "BTC", "ETHUSDT": "ETH", "BTCPERP": "BTC", "SOLUSDT": "SOL", "1000PEPEUSDT": "1000PEPE",
-         "BADUSDT": "BAD"}
+         "SHIB1000USDT": "SHIB1000", "BADUSDT": "BAD"}
+N = len(BASES)
 START, END = NOW_HOUR - 4 * DAY, NOW_HOUR
 ALL = tuple(BASES.values())
 
@@ -52,10 +53,10 @@ def test_hourly_volume_markets_and_open_interest(bybit):
     h = bybit.history(START, END)
     assert (h.exchange, h.kind, h.start, h.end) == ("bybit", "CEX", START, END)
     assert sorted(h.volume_usd) == list(hours(START, END))
-    assert h.symbols == 6 and h.symbols_failed == 0 and h.trades is None
+    assert h.symbols == N and h.symbols_failed == 0 and h.trades is None
     for t in (START, START + 37 * HOUR, END - HOUR):
         assert h.volume_usd[t] == pytest.approx(volume(t))
-        assert h.markets[t] == 6
+        assert h.markets[t] == N
         # one side in base coin × the price at t (what the fake's USD value was divided by)
         assert h.open_interest_usd[t] == pytest.approx(
             sum(history.open_interest_usd("bybit", base, t) for base in BASES.values()))
@@ -82,7 +83,7 @@ def test_venue_at_one_hour_by_hand(bybit):
     h = bybit.history(START, END)
     hour = START + 2 * DAY + 5 * HOUR  # 05:00 UTC: its funding period settles at 08:00
     row = venue_at(h, hour)
-    assert row.ok and row.markets == 6
+    assert row.ok and row.markets == N
     assert row.volume_24h_usd == pytest.approx(sum(volume(t) for t in range(hour - DAY, hour, HOUR)))
     close, first_open = history.price("BTC", hour), history.price("BTC", hour - DAY)
     assert row.btc_price == pytest.approx(close)
@@ -105,13 +106,13 @@ def test_thirty_days_page_without_gaps_or_duplicates(bybit, fake):
     every_hour = list(hours(start, END))
     assert sorted(h.volume_usd) == every_hour and sorted(h.open_interest_usd) == every_hour
     assert sorted(h.long_share) == every_hour and sorted(h.btc_mark) == every_hour
-    assert set(h.markets.values()) == {6}
+    assert set(h.markets.values()) == {N}
     oi = [r.query for r in fake.requests if r.path == "/v5/market/open-interest" and r.query["symbol"] == "BTCUSDT"]
     assert [q.get("cursor") for q in oi] == [None, "lastid%3D200", "lastid%3D400", "lastid%3D600"]
     assert all(q["limit"] == "200" and q["intervalTime"] == "1h" for q in oi)
     ratio = [r.query for r in fake.requests if r.path == "/v5/market/account-ratio"]
     assert len(ratio) == 2 and ratio[0]["limit"] == "500"
-    assert fake.count("bybit", "/v5/market/kline") == 6  # 744 candles fit one page of 1000
+    assert fake.count("bybit", "/v5/market/kline") == N  # 744 candles fit one page of 1000
     t = start + 300 * HOUR
     assert h.open_interest_usd[t] == pytest.approx(
         sum(history.open_interest_usd("bybit", base, t) for base in BASES.values()))
@@ -149,19 +150,19 @@ def test_a_failing_market_is_counted_and_left_out(bybit, fake):
     replace_route(fake, "/v5/market/kline", Reply({"retCode": 10001, "retMsg": "params error"}),
                   lambda q: q["symbol"] == "ETHUSDT")
     h = bybit.history(START, END)
-    assert h.symbols == 6 and h.symbols_failed == 1
+    assert h.symbols == N and h.symbols_failed == 1
     others = [base for symbol, base in BASES.items() if symbol != "ETHUSDT"]
-    assert h.volume_usd[START] == pytest.approx(volume(START, others)) and h.markets[START] == 5
+    assert h.volume_usd[START] == pytest.approx(volume(START, others)) and h.markets[START] == N - 1
     assert h.open_interest_usd[START] == pytest.approx(
         sum(history.open_interest_usd("bybit", base, START) for base in others))
-    assert any("1 of 6 markets unavailable" in note and "ETHUSDT" in note for note in h.notes)
+    assert any(f"1 of {N} markets unavailable" in note and "ETHUSDT" in note for note in h.notes)
 
 
 def test_a_market_whose_open_interest_fails_is_left_out_of_every_sum(bybit, fake):
     replace_route(fake, "/v5/market/open-interest", Reply({"retCode": 10001, "retMsg": "params error"}),
                   lambda q: q["symbol"] == "SOLUSDT")
     h = bybit.history(START, END)
-    assert h.symbols_failed == 1 and h.markets[START] == 5
+    assert h.symbols_failed == 1 and h.markets[START] == N - 1
     assert h.volume_usd[START] == pytest.approx(volume(START, [b for s, b in BASES.items() if s != "SOLUSDT"]))
 
 

@@ -21,7 +21,8 @@ from tests.fakes import Reply
 from tests.fakes import history as fh
 from tests.fakes import hyperliquid as fake_hl
 
-BASES = ("BTC", "ETH", "KPEPE", "BROKEN")  # the included coins of the fixture (kPEPE's base is upper case)
+# the included coins of the fixture, upper-cased as tests/fakes/hyperliquid.py keys its history (kPEPE: KPEPE)
+BASES = ("BTC", "ETH", "KPEPE", "BROKEN")
 END = fh.NOW_HOUR - DAY
 START = END - 3 * DAY
 

@@ -86,7 +86,10 @@ def test_malformed_instruments_payload_fails_the_venue(okx, fake):
 def test_funding_interval_from_the_funding_times(hours, expected):
     row = {"instId": "BTC-USDT-SWAP", "fundingRate": "0.0001", "fundingTime": "1764604800000",
            "nextFundingTime": str(1764604800000 + hours * 3_600_000)}
-    assert parse_funding_rates(ok(row))["BTC-USDT-SWAP"] == pytest.approx(expected)
+    got = parse_funding_rates(ok(row))["BTC-USDT-SWAP"]
+    assert got["funding_rate_8h"] == pytest.approx(expected)
+    assert (got["funding_rate"], got["funding_interval_h"]) == (0.0001, hours)
+    assert got["next_funding_time"] == 1764604800  # fundingTime: the upcoming settlement
 
 
 @pytest.mark.parametrize("change", [{"nextFundingTime": ""}, {"fundingTime": None}, {"fundingRate": ""},
@@ -94,13 +97,13 @@ def test_funding_interval_from_the_funding_times(hours, expected):
 def test_funding_without_a_usable_interval_or_rate_is_none(change):
     row = {"instId": "BTC-USDT-SWAP", "fundingRate": "0.0001", "fundingTime": "1764604800000",
            "nextFundingTime": "1764633600000", **change}
-    assert parse_funding_rates(ok(row)) == {"BTC-USDT-SWAP": None}
+    assert parse_funding_rates(ok(row))["BTC-USDT-SWAP"]["funding_rate_8h"] is None
 
 
 def test_fixture_funding_intervals():
     rates = parse_funding_rates(load("okx", "funding_rate"))
-    assert rates["ETH-USDT-SWAP"] == pytest.approx(0.00005 * 8 / 4)
-    assert rates["DOGE-USDT-SWAP"] == pytest.approx(-0.00001 * 8 / 1)
+    assert rates["ETH-USDT-SWAP"]["funding_rate_8h"] == pytest.approx(0.00005 * 8 / 4)
+    assert rates["DOGE-USDT-SWAP"]["funding_rate_8h"] == pytest.approx(-0.00001 * 8 / 1)
 
 
 def test_open_interest_is_oi_usd():
@@ -122,18 +125,22 @@ def markets_of(*tickers, instruments=None, **extras):
 
 
 def test_ticker_units():
-    (m,), _ = markets_of(ticker(), funding={"BTC-USDT-SWAP": 0.0002}, open_interest={"BTC-USDT-SWAP": 5.0e9},
+    funding = {"BTC-USDT-SWAP": {"funding_rate": 0.0001, "funding_interval_h": 4.0, "funding_rate_8h": 0.0002,
+                                 "next_funding_time": 1764604800}}
+    (m,), _ = markets_of(ticker(), funding=funding, open_interest={"BTC-USDT-SWAP": 5.0e9},
                          marks={"BTC-USDT-SWAP": 84010.0})
     assert (m.symbol, m.base, m.quote) == ("BTC-USDT-SWAP", "BTC", "USDT")
     assert m.volume_24h_usd == pytest.approx(2.5 * 84000)  # volCcy24h × last, not vol24h (contracts)
     assert m.price_change_24h_pct == pytest.approx(5.0)  # 84000 / 80000 − 1
     assert (m.last_price, m.mark_price, m.index_price) == (84000.0, 84010.0, None)
     assert (m.funding_rate_8h, m.open_interest_usd) == (0.0002, 5.0e9)
+    assert (m.funding_rate, m.funding_interval_h, m.next_funding_time) == (0.0001, 4.0, 1764604800)
 
 
 def test_unavailable_optional_endpoints_leave_fields_none():
     (m,), _ = markets_of(ticker(), funding=None, open_interest=None, marks=None)
     assert (m.funding_rate_8h, m.open_interest_usd, m.mark_price) == (None, None, None)
+    assert (m.funding_rate, m.funding_interval_h, m.next_funding_time) == (None, None, None)
     assert m.volume_24h_usd == pytest.approx(2.5 * 84000)
 
 

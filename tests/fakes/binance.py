@@ -45,18 +45,22 @@ INVALID_START = {"code": -1130, "msg": "parameter 'startTime' is invalid."}
 DATA_KEPT = 30 * 24 * HOUR  # /futures/data: the last 30 days only
 
 # What fetch() must produce from the fixtures (hand-computed):
-# Included: BTCUSDT, ETHUSDT, BTCUSDC, 1000PEPEUSDT, DOGEUSDT and SOLUSDT. Excluded: BTCUSDT_261225
-# (CURRENT_QUARTER), TSLAUSDT (TRADIFI_PERPETUAL), OLDUSDT ("PERPETUAL DELIVERING"), NEWUSDT (""),
-# LAUNCHUSDT (PENDING_TRADING), ETHBUSD (BUSD). The ticker row of GHOSTUSDT (not listed) is ignored.
-# Skipped and counted, the markets kept: SOLUSDT's volume (quoteVolume "NaN") and the open interest of
-# SOLUSDT and DOGEUSDT (400 Invalid symbol).
+# Included: BTCUSDT, ETHUSDT, BTCUSDC, 1000PEPEUSDT, DOGEUSDT, SOLUSDT and the multiplied contracts'
+# shapes 1000000MOGUSDT (base 1000000MOG), 1MBABYDOGEUSDT (1MBABYDOGE) and 1INCHUSDT (1INCH, a coin).
+# Excluded: BTCUSDT_261225 (CURRENT_QUARTER), TSLAUSDT (TRADIFI_PERPETUAL), OLDUSDT ("PERPETUAL
+# DELIVERING"), NEWUSDT (""), LAUNCHUSDT (PENDING_TRADING), ETHBUSD (BUSD). The ticker row of GHOSTUSDT
+# (not listed) is ignored. Skipped and counted, the markets kept: SOLUSDT's volume (quoteVolume "NaN")
+# and the open interest of SOLUSDT and DOGEUSDT (400 Invalid symbol).
 EXPECTED = {
-    "markets": 6,
+    "markets": 9,
     "records_skipped": 3,
-    "volume_24h_usd": approx(15000000000.50 + 8000000000.25 + 900000000 + 450000000.75 + 300000000),
+    # quoteVolume of BTCUSDT, ETHUSDT, BTCUSDC, 1000PEPEUSDT, DOGEUSDT, then MOG, BABYDOGE, 1INCH
+    "volume_24h_usd": approx(15000000000.50 + 8000000000.25 + 900000000 + 450000000.75 + 300000000
+                             + 60000000 + 20000000.5 + 10000000),
     # OI = openInterest × markPrice (premiumIndex); DOGEUSDT has none
-    "open_interest_usd": approx(80000.125 * 83990.0 + 1500000.5 * 2999.0 + 2500.5 * 84000.0 + 30000000000 * 0.0111),
-    "num_trades_24h": 3500000 + 2000000 + 150000 + 98765 + 80000 + 50000,
+    "open_interest_usd": approx(80000.125 * 83990.0 + 1500000.5 * 2999.0 + 2500.5 * 84000.0 + 30000000000 * 0.0111
+                                + 100000000 * 0.5195 + 2000000000 * 0.0014990 + 40000000 * 0.2499),
+    "num_trades_24h": 3500000 + 2000000 + 150000 + 98765 + 80000 + 50000 + 40000 + 15000 + 9000,
     "btc_price": approx(84000.10),  # BTCUSDT (USDT before USDC) lastPrice
     "btc_mark_price": approx(83990.0),
     "btc_index_price": approx(83950.0),

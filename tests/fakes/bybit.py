@@ -13,17 +13,18 @@ ERROR_IN_200 = ({"retCode": 10001, "retMsg": "params error", "result": {}, "retE
                 "params error")
 
 # What fetch() must produce from the fixtures (hand-computed):
-# Included: BTCUSDT, ETHUSDT (page 1), BTCPERP (USDC), SOLUSDT, 1000PEPEUSDT (page 2).
-# Excluded: BTC-26DEC26 (LinearFutures), NEWUSDT (PreLaunch), OLDUSDT (Settling), BTCUSD (inverse,
-# settles in BTC); XYZUSDT has a ticker but no instrument. BADUSDT is included but its turnover24h
-# is "NaN" and its lastPrice "": both skipped and counted, the market kept.
+# Included: BTCUSDT, ETHUSDT (page 1), BTCPERP (USDC), SOLUSDT, 1000PEPEUSDT, SHIB1000USDT (page 2;
+# Bybit writes SHIB's size behind the coin). Excluded: BTC-26DEC26 (LinearFutures), NEWUSDT (PreLaunch),
+# OLDUSDT (Settling), BTCUSD (inverse, settles in BTC); XYZUSDT has a ticker but no instrument. BADUSDT
+# is included but its turnover24h is "NaN" and its lastPrice "": both skipped and counted, the market kept.
 EXPECTED = {
-    "markets": 6,
+    "markets": 7,
     "records_skipped": 2,
-    # turnover24h: BTCUSDT + ETHUSDT + BTCPERP + SOLUSDT + 1000PEPEUSDT (BADUSDT has none)
-    "volume_24h_usd": approx(12000000000.5 + 5000000000 + 300000000.75 + 800000000 + 150000000.125),
-    # singleOpenInterestValue where present and non-empty, else openInterestValue (BTCPERP, 1000PEPEUSDT, BADUSDT)
-    "open_interest_usd": approx(4500000000.25 + 1500000000 + 200000000 + 250000000.5 + 60000000 + 10),
+    # turnover24h: BTCUSDT + ETHUSDT + BTCPERP + SOLUSDT + 1000PEPEUSDT + SHIB1000USDT (BADUSDT has none)
+    "volume_24h_usd": approx(12000000000.5 + 5000000000 + 300000000.75 + 800000000 + 150000000.125 + 70000000),
+    # singleOpenInterestValue where present and non-empty (SHIB1000USDT's too), else openInterestValue
+    # (BTCPERP, 1000PEPEUSDT, BADUSDT)
+    "open_interest_usd": approx(4500000000.25 + 1500000000 + 200000000 + 250000000.5 + 60000000 + 15000000 + 10),
     "num_trades_24h": None,
     "btc_price": approx(84000.5),  # BTCUSDT (USDT before the USDC BTCPERP)
     "btc_mark_price": approx(84001.0),
