@@ -21,6 +21,7 @@ History (`backfill`), all through POST /info:
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any, NamedTuple
 
@@ -44,6 +45,13 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
+
+
+def base_of(name: str) -> str:
+    """A coin's base asset: its name in upper case, except the `k` of a 1000-coin contract (`kPEPE`
+    trades 1000 PEPE), which `model.coins.normalise` reads as the multiplier; upper-cased, `KPEPE`
+    would be a coin of its own, its price per 1000 PEPE stored as the price of one."""
+    return name if re.fullmatch(r"k[A-Z0-9]+", name) else name.upper()
 
 
 def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
@@ -74,7 +82,7 @@ def parse_meta_and_asset_ctxs(payload: Any, skipped: Skips) -> list[Market]:
         oi = num(ctx.get("openInterest"))
         markets.append(Market(
             symbol=meta["name"],
-            base=str(meta["name"]).upper(),
+            base=base_of(str(meta["name"])),
             quote="USD",
             volume_24h_usd=required(ctx.get("dayNtlVlm"), skipped),
             open_interest_usd=oi * oracle if oi is not None and oracle is not None else None,

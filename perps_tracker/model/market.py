@@ -19,7 +19,7 @@ class Market:
     """One included perpetual market (active, linear, USDT/USDC/USD-settled)."""
 
     symbol: str  # the venue's own symbol: BTCUSDT, BTC-USDT-SWAP, BTC_USDT, BTC, BTC-USD
-    base: str  # the base asset, upper case: BTC
+    base: str  # the base asset, upper case: BTC (Hyperliquid's 1000-coin contracts keep their k: kPEPE)
     quote: str  # USDT, USDC or USD
     volume_24h_usd: float | None  # None: the venue sent none (or a bad one); the market still counts
     open_interest_usd: float | None = None
