@@ -655,7 +655,10 @@ def _dydx(markets: list[_Market], excluded: list[_Market]) -> tuple[dict, list[s
 def _listing(m: _Market) -> Listing:
     """The stored row of a market, from the strings it was served with: prices per one coin."""
     mult = float(m.multiplier)
-    per = (lambda text: float(text) / mult)
+
+    def per(text: str) -> float:  # as served, per one coin
+        return float(text) / mult
+
     no_mark = m.venue == "dydx"
     price = {"hyperliquid": m.mark, "dydx": m.index}.get(m.venue, m.last)
     return Listing(
