@@ -49,7 +49,7 @@ from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
 def venue_base(name: str) -> str:
     """A coin's name as its base, upper case except Hyperliquid's lower-case `k` (1000 coins): `kPEPE`
     stays, as `KPEPE` would read like a coin of its own (KAVA, KAS, KSM are coins)."""
-    if name.startswith("k") and name[1:2].isalpha():
+    if name.startswith("k") and name[1:2].isupper():
         return "k" + name[1:].upper()
     return name.upper()
 

@@ -11,6 +11,18 @@ With --streams, the Binance, Bybit and OKX liquidation websockets are served too
 seconds apart, with a repeat, a malformed frame and a ping, then drops; the next replays the
 last five events first. The last of --sessions connections stays open. It prints how many
 distinct events each venue sends, which is what `liquidations watch` must store.
+
+With --universe, the venues serve tests/fakes/universe.py instead of the fixtures: ~3,000
+perpetuals (--scale 1.0; the same --seed gives the same universe), each venue in its own symbols
+and units, so the per-coin commands can be tried on real-scale data:
+
+    python -m tests.fakes --universe --env-file /tmp/fake.env &
+    set -a; . /tmp/fake.env; set +a
+    perps-tracker coin PEPE      # 1000PEPEUSDT, kPEPE, PEPE-USDT-SWAP, ... per one PEPE
+    perps-tracker funding; perps-tracker sectors
+
+Only the snapshot's routes are served then (history and liquidations answer 404). It prints how
+many markets each venue lists.
 """
 
 from __future__ import annotations
@@ -32,12 +44,23 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=3, help="connections per stream (the last stays open)")
     parser.add_argument("--per-session", type=int, default=100, help="new events per connection")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between events")
+    parser.add_argument("--universe", action="store_true",
+                        help="serve the real-scale universe (tests/fakes/universe.py) instead of the fixtures")
+    parser.add_argument("--seed", type=int, default=7, help="the universe's seed")
+    parser.add_argument("--scale", type=float, default=1.0, help="the universe's size (1.0: ~3,000 markets)")
     args = parser.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with FakeVenues(delay=args.delay) as fake, ExitStack() as stack:
-        fake.install()
+        if args.universe:
+            from tests.fakes.universe import install_universe
+
+            counts = install_universe(fake, seed=args.seed, scale=args.scale).counts()
+            print(f"universe (seed {args.seed}, scale {args.scale:g}): {sum(counts.values())} markets, "
+                  + ", ".join(f"{venue} {n}" for venue, n in counts.items()), flush=True)
+        else:
+            fake.install()
         env = fake.env()
         if args.streams:
             from tests.fakes.ws import FakeStreams, liquidation_sessions
