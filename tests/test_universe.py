@@ -18,7 +18,7 @@ from tests.fakes.universe import MAX_DEVIATION_BPS, VENUES, install_universe
 NOW = datetime(2026, 11, 22, 11, 0, 42, tzinfo=timezone.utc)
 HOUR = 1795345200  # NOW's hour
 COLUMNS = ("exchange", "symbol", "coin", "multiplier", "quote", "price", "mark_price", "index_price",
-           "volume_24h_usd", "open_interest_usd", "funding_rate_8h", "price_change_24h_pct")
+           "volume_24h_usd", "open_interest_usd", "funding_rate", "funding_interval_h", "funding_rate_8h", "price_change_24h_pct")
 
 
 @pytest.fixture
@@ -53,12 +53,15 @@ def close(got, want, rel: float, abs_: float = 0.0) -> bool:
 def mismatches(row: dict, want) -> list[str]:
     """How a stored row differs from the universe's Listing (empty: as expected)."""
     exact = {"coin": want.coin, "multiplier": want.multiplier, "quote": want.quote, "price": want.price,
-             "mark_price": want.mark_price, "index_price": want.index_price}
+             "mark_price": want.mark_price, "index_price": want.index_price,
+             "funding_interval_h": want.funding_interval_h}
     found = [f"{k} {row[k]!r} != {v!r}" for k, v in exact.items() if row[k] != v]
     near = {  # volume and OI are stored in whole dollars; the rest went through the venue's units
         "volume_24h_usd": (want.volume_24h_usd, 1e-7, 1.0),
         "open_interest_usd": (want.open_interest_usd, 1e-7, 1.0),
         "funding_rate_8h": (want.funding_rate_8h, 1e-7, 1e-12),
+        # the rate as paid: the 8-hour rate at the market's own interval
+        "funding_rate": (want.funding_rate_8h * want.funding_interval_h / 8, 1e-7, 1e-12),
         "price_change_24h_pct": (want.price_change_24h_pct, 0.0, 0.01),
     }
     found += [f"{k} {row[k]!r} != {v!r}" for k, (v, rel, abs_) in near.items() if not close(row[k], v, rel, abs_)]
