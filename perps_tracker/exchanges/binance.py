@@ -501,29 +501,27 @@ class Binance(Exchange):
         return d.retained_from(what, DATA_DAYS, self.clock(), start, end, margin=DATA_MARGIN)
 
     def _hourly(self, d: Download, path: str, parser: Callable, page: int, params: dict, start: int,
-                end: int) -> dict[int, Any]:
-        """{time: value} of `parser` over [start, end) in windows of `page` hours, each asked with its own
+                end: int) -> list[tuple]:
+        """(time, value) rows of `parser` over [start, end) in windows of `page` hours, each asked with its own
         startTime, endTime and limit, so that one request holds it whichever end the venue would cut.
         Klines keep complete candles only: the one opening at t closed by now."""
         pager = Windows(page + 1, lambda lo, hi: {**params, "startTime": lo, "endTime": hi - 1,
                                                   "limit": (hi - lo) // (HOUR * 1000)}, scale=1000)
-        rows = d.series(path.rsplit("/", 1)[-1], path, parser, pager, start * 1000, end * 1000,
-                        planned=hour_pages(start, end, page))
-        complete_until = self.clock() - (0 if path.startswith(FUTURES_DATA) else HOUR)
-        return {t: value for t, value in rows if t <= complete_until}
+        return d.hourly(path, parser, pager, start, end,
+                        complete_until=self.clock() - (0 if path.startswith(FUTURES_DATA) else HOUR))
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int, oi_from: int | None) -> MarketHistory:
         """One market's candles (open time, open, close, quote volume, trades) and open interest (none
         before `oi_from`, or its ExchangeError); its candles failing fails it."""
         candles = self._hourly(d, KLINES, parse_history_candles, KLINES_PAGE, {"symbol": symbol, "interval": "1h"},
                                start, end)
-        rows = [(t, *candle) for t, candle in candles.items()]
+        rows = [(t, *candle) for t, candle in candles]
         if oi_from is None:
             return MarketHistory(rows, [])
         try:
-            return MarketHistory(rows, list(self._hourly(
+            return MarketHistory(rows, self._hourly(
                 d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
-                {"symbol": symbol, "period": "1h"}, oi_from, end).items()))
+                {"symbol": symbol, "period": "1h"}, oi_from, end))
         except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
             return MarketHistory(rows, e)
 
@@ -543,7 +541,8 @@ class Binance(Exchange):
     def _btc_extras(self, d: Download, symbol: str, start: int, end: int, ratio_from: int | None) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
         def closes(path: str, key: str) -> dict[int, float]:
-            return self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"}, start, end)
+            return dict(self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"},
+                                     start, end))
 
         calls = {
             "mark": ("mark price history", lambda: closes(MARK_KLINES, "symbol")),
@@ -551,9 +550,9 @@ class Binance(Exchange):
             "funding": ("funding history", lambda: self._funding_history(d, symbol, start, end)),
         }
         if ratio_from is not None:
-            calls["long_share"] = ("long/short history", lambda: self._hourly(
+            calls["long_share"] = ("long/short history", lambda: dict(self._hourly(
                 d, self.long_short_path, parse_long_short_history, DATA_PAGE, {"symbol": symbol, "period": "1h"},
-                ratio_from, end))
+                ratio_from, end)))
         return d.extras(calls)
 
     def _funding_history(self, d: Download, symbol: str, start: int, end: int) -> dict[int, float]:

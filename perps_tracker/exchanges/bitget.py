@@ -318,8 +318,7 @@ class Bitget(Exchange):
     def _candles(self, d: Download, path: str, parser, symbol: str, start: int, end: int) -> list:
         """One-hour candles (or closes) of `symbol` opening in [start, end), a window of at most
         `HISTORY_LIMIT` a request."""
-        return d.series(path.rsplit("/", 1)[-1], path, parser, candle_windows(symbol), start * 1000, end * 1000,
-                        planned=None)
+        return d.hourly(path, parser, candle_windows(symbol), start, end)
 
     def _btc_series(self, d: Download, btc: str, contract: Contract, start: int, end: int) -> dict:
         """BTCUSDT's mark and index closes, funding per 8 h and long share; each None with a note when it fails."""

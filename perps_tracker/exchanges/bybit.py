@@ -23,7 +23,6 @@ from perps_tracker.exchanges.history import (
     collect_markets,
     covers_from,
     failed_note,
-    hour_pages,
     open_interest_usd,
     pages,
     utc,
@@ -391,24 +390,19 @@ class Bybit(Exchange):
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""
-        candles = d.series("kline", KLINE, parse_history_candles, back(KLINE_LIMIT, {
-            "category": "linear", "symbol": symbol, "interval": "60"}), start * 1000, end * 1000 - 1,
-            planned=hour_pages(start, end, KLINE_LIMIT))
-        candles = [c for c in candles if start <= c[0] < end]
+        candles = d.hourly(KLINE, parse_history_candles, back(KLINE_LIMIT, {
+            "category": "linear", "symbol": symbol, "interval": "60"}), start, end, closed=True)
         try:
-            points = d.series("open-interest", OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
+            points = d.hourly(OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
                 "category": "linear", "symbol": symbol, "intervalTime": "1h",
-                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
-                planned=hour_pages(start, end, OI_LIMIT))
+                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end)
         except ExchangeError as e:
             return MarketHistory(candles, e)
-        return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
+        return MarketHistory(candles, open_interest_usd(points, candles))
 
     def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
-        rows = d.series(path.rsplit("/", 1)[-1], path, parse_price_candles, back(KLINE_LIMIT, params),
-                        start * 1000, end * 1000 - 1, planned=hour_pages(start, end, KLINE_LIMIT))
-        return {t: close for t, close in rows if start <= t < end}
+        return dict(d.hourly(path, parse_price_candles, back(KLINE_LIMIT, params), start, end, closed=True))
 
     def _settlements(self, d: Download, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
         """Settled rates from a day before `start` (so the first one in the window has its spacing);
@@ -419,11 +413,9 @@ class Bybit(Exchange):
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
-        rows = d.series("account-ratio", ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
+        return dict(d.hourly(ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
             "category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
-            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
-            planned=hour_pages(start, end, RATIO_LIMIT))
-        return {t: share for t, share in rows if start <= t < end}
+            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end))
 
 
 # -- paging declarations (read at call time: tests shrink the limits) -------------------------------------
@@ -441,4 +433,5 @@ def back(limit: int, params: dict, keys: tuple[str, str] = ("start", "end")) -> 
 
 def cursor(limit: int, params: dict) -> Cursor:
     """Pages named by `nextPageCursor`."""
-    return Cursor(lambda c: {**params, "limit": limit, **({"cursor": c} if c else {})}, next_cursor, size=rows_of)
+    return Cursor(lambda c: {**params, "limit": limit, **({"cursor": c} if c else {})}, next_cursor, size=rows_of,
+                  limit=limit)

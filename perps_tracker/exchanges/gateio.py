@@ -401,8 +401,7 @@ class Gateio(Exchange):
         failing stats are kept as the error (the chosen one's are optional), another's fail it."""
         candles = self._candles(d, name, start, end)
         try:
-            stats = d.series("contract_stats", STATS, parse_contract_stats, stat_windows(name), start, end,
-                             planned=None)
+            stats = d.hourly(STATS, parse_contract_stats, stat_windows(name), start, end)
         except ExchangeError as e:
             if not name.upper().startswith("BTC_"):
                 raise
@@ -412,8 +411,7 @@ class Gateio(Exchange):
                                                         start, end), long_shares(stats, start, end))
 
     def _candles(self, d: Download, contract: str, start: int, end: int, volume: bool = True) -> list[Candle]:
-        return d.series("candlesticks", CANDLES, partial(parse_candlesticks, volume=volume), candle_windows(contract),
-                        start, end, planned=None)
+        return d.hourly(CANDLES, partial(parse_candlesticks, volume=volume), candle_windows(contract), start, end)
 
     def _closes(self, d: Download, contract: str, start: int, end: int) -> dict[int, float]:
         """Open time → close of a `mark_`/`index_` contract's candles (they have no volume)."""

@@ -216,6 +216,8 @@ class Cursor:
     query: Callable[[str | None], dict]
     next: Callable[[Any], str | None]
     size: Callable[[Any], int] = len
+    limit: int | None = None  # rows a page, for the plan (`Download.hourly`)
+    scale = 1  # no bounds are asked for: the cursor names each page
 
 
 Pager = Windows | Back | Forward | Cursor
@@ -311,6 +313,20 @@ class Download:
         for row in self.walk(what, path, parser, pager, lo, hi, planned=planned):
             got.setdefault(row[0], row)
         return [got[t] for t in sorted(got)]
+
+    def hourly(self, path: str, parser: Callable, pager: Pager, start: int, end: int, *, what: str | None = None,
+               closed: bool = False, planned: int | None = None, complete_until: float | None = None) -> list[tuple]:
+        """The rows of an hourly series timed in [start, end) (Unix seconds), oldest first, one per time: `series`
+        from `start` to `end` in the pager's unit, the upper bound one unit less where the venue reads it as
+        `closed` (inclusive). `planned` defaults to a page per `limit` hours (per window of a `Windows` pager).
+        Rows timed after `complete_until` (a candle not closed yet) are dropped. `what`, the series' name in
+        errors, defaults to the path's last part (`/fapi/v1/klines`: klines)."""
+        if planned is None:
+            per_page = max(pager.hours - 1, 1) if isinstance(pager, Windows) else pager.limit
+            planned = hour_pages(start, end, per_page) if per_page else 1
+        rows = self.series(what or path.rsplit("/", 1)[-1], path, parser, pager, start * pager.scale,
+                           end * pager.scale - closed, planned=planned)
+        return [row for row in rows if start <= row[0] < end and (complete_until is None or row[0] <= complete_until)]
 
     def walk(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
              planned: int = 1) -> Iterator[tuple]:

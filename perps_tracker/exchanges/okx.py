@@ -480,25 +480,19 @@ class Okx(Exchange):
 
     def _market_history(self, d: Download, inst_id: str, start: int, end: int) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
-        candles = self._hourly(d, "history-candles", CANDLES_PATH, parse_history_candles,
-                               back(CANDLE_LIMIT, {"instId": inst_id, "bar": "1H"}), start, end)
+        candles = d.hourly(CANDLES_PATH, parse_history_candles, back(CANDLE_LIMIT, {"instId": inst_id, "bar": "1H"}),
+                           start, end)
         try:
-            points = self._hourly(d, "open-interest-history", OI_HISTORY_PATH, parse_open_interest_history,
-                                  back(OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end")), start, end)
+            points = d.hourly(OI_HISTORY_PATH, parse_open_interest_history,
+                              back(OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end")), start, end)
         except ExchangeError as e:
             return MarketHistory(candles, e)
         return MarketHistory(candles, points)
 
-    def _hourly(self, d: Download, what: str, path: str, parser, pager: Back, start: int, end: int) -> list[tuple]:
-        """The rows of an hourly series in [start, end), paged back from `end`, oldest first."""
-        rows = d.series(what, path, parser, pager, start * 1000, end * 1000,
-                        planned=hour_pages(start, end, pager.limit))
-        return [row for row in rows if start <= row[0] < end]
-
     def _mark(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Open time → close of the mark-price candles over [start, end)."""
-        return dict(self._hourly(d, "history-mark-price-candles", MARK_CANDLES_PATH, parse_mark_candles,
-                                 back(MARK_LIMIT, {"instId": inst_id, "bar": "1H"}), start, end))
+        return dict(d.hourly(MARK_CANDLES_PATH, parse_mark_candles, back(MARK_LIMIT, {"instId": inst_id, "bar": "1H"}),
+                             start, end))
 
     def _funding(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Settlement time → settled rate per 8 h over [start, end); read from a day earlier, so the

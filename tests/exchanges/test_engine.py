@@ -1,0 +1,110 @@
+"""The shared pieces the venues' history downloads are declared on (exchanges/history.py), tried on a
+stub venue that answers from a function: what each asks for, plans and keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.history import Back, Cursor, Download, Windows
+from perps_tracker.exchanges.parsing import stamped_rows
+from perps_tracker.model.times import HOUR
+
+T0 = 1_795_388_400 - 1_795_388_400 % HOUR  # a whole hour
+
+
+class Stub(Exchange):
+    """A venue answering every GET with `answer(path, params)`; the requests are kept."""
+
+    id = "stub"
+    kind = "CEX"
+
+    def __init__(self, answer: Callable[[str, dict], Any]):
+        super().__init__(client=None, base_url="http://stub")
+        self.answer, self.asked = answer, []
+
+    def fetch(self):  # pragma: no cover - not a snapshot venue
+        raise NotImplementedError
+
+    def get(self, path: str, params=None, *, missing_ok: bool = False) -> Any:
+        self.asked.append((path, dict(params or {})))
+        return self.answer(path, dict(params or {}))
+
+
+def rows_of(payload: Any, skipped) -> list[tuple]:
+    """(time s, value) of `[[time ms, value], ...]`."""
+    return stamped_rows(payload, skipped, lambda row: row[0] // 1000, lambda row: row[1])
+
+
+def hours_between(lo_ms: int, hi_ms: int, newest_first: bool = False) -> list[list]:
+    """One row per whole hour in [lo_ms, hi_ms]."""
+    first = -(-lo_ms // (HOUR * 1000)) * HOUR * 1000
+    rows = [[t, float(t // 1000)] for t in range(first, hi_ms + 1, HOUR * 1000)]
+    return rows[::-1] if newest_first else rows
+
+
+def download(answer) -> tuple[Download, Stub, list]:
+    reports: list = []
+    venue = Stub(answer)
+    return Download(venue, lambda done, total: reports.append((done, total))), venue, reports
+
+
+# -- Download.hourly -------------------------------------------------------------------------------------
+
+
+def test_hourly_keeps_the_window_and_names_the_series_after_its_path():
+    def answer(path, params):  # a venue that sends one hour either side of what was asked
+        return hours_between(params["start"] - HOUR * 1000, params["end"] + HOUR * 1000, newest_first=True)
+
+    d, venue, _ = download(answer)
+    pager = Back(1000, lambda lo, hi: {"start": lo, "end": hi}, scale=1000)
+    rows = d.hourly("/v5/market/kline", rows_of, pager, T0, T0 + 5 * HOUR)
+    assert [t for t, _ in rows] == [T0 + h * HOUR for h in range(5)]
+    assert venue.asked == [("/v5/market/kline", {"start": T0 * 1000, "end": (T0 + 5 * HOUR) * 1000})]
+
+
+def test_hourly_asks_a_closed_upper_bound_one_unit_less():
+    d, venue, _ = download(lambda path, params: hours_between(params["start"], params["end"], newest_first=True))
+    pager = Back(1000, lambda lo, hi: {"start": lo, "end": hi}, step=1, scale=1000)
+    assert len(d.hourly("/kline", rows_of, pager, T0, T0 + 3 * HOUR, closed=True)) == 3
+    assert venue.asked[0][1]["end"] == (T0 + 3 * HOUR) * 1000 - 1
+
+
+def test_hourly_plans_a_page_per_limit_hours_and_counts_the_pages_beyond():
+    def answer(path, params):  # pages of at most 10 rows, newest first
+        return hours_between(params["start"], params["end"] - 1, newest_first=True)[:10]
+
+    d, venue, reports = download(answer)
+    d.plan(3)  # what the venue planned: 25 hours at 10 a page
+    pager = Back(10, lambda lo, hi: {"start": lo, "end": hi}, step=0, scale=1000)
+    rows = d.hourly("/kline", rows_of, pager, T0, T0 + 25 * HOUR)
+    assert len(rows) == 25 and len(venue.asked) == 3
+    assert reports[-1] == (3, 3)  # the plan held: no page was added
+
+
+def test_hourly_plans_every_window_of_a_windows_pager():
+    d, venue, reports = download(lambda path, params: hours_between(params["from"], params["to"]))
+    d.plan(3)
+    rows = d.hourly("/candles", rows_of, Windows(4, lambda lo, hi: {"from": lo, "to": hi}, scale=1000),
+                    T0, T0 + 7 * HOUR)
+    assert len(rows) == 7 and len(venue.asked) == 3  # windows of 3 hours
+    assert reports == [(1, 3), (2, 3), (3, 3)]  # every window was in the plan
+
+
+def test_hourly_drops_rows_after_complete_until():
+    d, _, _ = download(lambda path, params: hours_between(params["start"], params["end"] - 1))
+    pager = Windows(100, lambda lo, hi: {"start": lo, "end": hi}, scale=1000)
+    rows = d.hourly("/klines", rows_of, pager, T0, T0 + 5 * HOUR, complete_until=T0 + 2 * HOUR)
+    assert [t for t, _ in rows] == [T0, T0 + HOUR, T0 + 2 * HOUR]
+
+
+def test_hourly_with_a_cursor_plans_by_its_limit():
+    pages = {None: ([[T0 * 1000, 1.0], [(T0 + HOUR) * 1000, 2.0]], "b"), "b": ([[(T0 + 2 * HOUR) * 1000, 3.0]], None)}
+    d, venue, reports = download(lambda path, params: pages[params.get("cursor")])
+    d.plan(2)
+    pager = Cursor(lambda c: {"cursor": c} if c else {}, lambda payload: payload[1], size=lambda p: len(p[0]), limit=2)
+    rows = d.hourly("/open-interest", lambda payload, skipped: rows_of(payload[0], skipped), pager,
+                    T0, T0 + 3 * HOUR)
+    assert [value for _, value in rows] == [1.0, 2.0, 3.0] and reports[-1] == (2, 2)
+    assert venue.asked == [("/open-interest", {}), ("/open-interest", {"cursor": "b"})]
