@@ -42,9 +42,10 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
     integer,
+    listed,
     long_share_of,
     ms_at,
-    ms_first,
+    ms_rows,
     newest,
     num,
     required,
@@ -140,9 +141,8 @@ def parse_rows(payload: Any) -> dict[str, dict]:
                         "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
                         "nextFundingTime": 1764086400000, "time": 1764072000000}, ...]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    return {row["symbol"]: row for row in payload if isinstance(row, dict) and isinstance(row.get("symbol"), str)}
+    return {row["symbol"]: row for row in listed(payload)
+            if isinstance(row, dict) and isinstance(row.get("symbol"), str)}
 
 
 def parse_funding_info(payload: Any) -> dict[str, float]:
@@ -153,10 +153,8 @@ def parse_funding_info(payload: Any) -> dict[str, float]:
         [{"symbol": "1000PEPEUSDT", "adjustedFundingRateCap": "0.02", "adjustedFundingRateFloor": "-0.02",
           "fundingIntervalHours": 4, "disclaimer": false}]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
     intervals = {}
-    for row in payload:
+    for row in listed(payload):
         hours = num(row.get("fundingIntervalHours")) if isinstance(row, dict) else None
         if hours is not None and hours > 0 and isinstance(row.get("symbol"), str):
             intervals[row["symbol"]] = hours
@@ -183,9 +181,7 @@ def parse_long_short_ratio(payload: Any) -> float | None:
     """
     if payload is None:  # 404: the venue has no such endpoint
         return None
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    row = newest((r for r in payload if isinstance(r, dict)), lambda r: r.get("timestamp"))
+    row = newest((r for r in listed(payload) if isinstance(r, dict)), lambda r: r.get("timestamp"))
     return None if row is None else num(row.get("longShortRatio"))
 
 
@@ -295,7 +291,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> dict[int, tuple[float
         o, c, quote = num(row[1]), num(row[4]), num(row[7])
         return (o, c, quote, integer(row[8])) if quote is None or quote >= 0 else None
 
-    rows = stamped_rows(_list(payload), skipped, lambda row: ms_first(row, 9), candle, optional=1)
+    rows = ms_rows(listed(payload), skipped, 9, candle, optional=1)
     return {t: tuple(values) for t, *values in rows}
 
 
@@ -311,7 +307,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
         value = num(row[4])
         return value if value is not None and value > 0 else None
 
-    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_first(row, 5), close))
+    return dict(ms_rows(listed(payload), skipped, 5, close))
 
 
 def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = None) -> dict[int, float]:
@@ -322,7 +318,7 @@ def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = Non
 
         [{"symbol": "BTCUSDT", "fundingTime": 1795363200000, "fundingRate": "0.00010000", "markPrice": "84012.30"}]
     """
-    rows = [r for r in _list(payload) if not (isinstance(r, dict) and symbol and r.get("symbol") not in (None, symbol))]
+    rows = [r for r in listed(payload) if not (isinstance(r, dict) and symbol and r.get("symbol") not in (None, symbol))]
     return dict(stamped_rows(rows, skipped, lambda row: integer(row.get("fundingTime")) if isinstance(row, dict) else None,
                              lambda row: num(row.get("fundingRate"))))
 
@@ -339,7 +335,7 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float
         value = num(row.get("sumOpenInterestValue"))
         return value if value is None or value >= 0 else None
 
-    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_at(row, "timestamp"), usd))
+    return dict(stamped_rows(listed(payload), skipped, lambda row: ms_at(row, "timestamp"), usd))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -350,14 +346,8 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
         [{"symbol": "BTCUSDT", "longShortRatio": "1.5000", "longAccount": "0.6000", "shortAccount": "0.4000",
           "timestamp": 1795388400000}]
     """
-    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_at(row, "timestamp"),
+    return dict(stamped_rows(listed(payload), skipped, lambda row: ms_at(row, "timestamp"),
                              lambda row: long_share_of(num(row.get("longShortRatio")))))
-
-
-def _list(payload: Any) -> list:
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    return payload
 
 
 class Binance(Exchange):

@@ -36,7 +36,7 @@ from perps_tracker.exchanges.parsing import (
     join_markets,
     listed,
     ms_at,
-    ms_first,
+    ms_rows,
     newest,
     num,
     required,
@@ -231,8 +231,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "120.5", "10128362.2"],
          ["1795384800000", "84000", "84020", "83900", "84010.5", "98.25", "8252010.75"]]}}
     """
-    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 7),
-                        lambda row: (num(row[1]), num(row[4]), num(row[6])))
+    return ms_rows(result_list(payload), skipped, 7, lambda row: (num(row[1]), num(row[4]), num(row[6])))
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -244,7 +243,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]
         {"retCode": 0, "result": {"category": "linear", "symbol": "BTCUSDT", "list": [
          ["1795388400000", "84012", "84110", "83960", "84061.3"]]}}
     """
-    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 5), lambda row: num(row[4]))
+    return ms_rows(result_list(payload), skipped, 5, lambda row: num(row[4]))
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:

@@ -30,7 +30,16 @@ from perps_tracker.exchanges.history import (
     time_windows,
 )
 from perps_tracker.exchanges.pacing import Pacer
-from perps_tracker.exchanges.parsing import Skips, funding_8h, funding_series, integer, join_markets, num, required
+from perps_tracker.exchanges.parsing import (
+    Skips,
+    funding_8h,
+    funding_series,
+    integer,
+    join_markets,
+    listed,
+    num,
+    required,
+)
 from perps_tracker.exchanges.polling import skipped_note
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
@@ -41,9 +50,7 @@ BTC_CONTRACT = "BTC_USDT"
 
 
 def _rows(payload: Any) -> list:
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    return [row for row in payload if isinstance(row, dict)]
+    return [row for row in listed(payload) if isinstance(row, dict)]
 
 
 def _trading(contract: dict) -> bool:

@@ -11,7 +11,7 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed, Polled
@@ -37,7 +37,7 @@ from perps_tracker.exchanges.parsing import (
     listed,
     long_share_of,
     ms_at,
-    ms_first,
+    ms_rows,
     newest,
     num,
     pct_change,
@@ -285,17 +285,6 @@ RATIO_PATH = "/api/v5/rubik/stat/contracts/long-short-account-ratio"
 PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP + instrument ID
 
 
-def time_rows(payload: Any, skipped: Skips, width: int, value: Callable[[list], Any],
-              confirm: int | None = None) -> list[tuple]:
-    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields
-    (`parsing.stamped_rows`: `value(row)` None for a malformed row, skipped and counted). A candle still
-    open (its `confirm` field "0") is dropped."""
-    def closed(row: list) -> bool:
-        return confirm is None or len(row) <= confirm or str(row[confirm]) != "0"
-
-    return stamped_rows(data_list(payload), skipped, lambda row: ms_first(row, width), value, closed)
-
-
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
     """(open time s, open, close, volCcyQuote) of `history-candles` rows, newest first, each
     `[ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote (quote: USDT/USDC), confirm]`.
@@ -306,7 +295,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
         {"code": "0", "msg": "", "data": [
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "12050", "120.5", "10128362.2", "1"]]}
     """
-    return time_rows(payload, skipped, 8, lambda row: (num(row[1]), num(row[4]), num(row[7])), confirm=8)
+    return ms_rows(data_list(payload), skipped, 8, lambda row: (num(row[1]), num(row[4]), num(row[7])), confirm=8)
 
 
 def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -317,7 +306,7 @@ def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
 
         {"code": "0", "msg": "", "data": [["1795388400000", "84012", "84110", "83960", "84061.3", "1"]]}
     """
-    return time_rows(payload, skipped, 5, lambda row: num(row[4]), confirm=5)
+    return ms_rows(data_list(payload), skipped, 5, lambda row: num(row[4]), confirm=5)
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -329,7 +318,7 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int,
 
         {"code": "0", "msg": "", "data": [["1795388400000", "731377.5", "7313.775", "614722545.1"]]}
     """
-    return time_rows(payload, skipped, 4, lambda row: num(row[3]))
+    return ms_rows(data_list(payload), skipped, 4, lambda row: num(row[3]))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -340,7 +329,7 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, fl
 
         {"code": "0", "msg": "", "data": [["1795388400000", "1.25"], ["1795384800000", "1.31"]]}
     """
-    return time_rows(payload, skipped, 2, lambda row: long_share_of(num(row[1])))
+    return ms_rows(data_list(payload), skipped, 2, lambda row: long_share_of(num(row[1])))
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:

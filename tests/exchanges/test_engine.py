@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.history import Back, Cursor, Download, Windows
-from perps_tracker.exchanges.parsing import stamped_rows
+from perps_tracker.exchanges.parsing import Skips, listed, ms_rows, num, stamped_rows
 from perps_tracker.model.times import HOUR
 
 T0 = 1_795_388_400 - 1_795_388_400 % HOUR  # a whole hour
@@ -108,3 +110,29 @@ def test_hourly_with_a_cursor_plans_by_its_limit():
                     T0, T0 + 3 * HOUR)
     assert [value for _, value in rows] == [1.0, 2.0, 3.0] and reports[-1] == (2, 2)
     assert venue.asked == [("/open-interest", {}), ("/open-interest", {"cursor": "b"})]
+
+
+# -- parsing: rows of a history page -----------------------------------------------------------------
+
+
+def test_ms_rows_reads_array_rows_counts_malformed_ones_and_drops_unconfirmed_candles():
+    rows = [["1795388400000", "1.5", "1"], ["1795384800000", "x", "1"], ["1795381200000"], "junk",
+            ["1795377600000", "2.5", "0"], ["1795374000000", "3.5"]]
+    skipped = Skips()
+    got = ms_rows(rows, skipped, 2, lambda row: num(row[1]), confirm=2)
+    assert got == [(1795388400, 1.5), (1795374000, 3.5)]  # a row too short for `confirm` is kept
+    assert skipped.count == 3  # the bad value, the short row, the string; the open candle is not counted
+
+
+def test_ms_rows_may_leave_the_last_values_missing():
+    skipped = Skips()
+    got = ms_rows([[1795388400000, "1", None]], skipped, 2, lambda row: (num(row[1]), num(row[2])), optional=1)
+    assert got == [(1795388400, 1.0, None)] and skipped.count == 0
+
+
+def test_listed_without_keys_is_the_answer_itself():
+    assert listed([1, 2]) == [1, 2]
+    with pytest.raises(ValueError, match="expected a list, got dict"):
+        listed({"data": []})
+    with pytest.raises(ValueError, match=r"expected \{data: \[...\]\}"):
+        listed([], "data")
