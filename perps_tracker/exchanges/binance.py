@@ -22,7 +22,6 @@ History (`backfill`, on the engine of perps_tracker.exchanges.history): per incl
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping
@@ -37,7 +36,7 @@ from perps_tracker.exchanges.history import (
     collect_markets,
     hour_pages,
 )
-from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer
+from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer, PerSymbol
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
@@ -54,8 +53,6 @@ from perps_tracker.exchanges.parsing import (
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates
-
-log = logging.getLogger(__name__)
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 DOCUMENTED_WEIGHT = 2400  # per minute per IP, when exchangeInfo's rateLimits does not say
@@ -231,6 +228,10 @@ def _open_interest_usd(open_interest: Mapping[str, float] | None, symbol: str, m
     return amount * mark
 
 
+OPEN_INTEREST_FAN_OUT = PerSymbol("open interest", OPEN_INTEREST, "openInterest", parse_open_interest,
+                                  reserve=SNAPSHOT_WEIGHT, longest=MAX_PAUSE)
+
+
 class WeightBudget(MinuteWeight):
     """Binance's per-IP minute: `X-MBX-USED-WEIGHT-1M`, held past 2000 of 2400 until `exchangeInfo`'s
     `rateLimits` says otherwise (`documented`)."""
@@ -366,7 +367,6 @@ class Binance(Exchange):
         super().__init__(*args, **kwargs)
         self.budget = WeightBudget()
         self.budget.venue = self.id  # AsterDEX logs its own name
-        self._no_open_interest = False
         self.clock: Callable[[], float] = time.time  # Unix seconds: what is complete, what /futures/data keeps
         self.weight_pacer = Pacer(WEIGHT_PER_SECOND, WEIGHT_BURST)
         self.data_pacer = Pacer(DATA_PER_SECOND, DATA_BURST)
@@ -385,7 +385,6 @@ class Binance(Exchange):
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
-        self._no_open_interest = False
         got = self.parallel({
             "instruments": lambda: self._instruments_and_open_interest(skipped),
             "ticker": lambda: self.get("/fapi/v1/ticker/24hr"),
@@ -403,43 +402,12 @@ class Binance(Exchange):
         return self.summarize(markets, long_short_ratio=got["ratio"], records_skipped=skipped.count)
 
     def _instruments_and_open_interest(self, skipped: Skips):
+        """The included instruments, then at once their base-unit open interest (None: no such endpoint)."""
         payload = self.get("/fapi/v1/exchangeInfo")
         instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
         if (per_minute := parse_weight_limit(payload)) is not None:
             self.budget.documented(per_minute)
-        return instruments, self._open_interest(list(instruments))
-
-    def _open_interest(self, symbols: list[str]) -> dict[str, float] | None:
-        """Base-unit open interest per symbol; None when the venue has no open-interest endpoint."""
-        in_flight = self._in_flight(len(symbols))
-        log.debug("%s: open interest of %d symbols, %d at a time (weight left this minute: %d)",
-                  self.id, len(symbols), in_flight, self.budget.room())
-        results = self.fan_out(self._open_interest_of, symbols, limit=in_flight)
-        if self._no_open_interest:
-            self.notes.append(f"open interest unavailable: {OPEN_INTEREST} answered 404")
-            return None
-        failed = [r for r in results if isinstance(r, ExchangeError)]
-        if failed:
-            self.notes.append(f"open interest missing for {len(failed)} of {len(symbols)} symbols: {failed[0].reason}")
-        return {s: r for s, r in zip(symbols, results) if isinstance(r, float)}
-
-    def _in_flight(self, symbols: int) -> int:
-        """Per-symbol requests at once: as many as this minute's weight left has room for beside the
-        snapshot's other calls (each costs 1), at most `open_interest_limit`. A budget nearly spent gives
-        1, and `budget.wait` then holds each request until the next minute."""
-        return max(1, min(symbols, self.open_interest_limit, self.budget.room() - SNAPSHOT_WEIGHT))
-
-    def _open_interest_of(self, symbol: str) -> float | None:
-        if self._no_open_interest:
-            return None
-        left = self.deadline.remaining() if self.deadline else None
-        if not self.budget.wait(MAX_PAUSE if left is None else min(MAX_PAUSE, left)):
-            raise self.error("request weight budget spent: open interest not requested")
-        payload = self.get(OPEN_INTEREST, {"symbol": symbol}, missing_ok=True)
-        if payload is None:
-            self._no_open_interest = True  # later symbols are not requested
-            return None
-        return self.parse("openInterest", parse_open_interest, payload)
+        return instruments, OPEN_INTEREST_FAN_OUT.fetch(self, self.budget, list(instruments), self.open_interest_limit)
 
     # -- history (backfill) ------------------------------------------------------------------
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
 from perps_tracker.exchanges.history import Back, Cursor, Download, Windows
+from perps_tracker.exchanges.pacing import MinuteWeight, PerSymbol
 from perps_tracker.exchanges.parsing import Skips, listed, ms_rows, num, stamped_rows
 from perps_tracker.model.times import HOUR
 
@@ -136,3 +138,51 @@ def test_listed_without_keys_is_the_answer_itself():
         listed({"data": []})
     with pytest.raises(ValueError, match=r"expected \{data: \[...\]\}"):
         listed([], "data")
+
+
+# -- pacing: per-symbol requests under a minute's weight -------------------------------------------
+
+
+class Budget(MinuteWeight):
+    header, default_limit, venue = "X-Used", 100, "stub"
+
+
+def per_symbol(**options) -> PerSymbol:
+    return PerSymbol("open interest", "/oi", "oi", lambda payload: payload["oi"], **options)
+
+
+def test_per_symbol_gives_each_symbols_value_and_notes_the_failed_ones():
+    def answer(path, params):
+        if params["symbol"] == "B":
+            raise ExchangeError("stub", "HTTP 400: Invalid symbol.")
+        return {"oi": None if params["symbol"] == "C" else 2.0}
+
+    venue = Stub(answer)
+    got = per_symbol().fetch(venue, Budget(), ["A", "B", "C", "D"], limit=2)
+    assert got == {"A": 2.0, "D": 2.0}  # C answered without a value
+    assert venue.notes == ["open interest missing for 1 of 4 symbols: HTTP 400: Invalid symbol."]
+
+
+def test_per_symbol_stops_at_a_404_and_gives_none():
+    venue = Stub(lambda path, params: None)  # what get(missing_ok=True) gives for a 404
+    assert per_symbol().fetch(venue, Budget(), ["A", "B", "C"], limit=1) is None
+    assert len(venue.asked) == 1 and venue.notes == ["open interest unavailable: /oi answered 404"]
+
+
+def test_per_symbol_in_flight_is_the_room_left_beside_the_reserve():
+    budget, seen = Budget(), []
+    venue = Stub(lambda path, params: {"oi": 1.0})
+    venue.fan_out = lambda func, items, limit: seen.append(limit) or [func(item) for item in items]
+    per_symbol(reserve=97).fetch(venue, budget, ["A", "B", "C", "D", "E"], limit=128)
+    per_symbol(reserve=0).fetch(venue, budget, ["A", "B", "C", "D", "E"], limit=4)
+    per_symbol(reserve=150).fetch(venue, budget, ["A", "B"], limit=128)
+    assert seen == [3, 4, 1]  # 100 − 97; the limit; a spent minute still asks one at a time
+
+
+def test_per_symbol_does_not_ask_when_the_hold_is_too_long():
+    budget = Budget(clock=lambda: 1000.0, sleep=lambda s: None)
+    budget.observe(type("R", (), {"headers": {"Retry-After": "3600"}, "status_code": 418})())
+    venue = Stub(lambda path, params: {"oi": 1.0})
+    assert per_symbol(longest=65.0).fetch(venue, budget, ["A", "B"], limit=2) == {}
+    assert venue.asked == [] and venue.notes == [
+        "open interest missing for 2 of 2 symbols: request weight budget spent: open interest not requested"]
