@@ -26,7 +26,6 @@ import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.history import (
     Download,
@@ -35,6 +34,7 @@ from perps_tracker.exchanges.history import (
     Windows,
     collect_markets,
     hour_pages,
+    kept_volume_notes,
 )
 from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer, PerSymbol
 from perps_tracker.exchanges.parsing import (
@@ -421,8 +421,11 @@ class Binance(Exchange):
         if not instruments:
             raise self.error("no included markets in exchangeInfo")
         has_btc = any(base == "BTC" for base, _ in instruments.values())
-        oi_from = self._kept_from(d, "open interest", self._open_interest_history_path, start, end)
-        ratio_from = self._kept_from(d, "long/short", self.long_short_path, start, end) if has_btc else None
+        now = self.clock()  # /futures/data keeps the last 30 days
+        oi_from = d.retained_from("open interest", DATA_DAYS, now, start, end, margin=DATA_MARGIN,
+                                  offered=self._open_interest_history_path is not None)
+        ratio_from = d.retained_from("long/short", DATA_DAYS, now, start, end, margin=DATA_MARGIN,
+                                     offered=self.long_short_path is not None) if has_btc else None
         candle_pages = hour_pages(start, end, KLINES_PAGE)
         d.plan(len(instruments) * (candle_pages + hour_pages(oi_from, end, DATA_PAGE))
                + (2 * candle_pages + 2 + hour_pages(ratio_from, end, DATA_PAGE) if has_btc else 0))
@@ -430,7 +433,7 @@ class Binance(Exchange):
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end, oi_from), symbols,
                             self.history_limit)
         builder, candles_of, failures = collect_markets(symbols, results, keep_volume=True)
-        self._note_failures(d, failures, candles_of, len(symbols))
+        d.note(*kept_volume_notes(failures, candles_of, len(symbols)))
         btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
         extras = self._btc_extras(d, btc, start, end, ratio_from) if btc else {}
         if btc is None:
@@ -451,13 +454,6 @@ class Binance(Exchange):
         else:
             self.weight_pacer.take(kline_weight(params["limit"]) if path in PRICE_KLINES else 1)
 
-    def _kept_from(self, d: Download, what: str, path: str | None, start: int, end: int) -> int | None:
-        """The first hour of [start, end) a /futures/data series still has (None: none, or no endpoint); notes the gap."""
-        if path is None:
-            d.note(f"no {what} history: the venue has no such endpoint")
-            return None
-        return d.retained_from(what, DATA_DAYS, self.clock(), start, end, margin=DATA_MARGIN)
-
     def _hourly(self, d: Download, path: str, parser: Callable, page: int, params: dict, start: int,
                 end: int) -> list[tuple]:
         """(time, value) rows of `parser` over [start, end) in windows of `page` hours, each asked with its own
@@ -473,28 +469,9 @@ class Binance(Exchange):
         before `oi_from`, or its ExchangeError); its candles failing fails it."""
         candles = self._hourly(d, KLINES, parse_history_candles, KLINES_PAGE, {"symbol": symbol, "interval": "1h"},
                                start, end)
-        rows = [(t, *candle) for t, candle in candles]
-        if oi_from is None:
-            return MarketHistory(rows, [])
-        try:
-            return MarketHistory(rows, self._hourly(
-                d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
-                {"symbol": symbol, "period": "1h"}, oi_from, end))
-        except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
-            return MarketHistory(rows, e)
-
-    @staticmethod
-    def _note_failures(d: Download, failures: Mapping[str, ExchangeError], candles_of: Mapping[str, list],
-                       symbols: int) -> None:
-        """Note the markets whose candles failed (left out) and those whose open interest alone failed
-        (`collect_markets(keep_volume=True)`: their volume kept), each with the first one's reason."""
-        failed = [e for s, e in failures.items() if s not in candles_of]
-        oi_failed = [e for s, e in failures.items() if s in candles_of]
-        if failed:
-            d.note(f"history missing for {len(failed)} of {symbols} markets: {failed[0].reason}")
-        if oi_failed:
-            d.note(f"open interest history missing for {len(oi_failed)} of {len(candles_of)} markets: "
-                   f"{oi_failed[0].reason}")
+        return MarketHistory.read([(t, *candle) for t, candle in candles], None if oi_from is None else lambda: (
+            self._hourly(d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
+                         {"symbol": symbol, "period": "1h"}, oi_from, end)))
 
     def _btc_extras(self, d: Download, symbol: str, start: int, end: int, ratio_from: int | None) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""

@@ -391,13 +391,10 @@ class Bybit(Exchange):
         """One market's klines (their failure fails the market) and open interest in USD."""
         candles = d.hourly(KLINE, parse_history_candles, back(KLINE_LIMIT, {
             "category": "linear", "symbol": symbol, "interval": "60"}), start, end, closed=True)
-        try:
-            points = d.hourly(OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
-                "category": "linear", "symbol": symbol, "intervalTime": "1h",
-                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end)
-        except ExchangeError as e:
-            return MarketHistory(candles, e)
-        return MarketHistory(candles, open_interest_usd(points, candles))
+        pager = cursor(OI_LIMIT, {"category": "linear", "symbol": symbol, "intervalTime": "1h",
+                                  "startTime": start * 1000, "endTime": end * 1000 - 1})
+        return MarketHistory.read(candles, lambda: open_interest_usd(
+            d.hourly(OPEN_INTEREST, parse_open_interest_history, pager, start, end), candles))
 
     def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""

@@ -136,6 +136,15 @@ class MarketHistory(NamedTuple):
     candles: list[tuple]  # (open time s, open, close, quote volume USD[, trades or None, ...])
     open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError
 
+    @classmethod
+    def read(cls, candles: list[tuple], open_interest: Callable[[], list[tuple[int, float]]] | None) -> MarketHistory:
+        """`candles` with the points `open_interest()` reads (none without it); its ExchangeError stands in
+        for them: like live, the market stays and `collect_markets` counts it."""
+        try:
+            return cls(candles, [] if open_interest is None else open_interest())
+        except ExchangeError as e:
+            return cls(candles, e)
+
 
 def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Exception], *,
                     keep_volume: bool = False) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
@@ -160,6 +169,18 @@ def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Except
             builder.add_open_interest(got.open_interest)
     builder.failed = len(failures)
     return builder, candles_of, failures
+
+
+def kept_volume_notes(failures: Mapping[str, ExchangeError], candles_of: Mapping[str, list], total: int) -> list[str]:
+    """The notes of a `collect_markets(keep_volume=True)` download: the markets whose candles failed (left
+    out) and those whose open interest alone failed (their volume kept), each with the first one's reason."""
+    failed = [e for market, e in failures.items() if market not in candles_of]
+    oi_failed = [e for market, e in failures.items() if market in candles_of]
+    notes = [f"history missing for {len(failed)} of {total} markets: {failed[0].reason}"] if failed else []
+    if oi_failed:
+        notes.append(f"open interest history missing for {len(oi_failed)} of {len(candles_of)} markets: "
+                     f"{oi_failed[0].reason}")
+    return notes
 
 
 # -- paging ------------------------------------------------------------------------------------------
@@ -283,10 +304,15 @@ class Download:
             raise self.exchange.error("no included markets in the response")
         return markets
 
-    def retained_from(self, what: str, days: int, now: float, start: int, end: int, *, margin: float = 0) -> int | None:
+    def retained_from(self, what: str, days: int, now: float, start: int, end: int, *, margin: float = 0,
+                      offered: bool = True) -> int | None:
         """The first whole hour of [start, end) a series the venue keeps for the last `days` days still has
         at `now` (Unix seconds; `margin` seconds kept clear of that edge, for clock skew against the venue).
-        None, with a note, when the window is past it all; a window it cuts short is noted too."""
+        None, with a note, when the window is past it all or the venue has no such endpoint (not `offered`);
+        a window it cuts short is noted too."""
+        if not offered:
+            self.note(f"no {what} history: the venue has no such endpoint")
+            return None
         first = max(start, math.ceil((now - days * DAY + margin) / HOUR) * HOUR)
         if first >= end:
             self.note(f"{what} history covers only the last {days} days: none in this window")
@@ -448,9 +474,9 @@ class Download:
             notes=self.finish(notes=notes),
         )
 
-    def note(self, text: str) -> None:
+    def note(self, *texts: str) -> None:
         with self._lock:
-            self.notes.append(text)
+            self.notes.extend(texts)
 
     def finish(self, *, notes: Sequence[str] = (), market_list: bool = True) -> tuple[str, ...]:
         """Settle the progress total and return the run's notes: today's-market-list first (unless the

@@ -10,10 +10,18 @@ import pytest
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
-from perps_tracker.exchanges.history import Back, Cursor, Download, Windows
+from perps_tracker.exchanges.history import (
+    Back,
+    Cursor,
+    Download,
+    MarketHistory,
+    Windows,
+    collect_markets,
+    kept_volume_notes,
+)
 from perps_tracker.exchanges.pacing import MinuteWeight, PerSymbol
 from perps_tracker.exchanges.parsing import Skips, listed, ms_rows, num, stamped_rows
-from perps_tracker.model.times import HOUR
+from perps_tracker.model.times import HOUR, utc_minute
 
 T0 = 1_795_388_400 - 1_795_388_400 % HOUR  # a whole hour
 
@@ -112,6 +120,41 @@ def test_hourly_with_a_cursor_plans_by_its_limit():
                     T0, T0 + 3 * HOUR)
     assert [value for _, value in rows] == [1.0, 2.0, 3.0] and reports[-1] == (2, 2)
     assert venue.asked == [("/open-interest", {}), ("/open-interest", {"cursor": "b"})]
+
+
+# -- per-market downloads and their notes ----------------------------------------------------------------
+
+
+def test_market_history_read_keeps_the_candles_when_open_interest_fails():
+    candles = [(T0, 1.0, 2.0, 100.0)]
+
+    def refused():
+        raise ExchangeError("stub", "HTTP 400: Invalid symbol.")
+
+    assert MarketHistory.read(candles, lambda: [(T0, 5.0)]) == (candles, [(T0, 5.0)])
+    assert MarketHistory.read(candles, None) == (candles, [])
+    failed = MarketHistory.read(candles, refused)
+    assert failed.candles == candles and failed.open_interest.reason == "HTTP 400: Invalid symbol."
+
+
+def test_kept_volume_notes_tell_failed_candles_from_failed_open_interest():
+    error = ExchangeError("stub", "HTTP 503")
+    results = [MarketHistory([(T0, 1.0, 2.0, 10.0)], [(T0, 5.0)]), error,
+               MarketHistory([(T0, 1.0, 2.0, 20.0)], ExchangeError("stub", "HTTP 400")), error]
+    builder, candles_of, failures = collect_markets("ABCD", results, keep_volume=True)
+    assert builder.volume == {T0: 30.0}  # C's volume is kept without its open interest
+    assert kept_volume_notes(failures, candles_of, 4) == ["history missing for 2 of 4 markets: HTTP 503",
+                                                          "open interest history missing for 1 of 2 markets: HTTP 400"]
+    assert kept_volume_notes({}, candles_of, 4) == []
+
+
+def test_retained_from_notes_a_series_the_venue_does_not_offer():
+    d, _, _ = download(lambda path, params: [])
+    now = T0 + 40 * 86400
+    assert d.retained_from("open interest", 30, now, T0, T0 + 20 * 86400, offered=False) is None
+    assert d.retained_from("long/short", 30, now, T0 + 5 * 86400, T0 + 20 * 86400) == T0 + 10 * 86400
+    assert d.notes == ["no open interest history: the venue has no such endpoint",
+                       f"long/short history covers only the last 30 days: none before {utc_minute(T0 + 10 * 86400)}"]
 
 
 # -- parsing: rows of a history page -----------------------------------------------------------------
