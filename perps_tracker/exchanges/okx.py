@@ -409,17 +409,14 @@ class Okx(Exchange):
                              instruments: dict[str, dict]) -> GroupRead:
         """One family's events from `end_ms` back past `start_ms` (`polling.read_back`), newest first;
         `after=ts` asks for details older than ts (docs-v5/en/#public-data-rest-api-get-liquidation-orders)."""
-        skipped = Skips()
-
-        def page(after: int) -> Page:
+        def page(after: int, skipped: Skips) -> Page:
             params = {**SWAP, "instFamily": family, "state": "filled", "limit": self.liquidation_page, "after": after}
             rows = self.fetched("liquidation-orders", "/api/v5/public/liquidation-orders", params, data_list)
             events = self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
             return Page(events, *page_extent(rows))
 
-        events, note = read_back(page, family, start_ms, end_ms, page_size=self.liquidation_page,
-                                 max_pages=self.liquidation_pages)
-        return GroupRead(events, skipped.count, note)
+        return read_back(page, family, start_ms, end_ms, page_size=self.liquidation_page,
+                         max_pages=self.liquidation_pages)
 
     # -- history (backfill) -------------------------------------------------------------------
 
