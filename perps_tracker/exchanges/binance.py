@@ -41,6 +41,7 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     funding_8h,
     integer,
+    join_markets,
     listed,
     long_share_of,
     ms_at,
@@ -193,18 +194,14 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
     gives none; a symbol missing from it (its request failed) or without a mark price keeps the
     market, without OI, and is counted.
     """
-    markets = []
-    for symbol, (base, quote) in instruments.items():
-        ticker, prem = tickers.get(symbol), premium.get(symbol, {})
-        if ticker is None:
-            skipped()
-            continue
+    def market(ticker: dict, instrument: tuple[str, str]) -> Market:
+        symbol, prem = ticker["symbol"], premium.get(ticker["symbol"], {})
         mark = num(prem.get("markPrice"))
         hours = None if intervals is None else intervals.get(symbol, DEFAULT_FUNDING_HOURS)
-        markets.append(Market(
+        return Market(
             symbol=symbol,
-            base=base,
-            quote=quote,
+            base=instrument[0],
+            quote=instrument[1],
             volume_24h_usd=required(ticker.get("quoteVolume"), skipped),
             open_interest_usd=_open_interest_usd(open_interest, symbol, mark, skipped),
             last_price=required(ticker.get("lastPrice"), skipped),
@@ -213,8 +210,9 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
             funding_rate_8h=funding_8h(num(prem.get("lastFundingRate")), hours),
             price_change_24h_pct=num(ticker.get("priceChangePercent")),
             num_trades_24h=integer(ticker.get("count")),
-        ))
-    return markets
+        )
+
+    return join_markets(tickers, instruments, market, skipped)
 
 
 def _open_interest_usd(open_interest: Mapping[str, float] | None, symbol: str, mark: float | None,
