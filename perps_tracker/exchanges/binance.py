@@ -227,7 +227,7 @@ def _open_interest_usd(open_interest: Mapping[str, float] | None, symbol: str, m
 
 
 OPEN_INTEREST_FAN_OUT = PerSymbol("open interest", OPEN_INTEREST, "openInterest", parse_open_interest,
-                                  reserve=SNAPSHOT_WEIGHT, longest=MAX_PAUSE)
+                                  longest=MAX_PAUSE, reserve=SNAPSHOT_WEIGHT)
 
 
 class WeightBudget(MinuteWeight):

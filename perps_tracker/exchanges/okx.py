@@ -468,8 +468,9 @@ class Okx(Exchange):
         """One swap's candles (their failure fails the swap) and open interest in USD."""
         candles = d.hourly(CANDLES_PATH, parse_history_candles, back(CANDLE_LIMIT, {"instId": inst_id, "bar": "1H"}),
                            start, end)
-        return MarketHistory.read(candles, lambda: d.hourly(OI_HISTORY_PATH, parse_open_interest_history, back(
-            OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end")), start, end))
+        oi_pager = back(OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end"))
+        return MarketHistory.read(candles, lambda: d.hourly(OI_HISTORY_PATH, parse_open_interest_history, oi_pager,
+                                                            start, end))
 
     def _mark(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Open time → close of the mark-price candles over [start, end)."""

@@ -215,8 +215,8 @@ class PerSymbol:
     path: str
     name: str  # the endpoint in a parse error: "openInterest"
     parser: Callable[[Any], Any]  # payload → value (None: none given)
+    longest: float  # seconds
     reserve: int = 0
-    longest: float = 65.0
     key: str = "symbol"  # the query parameter naming the symbol
 
     def fetch(self, exchange, budget: MinuteWeight, symbols: Sequence[str], limit: int) -> dict[str, Any] | None:

@@ -190,8 +190,8 @@ class Budget(MinuteWeight):
     header, default_limit, venue = "X-Used", 100, "stub"
 
 
-def per_symbol(**options) -> PerSymbol:
-    return PerSymbol("open interest", "/oi", "oi", lambda payload: payload["oi"], **options)
+def per_symbol(longest: float = 65.0, **options) -> PerSymbol:
+    return PerSymbol("open interest", "/oi", "oi", lambda payload: payload["oi"], longest, **options)
 
 
 def test_per_symbol_gives_each_symbols_value_and_notes_the_failed_ones():
