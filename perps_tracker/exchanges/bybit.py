@@ -31,7 +31,6 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     field,
     funding_8h,
-    funding_series,
     integer,
     join_markets,
     listed,
@@ -44,7 +43,6 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.exchanges.streams import connection_frames
 from perps_tracker.model.history import (
-    DAY,
     HOUR,
     Progress,
     VenueHistory,
@@ -379,11 +377,14 @@ class Bybit(Exchange):
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None
         with a note when it fails."""
         kline = {"category": "linear", "symbol": btc, "interval": "60"}
+        # `startTime` alone is an error, so settlements page back by `endTime`
+        settlements = back(FUNDING_LIMIT, {"category": "linear", "symbol": btc}, ("startTime", "endTime"))
         return d.extras({
             "mark": ("mark price history", lambda: self._closes(d, MARK_KLINE, kline, start, end)),
             "index": ("index price history", lambda: self._closes(d, INDEX_KLINE, kline, start, end)),
-            "funding": ("funding history", lambda: funding_series(
-                self._settlements(d, btc, start, end), interval_hours({}, instruments[btc]), start, end)),
+            "funding": ("funding history", lambda: d.funding(
+                FUNDING_HISTORY, parse_funding_history, settlements, start, end, interval_hours({}, instruments[btc]),
+                what="funding/history", closed=True)),
             "long_share": ("long/short history", lambda: self._long_share(d, start, end)),
         })
 
@@ -399,13 +400,6 @@ class Bybit(Exchange):
     def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
         return dict(d.hourly(path, parse_price_candles, back(KLINE_LIMIT, params), start, end, closed=True))
-
-    def _settlements(self, d: Download, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
-        """Settled rates from a day before `start` (so the first one in the window has its spacing);
-        `startTime` alone is an error, so pages go back by `endTime`."""
-        return d.series("funding/history", FUNDING_HISTORY, parse_funding_history,
-                        back(FUNDING_LIMIT, {"category": "linear", "symbol": symbol}, ("startTime", "endTime")),
-                        (start - DAY) * 1000, end * 1000 - 1)
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""

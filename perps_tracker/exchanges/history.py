@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
+from perps_tracker.exchanges.parsing import funding_series
 from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.model.market import QUOTE_RANK
 from perps_tracker.model.times import DAY, HOUR, utc_minute
@@ -353,6 +354,15 @@ class Download:
         rows = self.series(what or path.rsplit("/", 1)[-1], path, parser, pager, start * pager.scale,
                            end * pager.scale - closed, planned=planned)
         return [row for row in rows if start <= row[0] < end and (complete_until is None or row[0] <= complete_until)]
+
+    def funding(self, path: str, parser: Callable, pager: Pager, start: int, end: int,
+                interval_hours: float | None = None, *, what: str | None = None, closed: bool = False) -> dict[int, float]:
+        """Settlement time → settled rate per 8 h over [start, end) (`parsing.funding_series`: over the spacing
+        of the settlements, else `interval_hours`), read from a day before `start` so that the first settlement
+        in the window has its spacing. `what` and `closed` as in `hourly`."""
+        rows = self.series(what or path.rsplit("/", 1)[-1], path, parser, pager, (start - DAY) * pager.scale,
+                           end * pager.scale - closed)
+        return funding_series(rows, interval_hours, start, end)
 
     def walk(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
              planned: int = 1) -> Iterator[tuple]:

@@ -31,7 +31,6 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     field,
     funding_8h,
-    funding_series,
     integer,
     join_markets,
     listed,
@@ -47,7 +46,6 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.exchanges.polling import GroupRead, Page, poll_groups, read_back
 from perps_tracker.model.history import (
-    DAY,
     HOUR,
     Progress,
     VenueHistory,
@@ -480,9 +478,8 @@ class Okx(Exchange):
     def _funding(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Settlement time → settled rate per 8 h over [start, end); read from a day earlier, so the
         first settlement in the window has its spacing."""
-        rows = d.series("funding-rate-history", FUNDING_HISTORY_PATH, parse_funding_history,
-                        back(FUNDING_LIMIT, {"instId": inst_id}), (start - DAY) * 1000, end * 1000)
-        return funding_series(rows, None, start, end)
+        return d.funding(FUNDING_HISTORY_PATH, parse_funding_history, back(FUNDING_LIMIT, {"instId": inst_id}),
+                         start, end)
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTC long accounts' share over [start, end), `RATIO_CHUNK` at a time (`ratio_pages`).

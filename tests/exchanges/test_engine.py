@@ -14,6 +14,7 @@ from perps_tracker.exchanges.history import (
     Back,
     Cursor,
     Download,
+    Forward,
     MarketHistory,
     Windows,
     collect_markets,
@@ -120,6 +121,15 @@ def test_hourly_with_a_cursor_plans_by_its_limit():
                     T0, T0 + 3 * HOUR)
     assert [value for _, value in rows] == [1.0, 2.0, 3.0] and reports[-1] == (2, 2)
     assert venue.asked == [("/open-interest", {}), ("/open-interest", {"cursor": "b"})]
+
+
+def test_funding_reads_from_a_day_before_so_the_first_settlement_has_its_spacing():
+    settlements = [[(T0 - 4 * HOUR) * 1000, 0.0004], [T0 * 1000, 0.0002], [(T0 + 4 * HOUR) * 1000, 0.0001]]
+    d, venue, _ = download(lambda path, params: [r for r in settlements if params["start"] <= r[0] <= params["end"]])
+    pager = Forward(100, lambda lo, hi: {"start": lo, "end": hi}, scale=1000)
+    got = d.funding("/funding-rate-history", rows_of, pager, T0, T0 + 8 * HOUR, closed=True)
+    assert got == {T0: 0.0004, T0 + 4 * HOUR: 0.0002}  # 4-hourly: × 2
+    assert venue.asked == [("/funding-rate-history", {"start": (T0 - 86400) * 1000, "end": (T0 + 8 * HOUR) * 1000 - 1})]
 
 
 # -- per-market downloads and their notes ----------------------------------------------------------------
