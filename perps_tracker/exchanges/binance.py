@@ -22,12 +22,10 @@ History (`backfill`, on the engine of perps_tracker.exchanges.history): per incl
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
 from perps_tracker.exchanges.history import (
     Download,
@@ -36,16 +34,19 @@ from perps_tracker.exchanges.history import (
     Windows,
     collect_markets,
     hour_pages,
+    kept_volume_notes,
 )
-from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer
+from perps_tracker.exchanges.pacing import PAUSE_SHARE, MinuteWeight, Pacer, PerSymbol
 from perps_tracker.exchanges.parsing import (
     Skips,
     funding,
     funding_8h,
     integer,
+    join_markets,
+    listed,
     long_share_of,
     ms_at,
-    ms_first,
+    ms_rows,
     newest,
     num,
     required,
@@ -54,8 +55,6 @@ from perps_tracker.exchanges.parsing import (
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates
-
-log = logging.getLogger(__name__)
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 DOCUMENTED_WEIGHT = 2400  # per minute per IP, when exchangeInfo's rateLimits does not say
@@ -141,9 +140,8 @@ def parse_rows(payload: Any) -> dict[str, dict]:
                         "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
                         "nextFundingTime": 1764086400000, "time": 1764072000000}, ...]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    return {row["symbol"]: row for row in payload if isinstance(row, dict) and isinstance(row.get("symbol"), str)}
+    return {row["symbol"]: row for row in listed(payload)
+            if isinstance(row, dict) and isinstance(row.get("symbol"), str)}
 
 
 def parse_funding_info(payload: Any) -> dict[str, float]:
@@ -154,10 +152,8 @@ def parse_funding_info(payload: Any) -> dict[str, float]:
         [{"symbol": "1000PEPEUSDT", "adjustedFundingRateCap": "0.02", "adjustedFundingRateFloor": "-0.02",
           "fundingIntervalHours": 4, "disclaimer": false}]
     """
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
     intervals = {}
-    for row in payload:
+    for row in listed(payload):
         hours = num(row.get("fundingIntervalHours")) if isinstance(row, dict) else None
         if hours is not None and hours > 0 and isinstance(row.get("symbol"), str):
             intervals[row["symbol"]] = hours
@@ -184,9 +180,7 @@ def parse_long_short_ratio(payload: Any) -> float | None:
     """
     if payload is None:  # 404: the venue has no such endpoint
         return None
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    row = newest((r for r in payload if isinstance(r, dict)), lambda r: r.get("timestamp"))
+    row = newest((r for r in listed(payload) if isinstance(r, dict)), lambda r: r.get("timestamp"))
     return None if row is None else num(row.get("longShortRatio"))
 
 
@@ -203,18 +197,14 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
     gives none; a symbol missing from it (its request failed) or without a mark price keeps the
     market, without OI, and is counted.
     """
-    markets = []
-    for symbol, (base, quote) in instruments.items():
-        ticker, prem = tickers.get(symbol), premium.get(symbol, {})
-        if ticker is None:
-            skipped()
-            continue
+    def market(ticker: dict, instrument: tuple[str, str]) -> Market:
+        symbol, prem = ticker["symbol"], premium.get(ticker["symbol"], {})
         mark = num(prem.get("markPrice"))
         hours = None if intervals is None else intervals.get(symbol, DEFAULT_FUNDING_HOURS)
-        markets.append(Market(
+        return Market(
             symbol=symbol,
-            base=base,
-            quote=quote,
+            base=instrument[0],
+            quote=instrument[1],
             volume_24h_usd=required(ticker.get("quoteVolume"), skipped),
             open_interest_usd=_open_interest_usd(open_interest, symbol, mark, skipped),
             last_price=required(ticker.get("lastPrice"), skipped),
@@ -223,8 +213,9 @@ def build_markets(instruments: Instruments, tickers: Mapping[str, dict], premium
             **funding(num(prem.get("lastFundingRate")), hours, prem.get("nextFundingTime")),
             price_change_24h_pct=num(ticker.get("priceChangePercent")),
             num_trades_24h=integer(ticker.get("count")),
-        ))
-    return markets
+        )
+
+    return join_markets(tickers, instruments, market, skipped)
 
 
 def _open_interest_usd(open_interest: Mapping[str, float] | None, symbol: str, mark: float | None,
@@ -236,6 +227,10 @@ def _open_interest_usd(open_interest: Mapping[str, float] | None, symbol: str, m
         skipped()
         return None
     return amount * mark
+
+
+OPEN_INTEREST_FAN_OUT = PerSymbol("open interest", OPEN_INTEREST, "openInterest", parse_open_interest,
+                                  longest=MAX_PAUSE, reserve=SNAPSHOT_WEIGHT)
 
 
 class WeightBudget(MinuteWeight):
@@ -298,7 +293,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> dict[int, tuple[float
         o, c, quote = num(row[1]), num(row[4]), num(row[7])
         return (o, c, quote, integer(row[8])) if quote is None or quote >= 0 else None
 
-    rows = stamped_rows(_list(payload), skipped, lambda row: ms_first(row, 9), candle, optional=1)
+    rows = ms_rows(listed(payload), skipped, 9, candle, optional=1)
     return {t: tuple(values) for t, *values in rows}
 
 
@@ -314,7 +309,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
         value = num(row[4])
         return value if value is not None and value > 0 else None
 
-    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_first(row, 5), close))
+    return dict(ms_rows(listed(payload), skipped, 5, close))
 
 
 def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = None) -> dict[int, float]:
@@ -325,7 +320,7 @@ def parse_funding_history(payload: Any, skipped: Skips, symbol: str | None = Non
 
         [{"symbol": "BTCUSDT", "fundingTime": 1795363200000, "fundingRate": "0.00010000", "markPrice": "84012.30"}]
     """
-    rows = [r for r in _list(payload) if not (isinstance(r, dict) and symbol and r.get("symbol") not in (None, symbol))]
+    rows = [r for r in listed(payload) if not (isinstance(r, dict) and symbol and r.get("symbol") not in (None, symbol))]
     return dict(stamped_rows(rows, skipped, lambda row: integer(row.get("fundingTime")) if isinstance(row, dict) else None,
                              lambda row: num(row.get("fundingRate"))))
 
@@ -342,7 +337,7 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> dict[int, float
         value = num(row.get("sumOpenInterestValue"))
         return value if value is None or value >= 0 else None
 
-    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_at(row, "timestamp"), usd))
+    return dict(stamped_rows(listed(payload), skipped, lambda row: ms_at(row, "timestamp"), usd))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -353,14 +348,8 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
         [{"symbol": "BTCUSDT", "longShortRatio": "1.5000", "longAccount": "0.6000", "shortAccount": "0.4000",
           "timestamp": 1795388400000}]
     """
-    return dict(stamped_rows(_list(payload), skipped, lambda row: ms_at(row, "timestamp"),
+    return dict(stamped_rows(listed(payload), skipped, lambda row: ms_at(row, "timestamp"),
                              lambda row: long_share_of(num(row.get("longShortRatio")))))
-
-
-def _list(payload: Any) -> list:
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    return payload
 
 
 class Binance(Exchange):
@@ -379,7 +368,6 @@ class Binance(Exchange):
         super().__init__(*args, **kwargs)
         self.budget = WeightBudget()
         self.budget.venue = self.id  # AsterDEX logs its own name
-        self._no_open_interest = False
         self.clock: Callable[[], float] = time.time  # Unix seconds: what is complete, what /futures/data keeps
         self.weight_pacer = Pacer(WEIGHT_PER_SECOND, WEIGHT_BURST)
         self.data_pacer = Pacer(DATA_PER_SECOND, DATA_BURST)
@@ -398,7 +386,6 @@ class Binance(Exchange):
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()
-        self._no_open_interest = False
         got = self.parallel({
             "instruments": lambda: self._instruments_and_open_interest(skipped),
             "ticker": lambda: self.get("/fapi/v1/ticker/24hr"),
@@ -416,43 +403,12 @@ class Binance(Exchange):
         return self.summarize(markets, long_short_ratio=got["ratio"], records_skipped=skipped.count)
 
     def _instruments_and_open_interest(self, skipped: Skips):
+        """The included instruments, then at once their base-unit open interest (None: no such endpoint)."""
         payload = self.get("/fapi/v1/exchangeInfo")
         instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, skipped)
         if (per_minute := parse_weight_limit(payload)) is not None:
             self.budget.documented(per_minute)
-        return instruments, self._open_interest(list(instruments))
-
-    def _open_interest(self, symbols: list[str]) -> dict[str, float] | None:
-        """Base-unit open interest per symbol; None when the venue has no open-interest endpoint."""
-        in_flight = self._in_flight(len(symbols))
-        log.debug("%s: open interest of %d symbols, %d at a time (weight left this minute: %d)",
-                  self.id, len(symbols), in_flight, self.budget.room())
-        results = self.fan_out(self._open_interest_of, symbols, limit=in_flight)
-        if self._no_open_interest:
-            self.notes.append(f"open interest unavailable: {OPEN_INTEREST} answered 404")
-            return None
-        failed = [r for r in results if isinstance(r, ExchangeError)]
-        if failed:
-            self.notes.append(f"open interest missing for {len(failed)} of {len(symbols)} symbols: {failed[0].reason}")
-        return {s: r for s, r in zip(symbols, results) if isinstance(r, float)}
-
-    def _in_flight(self, symbols: int) -> int:
-        """Per-symbol requests at once: as many as this minute's weight left has room for beside the
-        snapshot's other calls (each costs 1), at most `open_interest_limit`. A budget nearly spent gives
-        1, and `budget.wait` then holds each request until the next minute."""
-        return max(1, min(symbols, self.open_interest_limit, self.budget.room() - SNAPSHOT_WEIGHT))
-
-    def _open_interest_of(self, symbol: str) -> float | None:
-        if self._no_open_interest:
-            return None
-        left = self.deadline.remaining() if self.deadline else None
-        if not self.budget.wait(MAX_PAUSE if left is None else min(MAX_PAUSE, left)):
-            raise self.error("request weight budget spent: open interest not requested")
-        payload = self.get(OPEN_INTEREST, {"symbol": symbol}, missing_ok=True)
-        if payload is None:
-            self._no_open_interest = True  # later symbols are not requested
-            return None
-        return self.parse("openInterest", parse_open_interest, payload)
+        return instruments, OPEN_INTEREST_FAN_OUT.fetch(self, self.budget, list(instruments), self.open_interest_limit)
 
     # -- history (backfill) ------------------------------------------------------------------
 
@@ -466,8 +422,11 @@ class Binance(Exchange):
         if not instruments:
             raise self.error("no included markets in exchangeInfo")
         has_btc = any(base == "BTC" for base, _ in instruments.values())
-        oi_from = self._kept_from(d, "open interest", self._open_interest_history_path, start, end)
-        ratio_from = self._kept_from(d, "long/short", self.long_short_path, start, end) if has_btc else None
+        now = self.clock()  # /futures/data keeps the last 30 days
+        oi_from = d.retained_from("open interest", DATA_DAYS, now, start, end, margin=DATA_MARGIN,
+                                  offered=self._open_interest_history_path is not None)
+        ratio_from = d.retained_from("long/short", DATA_DAYS, now, start, end, margin=DATA_MARGIN,
+                                     offered=self.long_short_path is not None) if has_btc else None
         candle_pages = hour_pages(start, end, KLINES_PAGE)
         d.plan(len(instruments) * (candle_pages + hour_pages(oi_from, end, DATA_PAGE))
                + (2 * candle_pages + 2 + hour_pages(ratio_from, end, DATA_PAGE) if has_btc else 0))
@@ -475,7 +434,7 @@ class Binance(Exchange):
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end, oi_from), symbols,
                             self.history_limit)
         builder, candles_of, failures = collect_markets(symbols, results, keep_volume=True)
-        self._note_failures(d, failures, candles_of, len(symbols))
+        d.note(*kept_volume_notes(failures, candles_of, len(symbols)))
         btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
         extras = self._btc_extras(d, btc, start, end, ratio_from) if btc else {}
         if btc is None:
@@ -496,57 +455,30 @@ class Binance(Exchange):
         else:
             self.weight_pacer.take(kline_weight(params["limit"]) if path in PRICE_KLINES else 1)
 
-    def _kept_from(self, d: Download, what: str, path: str | None, start: int, end: int) -> int | None:
-        """The first hour of [start, end) a /futures/data series still has (None: none, or no endpoint); notes the gap."""
-        if path is None:
-            d.note(f"no {what} history: the venue has no such endpoint")
-            return None
-        return d.retained_from(what, DATA_DAYS, self.clock(), start, end, margin=DATA_MARGIN)
-
     def _hourly(self, d: Download, path: str, parser: Callable, page: int, params: dict, start: int,
-                end: int) -> dict[int, Any]:
-        """{time: value} of `parser` over [start, end) in windows of `page` hours, each asked with its own
+                end: int) -> list[tuple]:
+        """(time, value) rows of `parser` over [start, end) in windows of `page` hours, each asked with its own
         startTime, endTime and limit, so that one request holds it whichever end the venue would cut.
         Klines keep complete candles only: the one opening at t closed by now."""
         pager = Windows(page + 1, lambda lo, hi: {**params, "startTime": lo, "endTime": hi - 1,
                                                   "limit": (hi - lo) // (HOUR * 1000)}, scale=1000)
-        rows = d.series(path.rsplit("/", 1)[-1], path, parser, pager, start * 1000, end * 1000,
-                        planned=hour_pages(start, end, page))
-        complete_until = self.clock() - (0 if path.startswith(FUTURES_DATA) else HOUR)
-        return {t: value for t, value in rows if t <= complete_until}
+        return d.hourly(path, parser, pager, start, end,
+                        complete_until=self.clock() - (0 if path.startswith(FUTURES_DATA) else HOUR))
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int, oi_from: int | None) -> MarketHistory:
         """One market's candles (open time, open, close, quote volume, trades) and open interest (none
         before `oi_from`, or its ExchangeError); its candles failing fails it."""
         candles = self._hourly(d, KLINES, parse_history_candles, KLINES_PAGE, {"symbol": symbol, "interval": "1h"},
                                start, end)
-        rows = [(t, *candle) for t, candle in candles.items()]
-        if oi_from is None:
-            return MarketHistory(rows, [])
-        try:
-            return MarketHistory(rows, list(self._hourly(
-                d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
-                {"symbol": symbol, "period": "1h"}, oi_from, end).items()))
-        except ExchangeError as e:  # like live: the market stays, without open interest, and is counted
-            return MarketHistory(rows, e)
-
-    @staticmethod
-    def _note_failures(d: Download, failures: Mapping[str, ExchangeError], candles_of: Mapping[str, list],
-                       symbols: int) -> None:
-        """Note the markets whose candles failed (left out) and those whose open interest alone failed
-        (`collect_markets(keep_volume=True)`: their volume kept), each with the first one's reason."""
-        failed = [e for s, e in failures.items() if s not in candles_of]
-        oi_failed = [e for s, e in failures.items() if s in candles_of]
-        if failed:
-            d.note(f"history missing for {len(failed)} of {symbols} markets: {failed[0].reason}")
-        if oi_failed:
-            d.note(f"open interest history missing for {len(oi_failed)} of {len(candles_of)} markets: "
-                   f"{oi_failed[0].reason}")
+        return MarketHistory.read([(t, *candle) for t, candle in candles], None if oi_from is None else lambda: (
+            self._hourly(d, self._open_interest_history_path, parse_open_interest_history, DATA_PAGE,
+                         {"symbol": symbol, "period": "1h"}, oi_from, end)))
 
     def _btc_extras(self, d: Download, symbol: str, start: int, end: int, ratio_from: int | None) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
         def closes(path: str, key: str) -> dict[int, float]:
-            return self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"}, start, end)
+            return dict(self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"},
+                                     start, end))
 
         calls = {
             "mark": ("mark price history", lambda: closes(MARK_KLINES, "symbol")),
@@ -554,9 +486,9 @@ class Binance(Exchange):
             "funding": ("funding history", lambda: self._funding_history(d, symbol, start, end)),
         }
         if ratio_from is not None:
-            calls["long_share"] = ("long/short history", lambda: self._hourly(
+            calls["long_share"] = ("long/short history", lambda: dict(self._hourly(
                 d, self.long_short_path, parse_long_short_history, DATA_PAGE, {"symbol": symbol, "period": "1h"},
-                ratio_from, end))
+                ratio_from, end)))
         return d.extras(calls)
 
     def _funding_history(self, d: Download, symbol: str, start: int, end: int) -> dict[int, float]:

@@ -31,11 +31,14 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     funding,
     funding_series,
-    integer,
     join_markets,
+    long_share_of,
+    ms_at,
+    ms_rows,
     newest,
     num,
     required,
+    stamped_rows,
 )
 from perps_tracker.model.history import Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot
@@ -187,15 +190,8 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[Candle]:
         {"code": "00000", "data": [["1795384800000", "84010.5", "84100", "83900.1", "84050.2",
           "1520.25", "127781250.5"]]}
     """
-    candles = []
-    for row in _rows(payload):
-        t = integer(row[0]) if isinstance(row, list) and len(row) >= 7 else None
-        values = (num(row[1]), num(row[4]), num(row[6])) if t is not None else (None,)
-        if t is None or None in values:
-            skipped()
-            continue
-        candles.append(Candle(t // 1000, *values))
-    return candles
+    rows = ms_rows(_rows(payload), skipped, 7, lambda row: (num(row[1]), num(row[4]), num(row[6])))
+    return [Candle(*row) for row in rows]
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -205,15 +201,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> dict[int, float]:
 
         {"code": "00000", "data": [["1795384800000", "84020", "84110", "83910", "84060.8", "0", "0"]]}
     """
-    closes = {}
-    for row in _rows(payload):
-        t = integer(row[0]) if isinstance(row, list) and len(row) >= 5 else None
-        close = num(row[4]) if t is not None else None
-        if close is None:
-            skipped()
-            continue
-        closes[t // 1000] = close
-    return closes
+    return dict(ms_rows(_rows(payload), skipped, 5, lambda row: num(row[4])))
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -223,15 +211,8 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
 
         {"code": "00000", "data": [{"symbol": "BTCUSDT", "fundingRate": "0.0001", "fundingTime": "1795363200000"}]}
     """
-    rows = []
-    for row in _rows(payload):
-        t = integer(row.get("fundingTime")) if isinstance(row, dict) else None
-        rate = num(row.get("fundingRate")) if t is not None else None
-        if rate is None:
-            skipped()
-            continue
-        rows.append((t // 1000, rate))
-    return rows
+    return stamped_rows(_rows(payload), skipped, lambda row: ms_at(row, "fundingTime"),
+                        lambda row: num(row.get("fundingRate")))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
@@ -243,15 +224,8 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
         {"code": "00000", "data": [{"longAccountRatio": "0.6491", "shortAccountRatio": "0.3509",
           "longShortAccountRatio": "1.85", "ts": "1795384800000"}]}
     """
-    shares = {}
-    for row in _rows(payload):
-        t = integer(row.get("ts")) if isinstance(row, dict) else None
-        ratio = parse_long_short({"data": [row]}) if t is not None else None
-        if ratio is None or ratio < 0:
-            skipped()
-            continue
-        shares[t // 1000] = ratio / (1 + ratio)
-    return shares
+    return dict(stamped_rows(_rows(payload), skipped, lambda row: ms_at(row, "ts"),
+                             lambda row: long_share_of(parse_long_short({"data": [row]}))))
 
 
 class Bitget(Exchange):
@@ -321,8 +295,7 @@ class Bitget(Exchange):
     def _candles(self, d: Download, path: str, parser, symbol: str, start: int, end: int) -> list:
         """One-hour candles (or closes) of `symbol` opening in [start, end), a window of at most
         `HISTORY_LIMIT` a request."""
-        return d.series(path.rsplit("/", 1)[-1], path, parser, candle_windows(symbol), start * 1000, end * 1000,
-                        planned=None)
+        return d.hourly(path, parser, candle_windows(symbol), start, end)
 
     def _btc_series(self, d: Download, btc: str, contract: Contract, start: int, end: int) -> dict:
         """BTCUSDT's mark and index closes, funding per 8 h and long share; each None with a note when it fails."""

@@ -23,7 +23,6 @@ from perps_tracker.exchanges.history import (
     collect_markets,
     covers_from,
     failed_note,
-    hour_pages,
     open_interest_usd,
     pages,
     utc,
@@ -32,12 +31,11 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     field,
     funding,
-    funding_series,
     integer,
     join_markets,
     listed,
     ms_at,
-    ms_first,
+    ms_rows,
     newest,
     num,
     required,
@@ -45,7 +43,6 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.exchanges.streams import connection_frames
 from perps_tracker.model.history import (
-    DAY,
     HOUR,
     Progress,
     VenueHistory,
@@ -234,8 +231,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "120.5", "10128362.2"],
          ["1795384800000", "84000", "84020", "83900", "84010.5", "98.25", "8252010.75"]]}}
     """
-    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 7),
-                        lambda row: (num(row[1]), num(row[4]), num(row[6])))
+    return ms_rows(result_list(payload), skipped, 7, lambda row: (num(row[1]), num(row[4]), num(row[6])))
 
 
 def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -247,7 +243,7 @@ def parse_price_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]
         {"retCode": 0, "result": {"category": "linear", "symbol": "BTCUSDT", "list": [
          ["1795388400000", "84012", "84110", "83960", "84061.3"]]}}
     """
-    return stamped_rows(result_list(payload), skipped, lambda row: ms_first(row, 5), lambda row: num(row[4]))
+    return ms_rows(result_list(payload), skipped, 5, lambda row: num(row[4]))
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -383,49 +379,35 @@ class Bybit(Exchange):
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None
         with a note when it fails."""
         kline = {"category": "linear", "symbol": btc, "interval": "60"}
+        # `startTime` alone is an error, so settlements page back by `endTime`
+        settlements = back(FUNDING_LIMIT, {"category": "linear", "symbol": btc}, ("startTime", "endTime"))
         return d.extras({
             "mark": ("mark price history", lambda: self._closes(d, MARK_KLINE, kline, start, end)),
             "index": ("index price history", lambda: self._closes(d, INDEX_KLINE, kline, start, end)),
-            "funding": ("funding history", lambda: funding_series(
-                self._settlements(d, btc, start, end), interval_hours({}, instruments[btc]), start, end)),
+            "funding": ("funding history", lambda: d.funding(
+                FUNDING_HISTORY, parse_funding_history, settlements, start, end, interval_hours({}, instruments[btc]),
+                what="funding/history", closed=True)),
             "long_share": ("long/short history", lambda: self._long_share(d, start, end)),
         })
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""
-        candles = d.series("kline", KLINE, parse_history_candles, back(KLINE_LIMIT, {
-            "category": "linear", "symbol": symbol, "interval": "60"}), start * 1000, end * 1000 - 1,
-            planned=hour_pages(start, end, KLINE_LIMIT))
-        candles = [c for c in candles if start <= c[0] < end]
-        try:
-            points = d.series("open-interest", OPEN_INTEREST, parse_open_interest_history, cursor(OI_LIMIT, {
-                "category": "linear", "symbol": symbol, "intervalTime": "1h",
-                "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
-                planned=hour_pages(start, end, OI_LIMIT))
-        except ExchangeError as e:
-            return MarketHistory(candles, e)
-        return MarketHistory(candles, open_interest_usd([p for p in points if start <= p[0] < end], candles))
+        candles = d.hourly(KLINE, parse_history_candles, back(KLINE_LIMIT, {
+            "category": "linear", "symbol": symbol, "interval": "60"}), start, end, closed=True)
+        pager = cursor(OI_LIMIT, {"category": "linear", "symbol": symbol, "intervalTime": "1h",
+                                  "startTime": start * 1000, "endTime": end * 1000 - 1})
+        return MarketHistory.read(candles, lambda: open_interest_usd(
+            d.hourly(OPEN_INTEREST, parse_open_interest_history, pager, start, end), candles))
 
     def _closes(self, d: Download, path: str, params: dict, start: int, end: int) -> dict[int, float]:
         """Open time → close of a price kline (mark or index) over [start, end)."""
-        rows = d.series(path.rsplit("/", 1)[-1], path, parse_price_candles, back(KLINE_LIMIT, params),
-                        start * 1000, end * 1000 - 1, planned=hour_pages(start, end, KLINE_LIMIT))
-        return {t: close for t, close in rows if start <= t < end}
-
-    def _settlements(self, d: Download, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
-        """Settled rates from a day before `start` (so the first one in the window has its spacing);
-        `startTime` alone is an error, so pages go back by `endTime`."""
-        return d.series("funding/history", FUNDING_HISTORY, parse_funding_history,
-                        back(FUNDING_LIMIT, {"category": "linear", "symbol": symbol}, ("startTime", "endTime")),
-                        (start - DAY) * 1000, end * 1000 - 1)
+        return dict(d.hourly(path, parse_price_candles, back(KLINE_LIMIT, params), start, end, closed=True))
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTCUSDT long accounts' share (hourly) over [start, end)."""
-        rows = d.series("account-ratio", ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
+        return dict(d.hourly(ACCOUNT_RATIO, parse_account_ratio_history, cursor(RATIO_LIMIT, {
             "category": "linear", "symbol": BTC_RATIO_SYMBOL, "period": "1h",
-            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end,
-            planned=hour_pages(start, end, RATIO_LIMIT))
-        return {t: share for t, share in rows if start <= t < end}
+            "startTime": start * 1000, "endTime": end * 1000 - 1}), start, end))
 
 
 # -- paging declarations (read at call time: tests shrink the limits) -------------------------------------
@@ -443,4 +425,5 @@ def back(limit: int, params: dict, keys: tuple[str, str] = ("start", "end")) -> 
 
 def cursor(limit: int, params: dict) -> Cursor:
     """Pages named by `nextPageCursor`."""
-    return Cursor(lambda c: {**params, "limit": limit, **({"cursor": c} if c else {})}, next_cursor, size=rows_of)
+    return Cursor(lambda c: {**params, "limit": limit, **({"cursor": c} if c else {})}, next_cursor, size=rows_of,
+                  limit=limit)

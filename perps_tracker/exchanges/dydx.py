@@ -234,9 +234,8 @@ class Dydx(Exchange):
             return {"resolution": "1HOUR", "fromISO": iso_ms(lo), "toISO": iso_ms(hi), "limit": d.limit}
 
         pager = Back(SAFE_LIMIT, query, step=0, scale=1000, size=lambda p: d.page_size(p["candles"]))
-        rows = d.series("candles", f"/v4/candles/perpetualMarkets/{quote(ticker, safe='')}", parse_history_candles,
-                        pager, start * 1000, end * 1000)
-        candles = [c for c in rows if start <= c.t < end]
+        candles = d.hourly(f"/v4/candles/perpetualMarkets/{quote(ticker, safe='')}", parse_history_candles, pager,
+                           start, end, what="candles", planned=1)
         return MarketHistory(candles, [(c.t, c.open_interest * c.open) for c in candles if c.open_interest is not None])
 
     def _funding(self, d: LimitedDownload, ticker: str, start: int, end: int) -> dict[int, float]:

@@ -30,7 +30,16 @@ from perps_tracker.exchanges.history import (
     time_windows,
 )
 from perps_tracker.exchanges.pacing import Pacer
-from perps_tracker.exchanges.parsing import Skips, funding, funding_series, integer, join_markets, num, required
+from perps_tracker.exchanges.parsing import (
+    Skips,
+    funding,
+    funding_series,
+    integer,
+    join_markets,
+    listed,
+    num,
+    required,
+)
 from perps_tracker.exchanges.polling import skipped_note
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
@@ -41,9 +50,7 @@ BTC_CONTRACT = "BTC_USDT"
 
 
 def _rows(payload: Any) -> list:
-    if not isinstance(payload, list):
-        raise ValueError(f"expected a list, got {type(payload).__name__}")
-    return [row for row in payload if isinstance(row, dict)]
+    return [row for row in listed(payload) if isinstance(row, dict)]
 
 
 def _trading(contract: dict) -> bool:
@@ -404,8 +411,7 @@ class Gateio(Exchange):
         failing stats are kept as the error (the chosen one's are optional), another's fail it."""
         candles = self._candles(d, name, start, end)
         try:
-            stats = d.series("contract_stats", STATS, parse_contract_stats, stat_windows(name), start, end,
-                             planned=None)
+            stats = d.hourly(STATS, parse_contract_stats, stat_windows(name), start, end)
         except ExchangeError as e:
             if not name.upper().startswith("BTC_"):
                 raise
@@ -415,8 +421,7 @@ class Gateio(Exchange):
                                                         start, end), long_shares(stats, start, end))
 
     def _candles(self, d: Download, contract: str, start: int, end: int, volume: bool = True) -> list[Candle]:
-        return d.series("candlesticks", CANDLES, partial(parse_candlesticks, volume=volume), candle_windows(contract),
-                        start, end, planned=None)
+        return d.hourly(CANDLES, partial(parse_candlesticks, volume=volume), candle_windows(contract), start, end)
 
     def _closes(self, d: Download, contract: str, start: int, end: int) -> dict[int, float]:
         """Open time → close of a `mark_`/`index_` contract's candles (they have no volume)."""

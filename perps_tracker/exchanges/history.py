@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
+from perps_tracker.exchanges.parsing import funding_series
 from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
 from perps_tracker.model.market import QUOTE_RANK
 from perps_tracker.model.times import DAY, HOUR, utc_minute
@@ -136,6 +137,15 @@ class MarketHistory(NamedTuple):
     candles: list[tuple]  # (open time s, open, close, quote volume USD[, trades or None, ...])
     open_interest: list[tuple[int, float]] | Exception  # (time s, USD), or the ExchangeError
 
+    @classmethod
+    def read(cls, candles: list[tuple], open_interest: Callable[[], list[tuple[int, float]]] | None) -> MarketHistory:
+        """`candles` with the points `open_interest()` reads (none without it); its ExchangeError stands in
+        for them: like live, the market stays and `collect_markets` counts it."""
+        try:
+            return cls(candles, [] if open_interest is None else open_interest())
+        except ExchangeError as e:
+            return cls(candles, e)
+
 
 def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Exception], *,
                     keep_volume: bool = False) -> tuple[HistoryBuilder, dict[str, list], dict[str, Exception]]:
@@ -160,6 +170,18 @@ def collect_markets(ids: Iterable[str], results: Iterable[MarketHistory | Except
             builder.add_open_interest(got.open_interest)
     builder.failed = len(failures)
     return builder, candles_of, failures
+
+
+def kept_volume_notes(failures: Mapping[str, ExchangeError], candles_of: Mapping[str, list], total: int) -> list[str]:
+    """The notes of a `collect_markets(keep_volume=True)` download: the markets whose candles failed (left
+    out) and those whose open interest alone failed (their volume kept), each with the first one's reason."""
+    failed = [e for market, e in failures.items() if market not in candles_of]
+    oi_failed = [e for market, e in failures.items() if market in candles_of]
+    notes = [f"history missing for {len(failed)} of {total} markets: {failed[0].reason}"] if failed else []
+    if oi_failed:
+        notes.append(f"open interest history missing for {len(oi_failed)} of {len(candles_of)} markets: "
+                     f"{oi_failed[0].reason}")
+    return notes
 
 
 # -- paging ------------------------------------------------------------------------------------------
@@ -216,6 +238,8 @@ class Cursor:
     query: Callable[[str | None], dict]
     next: Callable[[Any], str | None]
     size: Callable[[Any], int] = len
+    limit: int | None = None  # rows a page, for the plan (`Download.hourly`)
+    scale = 1  # no bounds are asked for: the cursor names each page
 
 
 Pager = Windows | Back | Forward | Cursor
@@ -281,10 +305,15 @@ class Download:
             raise self.exchange.error("no included markets in the response")
         return markets
 
-    def retained_from(self, what: str, days: int, now: float, start: int, end: int, *, margin: float = 0) -> int | None:
+    def retained_from(self, what: str, days: int, now: float, start: int, end: int, *, margin: float = 0,
+                      offered: bool = True) -> int | None:
         """The first whole hour of [start, end) a series the venue keeps for the last `days` days still has
         at `now` (Unix seconds; `margin` seconds kept clear of that edge, for clock skew against the venue).
-        None, with a note, when the window is past it all; a window it cuts short is noted too."""
+        None, with a note, when the window is past it all or the venue has no such endpoint (not `offered`);
+        a window it cuts short is noted too."""
+        if not offered:
+            self.note(f"no {what} history: the venue has no such endpoint")
+            return None
         first = max(start, math.ceil((now - days * DAY + margin) / HOUR) * HOUR)
         if first >= end:
             self.note(f"{what} history covers only the last {days} days: none in this window")
@@ -311,6 +340,29 @@ class Download:
         for row in self.walk(what, path, parser, pager, lo, hi, planned=planned):
             got.setdefault(row[0], row)
         return [got[t] for t in sorted(got)]
+
+    def hourly(self, path: str, parser: Callable, pager: Pager, start: int, end: int, *, what: str | None = None,
+               closed: bool = False, planned: int | None = None, complete_until: float | None = None) -> list[tuple]:
+        """The rows of an hourly series timed in [start, end) (Unix seconds), oldest first, one per time: `series`
+        from `start` to `end` in the pager's unit, the upper bound one unit less where the venue reads it as
+        `closed` (inclusive). `planned` defaults to a page per `limit` hours (per window of a `Windows` pager).
+        Rows timed after `complete_until` (a candle not closed yet) are dropped. `what`, the series' name in
+        errors, defaults to the path's last part (`/fapi/v1/klines`: klines)."""
+        if planned is None:
+            per_page = max(pager.hours - 1, 1) if isinstance(pager, Windows) else pager.limit
+            planned = hour_pages(start, end, per_page) if per_page else 1
+        rows = self.series(what or path.rsplit("/", 1)[-1], path, parser, pager, start * pager.scale,
+                           end * pager.scale - closed, planned=planned)
+        return [row for row in rows if start <= row[0] < end and (complete_until is None or row[0] <= complete_until)]
+
+    def funding(self, path: str, parser: Callable, pager: Pager, start: int, end: int,
+                interval_hours: float | None = None, *, what: str | None = None, closed: bool = False) -> dict[int, float]:
+        """Settlement time → settled rate per 8 h over [start, end) (`parsing.funding_series`: over the spacing
+        of the settlements, else `interval_hours`), read from a day before `start` so that the first settlement
+        in the window has its spacing. `what` and `closed` as in `hourly`."""
+        rows = self.series(what or path.rsplit("/", 1)[-1], path, parser, pager, (start - DAY) * pager.scale,
+                           end * pager.scale - closed)
+        return funding_series(rows, interval_hours, start, end)
 
     def walk(self, what: str, path: str, parser: Callable, pager: Pager, lo: int, hi: int, *,
              planned: int = 1) -> Iterator[tuple]:
@@ -432,9 +484,9 @@ class Download:
             notes=self.finish(notes=notes),
         )
 
-    def note(self, text: str) -> None:
+    def note(self, *texts: str) -> None:
         with self._lock:
-            self.notes.append(text)
+            self.notes.extend(texts)
 
     def finish(self, *, notes: Sequence[str] = (), market_list: bool = True) -> tuple[str, ...]:
         """Settle the progress total and return the run's notes: today's-market-list first (unless the

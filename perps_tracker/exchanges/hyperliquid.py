@@ -203,10 +203,9 @@ class Hyperliquid(Exchange):
         def query(lo: int, hi: int) -> dict:
             return {"type": "candleSnapshot", "req": {"coin": coin, "interval": "1h", "startTime": lo, "endTime": hi}}
 
-        rows = d.series("candleSnapshot", "/info", parse_history_candles,
-                        Forward(self.candles_per_response, query, step=HOUR * 1000, scale=1000),
-                        start * 1000, end * 1000 - 1)
-        return [c for c in rows if start <= c.t < end]
+        pager = Forward(self.candles_per_response, query, step=HOUR * 1000, scale=1000)
+        return d.hourly("/info", parse_history_candles, pager, start, end, what="candleSnapshot", closed=True,
+                        planned=1)
 
     def _funding(self, d: Download, coin: str, start: int, end: int) -> dict[int, float]:
         """Settlement hour → rate per 8 h (hourly × 8, as live) for settlements in [start, end)."""

@@ -11,7 +11,7 @@ differ per symbol (`nextFundingTime − fundingTime`); no index price in the tic
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed, Polled
@@ -31,13 +31,12 @@ from perps_tracker.exchanges.parsing import (
     Skips,
     field,
     funding,
-    funding_series,
     integer,
     join_markets,
     listed,
     long_share_of,
     ms_at,
-    ms_first,
+    ms_rows,
     newest,
     num,
     pct_change,
@@ -47,7 +46,6 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.exchanges.polling import GroupRead, Page, poll_groups, read_back
 from perps_tracker.model.history import (
-    DAY,
     HOUR,
     Progress,
     VenueHistory,
@@ -290,17 +288,6 @@ RATIO_PATH = "/api/v5/rubik/stat/contracts/long-short-account-ratio"
 PER_INSTRUMENT = (OI_HISTORY_PATH, FUNDING_HISTORY_PATH)  # rate limit rule: IP + instrument ID
 
 
-def time_rows(payload: Any, skipped: Skips, width: int, value: Callable[[list], Any],
-              confirm: int | None = None) -> list[tuple]:
-    """(time s, *values) of the `[ts, ...]` rows of `data` (newest first) with at least `width` fields
-    (`parsing.stamped_rows`: `value(row)` None for a malformed row, skipped and counted). A candle still
-    open (its `confirm` field "0") is dropped."""
-    def closed(row: list) -> bool:
-        return confirm is None or len(row) <= confirm or str(row[confirm]) != "0"
-
-    return stamped_rows(data_list(payload), skipped, lambda row: ms_first(row, width), value, closed)
-
-
 def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float, float, float]]:
     """(open time s, open, close, volCcyQuote) of `history-candles` rows, newest first, each
     `[ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote (quote: USDT/USDC), confirm]`.
@@ -311,7 +298,7 @@ def parse_history_candles(payload: Any, skipped: Skips) -> list[tuple[int, float
         {"code": "0", "msg": "", "data": [
          ["1795388400000", "84010.5", "84100", "83950", "84050.1", "12050", "120.5", "10128362.2", "1"]]}
     """
-    return time_rows(payload, skipped, 8, lambda row: (num(row[1]), num(row[4]), num(row[7])), confirm=8)
+    return ms_rows(data_list(payload), skipped, 8, lambda row: (num(row[1]), num(row[4]), num(row[7])), confirm=8)
 
 
 def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -322,7 +309,7 @@ def parse_mark_candles(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
 
         {"code": "0", "msg": "", "data": [["1795388400000", "84012", "84110", "83960", "84061.3", "1"]]}
     """
-    return time_rows(payload, skipped, 5, lambda row: num(row[4]), confirm=5)
+    return ms_rows(data_list(payload), skipped, 5, lambda row: num(row[4]), confirm=5)
 
 
 def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -334,7 +321,7 @@ def parse_open_interest_history(payload: Any, skipped: Skips) -> list[tuple[int,
 
         {"code": "0", "msg": "", "data": [["1795388400000", "731377.5", "7313.775", "614722545.1"]]}
     """
-    return time_rows(payload, skipped, 4, lambda row: num(row[3]))
+    return ms_rows(data_list(payload), skipped, 4, lambda row: num(row[3]))
 
 
 def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -345,7 +332,7 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> list[tuple[int, fl
 
         {"code": "0", "msg": "", "data": [["1795388400000", "1.25"], ["1795384800000", "1.31"]]}
     """
-    return time_rows(payload, skipped, 2, lambda row: long_share_of(num(row[1])))
+    return ms_rows(data_list(payload), skipped, 2, lambda row: long_share_of(num(row[1])))
 
 
 def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float]]:
@@ -425,17 +412,14 @@ class Okx(Exchange):
                              instruments: dict[str, dict]) -> GroupRead:
         """One family's events from `end_ms` back past `start_ms` (`polling.read_back`), newest first;
         `after=ts` asks for details older than ts (docs-v5/en/#public-data-rest-api-get-liquidation-orders)."""
-        skipped = Skips()
-
-        def page(after: int) -> Page:
+        def page(after: int, skipped: Skips) -> Page:
             params = {**SWAP, "instFamily": family, "state": "filled", "limit": self.liquidation_page, "after": after}
             rows = self.fetched("liquidation-orders", "/api/v5/public/liquidation-orders", params, data_list)
             events = self.parse("liquidation-orders", parse_liquidation_rows, rows, instruments, skipped, "rest")
             return Page(events, *page_extent(rows))
 
-        events, note = read_back(page, family, start_ms, end_ms, page_size=self.liquidation_page,
-                                 max_pages=self.liquidation_pages)
-        return GroupRead(events, skipped.count, note)
+        return read_back(page, family, start_ms, end_ms, page_size=self.liquidation_page,
+                         max_pages=self.liquidation_pages)
 
     # -- history (backfill) -------------------------------------------------------------------
 
@@ -485,32 +469,22 @@ class Okx(Exchange):
 
     def _market_history(self, d: Download, inst_id: str, start: int, end: int) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
-        candles = self._hourly(d, "history-candles", CANDLES_PATH, parse_history_candles,
-                               back(CANDLE_LIMIT, {"instId": inst_id, "bar": "1H"}), start, end)
-        try:
-            points = self._hourly(d, "open-interest-history", OI_HISTORY_PATH, parse_open_interest_history,
-                                  back(OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end")), start, end)
-        except ExchangeError as e:
-            return MarketHistory(candles, e)
-        return MarketHistory(candles, points)
-
-    def _hourly(self, d: Download, what: str, path: str, parser, pager: Back, start: int, end: int) -> list[tuple]:
-        """The rows of an hourly series in [start, end), paged back from `end`, oldest first."""
-        rows = d.series(what, path, parser, pager, start * 1000, end * 1000,
-                        planned=hour_pages(start, end, pager.limit))
-        return [row for row in rows if start <= row[0] < end]
+        candles = d.hourly(CANDLES_PATH, parse_history_candles, back(CANDLE_LIMIT, {"instId": inst_id, "bar": "1H"}),
+                           start, end)
+        oi_pager = back(OI_LIMIT, {"instId": inst_id, "period": "1H"}, ("begin", "end"))
+        return MarketHistory.read(candles, lambda: d.hourly(OI_HISTORY_PATH, parse_open_interest_history, oi_pager,
+                                                            start, end))
 
     def _mark(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Open time → close of the mark-price candles over [start, end)."""
-        return dict(self._hourly(d, "history-mark-price-candles", MARK_CANDLES_PATH, parse_mark_candles,
-                                 back(MARK_LIMIT, {"instId": inst_id, "bar": "1H"}), start, end))
+        return dict(d.hourly(MARK_CANDLES_PATH, parse_mark_candles, back(MARK_LIMIT, {"instId": inst_id, "bar": "1H"}),
+                             start, end))
 
     def _funding(self, d: Download, inst_id: str, start: int, end: int) -> dict[int, float]:
         """Settlement time → settled rate per 8 h over [start, end); read from a day earlier, so the
         first settlement in the window has its spacing."""
-        rows = d.series("funding-rate-history", FUNDING_HISTORY_PATH, parse_funding_history,
-                        back(FUNDING_LIMIT, {"instId": inst_id}), (start - DAY) * 1000, end * 1000)
-        return funding_series(rows, None, start, end)
+        return d.funding(FUNDING_HISTORY_PATH, parse_funding_history, back(FUNDING_LIMIT, {"instId": inst_id}),
+                         start, end)
 
     def _long_share(self, d: Download, start: int, end: int) -> dict[int, float]:
         """Time → BTC long accounts' share over [start, end), `RATIO_CHUNK` at a time (`ratio_pages`).

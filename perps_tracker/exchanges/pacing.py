@@ -1,6 +1,7 @@
 """Plumbing shared by the venues' downloads: request pacing across threads (`Pacer`), a per-minute
-request-weight budget read from response headers (`MinuteWeight`), progress counting and a
-thread-safe count of skipped records.
+request-weight budget read from response headers (`MinuteWeight`) and the per-symbol requests
+spread as fast as it allows (`PerSymbol`), progress counting and a thread-safe count of skipped
+records.
 
 Each venue keeps its own numbers (and the reasons for them) next to its endpoints; this module only
 spends them.
@@ -11,8 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
+from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.parsing import Skips, integer, num
 from perps_tracker.model.history import Progress
 
@@ -196,6 +199,54 @@ class MinuteWeight:
 
 def _next_minute(now: float) -> float:
     return (now // 60 + 1) * 60 + PAUSE_MARGIN
+
+
+@dataclass(frozen=True)
+class PerSymbol:
+    """One GET of `path` per symbol (Binance's open interest: weight 1 each), as many at once as a
+    `MinuteWeight` minute has room for beside `reserve` (the weight of the requests sent beside them).
+
+    A minute nearly spent gives one at a time, each held until the next minute; a hold longer than
+    `longest` seconds (an IP ban's Retry-After) or than the venue's deadline fails the symbol unasked.
+    A 404 says the venue has no such endpoint: the symbols not yet asked are not asked.
+    """
+
+    what: str  # "open interest": its notes and errors
+    path: str
+    name: str  # the endpoint in a parse error: "openInterest"
+    parser: Callable[[Any], Any]  # payload → value (None: none given)
+    longest: float  # seconds
+    reserve: int = 0
+    key: str = "symbol"  # the query parameter naming the symbol
+
+    def fetch(self, exchange, budget: MinuteWeight, symbols: Sequence[str], limit: int) -> dict[str, Any] | None:
+        """{symbol: value} of the symbols answered with one, at most `limit` requests in flight; None when the
+        endpoint answered 404. Either, and failed symbols (with the first one's reason), are noted."""
+        missing = threading.Event()
+
+        def one(symbol: str) -> Any:
+            if missing.is_set():
+                return None
+            left = exchange.deadline.remaining() if exchange.deadline else None
+            if not budget.wait(self.longest if left is None else min(self.longest, left)):
+                raise exchange.error(f"request weight budget spent: {self.what} not requested")
+            payload = exchange.get(self.path, {self.key: symbol}, missing_ok=True)
+            if payload is None:
+                missing.set()  # later symbols are not requested
+                return None
+            return exchange.parse(self.name, self.parser, payload)
+
+        in_flight = max(1, min(len(symbols), limit, budget.room() - self.reserve))
+        log.debug("%s: %s of %d symbols, %d at a time (weight left this minute: %d)",
+                  exchange.id, self.what, len(symbols), in_flight, budget.room())
+        results = exchange.fan_out(one, symbols, limit=in_flight)
+        if missing.is_set():
+            exchange.notes.append(f"{self.what} unavailable: {self.path} answered 404")
+            return None
+        failed = [r for r in results if isinstance(r, ExchangeError)]
+        if failed:
+            exchange.notes.append(f"{self.what} missing for {len(failed)} of {len(symbols)} symbols: {failed[0].reason}")
+        return {s: r for s, r in zip(symbols, results) if r is not None and not isinstance(r, ExchangeError)}
 
 
 class PathPacing:

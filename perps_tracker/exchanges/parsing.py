@@ -58,12 +58,15 @@ def ms_to_s(value: Any) -> int | None:
 
 
 def listed(payload: Any, *keys: str) -> list:
-    """The list at `keys` in a venue's answer (OKX `data`, Bybit `result`, `list`); ValueError naming the
-    shape expected (`expected {result: {list: [...]}}`) when the answer is not shaped like that."""
+    """The list at `keys` in a venue's answer (OKX `data`, Bybit `result`, `list`), or the answer itself
+    without keys (Binance, Gate); ValueError naming the shape expected (`expected {result: {list: [...]}}`,
+    `expected a list, got dict`) when the answer is not shaped like that."""
     value = payload
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, list):
+        if not keys:
+            raise ValueError(f"expected a list, got {type(payload).__name__}")
         shape = "[...]"
         for key in reversed(keys):
             shape = f"{{{key}: {shape}}}"
@@ -102,6 +105,18 @@ def stamped_rows(rows: Iterable[Any], skipped: "Skips", time_of: Callable[[Any],
             continue
         out.append((t, *values))
     return out
+
+
+def ms_rows(rows: Iterable[Any], skipped: Skips, width: int, values_of: Callable[[list], Any], *,
+            confirm: int | None = None, optional: int = 0) -> list[tuple]:
+    """`stamped_rows` of array rows opening with a millisecond timestamp, `[ts, ...]` of at least `width`
+    fields (`ms_first`: the candles of OKX, Bybit, Binance, Bitget). A row whose `confirm` field is "0" (OKX:
+    a candle still open) is dropped."""
+    def closed(row: list) -> bool:
+        return len(row) <= confirm or str(row[confirm]) != "0"
+
+    return stamped_rows(rows, skipped, lambda row: ms_first(row, width), values_of,
+                        None if confirm is None else closed, optional=optional)
 
 
 def funding_8h(rate: float | None, interval_hours: float | None) -> float | None:

@@ -11,6 +11,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, Polled
+from perps_tracker.exchanges.parsing import Skips
 from perps_tracker.model.liquidation import LiquidationEvent
 
 
@@ -37,26 +38,27 @@ def skipped_note(count: int) -> list[str]:
     return [f"{count} malformed liquidation record{'s' if count != 1 else ''} skipped"] if count else []
 
 
-def read_back(read_page: Callable[[int], Page], group: str, start_ms: int, end_ms: int, *,
-              page_size: int, max_pages: int) -> tuple[list[LiquidationEvent], str | None]:
-    """A group's events from `end_ms` back past `start_ms`, and a note when they stop short of it.
+def read_back(read_page: Callable[[int, Skips], Page], group: str, start_ms: int, end_ms: int, *,
+              page_size: int, max_pages: int) -> GroupRead:
+    """A group's events from `end_ms` back past `start_ms`, the malformed records counted, and a note when
+    they stop short of it.
 
-    `read_page(before)` asks for the newest `page_size` records older than `before` (ms, exclusive).
+    `read_page(before, skipped)` asks for the newest `page_size` records older than `before` (ms, exclusive).
     Each next page asks again for the oldest millisecond of the last, so records sharing it are not
     lost (the caller drops repeats); a short page, or one reaching before `start_ms`, is the last.
     A full page within one millisecond, or `max_pages` pages, ends the read with a note.
     """
     events: list[LiquidationEvent] = []
-    before = end_ms + 1
+    skipped, before = Skips(), end_ms + 1
     for _ in range(max_pages):
-        page = read_page(before)
+        page = read_page(before, skipped)
         events += page.events
         if page.count < page_size or (page.oldest is not None and page.oldest < start_ms):
-            return events, None
+            return GroupRead(events, skipped.count, None)
         if page.oldest is None or page.oldest + 1 >= before:  # a full page within one millisecond: no way back
-            return events, f"liquidation history of {group} cut at one crowded millisecond"
+            return GroupRead(events, skipped.count, f"liquidation history of {group} cut at one crowded millisecond")
         before = page.oldest + 1
-    return events, f"liquidation history of {group} cut at {max_pages} pages"
+    return GroupRead(events, skipped.count, f"liquidation history of {group} cut at {max_pages} pages")
 
 
 def poll_groups(exchange: Exchange, groups: Sequence[str], read: Callable[[str], GroupRead], start_ms: int,
