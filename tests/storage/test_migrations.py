@@ -24,13 +24,13 @@ from perps_tracker.storage.db import (
 from perps_tracker.storage.models import TABLES, Base
 
 
-def upgrade_to(url: str, revision: str) -> None:
+def upgrade_to(url: str, revision: str, *, down: bool = False) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     engine = create_engine(url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
     engine.dispose()
 
 
@@ -153,13 +153,7 @@ def test_index_revision_downgrades_and_upgrades_again_keeping_events(db_path):
         return indexes, key, events
 
     at_head = state()
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0006")
-    engine.dispose()
+    upgrade_to(url, "0006", down=True)
     indexes, key, events = state()
     assert "ix_liquidations_exchange_time" in indexes["liquidations"]
     assert "ix_exchange_snapshots_snapshot_id" in indexes["exchange_snapshots"]
@@ -186,13 +180,7 @@ def test_instrument_revision_creates_the_view_and_a_compact_fact_table(db_path):
                        "FROM instrument_snapshots").fetchall() == [
         (1764075600, "binance", "1000PEPEUSDT", "PEPE", 1000.0, 0.0000111, 0.0001, "live")]
     con.close()
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0007")
-    engine.dispose()
+    upgrade_to(url, "0007", down=True)
     con = sqlite3.connect(db_path)
     names = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     con.close()
