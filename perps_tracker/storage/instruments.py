@@ -47,8 +47,6 @@ _SELECT = _select()
 def row_of(values_: Sequence) -> InstrumentRow:
     return InstrumentRow(*values_)
 
-
-_row = row_of
 HOUR_ROWS_SQL = f"{_SELECT} {_FROM} WHERE r.timestamp = :t ORDER BY i.exchange, i.symbol"
 
 
@@ -145,11 +143,11 @@ def newest_hour(read: Reader) -> int | None:
 def hour_rows(read: Reader, timestamp: int, coins: Sequence[str] | None = None) -> list[InstrumentRow]:
     """The rows of one hour (of `coins` only, when given), by exchange and symbol."""
     if coins is None:
-        return [_row(r) for r in read.rows(HOUR_ROWS_SQL, {"t": timestamp})]
+        return [row_of(r) for r in read.rows(HOUR_ROWS_SQL, {"t": timestamp})]
     rows = []
     for coin in coins:  # one seek per market of the coin: (hour, instrument) is the key
         sql = f"{_SELECT} {_FROM} WHERE r.timestamp = :t AND i.coin = :c ORDER BY i.exchange, i.symbol"
-        rows += [_row(r) for r in read.rows(sql, {"t": timestamp, "c": coin})]
+        rows += [row_of(r) for r in read.rows(sql, {"t": timestamp, "c": coin})]
     return rows
 
 
