@@ -20,6 +20,7 @@ from perps_tracker.model.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
     from perps_tracker.exchanges.http import Deadline, HttpClient
+    from perps_tracker.exchanges.history import Download, MarketHistory
     from perps_tracker.model.history import Progress, VenueHistory
 
 T = TypeVar("T")
@@ -104,6 +105,24 @@ class Exchange(ABC):
         history endpoints, for `backfill`; see perps_tracker.model.history. `progress(done, total)`
         is called as requests complete."""
         raise self.error("no public history endpoints")
+
+    # `backfill --coins` (perps_tracker.exchanges.history.market_histories) asks these hooks, per market:
+    history_workers: int = 4  # markets downloading history at once (the venue's pacing sets the rate)
+
+    def history_download(self, progress: "Progress | None" = None) -> "Download":
+        """A history download paced as the venue's `history` paces its own."""
+        raise self.error("no public history endpoints")
+
+    def market_history(self, d: "Download", market: Market, start: int, end: int) -> "MarketHistory":
+        """One market's one-hour candles (open time, open, close, quote volume USD, ...) over [start, end),
+        their failure failing the market, and its open interest in USD (points; [] where the venue keeps none)."""
+        raise self.error("no public history endpoints")
+
+    def market_extras(self, d: "Download", market: Market, start: int, end: int
+                      ) -> dict[str, tuple[str, Callable[[], Any]]]:
+        """The market's optional series as `Download.extras` calls: "mark" and "index" (open time → close),
+        "funding" (settlement time → rate per 8 h), those the venue has."""
+        return {}
 
     def on_response(self, response) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """See every HTTP response (rate-limit headers). Default: nothing."""

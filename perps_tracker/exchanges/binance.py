@@ -362,7 +362,7 @@ class Binance(Exchange):
     long_short_path: str | None = "/futures/data/globalLongShortAccountRatio"
     _open_interest_history_path: str | None = OPEN_INTEREST_HISTORY
     open_interest_limit = 128  # per-symbol requests in flight at most, whatever room the budget has
-    history_limit = 8  # symbols downloading history at once (the pacers set the rate)
+    history_workers = 8  # symbols downloading history at once (the pacers set the rate)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -416,7 +416,7 @@ class Binance(Exchange):
         """Hourly history of [start, end): per included market (today's `exchangeInfo`, as `fetch`) 1 h
         klines and, within the last 30 days, `openInterestHist`; for the BTC perpetual mark and index
         klines, settled funding and, within the last 30 days, the account long/short ratio."""
-        d = Download(self, progress, pace=self._pace)
+        d = self.history_download(progress)
         payload = d.get("/fapi/v1/exchangeInfo", unplanned=True)
         instruments = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, d.skipped)
         if not instruments:
@@ -432,7 +432,7 @@ class Binance(Exchange):
                + (2 * candle_pages + 2 + hour_pages(ratio_from, end, DATA_PAGE) if has_btc else 0))
         symbols = list(instruments)
         results = d.markets(lambda symbol: self._market_history(d, symbol, start, end, oi_from), symbols,
-                            self.history_limit)
+                            self.history_workers)
         builder, candles_of, failures = collect_markets(symbols, results, keep_volume=True)
         d.note(*kept_volume_notes(failures, candles_of, len(symbols)))
         btc = d.btc_market(btc_candidates(instruments), candles_of, failures)
@@ -444,6 +444,17 @@ class Binance(Exchange):
         if d.skipped.count == 1:  # Binance's note says "records" for one record too (its tests hold the words)
             h = replace(h, notes=(*h.notes[:-1], "1 malformed history records skipped"))
         return h
+
+    def history_download(self, progress: Progress | None = None) -> Download:
+        return Download(self, progress, pace=self._pace)
+
+    def market_history(self, d: Download, market: Market, start: int, end: int) -> MarketHistory:
+        oi_from = d.retained_from("open interest", DATA_DAYS, self.clock(), start, end, margin=DATA_MARGIN,
+                                  offered=self._open_interest_history_path is not None)
+        return self._market_history(d, market.symbol, start, end, oi_from)
+
+    def market_extras(self, d: Download, market: Market, start: int, end: int) -> dict[str, Any]:
+        return self._price_calls(d, market.symbol, start, end, market.funding_interval_h)
 
     def _pace(self, path: str, params: dict) -> None:
         """Before each history request: wait while the weight budget is spent (or a 429 asks to hold),
@@ -476,26 +487,33 @@ class Binance(Exchange):
 
     def _btc_extras(self, d: Download, symbol: str, start: int, end: int, ratio_from: int | None) -> dict[str, Any]:
         """The BTC perpetual's mark, index, funding and long/short series; each None with a note if it fails."""
-        def closes(path: str, key: str) -> dict[int, float]:
-            return dict(self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"},
-                                     start, end))
-
-        calls = {
-            "mark": ("mark price history", lambda: closes(MARK_KLINES, "symbol")),
-            "index": ("index price history", lambda: closes(INDEX_KLINES, "pair")),  # index klines take the pair
-            "funding": ("funding history", lambda: self._funding_history(d, symbol, start, end)),
-        }
+        calls = self._price_calls(d, symbol, start, end)
         if ratio_from is not None:
             calls["long_share"] = ("long/short history", lambda: dict(self._hourly(
                 d, self.long_short_path, parse_long_short_history, DATA_PAGE, {"symbol": symbol, "period": "1h"},
                 ratio_from, end)))
         return d.extras(calls)
 
-    def _funding_history(self, d: Download, symbol: str, start: int, end: int) -> dict[int, float]:
-        """Settlement time → rate per 8 h over [start, end), at the symbol's interval from `fundingInfo`
-        (absent: 8 h) as live. `fundingRate` pages forward from `startTime`; its rows are keyed in ms."""
-        intervals = self.parse("fundingInfo", parse_funding_info, d.get("/fapi/v1/fundingInfo"))
-        hours = intervals.get(symbol, DEFAULT_FUNDING_HOURS)
+    def _price_calls(self, d: Download, symbol: str, start: int, end: int,
+                     interval_h: float | None = None) -> dict[str, Any]:
+        """The symbol's mark and index closes and settled funding as `Download.extras` calls."""
+        def closes(path: str, key: str) -> dict[int, float]:
+            return dict(self._hourly(d, path, parse_price_candles, KLINES_PAGE, {key: symbol, "interval": "1h"},
+                                     start, end))
+
+        return {
+            "mark": ("mark price history", lambda: closes(MARK_KLINES, "symbol")),
+            "index": ("index price history", lambda: closes(INDEX_KLINES, "pair")),  # index klines take the pair
+            "funding": ("funding history", lambda: self._funding_history(d, symbol, start, end, interval_h)),
+        }
+
+    def _funding_history(self, d: Download, symbol: str, start: int, end: int,
+                         hours: float | None = None) -> dict[int, float]:
+        """Settlement time → rate per 8 h over [start, end), at the symbol's interval (`hours`, else from
+        `fundingInfo`, absent: 8 h) as live. `fundingRate` pages forward from `startTime`; its rows are keyed in ms."""
+        if hours is None:
+            intervals = self.parse("fundingInfo", parse_funding_info, d.get("/fapi/v1/fundingInfo"))
+            hours = intervals.get(symbol, DEFAULT_FUNDING_HOURS)
         limit = FUNDING_PAGE
         pager = Forward(limit, lambda lo, hi: {"symbol": symbol, "startTime": lo, "endTime": hi, "limit": limit})
         rates = d.series("fundingRate", FUNDING_HISTORY, lambda payload, skipped: parse_funding_history(

@@ -260,7 +260,7 @@ class Bitget(Exchange):
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         """Hourly history of [start, end): per included contract one-hour history candles; for BTCUSDT
         mark and index candles, settled funding and the account long/short ratio (its last ~30 hours)."""
-        d = Download(self, progress, rate=self.history_rate)
+        d = self.history_download(progress)
         contracts = self.parse("contracts", parse_contracts, d.get(CONTRACTS, PRODUCT, unplanned=True))
         if not contracts:
             raise self.error("no included markets in the response")
@@ -297,19 +297,35 @@ class Bitget(Exchange):
         `HISTORY_LIMIT` a request."""
         return d.hourly(path, parser, candle_windows(symbol), start, end)
 
+    def history_download(self, progress: Progress | None = None) -> Download:
+        return Download(self, progress, rate=self.history_rate)
+
+    def market_history(self, d: Download, market: Market, start: int, end: int) -> MarketHistory:
+        return self._market_history(d, market.symbol, start, end)
+
+    def market_extras(self, d: Download, market: Market, start: int, end: int) -> dict:
+        return self._price_calls(d, market.symbol, market.funding_interval_h, start, end, "")
+
     def _btc_series(self, d: Download, btc: str, contract: Contract, start: int, end: int) -> dict:
         """BTCUSDT's mark and index closes, funding per 8 h and long share; each None with a note when it fails."""
         return d.extras({
-            "mark": ("BTC mark price history", lambda: dict(
-                self._candles(d, MARK_CANDLES, parse_price_candles, btc, start, end))),
-            "index": ("BTC index price history", lambda: dict(
-                self._candles(d, INDEX_CANDLES, parse_price_candles, btc, start, end))),
-            "funding": ("BTC funding history", lambda: funding_series(
-                self._settlements(d, btc, start), contract.interval_hours or DEFAULT_INTERVAL_HOURS, start, end,
-                whole_hours=True, next_spacing=False)),
+            **self._price_calls(d, btc, contract.interval_hours, start, end, "BTC "),
             "long_share": ("BTC long/short history", lambda: {
                 t: share for t, share in self._long_share(d, btc) if start <= t < end} or None),
         })
+
+    def _price_calls(self, d: Download, symbol: str, interval_h: float | None, start: int, end: int,
+                     label: str) -> dict:
+        """The contract's mark and index closes and funding per 8 h as `Download.extras` calls."""
+        return {
+            "mark": (f"{label}mark price history", lambda: dict(
+                self._candles(d, MARK_CANDLES, parse_price_candles, symbol, start, end))),
+            "index": (f"{label}index price history", lambda: dict(
+                self._candles(d, INDEX_CANDLES, parse_price_candles, symbol, start, end))),
+            "funding": (f"{label}funding history", lambda: funding_series(
+                self._settlements(d, symbol, start), interval_h or DEFAULT_INTERVAL_HOURS, start, end,
+                whole_hours=True, next_spacing=False)),
+        }
 
     def _settlements(self, d: Download, symbol: str, start: int) -> list[tuple[int, float]]:
         """history-fund-rate pages (numbered, newest first) until a settlement older than the window's first

@@ -350,7 +350,7 @@ class Bybit(Exchange):
         """Hourly history of [start, end): per included market (today's instrument list, as `fetch`)
         one-hour klines (`turnover` is USD) and one-sided open interest × price; for the BTC
         perpetual mark and index klines, settled funding and BTCUSDT's account ratio (as live)."""
-        d = Download(self, progress, rate=self.history_rate)
+        d = self.history_download(progress)
         instruments = d.listing(self.instruments)
         hours = max(1, (end - start) // HOUR)
         d.plan(len(instruments) * (pages(hours, KLINE_LIMIT) + pages(hours, OI_LIMIT))
@@ -375,20 +375,33 @@ class Bybit(Exchange):
             notes.append(f"long/short history starts only at {utc(first_share)}")
         return d.venue_history(start, end, builder, candles_of, btc, series, len(instruments), notes)
 
+    def history_download(self, progress: Progress | None = None) -> Download:
+        return Download(self, progress, rate=self.history_rate)
+
+    def market_history(self, d: Download, market: Market, start: int, end: int) -> MarketHistory:
+        return self._market_history(d, market.symbol, start, end)
+
+    def market_extras(self, d: Download, market: Market, start: int, end: int) -> dict:
+        return self._price_calls(d, market.symbol, market.funding_interval_h, start, end)
+
     def _btc_series(self, d: Download, btc: str, instruments: dict, start: int, end: int) -> dict:
         """The BTC perpetual's mark and index closes, settled funding and the account ratio; each None
         with a note when it fails."""
-        kline = {"category": "linear", "symbol": btc, "interval": "60"}
+        return d.extras({**self._price_calls(d, btc, interval_hours({}, instruments[btc]), start, end),
+                         "long_share": ("long/short history", lambda: self._long_share(d, start, end))})
+
+    def _price_calls(self, d: Download, symbol: str, interval_h: float | None, start: int, end: int) -> dict:
+        """The market's mark and index closes and settled funding as `Download.extras` calls."""
+        kline = {"category": "linear", "symbol": symbol, "interval": "60"}
         # `startTime` alone is an error, so settlements page back by `endTime`
-        settlements = back(FUNDING_LIMIT, {"category": "linear", "symbol": btc}, ("startTime", "endTime"))
-        return d.extras({
+        settlements = back(FUNDING_LIMIT, {"category": "linear", "symbol": symbol}, ("startTime", "endTime"))
+        return {
             "mark": ("mark price history", lambda: self._closes(d, MARK_KLINE, kline, start, end)),
             "index": ("index price history", lambda: self._closes(d, INDEX_KLINE, kline, start, end)),
             "funding": ("funding history", lambda: d.funding(
-                FUNDING_HISTORY, parse_funding_history, settlements, start, end, interval_hours({}, instruments[btc]),
+                FUNDING_HISTORY, parse_funding_history, settlements, start, end, interval_h,
                 what="funding/history", closed=True)),
-            "long_share": ("long/short history", lambda: self._long_share(d, start, end)),
-        })
+        }
 
     def _market_history(self, d: Download, symbol: str, start: int, end: int) -> MarketHistory:
         """One market's klines (their failure fails the market) and open interest in USD."""

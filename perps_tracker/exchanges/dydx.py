@@ -192,14 +192,13 @@ class Dydx(Exchange):
 
     history_per_minute = 300  # 5 a second: half of ~100 per 10 s per IP (UNVERIFIED)
     history_burst = 10
-    history_concurrency = 8
+    history_workers = 8
     history_limit = 1000  # API_LIMIT_V4 of the current indexer code; lowered if refused
 
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         """Hourly history of [start, end): every ACTIVE market's 1 h candles (USD volume, trades,
         open interest) and BTC-USD's funding (see the module doc)."""
-        pacer = Pacer(self.history_per_minute / 60, self.history_burst)
-        d = LimitedDownload(self, progress, pace=lambda path, params: pacer.take(), limit=self.history_limit)
+        d = self.history_download(progress)
         payload = d.get("/v4/perpetualMarkets", unplanned=True)
         markets = self.parse("perpetualMarkets", parse_perpetual_markets, payload, Skips())
         if not markets:
@@ -209,7 +208,7 @@ class Dydx(Exchange):
         d.plan(len(tickers) + (1 if btc else 0))
         # BTC first and alone: it is required, and it finds the deployment's limit
         results = d.markets(lambda ticker: self._market_history(d, ticker, start, end), tickers,
-                            self.history_concurrency, first=btc.symbol if btc else None)
+                            self.history_workers, first=btc.symbol if btc else None)
         builder, candles_of, failures = collect_markets(tickers, results)
         funding = None
         notes = [*HISTORY_NOTES, *failed_note(failures, len(tickers))]
@@ -226,6 +225,16 @@ class Dydx(Exchange):
             btc_mark=None, btc_index=None, btc_funding=funding, long_share=None,
             symbols=len(tickers), symbols_failed=builder.failed, notes=d.finish(notes=notes),
         )
+
+    def history_download(self, progress: Progress | None = None) -> LimitedDownload:
+        pacer = Pacer(self.history_per_minute / 60, self.history_burst)
+        return LimitedDownload(self, progress, pace=lambda path, params: pacer.take(), limit=self.history_limit)
+
+    def market_history(self, d: LimitedDownload, market: Market, start: int, end: int) -> MarketHistory:
+        return self._market_history(d, market.symbol, start, end)
+
+    def market_extras(self, d: LimitedDownload, market: Market, start: int, end: int) -> dict:
+        return {"funding": ("funding history", lambda: self._funding(d, market.symbol, start, end))}
 
     def _market_history(self, d: LimitedDownload, ticker: str, start: int, end: int) -> MarketHistory:
         """`ticker`'s 1 h candles starting in [start, end), paged backwards by toISO (exclusive), and its

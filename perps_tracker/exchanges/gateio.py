@@ -23,6 +23,7 @@ from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, Polled
 from perps_tracker.exchanges.history import (
     Download,
+    MarketHistory,
     Windows,
     collect_markets,
     failed_note,
@@ -368,8 +369,7 @@ class Gateio(Exchange):
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         """Hourly history of [start, end): per trading contract one-hour candlesticks and contract_stats'
         open interest; for the BTC contract its long/short accounts, mark and index candles and funding."""
-        pacers = {path: Pacer(self.history_rate, burst=1) for path in (CONTRACTS, CANDLES, STATS, FUNDING)}
-        d = Download(self, progress, pace=lambda path, params: pacers[path].take())
+        d = self.history_download(progress)
         contracts = self.parse("contracts", parse_contracts, d.get(CONTRACTS, unplanned=True))
         if not contracts:
             raise self.error("no included markets in the response")
@@ -406,6 +406,19 @@ class Gateio(Exchange):
             notes=d.finish(notes=notes + failed_note(failures, len(names))),
         )
 
+    def history_download(self, progress: Progress | None = None) -> Download:
+        pacers = {path: Pacer(self.history_rate, burst=1) for path in (CONTRACTS, CANDLES, STATS, FUNDING)}
+        return Download(self, progress, pace=lambda path, params: pacers[path].take())
+
+    def market_history(self, d: Download, market: Market, start: int, end: int) -> MarketHistory:
+        candles = self._candles(d, market.symbol, start, end)
+        closes = {c.t: c.close for c in candles}
+        return MarketHistory.read(candles, lambda: open_interest_points(
+            d.hourly(STATS, parse_contract_stats, stat_windows(market.symbol), start, end), None, closes, start, end))
+
+    def market_extras(self, d: Download, market: Market, start: int, end: int) -> dict:
+        return self._price_calls(d, market.symbol, market.funding_interval_h, start, end, "")
+
     def _market_history(self, d: Download, name: str, contract: dict, start: int, end: int) -> GateMarket:
         """One contract's candles (their failure fails it) and open interest in USD; a BTC contract's
         failing stats are kept as the error (the chosen one's are optional), another's fail it."""
@@ -430,13 +443,18 @@ class Gateio(Exchange):
     def _btc_series(self, d: Download, btc: str, contracts: dict, start: int, end: int) -> dict:
         """The BTC contract's mark and index closes and funding per 8 h; each None with a note when it fails."""
         interval = num(contracts[btc].get("funding_interval"))  # seconds
-        return d.extras({
-            "mark": ("BTC mark price history", lambda: self._closes(d, "mark_" + btc, start, end)),
-            "index": ("BTC index price history", lambda: self._closes(d, "index_" + btc, start, end)),
-            "funding": ("BTC funding history", lambda: funding_series(
-                self._settlements(d, btc, start - 8 * HOUR, end - 1), interval / 3600.0 if interval else None,
-                start, end, whole_hours=True, next_spacing=False)),
-        })
+        return d.extras(self._price_calls(d, btc, interval / 3600.0 if interval else None, start, end, "BTC "))
+
+    def _price_calls(self, d: Download, contract: str, interval_h: float | None, start: int, end: int,
+                     label: str) -> dict:
+        """The contract's mark and index closes and funding per 8 h as `Download.extras` calls."""
+        return {
+            "mark": (f"{label}mark price history", lambda: self._closes(d, "mark_" + contract, start, end)),
+            "index": (f"{label}index price history", lambda: self._closes(d, "index_" + contract, start, end)),
+            "funding": (f"{label}funding history", lambda: funding_series(
+                self._settlements(d, contract, start - 8 * HOUR, end - 1), interval_h, start, end,
+                whole_hours=True, next_spacing=False)),
+        }
 
     def _settlements(self, d: Download, contract: str, lo: int, hi: int, planned: bool = True) -> list[tuple]:
         """Settlements with `lo` ≤ t ≤ `hi`; a full page is split in two halves (whichever end the

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.pacing import Pacer, SafeSkips, Tally
 from perps_tracker.exchanges.parsing import funding_series
-from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, Progress, VenueHistory
-from perps_tracker.model.market import QUOTE_RANK
+from perps_tracker.model.history import MARKET_LIST_NOTE, HistoryBuilder, MarketSeries, Progress, VenueHistory
+from perps_tracker.model.market import QUOTE_RANK, Market
 from perps_tracker.model.times import DAY, HOUR, utc_minute
 
 T = TypeVar("T")
@@ -485,8 +485,9 @@ class Download:
         )
 
     def note(self, *texts: str) -> None:
+        """Add notes (one already made is not repeated: per-market downloads share them)."""
         with self._lock:
-            self.notes.extend(texts)
+            self.notes.extend(t for t in texts if t not in self.notes)
 
     def finish(self, *, notes: Sequence[str] = (), market_list: bool = True) -> tuple[str, ...]:
         """Settle the progress total and return the run's notes: today's-market-list first (unless the
@@ -495,3 +496,46 @@ class Download:
         self.tally.settle()
         head = [MARKET_LIST_NOTE] if market_list else []
         return tuple(head + list(notes) + self.notes + skipped_note(self.skipped.count))
+
+
+# -- per-market history (`backfill --coins`) ----------------------------------------------------------
+
+
+def market_histories(exchange, markets: Sequence[Market], start: int, end: int, progress: Progress | None = None
+                     ) -> tuple[list[MarketSeries | ExchangeError], tuple[str, ...]]:
+    """Each of `markets` (today's, as the venue's `fetch` lists them) over [start, end): its candles and
+    open interest (`exchange.market_history`) and its mark, index and funding (`exchange.market_extras`,
+    each None with a note when it fails), `exchange.history_workers` markets at a time on one paced
+    `exchange.history_download()`. A market whose candles fail is its ExchangeError. `progress(done,
+    total)` counts markets. Returns (the results in `markets` order, the venue's notes)."""
+    d = exchange.history_download()
+    lock, done = threading.Lock(), [0]
+
+    def one(market: Market) -> MarketSeries:
+        try:
+            got = exchange.market_history(d, market, start, end)
+            extras = d.extras(exchange.market_extras(d, market, start, end))
+        finally:
+            with lock:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], len(markets))
+        points = got.open_interest
+        if isinstance(points, ExchangeError):
+            d.note(f"open interest history of {market.symbol} unavailable: {points.reason}")
+            points = []
+        candles = got.candles
+        return MarketSeries(
+            exchange=exchange.id, symbol=market.symbol, base=market.base, quote=market.quote,
+            opens={c[0]: c[1] for c in candles}, closes={c[0]: c[2] for c in candles},
+            volume_usd={c[0]: c[3] for c in candles}, open_interest_usd=dict(points) or None,
+            mark=extras.get("mark"), index=extras.get("index"), funding=extras.get("funding"),
+            funding_interval_h=market.funding_interval_h)
+
+    results = exchange.fan_out(one, markets, exchange.history_workers)
+    read = [r for r in results if isinstance(r, MarketSeries)]
+    for name, what in (("open_interest_usd", "open interest"), ("mark", "mark price"), ("index", "index price"),
+                       ("funding", "funding")):
+        if read and all(getattr(r, name) is None for r in read):
+            d.note(f"no {what} history for these markets: left empty")
+    return results, d.finish(market_list=False)

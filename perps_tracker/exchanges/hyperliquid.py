@@ -158,7 +158,7 @@ class Hyperliquid(Exchange):
 
     history_weight_per_minute = 1000  # of the 1200 a minute per IP (docs: api/rate-limits)
     history_burst = 100  # weight that may go out at once
-    history_concurrency = 4
+    history_workers = 4
     info_weight = 20
     candles_per_response = 5000
     funding_per_response = 500
@@ -166,9 +166,7 @@ class Hyperliquid(Exchange):
     def history(self, start: int, end: int, progress: Progress | None = None) -> VenueHistory:
         """Hourly history of [start, end): every included coin's 1 h candles and BTC's funding
         (see the module doc for endpoints, paging and approximations)."""
-        pacer = Pacer(self.history_weight_per_minute / 60, self.history_burst)
-        d = Download(self, progress, method="POST", pace=lambda path, body: pacer.take(self.info_weight),
-                     charge=lambda path, payload: pacer.charge(response_weight(payload)))
+        d = self.history_download(progress)
         payload = d.get("/info", {"type": "metaAndAssetCtxs"}, unplanned=True)
         markets = self.parse("metaAndAssetCtxs", parse_meta_and_asset_ctxs, payload, Skips())
         if not markets:
@@ -178,7 +176,7 @@ class Hyperliquid(Exchange):
         d.plan(len(coins) + (1 if btc else 0))
         # BTC first and alone: the venue's history is worthless without it
         results = d.markets(lambda coin: MarketHistory(self._candles(d, coin, start, end), []), coins,
-                            self.history_concurrency, first=btc.symbol if btc else None)
+                            self.history_workers, first=btc.symbol if btc else None)
         builder, candles_of, failures = collect_markets(coins, results)
         funding = None
         notes = [*HISTORY_NOTES, *failed_note(failures, len(coins))]
@@ -197,6 +195,17 @@ class Hyperliquid(Exchange):
             btc_mark=None, btc_index=None, btc_funding=funding, long_share=None,
             symbols=len(coins), symbols_failed=builder.failed, notes=d.finish(notes=notes),
         )
+
+    def history_download(self, progress: Progress | None = None) -> Download:
+        pacer = Pacer(self.history_weight_per_minute / 60, self.history_burst)
+        return Download(self, progress, method="POST", pace=lambda path, body: pacer.take(self.info_weight),
+                        charge=lambda path, payload: pacer.charge(response_weight(payload)))
+
+    def market_history(self, d: Download, market: Market, start: int, end: int) -> MarketHistory:
+        return MarketHistory(self._candles(d, market.symbol, start, end), [])  # no open-interest history
+
+    def market_extras(self, d: Download, market: Market, start: int, end: int) -> dict:
+        return {"funding": ("funding history", lambda: self._funding(d, market.symbol, start, end))}
 
     def _candles(self, d: Download, coin: str, start: int, end: int) -> list[HourCandle]:
         """`coin`'s 1 h candles opening in [start, end), oldest first, paged forward by startTime."""

@@ -438,7 +438,7 @@ class Okx(Exchange):
         """Hourly history of [start, end): per included swap (today's instrument list, as `fetch`)
         one-hour history candles (`volCcyQuote`) and rubik open interest (`oiUsd`); for the BTC swap
         mark-price candles, settled funding and the BTC account long/short ratio (ccy=BTC, as live)."""
-        d = Download(self, progress, pace=pacing(self.history_rates))
+        d = self.history_download(progress)
         instruments = d.listing(self.instruments)
         hours = max(1, (end - start) // HOUR)
         d.plan(len(instruments) * (pages(hours, CANDLE_LIMIT) + pages(hours, OI_LIMIT))
@@ -449,11 +449,8 @@ class Okx(Exchange):
         builder, candles_of, failures = collect_markets(inst_ids, results)
         btc = d.btc_market(btc_candidates({inst_id: (inst_id.split("-")[0].upper(), row.get("settleCcy"))
                                             for inst_id, row in instruments.items()}), candles_of, failures)
-        series = d.extras({
-            "mark": ("mark price history", lambda: self._mark(d, btc, start, end)),
-            "funding": ("funding history", lambda: self._funding(d, btc, start, end)),
-            "long_share": ("long/short history", lambda: self._long_share(d, start, end)),
-        }) if btc else {}
+        series = d.extras({**self._price_calls(d, btc, start, end),
+                           "long_share": ("long/short history", lambda: self._long_share(d, start, end))}) if btc else {}
         notes = ["no trade counts in OKX candles",
                  "volume: candles' volCcyQuote (USDT/USDC taken as USD); live takes volCcy24h × last",
                  "no BTC index price: kept empty, as live has none for OKX",
@@ -466,6 +463,20 @@ class Okx(Exchange):
             notes.append(f"open-interest history starts only at {utc(first_oi)} (OKX keeps the latest 1,440 "
                          "hourly points)")
         return d.venue_history(start, end, builder, candles_of, btc, series, len(instruments), notes)
+
+    def history_download(self, progress: Progress | None = None) -> Download:
+        return Download(self, progress, pace=pacing(self.history_rates))
+
+    def market_history(self, d: Download, market: Market, start: int, end: int) -> MarketHistory:
+        return self._market_history(d, market.symbol, start, end)
+
+    def market_extras(self, d: Download, market: Market, start: int, end: int) -> dict:
+        return self._price_calls(d, market.symbol, start, end)
+
+    def _price_calls(self, d: Download, inst_id: str, start: int, end: int) -> dict:
+        """The swap's mark closes and settled funding as `Download.extras` calls (OKX has no index candles)."""
+        return {"mark": ("mark price history", lambda: self._mark(d, inst_id, start, end)),
+                "funding": ("funding history", lambda: self._funding(d, inst_id, start, end))}
 
     def _market_history(self, d: Download, inst_id: str, start: int, end: int) -> MarketHistory:
         """One swap's candles (their failure fails the swap) and open interest in USD."""
