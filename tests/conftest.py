@@ -148,6 +148,19 @@ def fake():
 
 
 @pytest.fixture
+def venues_env(fake, monkeypatch, database):
+    """All eight venues on the fake (retries without waiting), the test database (SQLite and PostgreSQL)
+    in the environment the CLI reads; returns the database."""
+    fake.install()
+    for name, value in fake.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PERPS_TRACKER_DB", database.url)
+    monkeypatch.setenv("PERPS_TRACKER_BACKOFF", "0")
+    monkeypatch.setenv("PERPS_TRACKER_RETRIES", "1")
+    return database
+
+
+@pytest.fixture
 def client():
     """The shared HTTP client with fast test timings (no retry sleeps)."""
     from perps_tracker.exchanges.http import HttpClient, HttpSettings

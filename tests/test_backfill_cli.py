@@ -23,15 +23,9 @@ BINANCE = {"BTCUSDT": "BTC", "ETHUSDT": "ETH", "BTCUSDC": "BTC", "1000PEPEUSDT":
 
 
 @pytest.fixture
-def env(fake, monkeypatch, database):
-    fake.install()
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("PERPS_TRACKER_DB", database.url)
-    monkeypatch.setenv("PERPS_TRACKER_BACKOFF", "0")
-    monkeypatch.setenv("PERPS_TRACKER_RETRIES", "1")
+def env(venues_env, monkeypatch):
     monkeypatch.setattr("perps_tracker.cli.utc_now", lambda: NOW)
-    return database
+    return venues_env
 
 
 def query(db, sql, **params):
@@ -96,9 +90,10 @@ def test_interrupted_run_resumes_without_downloading_again(runner, env, fake, mo
     assert query(env, "SELECT count(*) FROM backfill_downloads")[0][0] == 8
     requests = fake.count()
     monkeypatch.setattr(perps_tracker.services.backfill, "venue_at", real)
-    result = run(runner, "--days", "1", "--json")
+    result = run(runner, "--days", "1", "--json", "--coins", "none")  # the watchlist's markets download
     doc = json.loads(result.stdout)
     assert (doc["planned_hours"], doc["stored_hours"], doc["existing_hours"]) == (14, 14, {"backfill": 10})
+    assert doc["coins"] is None
     assert {v["status"] for v in doc["venues"]} == {"kept"}
     assert fake.count() == requests  # nothing downloaded twice
     assert query(env, "SELECT count(*) FROM backfill_downloads")[0][0] == 0

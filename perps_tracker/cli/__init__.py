@@ -343,22 +343,29 @@ def alerts(ctx, rt, show_all, notify, since, as_json, quiet):
 @runtime_options
 @click.option("--days", type=click.IntRange(1, 30), required=True, help="Rebuild this many days back (at most 30).")
 @venues_option(sorted(EXCHANGES), "all eight")
+@click.option("--coins", metavar="COIN,...",
+              help="Also fill instrument_snapshots for these coins' markets (default: the watchlist; "
+                   "'none' for no coin).")
 @json_option
 @quiet_option("No progress bars and no summary; warnings and errors only.")
 @click.pass_context
-def backfill(ctx, rt, days, exchanges, as_json, quiet):
+def backfill(ctx, rt, days, exchanges, coins, as_json, quiet):
     """Rebuild the hourly snapshots of the last N days from the venues' history endpoints.
 
     Fills only the hours that have no snapshot (live ones are never touched), marks the rows
-    source=backfill and scores them like live snapshots. What a venue keeps no history of
-    stays empty and is named. Interrupted? Run it again: finished downloads and stored
-    hours are kept. Exit code 3 when hours stay missing (stderr says which venues lacked
-    history for which span) or a venue's history could not be read; 130 when interrupted.
+    source=backfill and scores them like live snapshots. Then fills instrument_snapshots for
+    the markets of --coins (default: the watchlist) over the same hours, where a market has
+    no row yet: price, mark and index, 24 h volume, open interest and funding from the same
+    history endpoints, marked backfill. What a venue keeps no history of stays empty and is
+    named. Interrupted? Run it again: finished downloads and stored hours are kept. Exit code
+    3 when hours stay missing (stderr says which venues lacked history for which span) or a
+    venue's history could not be read; 130 when interrupted.
 
     \b
     Examples:
       perps-tracker backfill --days 7
       perps-tracker backfill --days 30 --exchange bybit
+      perps-tracker backfill --days 14 --coins BTC,PEPE
     """
     from perps_tracker.render.backfill import (
         BackfillProgress,
@@ -367,11 +374,15 @@ def backfill(ctx, rt, days, exchanges, as_json, quiet):
         render_backfill_warnings,
     )
     from perps_tracker.services.backfill import backfill as run_backfill
+    from perps_tracker.services.backfill import coin_list
 
     on_interrupt("what was stored and downloaded is kept; run the same command again to resume")
     venues = chosen(exchanges, list(EXCHANGES))
+    wanted = coin_list(rt.watchlist() if coins is None else "" if coins.strip().lower() == "none" else coins)
+    if coins is not None and coins.strip().lower() != "none" and not wanted:
+        raise click.BadParameter("name at least one coin (or 'none')", param_hint="'--coins'")
     with BackfillProgress(venues, enabled=not (quiet or as_json)) as bars:
-        result = run_backfill(rt, days, utc_now(), venues, bars.reporter())
+        result = run_backfill(rt, days, utc_now(), venues, bars.reporter(), coins=wanted)
     show(result, as_json, quiet, backfill_json, render_backfill)
     if result.incomplete:
         render_backfill_warnings(result)

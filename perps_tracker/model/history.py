@@ -25,7 +25,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.model.market import Market, VenueSnapshot
 from perps_tracker.model.times import DAY, HOUR
 
 Series = Mapping[int, float]  # Unix seconds (an hour's start, or a point in time) → value
@@ -105,13 +105,20 @@ def point_in_hour(series: Series | None, hour: int) -> float | None:
 def funding_at(settlements: Series | None, hour: int, max_period: int = 8 * HOUR) -> float | None:
     """The rate of the funding period containing `hour`: the first settlement at or after it,
     if that settlement is at most one period away."""
+    found = settlement_at(settlements, hour, max_period)
+    return None if found is None else found[1]
+
+
+def settlement_at(settlements: Series | None, hour: int, max_period: int = 8 * HOUR
+                  ) -> tuple[int, float, int | None] | None:
+    """(time, rate, the previous settlement's time or None) of `funding_at`'s settlement, or None."""
     if not settlements:
         return None
     keys = sorted(settlements)
     i = bisect.bisect_left(keys, hour)
     if i >= len(keys) or keys[i] - hour > max_period:
         return None
-    return settlements[keys[i]]
+    return keys[i], settlements[keys[i]], keys[i - 1] if i > 0 else None
 
 
 def rolling_sum(series: Mapping[int, float] | None, hour: int, span: int = DAY) -> float | None:
@@ -169,6 +176,57 @@ def venue_at(h: VenueHistory, hour: int) -> VenueSnapshot:
         long_share=share,
         records_skipped=h.symbols_failed,
         notes=h.notes,
+    )
+
+
+@dataclass(frozen=True)
+class MarketSeries:
+    """One market's past, for `backfill --coins`: its one-hour candles, open interest, mark and index
+    closes and settled funding over the download's window (a series the venue has no endpoint for, or
+    that failed, is None and the venue's notes say why)."""
+
+    exchange: str
+    symbol: str
+    base: str  # as listed (`Market.base`): model.coins makes it a coin and multiplier
+    quote: str
+    opens: Series  # candle open time → open price
+    closes: Series  # candle open time → close price
+    volume_usd: Series  # candle open time → quote volume in USD
+    open_interest_usd: Series | None = None  # point in time → USD
+    mark: Series | None = None  # candle open time → close of the mark-price candle
+    index: Series | None = None
+    funding: Series | None = None  # settlement time → rate per 8 h (fraction)
+    funding_interval_h: float | None = None  # today's, for a settlement without a previous one
+
+
+def market_at(s: MarketSeries, hour: int) -> Market | None:
+    """The market as a live snapshot of `hour` would have seen it, rebuilt from its history with the
+    definitions of `venue_at` (price: the close of the candle that opened at H − 1 h; volume: the 24
+    candles before H; open interest: the newest point in (H − 1 h, H]; funding: the period containing
+    H, its raw rate over the spacing of its settlements, else today's interval). None without that
+    candle (not listed yet, or no history)."""
+    close = s.closes.get(hour - HOUR)
+    if close is None:
+        return None
+    first_open = s.opens.get(hour - DAY)
+    settlement = settlement_at(s.funding, hour)
+    rate_8h = next_time = interval = None
+    if settlement is not None:
+        next_time, rate_8h, previous = settlement
+        spacing = (next_time - previous) / HOUR if previous is not None else None
+        interval = spacing if spacing is not None and 0 < spacing <= 8 else s.funding_interval_h
+    return Market(
+        symbol=s.symbol, base=s.base, quote=s.quote,
+        volume_24h_usd=rolling_sum(s.volume_usd, hour),
+        open_interest_usd=point_in_hour(s.open_interest_usd, hour),
+        last_price=close,
+        mark_price=(s.mark or {}).get(hour - HOUR),
+        index_price=(s.index or {}).get(hour - HOUR),
+        funding_rate_8h=rate_8h,
+        price_change_24h_pct=100.0 * (close / first_open - 1) if first_open else None,
+        funding_rate=rate_8h * interval / 8 if rate_8h is not None and interval else None,
+        funding_interval_h=interval,
+        next_funding_time=next_time,
     )
 
 

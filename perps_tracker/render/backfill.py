@@ -34,6 +34,8 @@ class BackfillProgress:
                                  console=error_console, transient=False, disable=not self.enabled)
         self.tasks = {v: self.progress.add_task(v, total=None, state="") for v in venues}
         self.store_task = None
+        self.coin_task = None
+        self.coin_counts: dict[str, tuple[int, int]] = {}
 
     def __enter__(self):
         if self.enabled:
@@ -48,7 +50,7 @@ class BackfillProgress:
         from perps_tracker.services.backfill import Reporter
 
         return Reporter(venue_progress=self.venue_progress, venue_done=self.venue_done,
-                        store_progress=self.store_progress)
+                        store_progress=self.store_progress, coin_progress=self.coin_progress)
 
     def venue_progress(self, venue: str, done: int, total: int) -> None:
         self.progress.update(self.tasks[venue], completed=done, total=max(total, done), state="requests")
@@ -63,6 +65,48 @@ class BackfillProgress:
         if self.store_task is None:
             self.store_task = self.progress.add_task("hours", total=total, state="stored")
         self.progress.update(self.store_task, completed=done)
+
+
+    def coin_progress(self, venue: str, done: int, total: int) -> None:
+        """One bar for --coins: markets downloaded over every venue."""
+        self.coin_counts[venue] = (done, total)
+        if self.coin_task is None:
+            self.coin_task = self.progress.add_task("coins", total=None, state="markets")
+        self.progress.update(self.coin_task, completed=sum(d for d, _ in self.coin_counts.values()),
+                             total=sum(t for _, t in self.coin_counts.values()))
+
+
+def coins_json(c) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "coins": list(c.coins),
+        "from": iso(c.first_hour),
+        "to": iso(c.last_hour),
+        "rows_added": c.rows,
+        "unlisted": list(c.unlisted),
+        "venues": [{"exchange": v.exchange, "status": v.status, "error": v.error, "markets": v.markets,
+                    "markets_failed": v.markets_failed, "rows_added": v.rows, "rows_missing": v.missing,
+                    "notes": list(v.notes)} for v in c.venues],
+    }
+
+
+def render_coins(c) -> None:
+    """What --coins added to instrument_snapshots, per venue."""
+    say(f"instrument_snapshots for {', '.join(c.coins)}: {c.rows:,} rows added "
+        f"({fmt_time(c.first_hour)} → {fmt_time(c.last_hour)}); rows already stored were left alone.", hang=2)
+    if c.unlisted:
+        say(f"Not listed on any venue that answered: {', '.join(c.unlisted)}.", hang=2)
+    grid = Grid(Col("venue", "left"), Col("coins", "left"), Col("markets"), Col("failed", drop=1),
+                Col("rows added"), Col("no history", drop=2))
+    for v in c.venues:
+        grid.add(v.exchange, v.status, v.markets, v.markets_failed, v.rows, v.missing)
+    grid.print()
+    for v in c.venues:
+        if v.status == "failed":
+            say(f"{v.exchange}: coins failed: {v.error}", hang=2)
+        for note in v.notes:
+            say(f"{v.exchange}: {note}", hang=2)
 
 
 def backfill_json(r) -> dict[str, Any]:
@@ -80,6 +124,7 @@ def backfill_json(r) -> dict[str, Any]:
                     "markets_failed": v.symbols_failed, "hours": v.hours, "notes": list(v.notes),
                     "missing": spans_json(v.missing)}
                    for v in r.venues],
+        "coins": coins_json(r.coins),
     }
 
 
@@ -111,6 +156,8 @@ def render_backfill_warnings(r) -> None:
             warn(f"{v.exchange}: history not read: {v.error}")
         elif v.missing and r.unfilled:
             warn(f"{v.exchange}: no history for {sum(n for _, n in v.missing)} of the hours: {spans(v.missing)}")
+    for v in r.coins.failed_venues if r.coins else ():
+        warn(f"{v.exchange}: coins' history not read: {v.error}")
 
 
 def render_backfill(r) -> None:
@@ -118,7 +165,13 @@ def render_backfill(r) -> None:
     kept = ", ".join(f"{n} {source}" for source, n in sorted(r.existing.items())) or "none"
     if not r.planned:
         say(f"Nothing to backfill: every hour of {span} already has a snapshot ({kept}).", hang=2)
-        return
+    else:
+        _render_hours(r, span, kept)
+    if r.coins is not None:
+        render_coins(r.coins)
+
+
+def _render_hours(r, span: str, kept: str) -> None:
     say(f"Backfilled {r.stored} of {r.planned} missing hours, {span}; already stored and left alone: {kept}.",
         hang=2)
     if r.without_data:

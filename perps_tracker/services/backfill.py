@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Sequence
 
@@ -57,6 +57,7 @@ class BackfillResult:
     without_data: int  # planned hours no venue had history for
     venues: tuple[VenueOutcome, ...] = field(default=())
     unfilled: tuple[tuple[int, int], ...] = ()  # planned hours still without a snapshot: (first hour, hours)
+    coins: "CoinBackfill | None" = None  # what --coins filled (None: no coin asked for)
 
     @property
     def failed_venues(self) -> list[VenueOutcome]:
@@ -64,8 +65,8 @@ class BackfillResult:
 
     @property
     def incomplete(self) -> bool:
-        """Hours still missing, or a venue's history could not be read: `backfill` exits 3."""
-        return bool(self.unfilled or self.failed_venues)
+        """Hours still missing, or a venue's history (or a coin's) could not be read: `backfill` exits 3."""
+        return bool(self.unfilled or self.failed_venues or (self.coins and self.coins.failed_venues))
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Reporter:
     venue_progress: Callable[[str, int, int], None] = lambda venue, done, total: None
     venue_done: Callable[[VenueOutcome], None] = lambda outcome: None
     store_progress: Callable[[int, int], None] = lambda done, total: None
+    coin_progress: Callable[[str, int, int], None] = lambda venue, done, total: None  # markets of --coins
 
 
 def window(now: datetime, days: int) -> tuple[int, int]:
@@ -84,16 +86,23 @@ def window(now: datetime, days: int) -> tuple[int, int]:
     return current - days * DAY, current - HOUR
 
 
-def backfill(rt, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter | None = None
-             ) -> BackfillResult:
-    """Fill the missing hours of the last `days` days (`rt`: the command's Runtime). Raises TrackerError
-    when no venue could be read at all (nothing is stored); KeyboardInterrupt leaves what was stored
-    and downloaded."""
-    from perps_tracker.storage import backfill as store
-
+def backfill(rt, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter | None = None,
+             coins: Sequence[str] = ()) -> BackfillResult:
+    """Fill the missing hours of the last `days` days (`rt`: the command's Runtime), then the rows of
+    `coins`' markets in `instrument_snapshots` (`backfill_coins`). Raises TrackerError when no venue
+    could be read at all (nothing is stored); KeyboardInterrupt leaves what was stored and downloaded."""
     if not 1 <= days <= MAX_DAYS:
         raise TrackerError(f"--days must be between 1 and {MAX_DAYS}")
     reporter = reporter or Reporter()
+    result = _backfill_hours(rt, days, now, venue_ids, reporter)
+    if coins:
+        result = replace(result, coins=backfill_coins(rt, coins, days, now, venue_ids, reporter.coin_progress))
+    return result
+
+
+def _backfill_hours(rt, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter) -> BackfillResult:
+    from perps_tracker.storage import backfill as store
+
     first, last = window(now, days)
     db = rt.db()
     existing = store.stored_hours(db, first, last)
@@ -223,3 +232,133 @@ def _outcome(venue: str, result, kept: bool) -> VenueOutcome:
         return result
     return VenueOutcome(venue, "kept" if kept else "downloaded", None, result.symbols, result.symbols_failed, 0,
                         result.notes)
+
+
+# -- backfill --coins: the per-instrument layer -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoinVenue:
+    """What `backfill --coins` did on one venue."""
+
+    exchange: str
+    status: str  # filled, complete (every hour already stored), unlisted (no market of these coins), failed
+    error: str | None = None
+    markets: int = 0  # today's markets of the coins
+    markets_failed: int = 0  # of those to fill, those whose candles could not be read
+    rows: int = 0  # rows added
+    missing: int = 0  # (hour, market) pairs still without a row: the venue has no history for them
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CoinBackfill:
+    coins: tuple[str, ...]
+    first_hour: int
+    last_hour: int
+    venues: tuple[CoinVenue, ...]
+    unlisted: tuple[str, ...]  # coins no venue that answered lists today
+
+    @property
+    def rows(self) -> int:
+        return sum(v.rows for v in self.venues)
+
+    @property
+    def failed_venues(self) -> list[CoinVenue]:
+        return [v for v in self.venues if v.status == "failed"]
+
+
+def coin_list(text: str | Sequence[str]) -> tuple[str, ...]:
+    """`BTC, eth,SOL` → ('BTC', 'ETH', 'SOL'), each once, in order."""
+    items = text.split(",") if isinstance(text, str) else text
+    return tuple(dict.fromkeys(c.strip().upper() for c in items if c.strip()))
+
+
+def backfill_coins(rt, coins: Sequence[str], days: int, now: datetime, venue_ids: Sequence[str],
+                   progress: Callable[[str, int, int], None] | None = None) -> CoinBackfill:
+    """Fill `instrument_snapshots` for the markets of `coins` over the hours of `window(now, days)` that have
+    no row for them, from the venues' history endpoints (`exchanges.history.market_histories`), rows marked
+    backfill. The markets are today's (the venue's live listing, with the snapshot's inclusion rules); an
+    (hour, market) already stored, live or backfilled, is never touched, so a rerun resumes where one stopped.
+    Each venue's rows are stored in one transaction as its download finishes (all venues download at once).
+    `progress(venue, markets done, markets)`."""
+    from concurrent.futures import as_completed
+
+    from perps_tracker.storage.instruments import store_backfilled
+
+    if not 1 <= days <= MAX_DAYS:
+        raise TrackerError(f"--days must be between 1 and {MAX_DAYS}")
+    first, last = window(now, days)
+    wanted, table = frozenset(coins), rt.coins()
+    listed: set[str] = set()
+    outcomes: dict[str, CoinVenue] = {}
+    db = rt.db()  # opened here, not by the threads at once
+    from perps_tracker.exchanges import EXCHANGES
+
+    for venue in venue_ids:  # the venues' modules imported here, not by the threads at once
+        EXCHANGES[venue]
+    pool = ThreadPoolExecutor(max_workers=len(venue_ids), thread_name_prefix="coins-")
+    try:
+        futures = {pool.submit(_coin_venue, rt, venue, wanted, table, first, last, progress): venue
+                   for venue in venue_ids}
+        for future in as_completed(futures):
+            outcome, rows, coins_listed = future.result()
+            listed |= coins_listed
+            if rows:
+                outcome = replace(outcome, rows=store_backfilled(db, rows))
+            outcomes[outcome.exchange] = outcome
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    unlisted = tuple(c for c in coins if c not in listed)
+    return CoinBackfill(tuple(coins), first, last, tuple(outcomes[v] for v in venue_ids), unlisted)
+
+
+def _coin_venue(rt, venue: str, wanted: frozenset[str], table, first: int, last: int, progress):
+    """One venue's part of `backfill_coins`: (outcome without the rows stored, the rows, coins listed)."""
+    from perps_tracker.exchanges import EXCHANGES
+    from perps_tracker.exchanges.history import market_histories
+    from perps_tracker.model.history import market_at
+    from perps_tracker.model.instruments import instrument_rows
+    from perps_tracker.services.fetch import fetch_one
+    from perps_tracker.storage.instruments import market_hours
+
+    snap = fetch_one(EXCHANGES[venue], rt.client(), rt.settings.venue_url(venue), rt.settings["http.venue_timeout"])
+    if not snap.ok:
+        return CoinVenue(venue, "failed", f"market list not read: {snap.error}"), [], set()
+    markets = [m for m in snap.instruments or () if table.normalise(m.base, venue)[0] in wanted]
+    listed = {table.normalise(m.base, venue)[0] for m in markets}
+    if not markets:
+        return CoinVenue(venue, "unlisted"), [], listed
+    stored = market_hours(rt.db(), venue, [m.symbol for m in markets], first, last)
+    todo = {m.symbol: [h for h in range(first, last + HOUR, HOUR) if h not in stored.get(m.symbol, ())]
+            for m in markets}
+    todo_markets = [m for m in markets if todo[m.symbol]]
+    if not todo_markets:
+        return CoinVenue(venue, "complete", markets=len(markets)), [], listed
+    start = min(todo[m.symbol][0] for m in todo_markets) - DAY  # the 24 h before the first hour: its volume
+    end = max(todo[m.symbol][-1] for m in todo_markets) + HOUR  # the funding settled at the last hour
+    report = None if progress is None else lambda done, total: progress(venue, done, total)
+    try:
+        results, notes = market_histories(rt.venue(venue, deadline=False), todo_markets, start, end, report)
+    except ExchangeError as e:
+        return CoinVenue(venue, "failed", e.reason, len(markets)), [], listed
+    rows, missing, failures = [], 0, []
+    for market, got in zip(todo_markets, results):
+        if isinstance(got, ExchangeError):
+            failures.append(f"{market.symbol}: {got.reason}")
+            missing += len(todo[market.symbol])
+            continue
+        for hour in todo[market.symbol]:
+            rebuilt = market_at(got, hour)
+            if rebuilt is None:
+                missing += 1
+            else:
+                rows += instrument_rows(venue, [rebuilt], hour, table, source="backfill")
+    if len(failures) == len(todo_markets):
+        return CoinVenue(venue, "failed", f"history not read ({failures[0]})", len(markets), len(failures),
+                         missing=missing, notes=notes), [], listed
+    if failures:
+        notes += (f"history of {len(failures)} of {len(todo_markets)} markets not read ({failures[0]})",)
+    return CoinVenue(venue, "filled", None, len(markets), len(failures), 0, missing, notes), rows, listed

@@ -132,6 +132,14 @@ def add_backfilled(conn: "Connection", rows: Sequence[InstrumentRow]) -> int:
     return len(facts)
 
 
+def store_backfilled(db: Database, rows: Sequence[InstrumentRow]) -> int:
+    """`add_backfilled` in one transaction of its own; returns the rows added."""
+    from perps_tracker.storage.db import write_lock
+
+    with guard("storing backfilled instrument rows"), write_lock(db.engine) as conn:
+        return add_backfilled(conn, rows)
+
+
 # -- reads ------------------------------------------------------------------------------------------
 
 
@@ -155,6 +163,21 @@ _FACT_COLUMNS = ", ".join(f"r.{c}" for c in COLUMNS if c not in ("timestamp", "e
                                                                        "multiplier", "quote", "source"))
 
 
+def _seek(read: Reader, columns: str, ids, since: int, until: int):
+    """(timestamp, instrument_id[, `columns`...]) of the rows of instruments `ids` in the hours of
+    [since, until]: one key seek per (hour, instrument), 200 hours a statement."""
+    if not ids:
+        return
+    listed = ", ".join(str(int(i)) for i in ids)  # integers from the database itself
+    hours = list(range(-(-since // HOUR) * HOUR, until + 1, HOUR))
+    extra = f", {columns}" if columns else ""
+    for chunk in range(0, len(hours), 200):
+        part = hours[chunk:chunk + 200]
+        sql = (f"SELECT r.timestamp, r.instrument_id{extra} FROM instrument_rows r WHERE r.timestamp IN "
+               f"({', '.join(f':h{n}' for n in range(len(part)))}) AND r.instrument_id IN ({listed})")
+        yield from read.rows(sql, {f"h{n}": h for n, h in enumerate(part)})
+
+
 def coin_rows(read: Reader, coin: str, since: int, until: int) -> list[InstrumentRow]:
     """A coin's rows of the hours in [since, until], oldest first: one key seek per (hour, market), the
     markets' own columns joined here rather than in SQL (a month of BTC is ~12,000 seeks)."""
@@ -162,17 +185,23 @@ def coin_rows(read: Reader, coin: str, since: int, until: int) -> list[Instrumen
         "SELECT id, exchange, symbol, coin, multiplier, quote FROM instruments WHERE coin = :c", {"c": coin})}
     if not markets:
         return []
-    hours = list(range(-(-since // HOUR) * HOUR, until + 1, HOUR))
-    ids = ", ".join(str(int(i)) for i in markets)  # integers from the database itself
-    rows: list[InstrumentRow] = []
-    for chunk in range(0, len(hours), 200):
-        part = hours[chunk:chunk + 200]
-        sql = (f"SELECT r.timestamp, r.instrument_id, {_FACT_COLUMNS}, r.backfill FROM instrument_rows r "
-               f"WHERE r.timestamp IN ({', '.join(f':h{n}' for n in range(len(part)))}) AND r.instrument_id IN ({ids})")
-        for t, ident, *facts, backfill in read.rows(sql, {f"h{n}": h for n, h in enumerate(part)}):
-            rows.append(InstrumentRow(t, *markets[ident], *facts, "backfill" if backfill == 1 else "live"))
+    rows = [InstrumentRow(t, *markets[ident], *facts, "backfill" if backfill == 1 else "live")
+            for t, ident, *facts, backfill in _seek(read, f"{_FACT_COLUMNS}, r.backfill", markets, since, until)]
     rows.sort(key=lambda r: (r.timestamp, r.exchange, r.symbol))
     return rows
+
+
+def market_hours(db: Database, exchange: str, symbols: Sequence[str], first: int, last: int) -> dict[str, set[int]]:
+    """symbol → the hours in [first, last] it has a row for (live or backfilled), for `exchange`'s `symbols`:
+    one key seek per (hour, market)."""
+    with guard("reading instrument rows"), db.reading() as read:
+        wanted = set(symbols)
+        ids = {i: s for i, s in read.rows("SELECT id, symbol FROM instruments WHERE exchange = :e", {"e": exchange})
+               if s in wanted}
+        got: dict[str, set[int]] = {}
+        for t, ident in _seek(read, "", ids, first, last):
+            got.setdefault(ids[ident], set()).add(int(t))
+        return got
 
 
 def read_hour(db: Database, timestamp: int | None = None, coins: Sequence[str] | None = None

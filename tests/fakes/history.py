@@ -29,8 +29,17 @@ def base_price(base: str) -> float:
     return fixed.get(base, 1.0 + _seed(base) % 500)
 
 
+SIZES = (("1000000", 1e6), ("10000", 1e4), ("1000", 1e3), ("1M", 1e6), ("K", 1e3))  # longest first
+
+
 def price(base: str, t: int) -> float:
-    """The price at time `t` (seconds): a slow swing of ±3 % plus a faster ±0.5 %."""
+    """The price at time `t` (seconds): a slow swing of ±3 % plus a faster ±0.5 %. A base with a size
+    prefix (1000PEPE, kPEPE, 1MBABYDOGE) is that many coins: the coin's price times the size, so that
+    per one coin every venue agrees."""
+    for prefix, size in SIZES:
+        rest = base[len(prefix):]
+        if base.upper().startswith(prefix) and rest[:1].isalpha() and rest.upper() == rest:
+            return size * price(rest, t)
     n = t / HOUR
     phase = _seed(base) % 100
     return base_price(base) * (1 + 0.03 * math.sin((n + phase) / 29) + 0.005 * math.sin(n / 3))

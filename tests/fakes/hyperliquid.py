@@ -55,8 +55,6 @@ def candle_rows(coin: str, start_ms: int, end_ms: int) -> list[dict]:
 def funding_rows(coin: str, start_ms: int, end_ms: int) -> list[dict]:
     """Hourly settlements with `time` in [startTime, endTime], oldest first; `fundingRate` hourly."""
     rows = []
-    if coin != "BTC":  # history.py defines the BTC perpetual's funding only
-        return rows
     for hour in history.hours_between(start_ms // 1000 - history.HOUR, end_ms // 1000 + history.HOUR):
         t = settle_ms(hour)
         if start_ms <= t <= end_ms:
