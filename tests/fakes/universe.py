@@ -27,8 +27,10 @@ talk to these venues name them; the plain ones as tests/fixtures/<venue>/ do):
   `1000000MOGUSDT`, `1000000BABYDOGEUSDT`; USDC perpetuals `BTCPERP`, `ETHPERP` (settleCoin USDC).
 - OKX: `PEPE-USDT-SWAP` quoted per one PEPE, the contract size in `ctVal` (10,000,000 PEPE);
   `BTC-USDC-SWAP`, `ETH-USDC-SWAP`.
-- Bitget: `PEPEUSDT` (baseCoin PEPE, per coin; `sizeMultiplier` for the order size).
-- Gate: `PEPE_USDT`, per coin, contract size in `quanto_multiplier`.
+- Bitget: `PEPEUSDT` (baseCoin PEPE, per coin; `sizeMultiplier` for the order size); `1000CATUSDT`
+  (baseCoin `1000CAT`).
+- Gate: `PEPE_USDT`, per coin, contract size in `quanto_multiplier`; `1000SATS_USDT` (1,000 SATS).
+- Binance's `CATUSDT` is Caterpillar (a TRADIFI_PERPETUAL, excluded), `1000CATUSDT` the memecoin CAT.
 - Hyperliquid: `kPEPE`, `kSHIB`, `kBONK`, `kFLOKI`, `kLUNC` (1000 coins; prices per 1000).
 - dYdX: `PEPE-USD`, per coin (oracle price).
 
@@ -89,7 +91,8 @@ MULTIPLIED = {
     "LUNC": (6.21e-5, {"binance": ("1000LUNC", 1000), "bybit": ("1000LUNC", 1000), "okx": ("LUNC", 1),
                        "gateio": ("LUNC", 1), "hyperliquid": ("kLUNC", 1000)}),
     "SATS": (1.052e-6, {"binance": ("1000SATS", 1000), "bybit": ("10000SATS", 10_000), "okx": ("SATS", 1),
-                        "gateio": ("SATS", 1)}),
+                        "gateio": ("1000SATS", 1000)}),
+    "CAT": (3.2e-5, {"binance": ("1000CAT", 1000), "bitget": ("1000CAT", 1000)}),  # Simon's Cat
     "MOG": (1.213e-6, {"binance": ("1000000MOG", 1_000_000), "bybit": ("1000000MOG", 1_000_000),
                        "gateio": ("MOG", 1)}),
     "BABYDOGE": (1.604e-6, {"binance": ("1MBABYDOGE", 1_000_000), "bybit": ("1000000BABYDOGE", 1_000_000)}),
