@@ -208,7 +208,7 @@ def bench_snapshot(delay: float, symbols: int, runs: int) -> None:
         assert not snap.failed, [v.error for v in snap.failed]
         wall = min(walls)
         slowest = max(alone, key=alone.get)
-        print(f"snapshot (fetch 8 venues at once, score, store): best of {runs}: {wall * 1000:.0f} ms "
+        print(f"snapshot (fetch {len(EXCHANGES)} venues at once, score, store): best of {runs}: {wall * 1000:.0f} ms "
               f"(runs: {', '.join(f'{w * 1000:.0f}' for w in walls)} ms); the last run per venue:")
         for v in snap.venues:
             print(f"  {v.exchange:<12} {v.latency_ms:6d} ms  {fake.count(v.exchange):4d} requests")

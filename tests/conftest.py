@@ -149,7 +149,7 @@ def fake():
 
 @pytest.fixture
 def venues_env(fake, monkeypatch, database):
-    """All eight venues on the fake (retries without waiting), the test database (SQLite and PostgreSQL)
+    """All nine venues on the fake (retries without waiting), the test database (SQLite and PostgreSQL)
     in the environment the CLI reads; returns the database."""
     fake.install()
     for name, value in fake.env().items():

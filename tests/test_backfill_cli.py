@@ -1,4 +1,4 @@
-"""`perps-tracker backfill` end to end against the loopback fakes of all eight venues' history
+"""`perps-tracker backfill` end to end against the loopback fakes of all nine venues' history
 endpoints (tests/fakes/history.py is the synthetic truth), on a fresh database."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_fresh_database_gets_hourly_snapshots_with_the_venues_history(runner, en
     (scored,) = query(env, "SELECT count(*) FROM market_snapshots WHERE composite_score IS NOT NULL")
     assert scored[0] == 48
     oi = query(env, "SELECT DISTINCT e.exchange FROM exchange_snapshots e WHERE e.open_interest_usd IS NULL")
-    assert {"hyperliquid", "asterdex", "bitget"} <= {r[0] for r in oi}
+    assert {"hyperliquid", "asterdex", "bitget", "deribit"} <= {r[0] for r in oi}
     assert query(env, "SELECT count(*) FROM exchange_snapshots WHERE open_interest_usd = 0")[0][0] == 0
     # stats shows it
     stats = json.loads(runner.invoke(cli, ["stats", "--json"]).stdout)
@@ -79,7 +79,7 @@ def test_interrupted_run_resumes_without_downloading_again(runner, env, fake, mo
 
     def interrupting(h, hour):
         calls["n"] += 1
-        if calls["n"] == 8 * 10 + 1:  # while rebuilding the 11th hour
+        if calls["n"] == 9 * 10 + 1:  # while rebuilding the 11th hour (nine venues an hour)
             raise KeyboardInterrupt
         return real(h, hour)
 
@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_without_downloading_again(runner, env, fake, mo
     result = run(runner, "--days", "1", "--quiet")
     assert result.exit_code == 130 and "run the same command again to resume" in result.stderr
     assert query(env, "SELECT count(*) FROM market_snapshots")[0][0] == 10
-    assert query(env, "SELECT count(*) FROM backfill_downloads")[0][0] == 8
+    assert query(env, "SELECT count(*) FROM backfill_downloads")[0][0] == 9
     requests = fake.count()
     monkeypatch.setattr(perps_tracker.services.backfill, "venue_at", real)
     result = run(runner, "--days", "1", "--json", "--coins", "none")  # the watchlist's markets download

@@ -1,5 +1,5 @@
 """`perps-tracker backfill --coins`: the per-instrument layer rebuilt from the venues' history endpoints,
-end to end against the loopback fakes of all eight venues (tests/fakes/history.py is the synthetic
+end to end against the loopback fakes of all nine venues (tests/fakes/history.py is the synthetic
 truth): today's markets of the coins, prices per one coin, rows marked backfill, resumable, live rows kept."""
 
 from __future__ import annotations

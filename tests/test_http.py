@@ -62,3 +62,29 @@ def test_expired_deadline_sends_nothing(fake):
     with pytest.raises(ExchangeError, match=r"^dydx: gave up after 0 s \(venue time limit\) at /dydx/v4/x$"):
         client.request_json("dydx", "GET", fake.url("dydx") + "/v4/x", deadline=Deadline(0))
     assert fake.requests == []
+
+
+def test_a_rate_limit_code_in_an_http_400_body_is_retried(fake):
+    # Deribit answers JSON-RPC errors with HTTP 400, its too_many_requests (10028) among them
+    def check(payload):
+        if payload.get("error", {}).get("code") == 10028:
+            raise RateLimited("deribit", "rate limited: too_many_requests (code 10028)")
+        if "error" in payload:
+            raise ExchangeError("deribit", "Invalid params (code -32602)")
+
+    waits = []
+    client = HttpClient(HttpSettings(retries=2, backoff=0.01), sleep=waits.append)
+    busy = {"jsonrpc": "2.0", "error": {"code": 10028, "message": "too_many_requests"}}
+    fake.add("deribit", "/busy", Reply(busy, status=400))
+    with pytest.raises(RateLimited) as err:
+        client.request_json("deribit", "GET", fake.url("deribit") + "/busy", check=check)
+    assert str(err.value) == "deribit: rate limited: too_many_requests (code 10028) (HTTP 400) at /deribit/busy"
+    assert waits == [0.01, 0.02] and fake.count("deribit", "/busy") == 3
+    # any other error object in a 400 is the plain, unretried HTTP 400 line, its message read from the object
+    fake.add("deribit", "/bad", Reply({"jsonrpc": "2.0", "error": {"code": -32602, "message": "Invalid params"}},
+                                      status=400))
+    with pytest.raises(ExchangeError) as err:
+        client.request_json("deribit", "GET", fake.url("deribit") + "/bad", check=check)
+    assert not isinstance(err.value, TemporaryExchangeError)
+    assert str(err.value) == "deribit: HTTP 400 at /deribit/bad: Invalid params (code -32602)"
+    assert fake.count("deribit", "/bad") == 1

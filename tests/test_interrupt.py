@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.fakes import Reply, wait_until
+from tests.fakes import Reply, installed_venues, wait_until
 
 
 def start(args, env_extra):
@@ -38,7 +38,7 @@ def interrupt(proc, fake, sig=signal.SIGINT):
 def slow(fake):
     """Every venue answers only after 30 s."""
     fake.install()
-    for venue in ("binance", "bybit", "okx", "bitget", "gateio", "hyperliquid", "asterdex", "dydx"):
+    for venue in installed_venues():
         fake.override(venue, Reply({}, delay=30))
     return fake
 

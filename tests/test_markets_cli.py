@@ -1,5 +1,5 @@
 """The per-instrument layer end to end: `snapshot` stores every market, `coin`, `funding`,
-`sectors` and `export` read it (loopback fakes of the eight venues, SQLite and PostgreSQL)."""
+`sectors` and `export` read it (loopback fakes of the nine venues, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ VIEW_COLUMNS = ["timestamp", "exchange", "symbol", "coin", "multiplier", "quote"
 
 @pytest.fixture
 def env(fake, monkeypatch, database):
-    """All eight venues on the fake, the test database (SQLite and PostgreSQL), a settable clock."""
+    """All nine venues on the fake, the test database (SQLite and PostgreSQL), a settable clock."""
     fake.install()
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)

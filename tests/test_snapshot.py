@@ -1,4 +1,4 @@
-"""`perps-tracker snapshot` end to end against the loopback fake of all eight venues."""
+"""`perps-tracker snapshot` end to end against the loopback fake of all nine venues."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ VENUES = list(EXCHANGES)
 
 @pytest.fixture
 def env(fake, monkeypatch, db_path):
-    """All eight venues on the fake, a temporary database, a fixed clock, fast HTTP settings."""
+    """All nine venues on the fake, a temporary database, a fixed clock, fast HTTP settings."""
     fake.install()
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
@@ -56,14 +56,14 @@ def test_complete_snapshot(runner, env, db_path):
         for key, value in venue_module(e["exchange"]).EXPECTED.items():
             assert e[key] == value, (e["exchange"], key)
     market = data["market"]
-    assert market["exchanges_ok"] == 8 and market["exchanges_failed"] == 0
+    assert market["exchanges_ok"] == 9 and market["exchanges_failed"] == 0
     assert market["total_volume_usd"] == approx(sum(e["volume_24h_usd"] for e in data["exchanges"]))
     assert market["cex_volume_usd"] + market["dex_volume_usd"] == approx(market["total_volume_usd"])
     assert set(data["factors"]) == {"funding", "price", "long_short", "conviction", "divergence", "oi_price"}
     assert market["composite_score"] is not None and market["sentiment"] in ("BULLISH", "NEUTRAL", "BEARISH")
 
     stored = rows(db_path, "SELECT timestamp, exchanges_ok, total_volume_usd, composite_score, source FROM market_snapshots")
-    assert stored == [(1795345200, 8, approx(market["total_volume_usd"]), approx(market["composite_score"]), "live")]
+    assert stored == [(1795345200, 9, approx(market["total_volume_usd"]), approx(market["composite_score"]), "live")]
     venues = rows(db_path, "SELECT exchange, status, volume_24h_usd FROM exchange_snapshots ORDER BY id")
     assert [(v[0], v[1]) for v in venues] == [(v, "ok") for v in VENUES]
     assert rows(db_path, "SELECT COUNT(*) FROM sentiment_factors") == [(1,)]
@@ -74,7 +74,7 @@ def test_table_output(runner, env):
     assert result.exit_code == 0
     for venue in VENUES:
         assert venue in result.stdout
-    assert "total 8/8" in result.stdout and "Sentiment:" in result.stdout
+    assert "total 9/9" in result.stdout and "Sentiment:" in result.stdout
 
 
 def test_twice_in_one_hour_replaces(runner, env, db_path):
@@ -83,7 +83,7 @@ def test_twice_in_one_hour_replaces(runner, env, db_path):
     env.setattr("perps_tracker.cli.utc_now", lambda: later)
     assert snapshot(runner, "--quiet").exit_code == 0
     assert rows(db_path, "SELECT COUNT(*), MAX(taken_at) FROM market_snapshots") == [(1, int(later.timestamp()))]
-    assert rows(db_path, "SELECT COUNT(*) FROM exchange_snapshots") == [(8,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM exchange_snapshots") == [(9,)]
     assert rows(db_path, "SELECT COUNT(*) FROM sentiment_factors") == [(1,)]
 
 
@@ -115,13 +115,13 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("mode", list(FAILURES) + ["error-in-200", "missing-fields", "nan-strings"])
-def test_one_broken_venue_still_stores_the_other_seven(runner, env, fake, db_path, mode):
+def test_one_broken_venue_still_stores_the_other_eight(runner, env, fake, db_path, mode):
     index = (list(FAILURES) + ["error-in-200", "missing-fields", "nan-strings"]).index(mode)
     broken = VENUES[index % len(VENUES)]
     if mode == "refused":
         env.setenv(f"PERPS_TRACKER_{broken.upper()}_URL", closed_port_url())
     elif mode == "error-in-200":
-        broken = next(v for v in VENUES[index % 8:] + VENUES if venue_module(v).ERROR_IN_200)
+        broken = next(v for v in VENUES[index % len(VENUES):] + VENUES if venue_module(v).ERROR_IN_200)
         fake.override(broken, Reply(venue_module(broken).ERROR_IN_200[0]))
     elif mode == "missing-fields":
         broken = "hyperliquid"
@@ -138,7 +138,7 @@ def test_one_broken_venue_still_stores_the_other_seven(runner, env, fake, db_pat
     warning = result.stderr.strip()
     assert warning.startswith(f"Warning: {broken} failed: ") and "\n" not in warning
 
-    assert rows(db_path, "SELECT exchanges_ok, exchanges_failed FROM market_snapshots") == [(7, 1)]
+    assert rows(db_path, "SELECT exchanges_ok, exchanges_failed FROM market_snapshots") == [(8, 1)]
     stored = dict(rows(db_path, "SELECT exchange, status FROM exchange_snapshots"))
     assert stored == {v: ("error" if v == broken else "ok") for v in VENUES}
     (error,) = rows(db_path, f"SELECT error FROM exchange_snapshots WHERE exchange = '{broken}'")[0]
@@ -156,7 +156,7 @@ def test_hanging_venue_is_cut_off_by_its_time_limit(runner, env, fake, db_path):
     assert result.exit_code == 3
     okx = next(e for e in json.loads(result.stdout)["exchanges"] if e["exchange"] == "okx")
     assert okx["status"] == "error" and okx["latency_ms"] < 4000  # cut off long before the 5 s answer
-    assert rows(db_path, "SELECT exchanges_ok FROM market_snapshots") == [(7,)]
+    assert rows(db_path, "SELECT exchanges_ok FROM market_snapshots") == [(8,)]
 
 
 def test_no_venue_answered_stores_nothing(runner, env, fake, db_path):
@@ -237,20 +237,20 @@ def test_restricted_rerun_keeps_the_other_venues(runner, env, db_path):
     result = snapshot(runner, "--exchange", "dydx", "--json")
     assert result.exit_code == 0, result.stderr
     ok, failed, volume, composite, taken_at = market_row(db_path)[0]
-    assert (ok, failed) == (8, 0) and volume == approx(first[0][2]) and composite == approx(first[0][3])
+    assert (ok, failed) == (9, 0) and volume == approx(first[0][2]) and composite == approx(first[0][3])
     assert taken_at == int(LATER.timestamp())
     runs = {exchange: t for exchange, *_, t in rows(db_path, VENUE_SQL)}
     assert runs == {v: int((LATER if v == "dydx" else NOW).timestamp()) for v in VENUES}
     data = json.loads(result.stdout)
     assert [e["exchange"] for e in data["exchanges"] if not e["earlier_run"]] == ["dydx"]
     assert {e["taken_at"] for e in data["exchanges"] if e["earlier_run"]} == {"2026-11-22T11:00:42Z"}
-    assert data["market"]["exchanges_ok"] == 8
+    assert data["market"]["exchanges_ok"] == 9
     stats = json.loads(runner.invoke(cli, ["stats", "--json"]).stdout)["latest"]
     assert stats["taken_at"] == "2026-11-22T11:40:42Z"
     assert {e["exchange"]: e["taken_at"][11:16] for e in stats["exchanges"]} == {
         v: "11:40" if v == "dydx" else "11:00" for v in VENUES}
     text_out = " ".join(runner.invoke(cli, ["stats"], terminal_width=200).stdout.split())  # wrapped at 80
-    assert "merged from 2 runs: 11:00 UTC binance, bybit, okx, bitget, gateio, hyperliquid, asterdex; 11:40 UTC dydx" \
+    assert "merged from 2 runs: 11:00 UTC binance, bybit, okx, bitget, gateio, hyperliquid, asterdex, deribit; 11:40 UTC dydx" \
         in text_out
 
 
@@ -272,11 +272,11 @@ def test_rerun_with_a_venue_down_keeps_its_earlier_row(runner, env, fake, db_pat
 def test_rerun_better_than_the_first_replaces_the_failed_row(runner, env, fake, db_path):
     fake.override("okx", Reply({"msg": "down"}, status=503))
     assert snapshot(runner, "--quiet").exit_code == 3
-    assert market_row(db_path)[0][:2] == (7, 1)
+    assert market_row(db_path)[0][:2] == (8, 1)
     fake.override("okx", None)
     env.setattr("perps_tracker.cli.utc_now", lambda: LATER)
     assert snapshot(runner, "--quiet").exit_code == 0
-    assert market_row(db_path)[0][:2] == (8, 0)
+    assert market_row(db_path)[0][:2] == (9, 0)
     assert dict((r[0], r[1]) for r in rows(db_path, VENUE_SQL))["okx"] == "ok"
 
 
@@ -362,7 +362,7 @@ def test_status_line_while_fetching_only_on_a_terminal(runner, env, monkeypatch)
     screen = io.StringIO()
     monkeypatch.setattr(render, "error_console", Console(file=screen, force_terminal=True, width=80))
     assert snapshot(runner).exit_code == 0
-    assert "Fetching 8 venues: " in screen.getvalue() and " answered, waiting for " in screen.getvalue()
+    assert "Fetching 9 venues: " in screen.getvalue() and " answered, waiting for " in screen.getvalue()
     screen.seek(0), screen.truncate()
     assert snapshot(runner, "--quiet").exit_code == 0 and screen.getvalue() == ""
     monkeypatch.setattr(render, "error_console", Console(file=screen, force_terminal=False, width=80))

@@ -48,7 +48,7 @@ def short_dir():
 
 @pytest.fixture
 def world(fake, short_dir, monkeypatch):
-    """The eight venues on the fake, a database with ten days of hourly history whose newest
+    """The nine venues on the fake, a database with ten days of hourly history whose newest
     snapshot fires five alerts (tests/test_alerts.py's hand-made market), a fixed clock."""
     fake.install()
     env = {**fake.env(), "PERPS_TRACKER_DB": str(short_dir / "h.db"), "PERPS_TRACKER_BACKOFF": "0",

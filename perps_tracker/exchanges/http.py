@@ -4,7 +4,8 @@ bounded retries with backoff, and error translation into the `ExchangeError` tre
 - Retried (up to `retries` times, `backoff` doubling, `Retry-After` honoured): HTTP 429,
   5xx, timeouts and dropped or refused connections. A host name that cannot be resolved is
   not retried (no network, or a wrong host: the answer will not change in seconds).
-- Not retried: 418 (IP ban), 451 (restricted location), 403 and every other 4xx.
+- Not retried: 418 (IP ban), 451 (restricted location), 403 and every other 4xx, except an HTTP 400
+  whose body the venue's `check` reads as rate limiting (Deribit's JSON-RPC code 10028).
 - A venue's error body (Binance `{"code":-1121,"msg":...}`, Gate `{"label","message"}`)
   becomes the error's message; malformed JSON or an HTML page is "invalid response".
 - A `Deadline` bounds the whole of one venue's work: no request or retry sleep runs past it.
@@ -170,7 +171,7 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                payload = self._once(venue, method, url, where, params, body, deadline, missing_ok, on_response)
+                payload = self._once(venue, method, url, where, params, body, deadline, missing_ok, on_response, check)
                 if check is not None and payload is not None:
                     check(payload)
                 return payload
@@ -252,7 +253,7 @@ class HttpClient:
             found = self._environments[key] = {k: env[k] for k in ("proxies", "verify", "cert")}
         return found
 
-    def _once(self, venue, method, url, where, params, body, deadline, missing_ok, on_response) -> Any:
+    def _once(self, venue, method, url, where, params, body, deadline, missing_ok, on_response, check=None) -> Any:
         timeout = self._timeout(deadline, venue, where)
         try:
             response = self._send(venue, method, url, params, body, timeout)
@@ -285,7 +286,26 @@ class HttpClient:
             raise ExchangeError(venue, f"IP banned (HTTP 418) at {where}{detail}")
         if status == 451:
             raise ExchangeError(venue, f"unavailable from this location (HTTP 451) at {where}{detail}")
+        if status == 400 and check is not None:
+            self._rate_limited_body(venue, response, where, check)
         raise ExchangeError(venue, f"HTTP {status} at {where}{detail}")
+
+    @staticmethod
+    def _rate_limited_body(venue: str, response: requests.Response, where: str, check: Callable[[Any], None]) -> None:
+        """Raise RateLimited (retried) when the venue's `check` finds a rate-limit code in an HTTP 400 body
+        (Deribit's JSON-RPC `too_many_requests`, code 10028); any other error keeps the plain HTTP 400 line."""
+        try:
+            payload = response.json()
+        except ValueError:
+            return
+        try:
+            check(payload)
+        except RateLimited as e:
+            error = RateLimited(venue, f"{e.reason} (HTTP 400) at {where}")
+            error.retry_after = _retry_after(response)
+            raise error from None
+        except ExchangeError:
+            pass
 
     @staticmethod
     def _detail(response: requests.Response) -> str:

@@ -236,8 +236,11 @@ class Skips:
 
 
 def venue_message(payload: Any) -> str | None:
-    """The human message inside a venue's error body, if any."""
+    """The human message inside a venue's error body, if any: also a JSON-RPC error object
+    (Deribit `{"jsonrpc": "2.0", "error": {"code": 10028, "message": "too_many_requests"}}`)."""
     if isinstance(payload, Mapping):
+        if isinstance(payload.get("error"), Mapping):
+            return venue_message(payload["error"])
         for key in ("msg", "retMsg", "message", "error", "label"):
             value = payload.get(key)
             if isinstance(value, str) and value.strip():

@@ -34,4 +34,7 @@ VENUES: dict[str, VenueInfo] = {v.id: v for v in (
     # AsterDEX: no liquidation stream or endpoint in its API documentation
     VenueInfo("asterdex", "asterdex", "Asterdex", "AsterDEX (Binance-compatible)", "https://fapi.asterdex.com"),
     VenueInfo("dydx", "dydx", "Dydx", "dYdX v4 indexer", "https://indexer.dydx.trade"),
+    # Deribit: liquidations only as flags on trades (get_last_trades_by_currency, trades.* channels): not read yet
+    VenueInfo("deribit", "deribit", "Deribit", "Deribit USDC linear perpetuals", "https://www.deribit.com",
+              "wss://www.deribit.com"),
 )}

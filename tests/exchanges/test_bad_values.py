@@ -60,6 +60,8 @@ class Field:
 
 
 BINANCE_TICKER = listed("symbol")
+DERIBIT_SUMMARY = "/api/v2/public/get_book_summary_by_currency"
+DERIBIT_ROWS = listed("instrument_name", lambda b: b["result"])
 VOLUME = {
     "binance": Field("/fapi/v1/ticker/24hr", BINANCE_TICKER, ("quoteVolume",)),
     "asterdex": Field("/fapi/v1/ticker/24hr", BINANCE_TICKER, ("quoteVolume",)),
@@ -69,6 +71,7 @@ VOLUME = {
     "gateio": Field("/api/v4/futures/usdt/tickers", listed("contract"), ("volume_24h_quote",)),
     "hyperliquid": Field("/info", hyperliquid, ("dayNtlVlm",), method="POST"),
     "dydx": Field("/v4/perpetualMarkets", dydx, ("volume24H",)),
+    "deribit": Field(DERIBIT_SUMMARY, DERIBIT_ROWS, ("volume_usd",)),
 }
 OPEN_INTEREST = {  # AsterDEX has no open interest
     "binance": Field("/fapi/v1/openInterest", one("symbol"), ("openInterest",)),
@@ -79,6 +82,7 @@ OPEN_INTEREST = {  # AsterDEX has no open interest
     "gateio": Field("/api/v4/futures/usdt/tickers", listed("contract"), ("total_size",)),
     "hyperliquid": Field("/info", hyperliquid, ("openInterest",), method="POST"),
     "dydx": Field("/v4/perpetualMarkets", dydx, ("openInterest",)),
+    "deribit": Field(DERIBIT_SUMMARY, DERIBIT_ROWS, ("open_interest",)),
 }
 TRADES = {  # the venues that report trade counts
     "binance": Field("/fapi/v1/ticker/24hr", BINANCE_TICKER, ("count",)),

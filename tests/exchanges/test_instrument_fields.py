@@ -57,6 +57,11 @@ FUNDING = {
     "dydx": {
         "ETH-USD": (-0.00001, 1.0, -0.00008, None),  # hourly nextFundingRate; no time in the payload
     },
+    "deribit": {
+        # funding_8h is already per 8 h (interval 8); funding accrues continuously: no settlement time
+        "ETH_USDC-PERPETUAL": (-0.00002, 8.0, -0.00002, None),
+        "DOGE_USDC-PERPETUAL": (0.0, 8.0, 0.0, None),
+    },
 }
 
 # The fixture markets whose base is not simply the coin, as each venue writes them: venue → symbol →
@@ -76,6 +81,7 @@ PLAIN = {  # the rest, one per venue at least, with a coin that merely looks lik
     "gateio": {"BTC_USDT": "BTC", "PEPE_USDT": "PEPE"},  # Gate sizes PEPE by quanto_multiplier instead
     "hyperliquid": {"BTC": "BTC", "ETH": "ETH"},
     "dydx": {"BTC-USD": "BTC", "ETH-USD": "ETH"},
+    "deribit": {"BTC_USDC-PERPETUAL": "BTC", "SOL_USDC-PERPETUAL": "SOL"},
 }
 
 

@@ -21,8 +21,8 @@ def test_static_facts_match_the_class(venue):
 
 def test_registry_behaves_as_a_mapping_in_registry_order():
     assert list(EXCHANGES) == list(VENUES) == ["binance", "bybit", "okx", "bitget", "gateio", "hyperliquid",
-                                               "asterdex", "dydx"]
-    assert len(EXCHANGES) == 8 and "okx" in EXCHANGES and "nope" not in EXCHANGES
+                                               "asterdex", "dydx", "deribit"]
+    assert len(EXCHANGES) == 9 and "okx" in EXCHANGES and "nope" not in EXCHANGES
     assert dict(EXCHANGES.items())["okx"] is EXCHANGES["okx"]
     with pytest.raises(KeyError):
         EXCHANGES["nope"]

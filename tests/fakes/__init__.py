@@ -1,4 +1,4 @@
-"""A real loopback HTTP server that plays the eight venues for tests and benchmarks.
+"""A real loopback HTTP server that plays the nine venues for tests and benchmarks.
 
 Each venue lives under its own path prefix: `fake.url("binance")` is
 `http://127.0.0.1:PORT/binance`, which is what `PERPS_TRACKER_BINANCE_URL` is set to, so

@@ -1,8 +1,8 @@
-"""One synthetic market universe at real scale, served by all eight venue fakes in their own shapes.
+"""One synthetic market universe at real scale, served by all nine venue fakes in their own shapes.
 
 `install_universe(fake, seed=7, scale=1.0)` replaces the snapshot routes of every venue (the calls
 `fetch()` makes) with one universe of about 3,000 included perpetuals — Binance 580, Bybit 510 (over
-cursor pages), OKX 260, Bitget 460, Gate 520, Hyperliquid 210, AsterDEX 210, dYdX 250 — plus a few
+cursor pages), OKX 260, Bitget 460, Gate 520, Hyperliquid 210, AsterDEX 210, dYdX 250, Deribit 30 — plus a few
 instruments per venue that the venue's inclusion rules leave out (dated futures, inverse swaps,
 delisted, halted, pre-launch). It returns a `Universe`: per venue the included and the excluded
 symbols, and per (venue, symbol) a `Listing` with the coin, the multiplier and what the stored
@@ -33,6 +33,9 @@ talk to these venues name them; the plain ones as tests/fixtures/<venue>/ do):
 - Binance's `CATUSDT` is Caterpillar (a TRADIFI_PERPETUAL, excluded), `1000CATUSDT` the memecoin CAT.
 - Hyperliquid: `kPEPE`, `kSHIB`, `kBONK`, `kFLOKI`, `kLUNC` (1000 coins; prices per 1000).
 - dYdX: `PEPE-USD`, per coin (oracle price).
+- Deribit: linear USDC perpetuals `BTC_USDC-PERPETUAL`, `ETH_USDC-PERPETUAL`, `SOL_USDC-PERPETUAL`, ...
+  (base_currency BTC, per coin); left out: the inverse `BTC-PERPETUAL` and `ETH-PERPETUAL` (settled in
+  the coin), the dated `BTC_USDC-27DEC26` and an inactive perpetual.
 
 Units as each venue sends them: Binance/AsterDEX funding per the symbol's interval (`fundingInfo`
 lists the symbols off 8 h; AsterDEX lists every symbol), per-symbol `openInterest` in base units
@@ -40,7 +43,8 @@ lists the symbols off 8 h; AsterDEX lists every symbol), per-symbol `openInteres
 `turnover24h` USD; OKX `volCcy24h` in coins, funding interval = `nextFundingTime − fundingTime`,
 `oiUsd`; Bitget `change24h` a fraction, `holdingAmount` in coins, `fundingRateInterval` per symbol;
 Gate `funding_interval` in seconds, `total_size` in contracts, `change_percentage` in percent;
-Hyperliquid and dYdX hourly funding, dYdX `priceChange24H` in USD.
+Hyperliquid and dYdX hourly funding, dYdX `priceChange24H` in USD; Deribit JSON numbers, `open_interest`
+in coins, `funding_8h` per 8 h, `price_change` in percent.
 
 The long/short ratio routes serve the fixtures (BTC is in every venue's universe). Payloads are
 encoded once at install. History, liquidation and stream routes are not part of the universe.
@@ -59,9 +63,9 @@ from tests.fakes.binance import OPEN_INTEREST, RATIO, WeightCounter, install_ven
 
 NOW_MS = 1795345200000  # 2026-11-22 11:00 UTC, the hour tests/test_snapshot.py freezes its clock in
 HOUR_MS = 3_600_000
-VENUES = ("binance", "bybit", "okx", "bitget", "gateio", "hyperliquid", "asterdex", "dydx")
+VENUES = ("binance", "bybit", "okx", "bitget", "gateio", "hyperliquid", "asterdex", "dydx", "deribit")
 TARGETS = {"binance": 580, "bybit": 510, "okx": 260, "bitget": 460, "gateio": 520, "hyperliquid": 210,
-           "asterdex": 210, "dydx": 250}
+           "asterdex": 210, "dydx": 250, "deribit": 30}
 BYBIT_PAGE = 200  # instruments-info rows a page, whatever `limit` asks: the client must follow the cursor
 MAX_DEVIATION_BPS = 4.5
 
@@ -236,11 +240,13 @@ def _symbol(venue: str, base: str, quote: str = "USDT") -> str:
         return f"{base}_{quote}"
     if venue == "hyperliquid":
         return base
+    if venue == "deribit":
+        return f"{base}_{quote}-PERPETUAL"
     return f"{base}-USD"  # dydx
 
 
 def _quote_of(venue: str) -> str:
-    return {"hyperliquid": "USD", "dydx": "USD"}.get(venue, "USDT")
+    return {"hyperliquid": "USD", "dydx": "USD", "deribit": "USDC"}.get(venue, "USDT")
 
 
 def _choose(rng: random.Random, ranked: list[str], need: int) -> list[str]:
@@ -264,9 +270,10 @@ INTERVALS = {  # venue → (hours, weight) of its symbols' funding intervals
     "gateio": ((8, 60), (4, 30), (1, 10)),
     "hyperliquid": ((1, 1),),
     "dydx": ((1, 1),),
+    "deribit": ((8, 1),),  # funding_8h: the rate per 8 h (it accrues continuously)
 }
 VOLUME_SHARE = {"binance": 1.0, "bybit": 0.55, "okx": 0.4, "bitget": 0.35, "gateio": 0.3, "hyperliquid": 0.5,
-                "asterdex": 0.15, "dydx": 0.04}
+                "asterdex": 0.15, "dydx": 0.04, "deribit": 0.25}  # Deribit's USDC volumes are cut to 8 % again
 
 
 def _fill(m: _Market, rng: random.Random, offset_bps: float, coin_rank: int, coin_change: float,
@@ -341,6 +348,7 @@ EXCLUDED = {
     "gateio": ("in_delisting", "delisted", "prelaunch", "inverse"),
     "hyperliquid": ("delisted", "delisted2"),
     "dydx": ("PAUSED", "CANCEL_ONLY", "POST_ONLY", "INITIALIZING", "FINAL_SETTLEMENT"),
+    "deribit": ("inverse", "inverse_eth", "dated", "inactive"),
 }
 DATED = {"quarter", "next_quarter", "dated"}
 
@@ -652,6 +660,48 @@ def _dydx(markets: list[_Market], excluded: list[_Market]) -> tuple[dict, list[s
     return {"markets": out}, names
 
 
+def _deribit(markets: list[_Market], excluded: list[_Market]) -> tuple[list, list, list[str]]:
+    """get_instruments and get_book_summary_by_currency results (currency=USDC, kind=future), JSON numbers."""
+    instruments, summaries = [], []
+
+    def rows(m: _Market, period: str = "perpetual", active: bool = True, settle: str = "USDC",
+             kind: str = "linear") -> None:
+        instruments.append({
+            "instrument_name": m.symbol, "kind": "future", "settlement_period": period, "is_active": active,
+            "instrument_type": kind, "future_type": kind, "base_currency": m.base, "quote_currency": m.quote,
+            "counter_currency": m.quote, "settlement_currency": settle, "contract_size": 1 if kind == "linear" else 10,
+            "price_index": f"{m.base.lower()}_usdc", "tick_size": float(decimal(float(m.last) / 1e4, 1)),
+            "min_trade_amount": 0.01, "creation_timestamp": NOW_MS - 400 * 24 * HOUR_MS,
+            "expiration_timestamp": 32503708800000 if period == "perpetual" else NOW_MS + 35 * 24 * HOUR_MS})
+        mark = float(m.mark)
+        summaries.append({
+            "instrument_name": m.symbol, "base_currency": m.base, "quote_currency": m.quote,
+            "volume": float(decimal(m.volume_usd / mark, 10)), "volume_usd": m.volume_usd,
+            "volume_notional": m.volume_usd, "open_interest": float(decimal(m.oi_usd / mark, 10)), "mark_price": mark,
+            "last": float(m.last), "bid_price": float(m.last), "ask_price": float(m.mark), "mid_price": float(m.last),
+            "high": float(m.last) * 1.02, "low": float(m.last) * 0.98, "price_change": m.change_pct,
+            "estimated_delivery_price": float(m.index), "funding_8h": m.funding_8h,
+            "current_funding": m.funding_8h / 8, "creation_timestamp": NOW_MS})
+
+    for m in markets:
+        rows(m)
+    names = []
+    for m in excluded:
+        kind, m.quote = m.symbol, "USDC"
+        if kind in ("inverse", "inverse_eth"):  # settled in the coin: not in the USDC lists, but left out anyway
+            m.base = m.coin = "BTC" if kind == "inverse" else "ETH"
+            m.symbol, m.quote = f"{m.coin}-PERPETUAL", "USD"
+            rows(m, settle=m.coin, kind="reversed")
+        elif kind == "dated":
+            m.symbol = "BTC_USDC-27DEC26"
+            rows(m, period="month")
+        else:
+            m.symbol = f"{m.coin}_USDC-PERPETUAL"
+            rows(m, active=False)
+        names.append(m.symbol)
+    return instruments, summaries, names
+
+
 # -- what the product must store -------------------------------------------------------------------------
 
 
@@ -742,6 +792,13 @@ def install_universe(fake, seed: int = 7, scale: float = 1.0, weight: WeightCoun
 
     markets, names["dydx"] = _dydx(included["dydx"], excluded["dydx"])
     fake.add("dydx", "/v4/perpetualMarkets", Reply(_encoded(markets)))
+
+    instruments, summaries, names["deribit"] = _deribit(included["deribit"], excluded["deribit"])
+    deribit_error = Reply({"jsonrpc": "2.0", "error": {"code": -32602, "message": "Invalid params"}}, status=400)
+    for method, result in (("get_instruments", instruments), ("get_book_summary_by_currency", summaries)):
+        body = _encoded({"jsonrpc": "2.0", "result": result, "usIn": NOW_MS * 1000, "usOut": NOW_MS * 1000 + 2500,
+                         "usDiff": 2500, "testnet": False})
+        fake.add("deribit", f"/api/v2/public/{method}", _query_checked(body, "currency", "USDC", deribit_error))
 
     listings = {(m.venue, m.symbol): _listing(m) for venue in VENUES for m in included[venue]}
     return Universe(seed, scale, coins, listings, names)

@@ -69,7 +69,8 @@ def test_stats_coverage_gaps_latest_and_trend(database):
     # so 4 present hours failed: 20 - 4.
     assert cov["bybit"].hours_ok["24h"] == 16
     assert cov["dydx"].hours_ok == {"24h": 0, "7d": 18}
-    assert list(cov)[:8] == ["binance", "bybit", "okx", "bitget", "gateio", "hyperliquid", "asterdex", "dydx"]
+    assert list(cov)[:9] == ["binance", "bybit", "okx", "bitget", "gateio", "hyperliquid", "asterdex", "dydx",
+                             "deribit"]
 
     # Gaps are counted from the first snapshot up to the previous full hour.
     assert s.gap_window_start == s.first_snapshot
