@@ -24,6 +24,28 @@ for _name in ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACT
 import perps_tracker.render.output  # noqa: E402,F401 - the consoles, made now
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost", "", None}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(request, monkeypatch):
+    """Tests reach loopback only: a name lookup of any other host fails as an unknown host would (a
+    test that forgot a fake URL fails instead of asking a real venue). `-m live` tests are exempt."""
+    import socket
+
+    if request.node.get_closest_marker("live"):
+        return
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in LOOPBACK:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {name}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     for name in list(os.environ):

@@ -197,3 +197,17 @@ def test_market_at_takes_the_interval_from_the_settlements_and_leaves_unknowns_e
     assert market_at(young, H).volume_24h_usd is None  # listed an hour ago: no 24 h volume, never a partial sum
     assert market_at(young, H).price_change_24h_pct is None
     assert market_at(young, H + HOUR) is None  # no candle for the hour before: no row
+
+
+def test_a_sampled_funding_history_keeps_todays_interval():
+    from perps_tracker.model.history import market_at
+
+    sampled = market_at(series(funding={H - HOUR: 0.0008, H: 0.0008}, funding_interval_h=8.0,
+                               funding_settled=False), H)
+    assert (sampled.funding_interval_h, sampled.funding_rate) == (8.0, approx(0.0008))  # Deribit's interest_8h
+
+
+def test_deribit_rows_have_the_live_interval(runner, env, fake):
+    assert run(runner, "--coins", "BTC", "--exchange", "deribit").exit_code == 0
+    got = rows(env, "exchange = 'deribit'")
+    assert got and {(r.funding_interval_h, r.funding_rate == r.funding_rate_8h) for r in got} == {(8.0, True)}

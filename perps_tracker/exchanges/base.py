@@ -108,6 +108,7 @@ class Exchange(ABC):
 
     # `backfill --coins` (perps_tracker.exchanges.history.market_histories) asks these hooks, per market:
     history_workers: int = 4  # markets downloading history at once (the venue's pacing sets the rate)
+    funding_history_settled: bool = True  # False: the funding history is sampled, not one row per settlement
 
     def history_download(self, progress: "Progress | None" = None) -> "Download":
         """A history download paced as the venue's `history` paces its own."""

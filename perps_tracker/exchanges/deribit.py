@@ -261,6 +261,7 @@ class Deribit(Exchange):
     rate_limit_codes = RATE_LIMIT_CODES
     history_rate: float | None = HISTORY_RATE  # requests a second in `history` (None or 0: unpaced)
     history_workers = 4
+    funding_history_settled = False  # funding accrues continuously: its history is interest_8h every hour
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

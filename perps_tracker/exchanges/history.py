@@ -530,7 +530,7 @@ def market_histories(exchange, markets: Sequence[Market], start: int, end: int, 
             opens={c[0]: c[1] for c in candles}, closes={c[0]: c[2] for c in candles},
             volume_usd={c[0]: c[3] for c in candles}, open_interest_usd=dict(points) or None,
             mark=extras.get("mark"), index=extras.get("index"), funding=extras.get("funding"),
-            funding_interval_h=market.funding_interval_h)
+            funding_interval_h=market.funding_interval_h, funding_settled=exchange.funding_history_settled)
 
     results = exchange.fan_out(one, markets, exchange.history_workers)
     read = [r for r in results if isinstance(r, MarketSeries)]

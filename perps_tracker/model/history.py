@@ -197,6 +197,9 @@ class MarketSeries:
     index: Series | None = None
     funding: Series | None = None  # settlement time → rate per 8 h (fraction)
     funding_interval_h: float | None = None  # today's, for a settlement without a previous one
+    # False where the venue's funding history is sampled hourly rather than settled (Deribit): the
+    # interval is then today's, not the spacing of the points
+    funding_settled: bool = True
 
 
 def market_at(s: MarketSeries, hour: int) -> Market | None:
@@ -213,7 +216,7 @@ def market_at(s: MarketSeries, hour: int) -> Market | None:
     rate_8h = next_time = interval = None
     if settlement is not None:
         next_time, rate_8h, previous = settlement
-        spacing = (next_time - previous) / HOUR if previous is not None else None
+        spacing = (next_time - previous) / HOUR if previous is not None and s.funding_settled else None
         interval = spacing if spacing is not None and 0 < spacing <= 8 else s.funding_interval_h
     return Market(
         symbol=s.symbol, base=s.base, quote=s.quote,
