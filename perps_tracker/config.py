@@ -30,11 +30,6 @@ from perps_tracker.errors import ConfigError
 from perps_tracker.exchanges import VENUES
 from perps_tracker.storage import DEFAULT_DB
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 APP_NAME = "perps-tracker"
 ENV_PREFIX = "PERPS_TRACKER_"
 CONFIG_ENV = "PERPS_TRACKER_CONFIG"
@@ -269,6 +264,10 @@ def _find_config_file(explicit: Path | None, env: Mapping[str, str]) -> tuple[Pa
 
 
 def _read_file(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: most runs have no config file to parse
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

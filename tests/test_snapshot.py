@@ -357,7 +357,7 @@ def test_status_line_while_fetching_only_on_a_terminal(runner, env, monkeypatch)
 
     from rich.console import Console
 
-    import perps_tracker.render.snapshot as render
+    import perps_tracker.render.status as render
 
     screen = io.StringIO()
     monkeypatch.setattr(render, "error_console", Console(file=screen, force_terminal=True, width=80))

@@ -13,7 +13,7 @@ no_fetch_option = click.option(
 
 
 def _status(quiet: bool, as_json: bool):
-    from perps_tracker.render.snapshot import FetchStatus
+    from perps_tracker.render.status import FetchStatus
 
     return FetchStatus(list(EXCHANGES), enabled=not (quiet or as_json))
 

@@ -11,3 +11,10 @@ def values(record: Any, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
     """A dataclass record's fields as {name: value}, in declaration order (its columns and JSON keys
     are declared once, by the dataclass)."""
     return {f.name: getattr(record, f.name) for f in fields(record) if f.name not in without}
+
+
+def kinds(record_type: Any) -> list[tuple[str, str]]:
+    """(name, kind) of a dataclass's fields, kind being `int`, `float`, `str` or `bool` (`str` for
+    anything else): the columns' types for typed formats (Parquet)."""
+    names = ("int", "float", "str", "bool")
+    return [(f.name, next((k for k in names if k in str(f.type)), "str")) for f in fields(record_type)]

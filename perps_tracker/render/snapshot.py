@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.text import Text
 
 from perps_tracker.model import values
 from perps_tracker.model.snapshot import Snapshot
@@ -28,13 +27,12 @@ from perps_tracker.render.liquidations import (
 from perps_tracker.render.output import (
     Col,
     Grid,
-    error_console,
     keep,
     listed,
     paint,
     say,
 )
-from perps_tracker.render.terminal import logging_requests
+from perps_tracker.render.status import FetchStatus  # noqa: F401 - `snapshot` shows it from here
 
 # -- snapshot ----------------------------------------------------------------------------
 
@@ -137,41 +135,6 @@ def render_snapshot_warnings(snap: Snapshot) -> None:
     """For --quiet: one stderr line per venue that failed in this run (cron mails stderr)."""
     for v in snap.failed_now:
         warn(f"{v.exchange} failed: {v.error}{kept_note(snap, v.exchange)}")
-
-
-class FetchStatus:
-    """A one-line status on stderr while the venues are fetched, on interactive terminals only
-    (and not with -v: the request log says more)."""
-
-    def __init__(self, venues, *, enabled: bool = True):
-        self.waiting, self.total = list(venues), len(venues)
-        shown = enabled and error_console.is_terminal and not logging_requests()
-        self.status = error_console.status(self._text()) if shown else None
-
-    def _text(self):
-
-        text = f"Fetching {self.total} venues: {self.total - len(self.waiting)} answered"
-        if self.waiting:
-            text += ", waiting for " + ", ".join(self.waiting)
-        return Text(text, no_wrap=True, overflow="ellipsis")
-
-    def done(self, row) -> None:
-        if row.exchange in self.waiting:
-            self.waiting.remove(row.exchange)
-        if self.status is not None:
-            self.status.update(self._text())
-
-    def __enter__(self) -> "FetchStatus":
-        if self.status is not None:
-            self.status.start()
-            self.status.update(self._text(), spinner="dots")  # naming the spinner draws it now, not at the first tick
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.status is not None:
-            self.status.stop()
-
-
 
 
 def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool, watch=None, instruments=None) -> None:

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from perps_tracker.errors import TrackerError
-from perps_tracker.model import values
+from perps_tracker.model import kinds, values
 from perps_tracker.model.instruments import (
     DEFAULT_MIN_VOLUME,
     CoinVenue,
@@ -24,13 +24,6 @@ _FUNDING_LEG = (("exchange", "str"), ("symbol", "str"), ("funding_rate_8h", "flo
 FUNDING_COLUMNS = [("timestamp", "int"), ("coin", "str"), *((f"short_{n}", k) for n, k in _FUNDING_LEG),
                    *((f"long_{n}", k) for n, k in _FUNDING_LEG), ("spread_8h", "float"), ("apr_pct", "float"),
                    ("intervals_differ", "bool")]
-
-
-def _kinds_of(record_type) -> list[tuple[str, str]]:
-    from dataclasses import fields
-
-    kinds = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
-    return [(f.name, next((kinds[k] for k in kinds if k in str(f.type)), "str")) for f in fields(record_type)]
 
 
 def targets() -> tuple[str, ...]:
@@ -56,13 +49,13 @@ def export_target(rt, target: str, lo: int, hi: int) -> Iterator[Export]:
             return [(hour, o.coin, *values(o.short).values(), *values(o.long).values(), o.spread_8h, o.apr_pct,
                      o.intervals_differ) for o in funding_opportunities(hour_rows, DEFAULT_MIN_VOLUME)]
     elif name == "sectors":
-        columns = [("timestamp", "int"), *_kinds_of(SectorLine)]
+        columns = [("timestamp", "int"), *kinds(SectorLine)]
 
         def rows(hour, hour_rows):
             return [(hour, *values(s).values()) for s in sector_lines(hour_rows, coins)]
     else:
         coin = arg.strip().upper()
-        columns = [("timestamp", "int"), *_kinds_of(CoinVenue)]
+        columns = [("timestamp", "int"), *kinds(CoinVenue)]
 
         def rows(hour, hour_rows):
             members = by_coin(hour_rows).get(coin, [])

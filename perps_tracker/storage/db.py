@@ -133,6 +133,8 @@ def locate(db: str) -> Location:
 class Reader(ABC):
     """Plain SQL with `:name` parameters (the same text on SQLite and PostgreSQL), rows as tuples."""
 
+    dialect: str  # "sqlite", "postgresql", ...: for the few reads that take a faster way on one backend
+
     @abstractmethod
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         """Every row of `sql`."""
@@ -161,6 +163,8 @@ class Reader(ABC):
 class _SqliteReader(Reader):
     """Through the standard library's sqlite3 connection: no SQLAlchemy."""
 
+    dialect = "sqlite"
+
     def __init__(self, con: sqlite3.Connection):
         self._con = con
 
@@ -177,6 +181,7 @@ class _EngineReader(Reader):
 
     def __init__(self, conn: "Connection"):
         self._conn = conn
+        self.dialect = conn.dialect.name
 
     def rows(self, sql, params=None):
         from sqlalchemy import text
