@@ -54,6 +54,7 @@ from perps_tracker.exchanges.history import (
 from perps_tracker.exchanges.parsing import Skips, funding, join_markets, num, required
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot
+from perps_tracker.model.options import OptionQuote
 
 API = "/api/v2/public/"
 WS_PATH = "/ws/api/v2"  # appended to the configured `venues.deribit.ws_url` (docs/design.md#deribit)
@@ -236,6 +237,87 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[FundingRow]:
     return rows
 
 
+# -- the options market (docs/options.md) ----------------------------------------------------------
+
+DVOL = "get_volatility_index_data"
+
+
+class OptionTerms(NamedTuple):
+    strike: float
+    kind: str  # call or put
+    expiry: int  # Unix seconds
+
+
+def parse_option_instruments(payload: Any) -> dict[str, OptionTerms]:
+    """Option names → their terms, from `get_instruments?kind=option` (active ones; a row without a strike,
+    type or expiry is left out).
+
+    Sample::
+
+        {"jsonrpc": "2.0", "result": [{"instrument_name": "BTC-27DEC26-100000-C", "kind": "option",
+          "option_type": "call", "strike": 100000.0, "expiration_timestamp": 1798358400000,
+          "is_active": true, "base_currency": "BTC", "settlement_period": "month"}], ...}
+    """
+    terms = {}
+    for row in rows_of(payload):
+        if not isinstance(row, dict) or not row.get("instrument_name") or row.get("is_active") is False:
+            continue
+        strike, expiry, kind = num(row.get("strike")), num(row.get("expiration_timestamp")), row.get("option_type")
+        if strike is None or strike <= 0 or expiry is None or kind not in ("call", "put"):
+            continue
+        terms[str(row["instrument_name"])] = OptionTerms(strike, kind, int(expiry) // 1000)
+    return terms
+
+
+def parse_option_summary(payload: Any, terms: dict[str, OptionTerms], skipped: Skips) -> list[OptionQuote]:
+    """The chain: one OptionQuote per option of `terms` with a book summary (`get_book_summary_by_currency?
+    kind=option`: `open_interest` and `volume` in coins, `mark_iv` in %, `underlying_price` the expiry's
+    forward). A summary of an unknown option is ignored; a row without a name is skipped and counted;
+    a missing figure stays None (that option is then left out of what needs it).
+
+    Sample::
+
+        {"jsonrpc": "2.0", "result": [{"instrument_name": "BTC-27DEC26-100000-C", "open_interest": 512.3,
+          "volume": 40.1, "mark_iv": 52.4, "underlying_price": 85120.5, "underlying_index": "BTC-27DEC26",
+          "mark_price": 0.0521, "bid_price": 0.051, "ask_price": 0.053}], ...}
+    """
+    quotes = []
+    for row in rows_of(payload):
+        name = row.get("instrument_name") if isinstance(row, dict) else None
+        if not name:
+            skipped()
+            continue
+        t = terms.get(str(name))
+        if t is None:
+            continue
+        quotes.append(OptionQuote(str(name), t.strike, t.kind, t.expiry, num(row.get("open_interest")),
+                                  num(row.get("volume")), num(row.get("mark_iv")), num(row.get("underlying_price"))))
+    return quotes
+
+
+def parse_dvol(payload: Any, skipped: Skips) -> dict[int, float]:
+    """Candle open time (Unix seconds) → close of `get_volatility_index_data` (`data`: [[ms, open, high,
+    low, close]]); a malformed candle is skipped and counted.
+
+    Sample::
+
+        {"jsonrpc": "2.0", "result": {"data": [[1795384800000, 54.1, 54.9, 53.8, 54.6]], "continuation": null}}
+    """
+    data = result(payload)
+    rows = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("expected a result with a data list")
+    got = {}
+    for row in rows:
+        t = num(row[0]) if isinstance(row, list) and len(row) >= 5 else None
+        close = num(row[4]) if t is not None else None
+        if t is None or close is None:
+            skipped()
+            continue
+        got[int(t) // 1000] = close
+    return got
+
+
 def once(call: Callable[[], Any]) -> Callable[[], Any]:
     """`call` run at most once however many threads ask; later callers get its result (or its error)."""
     lock, got = threading.Lock(), []
@@ -292,6 +374,35 @@ class Deribit(Exchange):
         instruments = self.parse(INSTRUMENTS, parse_instruments, got["instruments"])
         markets = self.parse(SUMMARY, parse_book_summary, got["summary"], instruments, skipped)
         return self.summarize(markets, records_skipped=skipped.count)
+
+    # -- the options market --------------------------------------------------------------------------
+
+    def options_chain(self, currency: str, now: int) -> tuple[list[OptionQuote], float | None]:
+        """`currency`'s option chain and DVOL at `now` (Unix seconds): the instruments, their book summaries
+        and the newest DVOL close of the last two hours, read at once. A failed DVOL read is None (noted);
+        a failed chain read raises."""
+        option = {"currency": currency, "kind": "option"}
+        got = self.parallel({
+            "instruments": lambda: self.get(API + INSTRUMENTS, option),
+            "summary": lambda: self.get(API + SUMMARY, option),
+            "dvol": lambda: self.optional("DVOL", lambda: self.get(API + DVOL, {
+                "currency": currency, "start_timestamp": (now - 2 * HOUR) * 1000, "end_timestamp": now * 1000,
+                "resolution": "3600"})),
+        })
+        terms = self.parse(INSTRUMENTS, parse_option_instruments, got["instruments"])
+        quotes = self.parse(SUMMARY, parse_option_summary, got["summary"], terms, Skips())
+        dvol = self.parse(DVOL, parse_dvol, got["dvol"], Skips()) if got["dvol"] is not None else {}
+        return quotes, dvol[max(dvol)] if dvol else None
+
+    def dvol_history(self, currency: str, start: int, end: int) -> dict[int, float]:
+        """Hour H → DVOL at H (the close of the hourly candle that opened at H − 1 h) for H in (start, end]."""
+        def query(lo: int, hi: int) -> dict:
+            return {"currency": currency, "start_timestamp": lo, "end_timestamp": hi, "resolution": "3600"}
+
+        d = self.history_download()
+        rows = d.series(DVOL, API + DVOL, lambda payload, skipped: sorted(parse_dvol(payload, skipped).items()),
+                        Windows(WINDOW_HOURS, query, scale=1000), (start - HOUR) * 1000, end * 1000, planned=None)
+        return {t + HOUR: close for t, close in rows if start <= t + HOUR <= end}
 
     # -- history ------------------------------------------------------------------------------------
 

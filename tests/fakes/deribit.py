@@ -118,19 +118,89 @@ def funding_history(request: Request) -> Reply:
     return ok(rows)
 
 
+# -- the options market -------------------------------------------------------------------------------
+# A small chain per currency, the figures chosen by hand: (expiry, forward, [(strike, type, OI, 24 h volume,
+# mark IV %)]). Expiries at 08:00 UTC as Deribit's; `OPTIONS_NOW` (2026-11-22 11:00 UTC) is the clock the
+# option tests use: 2026-12-25 is 32.9 days away (nearest 30), 2026-11-27 4.9 and 2027-03-26 123.9.
+OPTIONS_NOW = 1795345200
+DAY = 86400
+EXPIRIES = {"27NOV26": 1795766400, "25DEC26": 1798185600, "26MAR27": 1806048000}
+CHAINS = {
+    "BTC": [
+        ("27NOV26", 84_100.0, [(84_000, "call", 300.0, 90.0, 44.0), (84_000, "put", 280.0, 85.0, 45.0)]),
+        ("25DEC26", 84_500.0, [
+            (85_000, "call", 900.0, 120.0, 48.0), (90_000, "call", 1200.0, 150.0, 47.0),
+            (95_000, "call", 800.0, 60.0, 48.5), (100_000, "call", 1500.0, 80.0, 50.0),
+            (85_000, "put", 700.0, 110.0, 49.0), (80_000, "put", 1100.0, 140.0, 51.0),
+            (75_000, "put", 900.0, 70.0, 54.0), (70_000, "put", 600.0, 50.0, 57.0),
+        ]),
+        ("26MAR27", 86_000.0, [(100_000, "call", 2000.0, 30.0, 52.0), (70_000, "put", 1800.0, 20.0, 58.0)]),
+    ],
+    "ETH": [  # thin: no OTM put below 25 delta, so no skew
+        ("25DEC26", 3_010.0, [(3_000, "call", 5000.0, 800.0, 60.0), (3_400, "call", 4000.0, 500.0, 61.0),
+                              (3_000, "put", 4500.0, 600.0, 61.0)]),
+    ],
+}
+
+
+def option_name(currency: str, expiry: str, strike: int, kind: str) -> str:
+    return f"{currency}-{expiry}-{strike}-{kind[0].upper()}"
+
+
+def option_instruments(currency: str) -> list[dict]:
+    return [{"instrument_name": option_name(currency, e, k, t), "kind": "option", "option_type": t,
+             "strike": float(k), "expiration_timestamp": EXPIRIES[e] * 1000, "is_active": True,
+             "base_currency": currency, "settlement_period": "month", "contract_size": 1.0}
+            for e, _, rows in CHAINS[currency] for k, t, *_ in rows]
+
+
+def option_summaries(currency: str) -> list[dict]:
+    return [{"instrument_name": option_name(currency, e, k, t), "open_interest": oi, "volume": vol, "mark_iv": iv,
+             "underlying_price": forward, "underlying_index": f"{currency}-{e}", "mark_price": 0.05,
+             "bid_price": 0.049, "ask_price": 0.051, "creation_timestamp": OPTIONS_NOW * 1000}
+            for e, forward, rows in CHAINS[currency] for k, t, oi, vol, iv in rows]
+
+
+def dvol(currency: str, open_time: int) -> float:
+    """DVOL's hourly candle opening at `open_time`: its close."""
+    import math
+
+    return (55.0 if currency == "BTC" else 70.0) + 3 * math.sin(open_time / history.HOUR / 17)
+
+
+def volatility_index(request: Request) -> Reply:
+    """DVOL candles with open time in [start_timestamp, end_timestamp] (ms), oldest first."""
+    q = request.query
+    if q.get("currency") not in CHAINS:
+        return invalid("currency", "must be one of the supported currencies")
+    if q.get("resolution") != "3600":
+        return invalid("resolution", "fake: 3600 only")
+    bounds = _bounds(q)
+    if isinstance(bounds, Reply):
+        return bounds
+    lo, hi = bounds
+    rows = [[t * 1000, dvol(q["currency"], t) - 0.5, dvol(q["currency"], t) + 1, dvol(q["currency"], t) - 1,
+             dvol(q["currency"], t)] for t in history.hours_between(-(-lo // 1000), hi // 1000)]
+    return ok({"data": rows, "continuation": None})
+
+
 def install(fake) -> None:
     instruments, summary = load("deribit", "get_instruments"), load("deribit", "get_book_summary_by_currency")
 
-    def linear(payload):
+    def linear(payload, options):
         def answer(request: Request) -> Reply:
-            if request.query.get("currency") != "USDC":
+            currency, kind = request.query.get("currency"), request.query.get("kind")
+            if currency in CHAINS and kind == "option":
+                return ok(options(currency))
+            if currency not in ("USDC", *CHAINS):
                 return invalid("currency", "must be one of the supported currencies")
-            if request.query.get("kind") != "future":
+            if currency != "USDC" or kind != "future":
                 return ok([])
             return Reply(payload)
         return answer
 
-    fake.add("deribit", PUBLIC + "get_instruments", linear(instruments))
-    fake.add("deribit", PUBLIC + "get_book_summary_by_currency", linear(summary))
+    fake.add("deribit", PUBLIC + "get_instruments", linear(instruments, option_instruments))
+    fake.add("deribit", PUBLIC + "get_book_summary_by_currency", linear(summary, option_summaries))
+    fake.add("deribit", PUBLIC + "get_volatility_index_data", volatility_index)
     fake.add("deribit", PUBLIC + "get_tradingview_chart_data", chart)
     fake.add("deribit", PUBLIC + "get_funding_rate_history", funding_history)
