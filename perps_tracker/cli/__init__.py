@@ -109,12 +109,13 @@ def snapshot(ctx, rt, exchanges, as_json, quiet, with_alerts, with_instruments):
     Running it again in the same hour merges into that hour's snapshot: a venue that answered
     replaces its row, a venue that failed or was not asked keeps the earlier one, and the
     market is scored again over the merged rows (a stored hour never gets worse). Every market
-    of the venues that answered is stored too (`instrument_snapshots`); the watchlist's coins
-    are shown under the venue table. With
+    of the venues that answered is stored too (`instrument_snapshots`), and with Deribit the
+    options market of BTC and ETH (`options_snapshots`); the watchlist's coins and the options
+    figures are shown under the venue table. With
     --alerts, the strategy alerts are evaluated on it right after, as `alerts --notify` would
     (without webhooks in the config, they are printed, even with --quiet). Exit code 0 when
-    every venue asked answered, 3 when the snapshot was stored but some venues failed (or an
-    alert could not be delivered), 1 when nothing was stored, 130 when interrupted.
+    every venue asked answered, 3 when the snapshot was stored but some venues (or Deribit's
+    options chains) failed, or an alert could not be delivered; 1 when nothing was stored, 130 when interrupted.
 
     \b
     Examples:
@@ -143,7 +144,7 @@ def snapshot(ctx, rt, exchanges, as_json, quiet, with_alerts, with_instruments):
 
         watch = watchlist_totals(rt, snap.timestamp)
     render_snapshot_run(snap, run, as_json=as_json, quiet=quiet, watch=watch, instruments=instruments)
-    if snap.failed_now or (run is not None and run.failures):
+    if snap.failed_now or snap.options_failed or (run is not None and run.failures):
         ctx.exit(EXIT_INCOMPLETE)
 
 
@@ -497,9 +498,9 @@ def config(rt, as_json, quiet):
     show(rt.settings, as_json, quiet, config_json, render_config)
 
 
-from perps_tracker.cli import export, markets  # noqa: E402 - commands kept in their own modules
+from perps_tracker.cli import export, markets, options  # noqa: E402 - commands kept in their own modules
 
-for _command in (*markets.COMMANDS, *export.COMMANDS):
+for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS):
     cli.add_command(_command)
 
 

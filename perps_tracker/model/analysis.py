@@ -166,6 +166,10 @@ class TrendReport:
     regime: Regime
     chart_hours: int
     chart: tuple[tuple[int, float | None, float | None], ...]  # (hour, score, BTC price) over chart_hours
+    dvol: tuple[tuple[int, float], ...] = ()  # (hour, BTC DVOL) over the week up to `newest` (options_snapshots)
+
+    def dvol_at(self, hour: int) -> float | None:
+        return dict(self.dvol).get(hour)
 
 
 def trend_report(rows: Sequence, now: int, chart_hours: int = 168) -> TrendReport | None:

@@ -34,6 +34,10 @@ class Snapshot:
     liquidations: tuple[LiquidationSummary, ...] = ()
     # The venues this run asked for that failed (some may have kept a row of an earlier run).
     failed_now: tuple[VenueSnapshot, ...] = ()
+    # The options market per currency (model.options.OptionsMetrics) read with Deribit in this run, and
+    # why a currency's could not be read ("BTC: HTTP 503").
+    options: tuple = ()
+    options_failed: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[VenueSnapshot, ...]:

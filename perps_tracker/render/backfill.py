@@ -125,6 +125,7 @@ def backfill_json(r) -> dict[str, Any]:
                     "missing": spans_json(v.missing)}
                    for v in r.venues],
         "coins": coins_json(r.coins),
+        "dvol": [{"currency": d.currency, "rows_added": d.rows, "error": d.error} for d in r.dvol],
     }
 
 
@@ -158,6 +159,9 @@ def render_backfill_warnings(r) -> None:
             warn(f"{v.exchange}: no history for {sum(n for _, n in v.missing)} of the hours: {spans(v.missing)}")
     for v in r.coins.failed_venues if r.coins else ():
         warn(f"{v.exchange}: coins' history not read: {v.error}")
+    for d in r.dvol:
+        if d.error:
+            warn(f"deribit: {d.currency} DVOL history not read: {d.error}")
 
 
 def render_backfill(r) -> None:
@@ -169,6 +173,11 @@ def render_backfill(r) -> None:
         _render_hours(r, span, kept)
     if r.coins is not None:
         render_coins(r.coins)
+    if r.dvol:
+        parts = [f"{d.currency} not read ({d.error})" if d.error else f"{d.rows} hours added for {d.currency}"
+                 for d in r.dvol]
+        say(f"Deribit DVOL: {', '.join(parts)}. The options chain's figures (skew, put/call, ATM IV) have "
+            "no public history: backfilled hours have DVOL only.", hang=2)
 
 
 def _render_hours(r, span: str, kept: str) -> None:

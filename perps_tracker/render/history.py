@@ -16,11 +16,12 @@ CHART_HEIGHT = 8
 _BRAILLE = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [dot row][dot column]
 
 
-def braille_chart(points, start: int, end: int, lo: float, hi: float,
-                  width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> list[str]:
+def braille_chart(points, start: float, end: float, lo: float, hi: float,
+                  width: int = CHART_WIDTH, height: int = CHART_HEIGHT, step: float | None = 3600) -> list[str]:
     """A line chart of (hour, value) points (None: missing) as `height` strings of `width`
     braille characters; time runs from `start` to `end`, values from `lo` (bottom) to `hi`.
-    Hours one apart are joined by a line; a gap stays a gap."""
+    Points `step` apart (hours one apart) are joined by a line, a gap stays a gap; `step` None joins
+    every point to the one before (a curve over any x)."""
     cols, rows = 2 * width, 4 * height
     grid = [[False] * cols for _ in range(rows)]
     span = max(end - start, 1)
@@ -34,7 +35,7 @@ def braille_chart(points, start: int, end: int, lo: float, hi: float,
     for k, (t, v) in enumerate(pts):
         x, y = xy(t, v)
         grid[round(y)][round(x)] = True
-        if k and t - pts[k - 1][0] == 3600:
+        if k and (step is None or t - pts[k - 1][0] == step):
             px, py = xy(*pts[k - 1])
             steps = int(max(abs(x - px), abs(y - py)) * 2) + 1
             for s in range(steps + 1):
@@ -50,7 +51,7 @@ def braille_chart(points, start: int, end: int, lo: float, hi: float,
     return out
 
 
-def _labelled(lines: list[str], labels: dict[int, str], label_width: int) -> list[str]:
+def labelled(lines: list[str], labels: dict[int, str], label_width: int) -> list[str]:
     return [f"{labels.get(k, ''):>{label_width}}┤{line}".rstrip() for k, line in enumerate(lines)]
 
 
@@ -68,7 +69,7 @@ def chart_lines(report, width: int = 80) -> list[str]:
     mid = CHART_HEIGHT // 2
     out = [f"Composite score, last {report.chart_hours} h (−1 … +1):"]
     score = braille_chart([(t, s) for t, s, _ in report.chart], start, end, -1.0, 1.0, width=cols)
-    out += _labelled(score, {0: "+1.0", mid: "0.0", CHART_HEIGHT - 1: "-1.0"}, w)
+    out += labelled(score, {0: "+1.0", mid: "0.0", CHART_HEIGHT - 1: "-1.0"}, w)
     prices = [p for _, _, p in report.chart if p is not None]
     if prices:
         lo, hi = min(prices), max(prices)
@@ -76,12 +77,33 @@ def chart_lines(report, width: int = 80) -> list[str]:
             lo, hi = lo * 0.99, hi * 1.01
         out.append(f"BTC price, last {report.chart_hours} h:")
         lines = braille_chart([(t, p) for t, _, p in report.chart], start, end, lo, hi, width=cols)
-        out += _labelled(lines, {0: _fmt_price(hi), CHART_HEIGHT - 1: _fmt_price(lo)}, w)
+        out += labelled(lines, {0: _fmt_price(hi), CHART_HEIGHT - 1: _fmt_price(lo)}, w)
     else:
         out.append("BTC price: no snapshot in the window has one.")
+    dvol = [(t, v) for t, v in report.dvol if t >= start]
+    if dvol:
+        lo, hi = min(v for _, v in dvol), max(v for _, v in dvol)
+        if hi == lo:
+            lo, hi = lo - 1, hi + 1
+        out.append(f"BTC DVOL (Deribit's 30-day implied volatility), last {report.chart_hours} h:")
+        lines = braille_chart(dvol, start, end, lo, hi, width=cols, height=CHART_HEIGHT // 2)
+        out += labelled(lines, {0: f"{hi:.1f}", CHART_HEIGHT // 2 - 1: f"{lo:.1f}"}, w)
     left, right = fmt_time(start)[:16], fmt_time(end)[:16]
     out.append(" " * (w + 1) + left + right.rjust(cols - len(left)))
     return out
+
+
+def dvol_json(report) -> dict[str, Any] | None:
+    """BTC DVOL at the newest snapshot and its change over 24 h and 7 d (None: none stored)."""
+    latest = report.dvol_at(report.newest)
+    if latest is None:
+        return None
+
+    def change(hours: int) -> float | None:
+        before = report.dvol_at(report.newest - hours * 3600)
+        return None if before is None else latest - before
+
+    return {"currency": "BTC", "latest": latest, "change_24h": change(24), "change_7d": change(168)}
 
 
 def _window_json(w) -> dict[str, Any]:
@@ -98,6 +120,7 @@ def trend_json(report) -> dict[str, Any]:
         "composite_score": report.latest_score,
         "sentiment": report.latest_sentiment,
         "trend": {w.name: _window_json(w) for w in report.windows},
+        "dvol": dvol_json(report),
         "regime": {
             "regime": g.regime, "vol_pct_hour": g.vol_pct_hour, "vol_pct_day": g.vol_pct_day,
             "reference_mean_pct_hour": g.reference_mean_pct_hour,
@@ -122,6 +145,9 @@ def render_trend(report) -> None:
             grid.add(w.name, w.points, f"{w.slope:+.4f}", fmt_num(w.r2), w.direction)
     grid.print()
     _render_regime(report.regime)
+    if (d := dvol_json(report)) is not None:
+        changes = ", ".join(f"{v:+.1f} over {k[7:]}" for k, v in d.items() if k.startswith("change") and v is not None)
+        say(f"BTC DVOL {d['latest']:.1f}" + (f" ({changes})" if changes else ""), hang=2)
     console.print()
     for line in chart_lines(report, console.width):
         say(line)

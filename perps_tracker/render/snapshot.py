@@ -24,6 +24,7 @@ from perps_tracker.render.liquidations import (
     market_line_json,
     risk_text,
 )
+from perps_tracker.render.options import options_json, render_options_block
 from perps_tracker.render.output import (
     Col,
     Grid,
@@ -51,6 +52,8 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         "exchanges": [{**values(v, without=("instruments",)), "notes": list(v.notes), "taken_at": iso(v.taken_at),
                        "earlier_run": v in snap.earlier} for v in snap.venues],
         "failed_now": [{"exchange": v.exchange, "error": v.error} for v in snap.failed_now],
+        "options": [options_json(m) for m in snap.options],
+        "options_failed": list(snap.options_failed),
     }
 
 
@@ -135,6 +138,9 @@ def render_snapshot_warnings(snap: Snapshot) -> None:
     """For --quiet: one stderr line per venue that failed in this run (cron mails stderr)."""
     for v in snap.failed_now:
         warn(f"{v.exchange} failed: {v.error}{kept_note(snap, v.exchange)}")
+    if not any(v.exchange == "deribit" for v in snap.failed_now):  # else the same cause, said above
+        for f in snap.options_failed:
+            warn(f"deribit options failed: {f}")
 
 
 def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool, watch=None, instruments=None) -> None:
@@ -142,13 +148,13 @@ def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool, watc
     or with --quiet only what cron should mail (failed venues; new alerts when no webhook takes them).
     `watch`: the watchlist's (coin, totals), shown under the venue table; `instruments`: the hour's
     markets, for the JSON (`--instruments`)."""
-    from perps_tracker.render.markets import instruments_json, render_watchlist
     from perps_tracker.render.alerts import (
         alerts_json,
         render_alerts,
         render_delivery_warnings,
         render_new_alerts,
     )
+    from perps_tracker.render.markets import instruments_json, render_watchlist
 
     if as_json:
         out = snapshot_json(snap)
@@ -162,6 +168,9 @@ def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool, watc
         if watch:
             click.echo()
             render_watchlist(watch)
+        if snap.options or snap.options_failed:
+            click.echo()
+            render_options_block(snap.options, snap.options_failed)
         if run is not None:
             click.echo()
             render_alerts(run, show_all=False)
@@ -169,5 +178,5 @@ def render_snapshot_run(snap: Snapshot, run, *, as_json: bool, quiet: bool, watc
         render_new_alerts(run)
     if run is not None:
         render_delivery_warnings(run)
-    if snap.failed_now and (quiet or as_json):
+    if (snap.failed_now or snap.options_failed) and (quiet or as_json):
         render_snapshot_warnings(snap)

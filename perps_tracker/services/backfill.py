@@ -26,6 +26,7 @@ from perps_tracker.errors import ExchangeError, TrackerError
 from perps_tracker.model.history import DAY, HOUR, VenueHistory, hour_runs, venue_at
 from perps_tracker.model.market import VenueSnapshot
 from perps_tracker.model.times import utc
+from perps_tracker.services.snapshot import CURRENCIES, OPTIONS_VENUE
 
 MAX_DAYS = 30
 
@@ -58,6 +59,7 @@ class BackfillResult:
     venues: tuple[VenueOutcome, ...] = field(default=())
     unfilled: tuple[tuple[int, int], ...] = ()  # planned hours still without a snapshot: (first hour, hours)
     coins: "CoinBackfill | None" = None  # what --coins filled (None: no coin asked for)
+    dvol: tuple["DvolFill", ...] = ()  # Deribit's DVOL per currency (none without Deribit)
 
     @property
     def failed_venues(self) -> list[VenueOutcome]:
@@ -66,7 +68,17 @@ class BackfillResult:
     @property
     def incomplete(self) -> bool:
         """Hours still missing, or a venue's history (or a coin's) could not be read: `backfill` exits 3."""
-        return bool(self.unfilled or self.failed_venues or (self.coins and self.coins.failed_venues))
+        return bool(self.unfilled or self.failed_venues or (self.coins and self.coins.failed_venues)
+                    or any(d.error for d in self.dvol))
+
+
+@dataclass(frozen=True)
+class DvolFill:
+    """DVOL history of one currency stored in `options_snapshots` (the chain's figures have no history)."""
+
+    currency: str
+    rows: int = 0  # hours added (hours with a row already are left alone)
+    error: str | None = None
 
 
 @dataclass
@@ -97,7 +109,31 @@ def backfill(rt, days: int, now: datetime, venue_ids: Sequence[str], reporter: R
     result = _backfill_hours(rt, days, now, venue_ids, reporter)
     if coins:
         result = replace(result, coins=backfill_coins(rt, coins, days, now, venue_ids, reporter.coin_progress))
+    if OPTIONS_VENUE in venue_ids:
+        result = replace(result, dvol=backfill_dvol(rt, *window(now, days)))
     return result
+
+
+def backfill_dvol(rt, first: int, last: int) -> tuple[DvolFill, ...]:
+    """Deribit's hourly DVOL of each options currency for the hours of [first, last] without a row in
+    `options_snapshots` (rows marked backfill; the chain-based figures stay empty: no public history)."""
+    from perps_tracker.storage.options import add_backfilled_dvol, hours_with_dvol
+
+    venue, db, got = rt.venue(OPTIONS_VENUE, deadline=False), rt.db(), []
+    for currency in CURRENCIES:
+        missing = sorted(set(range(first, last + HOUR, HOUR)) - hours_with_dvol(db, currency, first, last))
+        if not missing:  # every hour has its DVOL: nothing to download (a rerun)
+            got.append(DvolFill(currency))
+            continue
+        try:
+            series = venue.dvol_history(currency, missing[0] - HOUR, missing[-1])
+        except ExchangeError as e:
+            got.append(DvolFill(currency, error=e.reason))
+            continue
+        wanted = set(missing)
+        got.append(DvolFill(currency, add_backfilled_dvol(db, currency, {t: v for t, v in series.items()
+                                                                          if t in wanted})))
+    return tuple(got)
 
 
 def _backfill_hours(rt, days: int, now: datetime, venue_ids: Sequence[str], reporter: Reporter) -> BackfillResult:

@@ -5,6 +5,8 @@ Each reads only the rows it needs and hands them to the pure analyses in model/.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Sequence
 
 from perps_tracker.errors import TrackerError
@@ -33,7 +35,13 @@ def load_trend(db, now: int, chart_hours: int = 168) -> TrendReport:
     if report is None:
         raise TrackerError("no snapshots yet: take one with `perps-tracker snapshot` "
                            "or run `perps-tracker backfill --days 7`")
-    return report
+    from perps_tracker.storage.db import guard
+    from perps_tracker.storage.options import dvol_series
+
+    with guard("reading options_snapshots"), db.reading() as read:
+        since = report.newest - max(report.chart_hours, 7 * 24) * 3600
+        dvol = dvol_series(read, "BTC", since, report.newest)
+    return replace(report, dvol=tuple(sorted(dvol.items())))
 
 
 def load_backtest(db, days: int | None, horizons: Sequence[int]) -> Backtest:

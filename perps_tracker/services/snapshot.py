@@ -3,18 +3,57 @@ store it in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import threading
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
-from perps_tracker.model.instruments import DEFAULT_MIN_VOLUME, funding_opportunities, instrument_rows
+from perps_tracker.errors import ExchangeError
+from perps_tracker.model.instruments import (
+    DEFAULT_MIN_VOLUME,
+    funding_opportunities,
+    instrument_rows,
+)
 from perps_tracker.model.market import VenueSnapshot
+from perps_tracker.model.options import OptionsMetrics, options_metrics
 from perps_tracker.model.snapshot import (
     Snapshot,
     build_snapshot,
     hour_bucket,
     merge_venues,
 )
+
+CURRENCIES = ("BTC", "ETH")  # the options chains read (docs/options.md)
+OPTIONS_VENUE = "deribit"  # the venue whose options chains a snapshot reads
+
+
+@dataclass(frozen=True)
+class OptionsRead:
+    """What a snapshot read of the options market: the figures per currency, and the currencies it could not."""
+
+    metrics: tuple[OptionsMetrics, ...]
+    failed: tuple[str, ...]  # "BTC: why"
+
+
+def read_chains(rt, now: datetime, currencies: Sequence[str] = CURRENCIES) -> OptionsRead:
+    """Each currency's chain and DVOL from Deribit, at once, within the venue's time limit; the figures
+    at `now`, stamped with its hour. A currency that cannot be read is named in `failed`."""
+    from perps_tracker.services.concurrency import in_daemon_threads
+
+    stamp, hour, venue = int(now.timestamp()), hour_bucket(now), rt.venue(OPTIONS_VENUE)
+
+    def one(currency: str) -> OptionsMetrics | str:
+        try:
+            quotes, dvol = venue.options_chain(currency, stamp)
+        except ExchangeError as e:
+            return f"{currency}: {e.reason}"
+        except Exception as e:  # a payload shape no parser expected: named, the snapshot goes on
+            return f"{currency}: could not read the response ({type(e).__name__}: {e})"[:300]
+        return options_metrics(currency, quotes, dvol, stamp, timestamp=hour)
+
+    got = in_daemon_threads(one, currencies, name=lambda c: f"options-{c}")
+    return OptionsRead(tuple(g for g in got if isinstance(g, OptionsMetrics)),
+                       tuple(g for g in got if isinstance(g, str)))
 
 
 def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
@@ -35,8 +74,14 @@ def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
         rt.db()
     settings, run = rt.settings, int(now.timestamp())
     ids = list(venue_ids)
+    options: list = []  # Deribit's options chains, read while the venues are (docs/options.md)
+    reader = threading.Thread(target=lambda: options.append(read_chains(rt, now)), name="options", daemon=True)
+    if OPTIONS_VENUE in ids:
+        reader.start()
     fresh = [replace(v, taken_at=run) for v in fetch_venues(
         ids, rt.client(), {v: settings.venue_url(v) for v in ids}, settings["http.venue_timeout"], on_venue)]
+    if OPTIONS_VENUE in ids:
+        reader.join()
     if not any(v.ok for v in fresh):
         raise TrackerError(no_venue_answered(fresh))
     db = rt.db()
@@ -52,6 +97,10 @@ def take_snapshot(rt, venue_ids: Iterable[str], now: datetime,
         hour.write(snap, instruments=markets)
         best = funding_opportunities(hour.instrument_rows(), DEFAULT_MIN_VOLUME, top=1)
         hour.record_funding_arb(best[0] if best else None)
+        if options:
+            hour.write_options(options[0].metrics)
+    if options:
+        snap = replace(snap, options=options[0].metrics, options_failed=options[0].failed)
     return snap
 
 

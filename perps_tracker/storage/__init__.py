@@ -18,4 +18,5 @@ TABLES = [
     "backfill_downloads",
     "instruments",
     "instrument_rows",
+    "options_snapshots",
 ]

@@ -220,6 +220,7 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
     from perps_tracker.storage.tables import backfill_downloads as BackfillDownload
     from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
     from perps_tracker.storage.tables import instrument_rows as InstrumentRows
+    from perps_tracker.storage.tables import options_snapshots as OptionsSnapshots
     from perps_tracker.storage.tables import liquidation_coverage as LiquidationCoverage
     from perps_tracker.storage.tables import liquidation_snapshots as LiquidationSnapshot
     from perps_tracker.storage.tables import liquidations as Liquidation
@@ -245,6 +246,8 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
             cutoff, conn.execute(select(func.max(InstrumentRows.c.timestamp))).scalar_one() or cutoff),
         # `instruments` (one row per venue symbol ever seen, a few thousand) is kept: rows that are
         # gone would have to be looked for in every hour left
+        OptionsSnapshots.name: OptionsSnapshots.c.timestamp < min(
+            cutoff, conn.execute(select(func.max(OptionsSnapshots.c.timestamp))).scalar_one() or cutoff),
     }
     return plan, newest
 

@@ -137,6 +137,12 @@ class HourWriter:
 
         return [row_of(r) for r in self.conn.execute(text(HOUR_ROWS_SQL), {"t": self.timestamp})]
 
+    def write_options(self, metrics) -> None:
+        """The hour's options figures per currency (model.options.OptionsMetrics), replacing the hour's."""
+        from perps_tracker.storage.options import replace_options
+
+        replace_options(self.conn, self.timestamp, metrics)
+
     def record_funding_arb(self, best: Opportunity | None) -> None:
         """The hour's widest cross-venue funding spread (None: no coin has two legs)."""
         values_ = dict(funding_arb_coin=None, funding_arb_short=None, funding_arb_short_8h=None,

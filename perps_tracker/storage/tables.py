@@ -244,6 +244,20 @@ SELECT r.timestamp, i.exchange, i.symbol, i.coin, i.multiplier, i.quote, r.price
        CASE WHEN r.backfill = 1 THEN 'backfill' ELSE 'live' END AS source
 FROM instrument_rows r JOIN instruments i ON i.id = r.instrument_id"""
 
+# The options market per currency and hour (docs/options.md), from Deribit's chain: `snapshot` writes
+# the hour's row (`source` live), `backfill` DVOL alone for hours without one (`source` backfill).
+options_snapshots = Table(
+    "options_snapshots", metadata,
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("currency", String(8), primary_key=True),
+    *(_opt(name) for name in ("dvol", "put_call_oi_ratio", "put_call_volume_ratio", "options_oi_usd", "skew_25d",
+                              "atm_iv_30d")),
+    _opt("expiry", BigInteger),
+    _opt("options", Integer),
+    _opt("smile", Text),  # JSON [[call-equivalent delta, IV %], ...] of that expiry
+    _req("source", String(16)),
+)
+
 # A venue's downloaded history (`VenueHistory` as JSON), kept so an interrupted `backfill`
 # resumes without downloading it again; deleted once the run completes.
 backfill_downloads = Table(

@@ -23,7 +23,8 @@ NOW = utc(2026, 11, 22, 12, 30)  # current hour bucket 12:00
 def counts(db) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
-                for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts", "alert_deliveries", "backfill_downloads", "instruments", "instrument_rows")}
+                for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts", "alert_deliveries", "backfill_downloads", "instruments", "instrument_rows",
+                          "options_snapshots")}
 
 
 def test_hour_bucket():
@@ -132,6 +133,8 @@ def _history(db, now_bucket: int) -> None:
         for days_ago in (100, 91, 90, 30, 0):
             conn.execute(text("INSERT INTO instrument_rows (timestamp, instrument_id, price, backfill) "
                               "VALUES (:t, 1, 1.0, 0)"), {"t": now_bucket - days_ago * 86400})
+            conn.execute(text("INSERT INTO options_snapshots (timestamp, currency, dvol, source) "
+                              "VALUES (:t, 'BTC', 50.0, 'live')"), {"t": now_bucket - days_ago * 86400})
 
 
 def test_cleanup_boundaries(database):
@@ -143,13 +146,13 @@ def test_cleanup_boundaries(database):
     assert dry.removed == {"market_snapshots": 2, "exchange_snapshots": 4, "sentiment_factors": 2,
                            "liquidation_snapshots": 0, "liquidations": 2, "liquidation_coverage": 2, "alerts": 1,
                            "alert_deliveries": 2,
-                           "backfill_downloads": 0, "instruments": 0, "instrument_rows": 2}
+                           "backfill_downloads": 0, "instruments": 0, "instrument_rows": 2, "options_snapshots": 2}
     real = cleanup(database, now, 90)
-    assert real.removed == dry.removed and real.total == 17
+    assert real.removed == dry.removed and real.total == 19
     assert counts(database) == {"market_snapshots": 3, "exchange_snapshots": 6, "sentiment_factors": 3,
                                 "liquidations": 1, "liquidation_coverage": 1, "alerts": 2,
                                 "alert_deliveries": 4, "backfill_downloads": 0, "instruments": 1,
-                                "instrument_rows": 3}
+                                "instrument_rows": 3, "options_snapshots": 3}
 
 
 def test_cleanup_never_deletes_the_newest_snapshot(database):
