@@ -172,3 +172,12 @@ def test_parsers_skip_malformed_rows():
     assert skipped.count == 2
     with pytest.raises(ValueError):
         parse_dvol({"result": []}, Skips())
+
+
+def test_options_snapshots_export_as_csv(runner, env, fake):
+    assert run(runner, "snapshot", "--quiet").exit_code == 0
+    out = run(runner, "export", "options_snapshots", "--since", "2026-11-22", "--format", "csv")
+    assert out.exit_code == 0, out.stderr
+    header, btc, eth = out.stdout.strip().splitlines()
+    assert header.split(",")[:4] == ["timestamp", "currency", "dvol", "put_call_oi_ratio"]
+    assert btc.startswith(f"{fake_deribit.OPTIONS_NOW},BTC,") and eth.startswith(f"{fake_deribit.OPTIONS_NOW},ETH,")

@@ -35,6 +35,7 @@ _RANGE = {
     "backfill_downloads": ("fetched_at >= :lo AND fetched_at < :hi", "id"),
     "instruments": (None, "id"),
     "instrument_rows": ("timestamp >= :lo AND timestamp < :hi", "timestamp, instrument_id"),
+    "options_snapshots": ("timestamp >= :lo AND timestamp < :hi", "timestamp, currency"),
     VIEW: ("timestamp >= :lo AND timestamp < :hi", "timestamp"),
 }
 EXPORTABLE = (*TABLES, VIEW)
