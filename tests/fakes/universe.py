@@ -795,10 +795,21 @@ def install_universe(fake, seed: int = 7, scale: float = 1.0, weight: WeightCoun
 
     instruments, summaries, names["deribit"] = _deribit(included["deribit"], excluded["deribit"])
     deribit_error = Reply({"jsonrpc": "2.0", "error": {"code": -32602, "message": "Invalid params"}}, status=400)
-    for method, result in (("get_instruments", instruments), ("get_book_summary_by_currency", summaries)):
+    from tests.fakes import deribit as small  # the options market: the small fake's chains and DVOL
+
+    for method, result, options in (("get_instruments", instruments, small.option_instruments),
+                                    ("get_book_summary_by_currency", summaries, small.option_summaries)):
         body = _encoded({"jsonrpc": "2.0", "result": result, "usIn": NOW_MS * 1000, "usOut": NOW_MS * 1000 + 2500,
                          "usDiff": 2500, "testnet": False})
-        fake.add("deribit", f"/api/v2/public/{method}", _query_checked(body, "currency", "USDC", deribit_error))
+        linear = _query_checked(body, "currency", "USDC", deribit_error)
+
+        def respond(request: Request, linear=linear, options=options) -> Reply:
+            if request.query.get("kind") == "option" and request.query.get("currency") in small.CHAINS:
+                return small.ok(options(request.query["currency"]))
+            return linear(request)
+
+        fake.add("deribit", f"/api/v2/public/{method}", respond)
+    fake.add("deribit", "/api/v2/public/get_volatility_index_data", small.volatility_index)
 
     listings = {(m.venue, m.symbol): _listing(m) for venue in VENUES for m in included[venue]}
     return Universe(seed, scale, coins, listings, names)
