@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
-from perps_tracker.errors import TrackerError
+from pathlib import Path
+
+from perps_tracker.errors import DatabaseError, TrackerError
 from perps_tracker.storage import TABLES
-from perps_tracker.storage.db import Database, Reader, guard
+from perps_tracker.storage.db import Database, Reader, guard, one_line
 
 VIEW = "instrument_snapshots"
 _IN_SNAPSHOTS = "snapshot_id IN (SELECT id FROM market_snapshots WHERE timestamp >= :lo AND timestamp < :hi)"
@@ -50,6 +52,9 @@ class Keyed:
     shared: Mapping[int, tuple]
     positions: tuple[int, ...]
     read: Callable[[Any], Iterator[list[tuple]]]  # read(null): the rows in batches, a NULL own value as `null`
+    # The same rows as Arrow record batches (key, own columns...), read by SQLite's ADBC driver straight
+    # into columns (no Python object per value); None where that driver is not installed.
+    arrow: Callable[[], Iterator[Any]] | None = None
 
     def known(self, rows: list[tuple]) -> list[tuple]:
         """`rows` without those whose key has no shared columns (a fact row without its instrument,
@@ -114,7 +119,7 @@ def exported(db: Database, table: str, lo: int, hi: int, size: int = 20_000, *, 
     kinds = _kinds(table)
     with guard(f"exporting {table}"), db.reading() as read:
         if table == VIEW and keyed and read.dialect == "sqlite":
-            yield _keyed_view(read, lo, hi, size, kinds)
+            yield _keyed_view(read, lo, hi, size, kinds, db.path)
             return
         columns, batches = read.batches(sql, {"lo": lo, "hi": hi}, size)
         yield Export(columns, [kinds.get(c, "str") for c in columns], batches)
@@ -125,7 +130,7 @@ KEYED_BATCH = 5_000
 _SHARED = ("exchange", "symbol", "coin", "multiplier", "quote", "source")
 
 
-def _keyed_view(read: Reader, lo: int, hi: int, size: int, kinds: dict[str, str]) -> Export:
+def _keyed_view(read: Reader, lo: int, hi: int, size: int, kinds: dict[str, str], path=None) -> Export:
     """The view's rows in [lo, hi) from `instrument_rows` alone, in its key order (the view's order:
     time, then instrument), key = instrument id × 2 + 1 for a backfilled row; what the join gives,
     from `instruments` read once. A row without its instrument is left out, as the join does."""
@@ -146,8 +151,47 @@ def _keyed_view(read: Reader, lo: int, hi: int, size: int, kinds: dict[str, str]
         # Smaller batches than a table's: Python's rows weigh ten times their values in Arrow.
         return read.batches(sql, {"lo": lo, "hi": hi, "top": top, "null": null}, min(size, KEYED_BATCH))[1]
 
-    keyed = Keyed(shared, tuple(COLUMNS.index(c) for c in _SHARED), rows)
+    arrow = None
+    if path is not None and _adbc() is not None:
+        def arrow() -> Iterator[Any]:
+            return _arrow_batches(path, own, kinds, lo, hi, top)
+
+    keyed = Keyed(shared, tuple(COLUMNS.index(c) for c in _SHARED), rows, arrow)
     return Export(list(COLUMNS), [kinds[c] for c in COLUMNS], _full(keyed, len(COLUMNS)), keyed)
+
+
+ARROW_BATCH = 32_768  # rows a record batch from the ADBC driver
+
+
+def _adbc():
+    """SQLite's ADBC driver (the `parquet` extra), or None when it is not installed."""
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:
+        return None
+    return adbc
+
+
+def _arrow_batches(path, own: list[str], kinds: dict[str, str], lo: int, hi: int, top: int) -> Iterator[Any]:
+    """The keyed rows of `_keyed_view` as Arrow record batches (key, *own), from a read-only connection of
+    SQLite's ADBC driver. The driver takes each column's type from the values of its first batch (a column
+    NULL throughout it would be read as integers, then refused at its first REAL): a first row of typed
+    values, dropped here, makes every column's type the declared one."""
+    adbc = _adbc()
+    typed = ", ".join("0" if kinds.get(c, "int") == "int" else "0.5" for c in ["key", *own])
+    sql = (f"SELECT {typed} UNION ALL SELECT * FROM (SELECT instrument_id * 2 + (backfill = 1), "
+           + ", ".join(own) + " FROM instrument_rows WHERE timestamp >= ? AND timestamp < ? AND instrument_id <= ?"
+           " ORDER BY timestamp, instrument_id)")
+    try:
+        with adbc.connect(f"{Path(path).resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ARROW_BATCH)})
+            cur.execute(sql, (lo, hi, top))
+            first = True
+            for batch in cur.fetch_record_batch():
+                yield batch.slice(1) if first else batch
+                first = False
+    except adbc.Error as e:
+        raise DatabaseError(f"exporting {VIEW} failed: {one_line(e)}") from e
 
 
 def _full(keyed: Keyed, width: int) -> Iterator[list[tuple]]:

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from perps_tracker.errors import DatabaseError
 from perps_tracker.model.instruments import InstrumentRow
 from perps_tracker.render.export import _write_behind, write_export
 from perps_tracker.storage.db import open_database, open_for_reading
@@ -83,7 +84,21 @@ def test_keyed_text_is_byte_for_byte_the_views(opened, tmp_path, fmt):
         assert b'"WEIRD,""%s%%""USDT"' in fast and b",inf," in fast
 
 
-def test_keyed_parquet_is_the_views(opened, tmp_path):
+@pytest.fixture(params=["adbc", "python"])
+def reader(request, monkeypatch):
+    """The keyed rows read by SQLite's ADBC driver (the `parquet` extra), or without it, by sqlite3."""
+    import perps_tracker.storage.export as export
+
+    if request.param == "adbc":
+        if export._adbc() is None:
+            pytest.skip("adbc-driver-sqlite is not installed")
+        monkeypatch.setattr(export, "ARROW_BATCH", 2)  # many batches: NULL-only columns in the first ones
+    else:
+        monkeypatch.setattr(export, "_adbc", lambda: None)
+    return request.param
+
+
+def test_keyed_parquet_is_the_views(opened, tmp_path, reader):
     pq = pytest.importorskip("pyarrow.parquet")
     n, _ = written(opened, "parquet", tmp_path / "fast.parquet", keyed=True)
     m, _ = written(opened, "parquet", tmp_path / "slow.parquet", keyed=False)
@@ -102,7 +117,7 @@ def test_keyed_rows_are_the_views_rows_in_its_order(opened):
     assert [r[0] for r in fast] == sorted(r[0] for r in fast)
 
 
-def test_a_row_without_its_instrument_is_left_out_as_the_join_does(filled, tmp_path):
+def test_a_row_without_its_instrument_is_left_out_as_the_join_does(filled, tmp_path, reader):
     con = sqlite3.connect(filled)  # foreign keys off: what another program might leave
     con.execute("INSERT INTO instrument_rows (timestamp, instrument_id, price, backfill) VALUES (?, 999, 1.0, 0)",
                 (T,))
@@ -165,3 +180,47 @@ def test_the_templates_alone_write_the_views_lines(opened, tmp_path, fmt, monkey
     monkeypatch.setattr("perps_tracker.render.export._json_lines", None)  # row by row is not used
     n, fast = written(opened, fmt, tmp_path / f"fast.{fmt}", keyed=True, lo=T + 2 * H)
     assert n == m == 2 and fast == slow
+
+
+def test_a_column_null_in_the_first_batches_keeps_its_type_with_adbc(filled, tmp_path, monkeypatch):
+    import perps_tracker.storage.export as export
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    if export._adbc() is None:
+        pytest.skip("adbc-driver-sqlite is not installed")
+    con = sqlite3.connect(filled)  # index_price NULL in every row but the last hour's
+    con.execute("UPDATE instrument_rows SET index_price = NULL, next_funding_time = NULL WHERE timestamp < ?",
+                (T + 2 * H,))
+    con.commit()
+    con.close()
+    monkeypatch.setattr(export, "ARROW_BATCH", 3)
+    db = open_for_reading(str(filled))
+    try:
+        n, _ = written(db, "parquet", tmp_path / "fast.parquet", keyed=True)
+        m, _ = written(db, "parquet", tmp_path / "slow.parquet", keyed=False)
+    finally:
+        db.dispose()
+    fast, slow = pq.read_table(tmp_path / "fast.parquet"), pq.read_table(tmp_path / "slow.parquet")
+    assert n == m == 15 and fast.equals(slow)
+    assert fast.column("index_price").null_count < 15 and str(fast.schema.field("index_price").type) == "double"
+
+
+def test_an_adbc_failure_is_one_line(filled, tmp_path, monkeypatch):
+    import perps_tracker.storage.export as export
+
+    pytest.importorskip("pyarrow.parquet")
+    if export._adbc() is None:
+        pytest.skip("adbc-driver-sqlite is not installed")
+    db = open_for_reading(str(filled))
+    try:
+        with exported(db, VIEW, 0, T + 10 * H) as got:
+            con = sqlite3.connect(filled)
+            con.execute("DROP VIEW instrument_snapshots")
+            con.execute("DROP TABLE instrument_rows")  # gone between the listing and the reading
+            con.commit()
+            con.close()
+            with pytest.raises(DatabaseError, match="^exporting instrument_snapshots failed: .*instrument_rows"):
+                write_export(got, "parquet", tmp_path / "x.parquet")
+    finally:
+        db.dispose()
+    assert not (tmp_path / "x.parquet").exists()
