@@ -53,8 +53,6 @@ def current_rows(rt, now: datetime, *, no_fetch: bool, coins: Sequence[str] | No
                  on_venue: Callable[[VenueSnapshot], None] | None = None) -> Current:
     """The newest hour's rows (of `coins` only, when given); a fresh snapshot first when the newest is
     an hour old or more, unless `no_fetch`."""
-    from perps_tracker.exchanges import EXCHANGES
-    from perps_tracker.services.snapshot import take_snapshot
     from perps_tracker.storage.instruments import read_hour
 
     hour, rows = None, []
@@ -70,6 +68,9 @@ def current_rows(rt, now: datetime, *, no_fetch: bool, coins: Sequence[str] | No
         if hour is None:
             raise TrackerError(NO_ROWS)
         return Current(hour, rows)
+    from perps_tracker.exchanges import EXCHANGES
+    from perps_tracker.services.snapshot import take_snapshot
+
     rt.reopen_for_writing()
     snap = take_snapshot(rt, list(EXCHANGES), now, on_venue=on_venue)
     hour, rows = read_hour(rt.db(), snap.timestamp, coins)
