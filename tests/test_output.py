@@ -57,6 +57,37 @@ def test_a_grid_never_drops_undroppable_columns():
     assert grid.need(0) == len("hyperliquid")
 
 
+@pytest.mark.parametrize("width", [80, 46, 44, 39, 38, 30])
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+@pytest.mark.parametrize("colour", [False, True])
+def test_a_grid_laid_out_directly_reads_exactly_as_richs_table(screen, width, encoding, colour):
+    """Grid.print lays simple tables out itself (rich's layout is slow); the text must be rich's, at
+    every width, section, style, wide character and ASCII console, and rich must still do the rest."""
+    def grid() -> Grid:
+        g = Grid(Col("venue", "left"), Col("price"), Col("σ chg", drop=1), Col("note", "left", wrap=True, min_width=5),
+                 Col("n", min_width=4))
+        g.add("binance", "84,000.1", "+1.2%", "a note", 3)
+        g.add("hyperliquid", None, "-0.5%", "BULLISH up", 12, style="bold", section=True)
+        g.add("okx", paint("12", "red"), "", "日本語 →", None)
+        g.add("total", "1", "2", "", "", style="dim")
+        return g
+
+    con = screen(width, encoding, colour)
+    g = grid()
+    shown = g.fit(width)
+    direct = g.lines(shown, width) is not None
+    if width in (80, 46, 30):  # 46: just wide enough; 30: the note column must wrap, which rich lays out
+        assert direct == (width != 30)
+    g.print()
+    ours = con.export_text()
+    con = screen(width, encoding, colour)
+    g = grid()
+    con.print(g.table(g.fit(width)))
+    if g.fit(width) != list(range(5)):
+        say(f"Hidden at {width} columns: σ chg.", style="dim")
+    assert ours == con.export_text()
+
+
 def test_say_breaks_at_spaces_and_keeps_long_words_whole(screen):
     con = screen(30)
     path = "/var/lib/perps-tracker/a/long/path/history.db"

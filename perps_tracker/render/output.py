@@ -164,10 +164,44 @@ class Grid:
             table.add_row(*(row[i] for i in shown), style=style, end_section=section)
         return table
 
+    def lines(self, shown: Sequence[int], width: int) -> Text | None:
+        """The table laid out as rich would lay it out, when it has nothing to wrap or shrink (every cell
+        one line, the widest cells side by side within `width`): two columns apart, a rule under the
+        headers, a blank line after a section. None otherwise. rich's own layout costs ~0.5 ms a row."""
+        texts = [[Text(glyphs(self.columns[i].header), style="table.header") for i in shown]]
+        texts += [[row[i] for i in shown] for row, _, _ in self.rows]
+        if any("\n" in cell.plain for line in texts for cell in line):
+            return None
+        widths = [max(max(cell.cell_len for cell in column), self.columns[i].min_width)
+                  for i, column in zip(shown, zip(*texts))]
+        total = sum(widths) + GAP * (len(widths) - 1)
+        if total > width:
+            return None
+        rule = "─" if encodes(console.encoding) else "-"
+        styles = [None, *(style for _, style, _ in self.rows)]
+        sections = [False, *(section for _, _, section in self.rows)]
+        out = Text()
+        for k, (cells, style, section) in enumerate(zip(texts, styles, sections)):
+            line = Text(style=style or "")
+            for n, (i, cell, w) in enumerate(zip(shown, cells, widths)):
+                pad = " " * (w - cell.cell_len)
+                line.append(" " * GAP if n else "")
+                line.append_text(Text.assemble(pad, cell) if self.columns[i].justify == "right"
+                                 else Text.assemble(cell, pad))
+            out.append_text(line)
+            out.append("\n")
+            if k == 0:
+                out.append(rule * total + "\n")
+            elif section:
+                out.append(" " * total + "\n")
+        out.right_crop(1)
+        return out
+
     def print(self) -> None:
         width = console.width
         shown = self.fit(width)
-        console.print(self.table(shown))
+        laid = self.lines(shown, width)
+        console.print(self.table(shown) if laid is None else laid, soft_wrap=laid is not None)
         hidden = [c.header for i, c in enumerate(self.columns) if i not in shown]
         if hidden:
             say(f"Hidden at {width} columns: {', '.join(hidden)}.", style="dim")
