@@ -558,6 +558,7 @@ def bench_markets(markets: int, hours: int, runs: int) -> None:
         except sqlite3.OperationalError:
             key = None
         con.close()
+        os.sync()  # the kernel writing out the generated gigabytes would otherwise slow what is timed next
         size = path.stat().st_size
         print(f"{markets:,} markets x {hours:,} hours = {stored:,} rows generated in {time.perf_counter() - t:.0f} s")
         print(f"  bytes per stored row: {size / stored:.1f} (whole file {size / 2**20:,.0f} MiB)"
@@ -578,6 +579,7 @@ def bench_markets(markets: int, hours: int, runs: int) -> None:
                 replace_venue_rows(conn, hour, by_venue)
             walls.append(time.perf_counter() - t)
         db.dispose()
+        os.sync()
         print(f"  storing one hour of {min(3000, len(listed)):,} rows: median {statistics.median(walls) * 1000:.0f} ms "
               f"over {runs} hours")
         bare = _bare(runs)
