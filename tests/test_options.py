@@ -99,6 +99,13 @@ def test_options_takes_a_snapshot_when_the_newest_is_old_and_says_when_none(runn
     assert len(stored(env)) == 2
 
 
+def test_an_unknown_currency_is_one_error_line_naming_the_choices(runner):
+    result = run(runner, "options", "--currency", "xrp", "--no-fetch")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == ("Error: Invalid value for '--currency': 'XRP' is not one of "
+                                                      "'BTC', 'ETH'.")
+
+
 def test_a_failed_chain_is_named_exit_3_and_the_rest_is_stored(runner, env, fake):
     def failing(request):
         if request.query.get("kind") == "option":

@@ -41,6 +41,17 @@ class Duration(click.ParamType):
         return seconds
 
 
+class Upper(click.Choice):
+    """One of `choices`, given in any case, named in upper case in its error (click's own
+    case-insensitive Choice names them in lower case)."""
+
+    def __init__(self, choices):
+        super().__init__([c.upper() for c in choices])
+
+    def convert(self, value, param, ctx) -> str:
+        return super().convert(str(value).strip().upper(), param, ctx)
+
+
 def parse_when(text: str) -> datetime | None:
     """The UTC time of an ISO date or time: `2026-11-01`, `2026-11-01T12:00`, `2026-11-01 12:00:00`,
     with `Z` or an offset (`+02:00`, `-0500`); UTC when it has none. None if `text` is not shaped so;

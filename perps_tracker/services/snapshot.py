@@ -15,7 +15,7 @@ from perps_tracker.model.instruments import (
     instrument_rows,
 )
 from perps_tracker.model.market import VenueSnapshot
-from perps_tracker.model.options import OptionsMetrics, options_metrics
+from perps_tracker.model.options import CURRENCIES, OptionsMetrics, options_metrics
 from perps_tracker.model.snapshot import (
     Snapshot,
     build_snapshot,
@@ -23,7 +23,6 @@ from perps_tracker.model.snapshot import (
     merge_venues,
 )
 
-CURRENCIES = ("BTC", "ETH")  # the options chains read (docs/options.md)
 OPTIONS_VENUE = "deribit"  # the venue whose options chains a snapshot reads
 
 
