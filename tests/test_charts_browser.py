@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 
 import pytest
 
@@ -201,7 +203,7 @@ def test_hostile_names_are_text_and_never_run(report):
     assert HOSTILE in legend
     assert report.evaluate("document.querySelector('.subtitle').textContent") == f"hostile: {HOSTILE}"
     assert report.evaluate("document.title") == "Chart check <&>"
-    named = report.evaluate(f"Array.from(document.querySelectorAll('[data-name]'), e => e.dataset.name)")
+    named = report.evaluate("Array.from(document.querySelectorAll('[data-name]'), e => e.dataset.name)")
     assert named.count(HOSTILE) == 1  # the edge of its volume share, the attribute intact
 
     report.assert_clean()
@@ -253,3 +255,37 @@ def test_two_years_of_hourly_charts_load_and_draw(page, tmp_path):
     assert tooltip_at(page, 2, "path.series", 500).count(": $") == 9
     page.screenshot("charts-two-years")
     page.assert_clean()
+
+
+def test_a_hung_page_fails_in_seconds(browser):
+    from tests.browser import BrowserError
+
+    tab = browser.new_page()
+    started = time.monotonic()
+    with pytest.raises(BrowserError, match="no answer from the browser in 2 s"):
+        tab.evaluate("for (;;) {}", timeout=2)
+    assert time.monotonic() - started < 5
+    tab.close()
+
+
+def test_the_browser_leaves_no_process_behind():
+    """Closed, its whole process group is gone: no stray renderer, no zombie (a zombie is still a
+    member of its group, so signal 0 to the group would find it)."""
+    from tests.browser import Browser, chromium_binary
+
+    if chromium_binary() is None:
+        pytest.skip("no headless browser: install chromium")
+    with Browser.start() as b:
+        group = b.proc.pid
+        assert b.new_page().evaluate("1 + 1") == 2
+        members = [p for p in os.listdir("/proc") if p.isdigit() and _pgid(p) == group]
+        assert len(members) > 2  # the reaper, the browser, its helpers
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)
+
+
+def _pgid(pid: str) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return None

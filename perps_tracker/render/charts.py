@@ -672,7 +672,7 @@ def heatmap(title: str, rows: Sequence[str], columns: Sequence[str], values: Seq
     svg.append(f'<g class="series" data-points="{count}">{"".join(cells)}</g>')
     svg.append("</svg></div>")
     svg.insert(0, '<div class="scroll">')
-    step = 10 ** math.floor(math.log10(limit)) / 10  # three significant digits at most: 44.3%
+    step = 10 ** math.floor(math.log10(limit)) / 100  # three significant digits at most: 44.3%
     scale = (f'<div class="scale"><span>{escape(tick_label(-limit, unit, step))}</span>'
              f'<span class="bar" style="background:linear-gradient(90deg,{NEG_COLOR},{MID_COLOR},{POS_COLOR})">'
              f'</span><span>{escape(tick_label(limit, unit, step))}</span>'
