@@ -174,7 +174,8 @@ def liquidation_lines(report) -> list[str]:
         out.append(f"{window}: {fmt_usd_short(m.total_usd)} liquidated{sample}, longs {longs}, {m.count:,} events, "
                    f"coverage {m.coverage:.0%}; cascade risk over the window {risk}.")
     if liq.max_cascade_score is not None:
-        out.append(f"Hourly cascade risk: highest {liq.max_cascade_score:.2f} {liq.max_cascade_level or ''} at "
+        level = f" {liq.max_cascade_level}" if liq.max_cascade_level else ""
+        out.append(f"Hourly cascade risk: highest {liq.max_cascade_score:.2f}{level} at "
                    f"{utc_minute(liq.max_cascade_at)}; newest hour {liq.latest_level or '-'} "
                    f"({liq.snapshot_hours} hours with a stored line).")
     return out
