@@ -45,10 +45,11 @@ def _plain(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def _liquidation_line(line) -> dict[str, Any] | None:
-    from perps_tracker.render.liquidations import liquidation_line_json
+def _liquidation_line(line, market: bool = False) -> dict[str, Any] | None:
+    """A line as `liquidations --json` has it (the market line without `exchange`)."""
+    from perps_tracker.render.liquidations import liquidation_line_json, market_line_json
 
-    return None if line is None else liquidation_line_json(line)
+    return market_line_json(line) if market else None if line is None else liquidation_line_json(line)
 
 
 def report_json(report) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def report_json(report) -> dict[str, Any]:
                            else w.totals.funding_rate_8h * APR_PER_8H, "listed": w.totals is not None}
                           for w in report.coins.watchlist]},
         "liquidations": {"from": iso(liq.start_ms // 1000), "to": iso(liq.end_ms // 1000), "hours": liq.hours,
-                         "market": _liquidation_line(liq.market), "venues": [_liquidation_line(v) for v in liq.venues],
+                         "market": _liquidation_line(liq.market, market=True), "venues": [_liquidation_line(v) for v in liq.venues],
                          "snapshot_hours": liq.snapshot_hours, "max_cascade_score": liq.max_cascade_score,
                          "max_cascade_at": iso(liq.max_cascade_at), "max_cascade_level": liq.max_cascade_level,
                          "latest_level": liq.latest_level, "missing": list(liq.missing)},
