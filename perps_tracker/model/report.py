@@ -529,8 +529,8 @@ def _liquidations(data: ReportData, venues: Sequence[str], sampled: Sequence[str
                                      sampled)
     unread = [line.exchange for line in lines if not line.observed]
     if market is None:
-        missing.append(f"could not total liquidations: no venue was being read in the window (run "
-                       f"`perps-tracker liquidations watch`, or `perps-tracker liquidations` to poll OKX and Gate.io)")
+        missing.append("could not total liquidations: no venue was being read in the window (run "
+                       "`perps-tracker liquidations watch`, or `perps-tracker liquidations` to poll OKX and Gate.io)")
     elif unread:
         missing.append(f"liquidations of {', '.join(unread)} unknown: nobody was reading them in the window")
     if market is not None and market.cascade_risk_score is None:
