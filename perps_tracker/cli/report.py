@@ -41,7 +41,7 @@ def report(rt, hours, fmt, output, save, as_json, quiet):
     Examples:
       perps-tracker report
       perps-tracker report --hours 168 --format markdown -o week.md
-      perps-tracker report --save --quiet      (cron: data/reports/report-20261122-1100.txt)
+      perps-tracker report --save --quiet   (cron)
       perps-tracker report --json | jq .anomalies.items
     """
     from pathlib import Path
