@@ -40,7 +40,7 @@ def report(rt, hours, fmt, output, save, as_json, quiet):
     \b
     Examples:
       perps-tracker report
-      perps-tracker report --hours 168 --format markdown -o week.md
+      perps-tracker report --hours 168 -o week.md
       perps-tracker report --save --quiet   (cron)
       perps-tracker report --json | jq .anomalies.items
     """
