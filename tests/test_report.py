@@ -266,3 +266,11 @@ def test_report_reads_only_the_window(runner, db_path, monkeypatch):
     monkeypatch.setattr("perps_tracker.cli.utc_now", lambda: NOW)
     assert as_json(runner, "report", "--db", str(long_db)) == as_json(runner, "report", "--db", str(short_db))
     assert ts(2026, 11, 22, 11) == NEWEST
+
+
+def test_the_liquidation_venues_are_those_of_the_liquidations_command():
+    from perps_tracker.services import liquidations
+    from perps_tracker.services.report import LIQUIDATION_VENUES, SAMPLED_VENUES
+
+    assert list(LIQUIDATION_VENUES) == liquidations.LIQUIDATION_VENUES
+    assert set(SAMPLED_VENUES) == set(liquidations.sampled_venues())
