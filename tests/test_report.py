@@ -236,7 +236,7 @@ def test_no_snapshots_is_one_error_line(runner, db_path, monkeypatch):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args", [["--hours", "0"], ["--format", "html"], ["--hours", "x"]])
+@pytest.mark.parametrize("args", [["--hours", "0"], ["--format", "pdf"], ["--hours", "x"]])
 def test_bad_flags_are_usage_errors(runner, history, args):
     result = run(runner, "report", *args)
     assert result.exit_code == 2 and "Error:" in result.stderr and "Traceback" not in result.stderr

@@ -8,7 +8,7 @@ from perps_tracker.cli.base import clock, json_option, quiet_option, runtime_opt
 
 # The formats `--format` offers: render/report.py's FORMATS but JSON (that is --json). Listed here so that
 # `--help` does not import the renderers; tests/test_report.py checks the two agree.
-FORMAT_CHOICES = ("text", "markdown")
+FORMAT_CHOICES = ("text", "markdown", "html")
 
 
 @click.command()
@@ -16,8 +16,8 @@ FORMAT_CHOICES = ("text", "markdown")
 @click.option("--hours", type=click.IntRange(1, 24 * 90), default=24, show_default=True, metavar="N",
               help="The window: the N hours up to the newest snapshot.")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None,
-              help="text (the default) or markdown; with -o and no --format, taken from the file's suffix "
-                   "(.md, .json, .txt).")
+              help="text (the default), markdown or html (one self-contained page with charts); with -o and no "
+                   "--format, taken from the file's suffix (.md, .html, .json, .txt).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
               metavar="FILE", help="Write the report to FILE instead of the terminal.")
 @click.option("--save", is_flag=True,
@@ -41,6 +41,7 @@ def report(rt, hours, fmt, output, save, as_json, quiet):
     Examples:
       perps-tracker report
       perps-tracker report --hours 168 -o week.md
+      perps-tracker report --hours 720 -o month.html
       perps-tracker report --save --quiet   (cron)
       perps-tracker report --json | jq .anomalies.items
     """

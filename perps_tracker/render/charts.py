@@ -870,15 +870,18 @@ h1{font-size:20px;margin:4px 0 2px}
 
 
 def page(title: str, body: str | Sequence[str], *, subtitle: str = "", head: str = "",
-         connect_src: str = "") -> str:
+         connect_src: str = "", scripts: Sequence[str] = (), before: str = "") -> str:
     """A whole self-contained HTML document: `title` (text, escaped) as its <title> and heading, an
     optional `subtitle` (text), then `body`: markup (chart fragments, and anything the caller has
     escaped); a sequence is laid out as a grid of charts, one column on a phone. The page loads
     nothing: its Content-Security-Policy allows no network request (`connect_src`, e.g. "'self'",
-    for a dashboard that fetches data) and no script but the chart script. `head`: extra trusted
-    markup for <head> (a <style> block)."""
+    for a dashboard that fetches data) and no script but the chart script and `scripts` (trusted
+    JavaScript sources, each run after it in its own element and allowed by its hash). `head`: extra
+    trusted markup for <head> (a <style> block); `before`: trusted markup above the heading (a
+    navigation bar)."""
     script = chart_script()
-    csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {script_hash(script)}"
+    hashes = " ".join(script_hash(s) for s in (script, *scripts))
+    csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {hashes}"
            + (f"; connect-src {connect_src}" if connect_src else ""))
     if not isinstance(body, str):
         body = '<div class="charts">\n' + "\n".join(body) + "\n</div>"
@@ -888,4 +891,5 @@ def page(title: str, body: str | Sequence[str], *, subtitle: str = "", head: str
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">\n'
             f'<title>{t}</title>\n<style>{_PAGE_CSS.strip()}\n{chart_css()}</style>\n{head}</head>\n'
-            f'<body>\n<main>\n<h1>{t}</h1>\n{sub}\n{body}\n</main>\n<script>{script}</script>\n</body>\n</html>\n')
+            f'<body>\n{before}<main>\n<h1>{t}</h1>\n{sub}\n{body}\n</main>\n<script>{script}</script>\n'
+            + "".join(f"<script>{s}</script>\n" for s in scripts) + '</body>\n</html>\n')
