@@ -3,7 +3,9 @@
 The pages themselves are made by the caller (the CLI hands in `pages`, a function from a request
 path and its query to a `Page`), so this module knows HTTP and nothing about what is shown:
 
-- one request at a time (a local dashboard; the read-only database connection stays on one thread);
+- pages are made one at a time on the thread that calls `run` (the read-only database connection stays
+  on that thread), while connections are accepted and read on threads of their own: a browser's idle
+  preconnected socket never holds up the page another request waits for;
 - GET and HEAD only, anything else 405; an unknown path is the page function's 404;
 - a `TrackerError` raised by a page (no snapshots yet, an unknown coin) is a 404/503 page with its
   one line, any other exception a 500 page that says so: never a traceback in the browser;
@@ -20,7 +22,9 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass, field
+import queue
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
 from typing import Callable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -33,6 +37,8 @@ JSON = "application/json"
 POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
           "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
+PAGE_TIMEOUT = 60.0  # a connection waits this long for its page
+IDLE_TIMEOUT = 10.0  # a connection that sends nothing for this long is closed
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,39 @@ def error_page(status: int, title: str, message: str) -> Page:
     return Page(body.encode(), status)
 
 
-class _Server(HTTPServer):
+class _Job:
+    """One page to make on the `run` thread; the connection's thread waits for it."""
+
+    def __init__(self, pages: PageFunction, path: str, query: Mapping[str, str]):
+        self.pages, self.path, self.query = pages, path, query
+        self.done = threading.Event()
+        self.page: Page | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.page = self.pages(self.path, self.query)
+        except Exception as e:  # raised again on the connection's thread, which answers it
+            self.error = e
+        finally:
+            self.done.set()
+
+
+class _Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
     pages: PageFunction
     hosts: frozenset[str] | None
+    jobs: "queue.Queue[_Job]"
+
+    def make_page(self, path: str, query: Mapping[str, str]) -> Page:
+        job = _Job(self.pages, path, query)
+        self.jobs.put(job)
+        if not job.done.wait(PAGE_TIMEOUT):
+            raise TrackerError(f"the page took longer than {PAGE_TIMEOUT:.0f} s")
+        if job.error is not None:
+            raise job.error
+        assert job.page is not None
+        return job.page
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:
@@ -74,6 +110,7 @@ class _Server(HTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "perps-tracker"
+    timeout = IDLE_TIMEOUT
     sys_version = ""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -96,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         try:
-            page = self.server.pages(parts.path, query)
+            page = self.server.make_page(parts.path, query)
         except NotFound as e:
             page = error_page(404, "Not found", str(e))
         except TrackerError as e:
@@ -160,6 +197,7 @@ def open_server(host: str, port: int, pages: PageFunction) -> _Server:
             raise TrackerError(f"cannot serve on {host}: not an address of this machine") from None
         raise TrackerError(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
     server.pages = pages
+    server.jobs = queue.Queue()
     server.hosts = _hosts(host, server.server_address[1])
     return server
 
@@ -171,11 +209,19 @@ def url_of(server: _Server) -> str:
 
 
 def run(server: _Server, stop: threading.Event | None = None) -> None:
-    """Answer requests until `stop` is set (checked twice a second) or KeyboardInterrupt; then close."""
+    """Answer requests until `stop` is set (checked twice a second) or KeyboardInterrupt; then close.
+    Connections are accepted on a daemon thread; the pages are made here, on this thread."""
     stop = stop or threading.Event()
-    server.timeout = 0.5
+    acceptor = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="serve-accept",
+                                daemon=True)
+    acceptor.start()
     try:
         while not stop.is_set():
-            server.handle_request()
+            try:
+                job = server.jobs.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            job.run()
     finally:
+        server.shutdown()
         server.server_close()
