@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from perps_tracker.cli import cli
 
 NOW = datetime(2026, 11, 22, 11, 0, 42, tzinfo=timezone.utc)
@@ -83,11 +81,6 @@ def plant_hostile(db_path) -> None:
                               1e9, f8, 8.0, f8, None, 1.0)]
         replace_venue_rows(conn, NEWEST, {HOSTILE_VENUE: rows})
     db.dispose()
-
-
-@pytest.fixture
-def filled(runner, fake, monkeypatch, db_path) -> Clock:
-    return fill(runner, fake, monkeypatch, db_path)
 
 
 def expected_points(doc: dict) -> list[list[int]]:

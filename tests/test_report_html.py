@@ -20,12 +20,17 @@ from tests.dashboard_data import (
     HOSTILE_VENUE,
     assert_drawn,
     expected_points,
-    filled,  # noqa: F401 - fixture
+    fill,
     invoke,
     plant_hostile,
 )
 
 KINDS = ["line", "stacked", "line", "heatmap", "bars"]
+
+
+@pytest.fixture
+def filled(runner, fake, monkeypatch, db_path):
+    return fill(runner, fake, monkeypatch, db_path)
 
 
 def write_report(runner, tmp_path, *args) -> tuple[str, dict]:

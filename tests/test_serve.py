@@ -30,7 +30,7 @@ from tests.dashboard_data import (
     HOSTILE_VENUE,
     NEWEST,
     NOW,
-    filled,  # noqa: F401 - fixture
+    fill,
     invoke,
     plant_hostile,
 )
@@ -39,6 +39,11 @@ WEBHOOK = "https://discord.com/api/webhooks/1234/super-secret-token"
 PAGES = ["/", "/coin/BTC", "/funding", "/liquidations"]
 CHARTS = {"/": ["line", "stacked", "line", "heatmap", "bars"], "/coin/BTC": ["line", "line", "line"],
           "/funding": ["heatmap"], "/liquidations": ["bars"]}
+
+
+@pytest.fixture
+def filled(runner, fake, monkeypatch, db_path):
+    return fill(runner, fake, monkeypatch, db_path)
 
 
 @pytest.fixture
