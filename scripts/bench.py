@@ -41,8 +41,11 @@ history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues 
           logistic regression against gradient-boosted trees on the same data.
 report    --days (default 730) of the same history with each venue's volume and OI, every market of
           five venues, a day of liquidations, an alert and an options row in the newest hour; `report`
-          (text, --json, --format markdown, --hours 168) end to end in a fresh process, median of
-          --runs, with bytecode caches. Target: text ≤ 1 s.
+          (text, --json, --format markdown, --hours 168, --format html -o) end to end in a fresh
+          process, median of --runs, with bytecode caches; the HTML of the whole history as one
+          window (in-process: build, render, size); each `serve` page (an in-process server on a
+          free loopback port) as the median of 4 × --runs GETs. Targets: text ≤ 1 s, HTML ≤ 2 s and
+          ≤ 3 MB, each serve page ≤ 300 ms.
 """
 
 from __future__ import annotations
@@ -687,7 +690,72 @@ def bench_report(days: int, seed: int, runs: int) -> None:
             wall, rss = _median_run([*args, "--db", str(path)], runs, env)
             print(f"  perps-tracker {' '.join(args):<28} median {wall:6.3f} s   peak RSS {rss:5.0f} MB"
                   + ("   (target 1 s)" if args == ["report"] else ""))
+        html = Path(tmp) / "report.html"
+        wall, rss = _median_run(["report", "--format", "html", "-o", str(html), "--db", str(path)], runs, env)
+        print(f"  perps-tracker {'report --format html -o x.html':<28} median {wall:6.3f} s   peak RSS {rss:5.0f} MB"
+              f"   (target 2 s); {html.stat().st_size / 2**20:.2f} MiB")
         print(f"  (bare interpreter: median {bare:.3f} s over {runs} runs)")
+        _bench_html_window(path, n)
+        _bench_serve(path, runs * 4)
+
+
+def _bench_html_window(path, hours: int) -> None:
+    """The HTML of the whole history as one window (in this process): building the report, rendering it, size."""
+    from datetime import datetime, timezone
+
+    from perps_tracker.config import load_settings
+    from perps_tracker.render.report_html import report_html
+    from perps_tracker.services.report import build_report
+    from perps_tracker.services.runtime import Runtime
+
+    with Runtime(load_settings(None, flags={"db": str(path)})) as rt:
+        t0 = time.perf_counter()
+        report = build_report(rt, datetime.now(timezone.utc), hours)
+        t1 = time.perf_counter()
+        text = report_html(report)
+        t2 = time.perf_counter()
+    print(f"  the whole history as the window ({hours:,} h, in-process): report built in {t1 - t0:.2f} s, HTML "
+          f"rendered in {t2 - t1:.2f} s, {len(text.encode()) / 2**20:.2f} MiB (budget 3 MiB)")
+
+
+def _bench_serve(path, requests_each: int) -> None:
+    """Each `serve` page: the server in this process on a free loopback port, median of GETs."""
+    import threading
+    import urllib.request
+    from datetime import datetime, timezone
+
+    from perps_tracker.cli.serve import dashboard_pages
+    from perps_tracker.config import load_settings
+    from perps_tracker.services.runtime import Runtime
+    from perps_tracker.services.serve import open_server, run, url_of
+
+    rt = Runtime(load_settings(None, flags={"db": str(path)}))
+    server = open_server("127.0.0.1", 0, dashboard_pages(rt, lambda: datetime.now(timezone.utc)))
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            run(server, stop)
+        finally:
+            rt.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    base = url_of(server).rstrip("/")
+    print(f"  serve pages (in-process server, median of {requests_each} GETs after one warm-up; target 300 ms):")
+    try:
+        for page in ("/", "/coin/BTC", "/funding", "/liquidations", "/api/newest"):
+            walls, size = [], 0
+            for k in range(requests_each + 1):
+                t = time.perf_counter()
+                with urllib.request.urlopen(base + page, timeout=60) as r:
+                    size = len(r.read())
+                if k:
+                    walls.append(time.perf_counter() - t)
+            print(f"    GET {page:<15} median {statistics.median(walls) * 1000:6.0f} ms   {size / 1024:6.0f} KiB")
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 def main() -> None:
