@@ -154,8 +154,8 @@ def serve(rt, host, port):
 
     \b
     Examples:
-      perps-tracker serve                  (http://127.0.0.1:8050/)
-      perps-tracker serve --port 8080 --db /srv/perps/market_history.db
+      perps-tracker serve     (http://127.0.0.1:8050/)
+      perps-tracker serve --port 8080 --db perps.db
     """
     from perps_tracker.render.format import warn
     from perps_tracker.services.serve import open_server, run, url_of
