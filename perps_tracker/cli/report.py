@@ -48,7 +48,7 @@ def report(ctx, rt, hours, fmt, output, save, notify, as_json, quiet):
       perps-tracker report
       perps-tracker report --hours 168 -o week.md
       perps-tracker report --save --quiet   (cron)
-      perps-tracker report --notify -q      (cron, to Discord/Slack)
+      perps-tracker report --notify -q    (cron: to Discord)
       perps-tracker report --json | jq .anomalies.items
     """
     from pathlib import Path
