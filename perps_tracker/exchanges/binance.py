@@ -430,19 +430,19 @@ class BinanceCapture(VenueCapture):
                         (), self.topics(share)) for share in shares]
 
     def handle(self, message, recv_ms: int, conn: Connection, out: Receiver) -> None:
-        d = message.get("data") if isinstance(message, dict) else None
-        if d is None:
-            if isinstance(message, dict) and ("result" in message or "id" in message):
+        try:
+            d = message["data"]
+        except KeyError:
+            if "result" in message or "id" in message:
                 return  # {"result": null, "id": 1}
-            raise ValueError("expected {stream, data}")
+            raise ValueError("expected {stream, data}") from None
         e = d["e"]
-        instrument = self.instruments[d["s"]]
         if e == "aggTrade":
-            out.trade(parse_agg_trade(d, recv_ms, instrument))
+            out.trade(parse_agg_trade(d, recv_ms, self.instruments[d["s"]]))
         elif e == "bookTicker":
-            out.bbo(parse_book_ticker(d, recv_ms, instrument))
+            out.bbo(parse_book_ticker(d, recv_ms, self.instruments[d["s"]]))
         elif e == "depthUpdate":
-            conn.snapshot(instrument.symbol).replace(*parse_partial_depth(d))
+            conn.snapshot(self.instruments[d["s"]].symbol).replace(*parse_partial_depth(d))
 
 
 class Binance(Exchange):
