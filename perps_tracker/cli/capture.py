@@ -89,7 +89,7 @@ def capture(ctx, rt, exchanges, symbols, coins, channels, depth, book_interval, 
     from perps_tracker.errors import TrackerError
     from perps_tracker.render.capture import capture_log, render_capture_summary
     from perps_tracker.services.capture import capture as run_capture
-    from perps_tracker.services.capture import open_sink, plan_capture, split_list
+    from perps_tracker.services.capture import gap_callback, open_sink, plan_capture, split_list
 
     if symbols is not None and coins is not None:
         raise click.UsageError("--symbols and --coins do not go together: choose markets one way")
@@ -112,7 +112,8 @@ def capture(ctx, rt, exchanges, symbols, coins, channels, depth, book_interval, 
         capture_log(f"Warning: not listed on {', '.join(plan.instruments)}: {', '.join(plan.unlisted)}")
     sink = open_sink(rt, root)
     started = time.monotonic()
-    stats, interrupted, fatal = run_capture(rt, plan, channels, depth, book_interval, duration, sink, log=log)
+    stats, interrupted, fatal = run_capture(rt, plan, channels, depth, book_interval, duration, sink,
+                                            on_gap=gap_callback(rt, log), log=log)
     if not quiet:
         render_capture_summary(stats, time.monotonic() - started)
     if fatal is not None:

@@ -511,6 +511,18 @@ def check_channels(channels: Sequence[str]) -> tuple[str, ...]:
     return tuple(c for c in CHANNELS if c in channels) or CHANNELS
 
 
+def gap_callback(rt, log: Callable[[str], None]) -> Callable[[Gap], None]:
+    """What each closed gap is handed to (off the event loop): a progress line now; issue 17 part 1's
+    `record_gap(rt.db(), ...)` into `capture_gaps` is wired here."""
+    from perps_tracker.model.times import iso_ms
+
+    def on_gap(gap: Gap) -> None:
+        log(f"gap {gap.exchange} {gap.symbol} {gap.channel} {iso_ms(gap.from_ms)} "
+            f"+{(gap.to_ms - gap.from_ms) / 1000:.1f} s: {gap.reason}")
+
+    return on_gap
+
+
 def open_sink(rt, root: str) -> RowSink:
     """The dataset writer at `root` (issue 17 part 1 wires `DatasetWriter` here)."""
     raise TrackerError("the Parquet dataset writer is not installed in this build: capture has nowhere to write")
