@@ -66,7 +66,8 @@ from perps_tracker.exchanges.parsing import Skips, funding, join_markets, num, r
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot
 from perps_tracker.model.options import OptionQuote
-from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Instrument, Trade, trade
+from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Trade, trade
+from perps_tracker.model.ticks import Instrument as TickInstrument  # `Instrument` here is the listing's NamedTuple
 
 API = "/api/v2/public/"
 WS_PATH = "/ws/api/v2"  # appended to the configured `venues.deribit.ws_url` (docs/design.md#deribit)
@@ -365,7 +366,7 @@ CHANNELS_PER_REQUEST = 50  # channels in one public/subscribe (no documented lim
 HEARTBEAT_S = 30
 
 
-def parse_trade_notification(row: dict, recv_ms: int, instrument: Instrument) -> Trade:
+def parse_trade_notification(row: dict, recv_ms: int, instrument: TickInstrument) -> Trade:
     """One trade of a `trades.{instrument}.100ms` notification's `data`.
 
     Sample::
@@ -381,7 +382,7 @@ def parse_trade_notification(row: dict, recv_ms: int, instrument: Instrument) ->
                  float(row["price"]) / instrument.multiplier, float(row["amount"]), instrument.coins_per_unit)
 
 
-def parse_quote(d: dict, recv_ms: int, instrument: Instrument) -> Bbo:
+def parse_quote(d: dict, recv_ms: int, instrument: TickInstrument) -> Bbo:
     """A `quote.{instrument}` notification's `data`.
 
     Sample::

@@ -43,7 +43,6 @@ from perps_tracker.exchanges.capture import PARSE_ERRORS, Connection, Session, V
 from perps_tracker.model.ticks import (
     ASK,
     BID,
-    BOOK,
     CHANNELS,
     Bbo,
     BookLevel,
