@@ -219,3 +219,33 @@ def test_vwap_of_nothing_is_none():
     assert vwap([]) is None
     t = [trade("x", "S", "C", 1, 1, 1, BUY, 10.0, 1.0), trade("x", "S", "C", 1, 1, 2, SELL, 20.0, 3.0)]
     assert vwap(t) == pytest.approx(17.5) and math.isfinite(vwap(t))
+
+
+@pytest.mark.parametrize("sig, interrupted", [("SIGTERM", False), ("SIGINT", True)])
+def test_a_signal_stops_the_run_flushing_everything(streams, sig, interrupted):
+    """SIGTERM (a service's stop) and Ctrl-C end the run like --duration: gaps closed, rows handed over, the
+    sink flushed; only Ctrl-C counts as interrupted."""
+    import asyncio
+    import os
+    import signal
+
+    from perps_tracker.exchanges.hyperliquid import HyperliquidCapture
+    from perps_tracker.model.ticks import CHANNELS, Instrument
+    from perps_tracker.services.capture import Capturer
+
+    fakes = CaptureFakes(streams, steps=10, pause=0.01)
+    fakes.install("hyperliquid")
+    sink, gaps = MemorySink(), []
+    capture = HyperliquidCapture([Instrument("hyperliquid", "BTC", "BTC")], CHANNELS, 5)
+    capturer = Capturer({"hyperliquid": (capture, streams.url("hyperliquid"))}, sink, on_gap=gaps.append,
+                        book_interval=0.1, flush_every=10)  # nothing handed over before the end
+
+    async def run():
+        asyncio.get_running_loop().call_later(0.4, os.kill, os.getpid(), getattr(signal, sig))
+        return await capturer.run(30)
+
+    stats = asyncio.run(run())
+    assert capturer.interrupted is interrupted and capturer.fatal is None
+    assert sink.flushes == 1 and stats["hyperliquid"].rows == len(sink.rows) > 0
+    assert stats["hyperliquid"].trades == len({r.trade_id for r in sink.rows if isinstance(r, Trade)})
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the loop's handlers are gone

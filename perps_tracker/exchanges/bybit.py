@@ -394,7 +394,7 @@ class BybitCapture(VenueCapture):
         channel = self.channel_of[prefix + "."]
         book = (conn.level1 if channel == BBO else conn.books).get(symbol)
         if book is None:
-            book = Book()
+            book = Book(1 if channel == BBO else CAPTURE_BOOK_DEPTH)
             (conn.level1 if channel == BBO else conn.books)[symbol] = book
         snapshot = message["type"] == "snapshot"
         reason = apply_orderbook(book, message)

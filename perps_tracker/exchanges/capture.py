@@ -106,14 +106,17 @@ class Snapshot(BookView):
 
 class Book(BookView):
     """An incremental book: price → (size, and the price and size as the venue wrote them, for OKX's
-    checksum). A size of 0 removes the level. `seq` is the venue's sequence number of the last update."""
+    checksum). A size of 0 removes the level; a side past `limit` levels (the venue's book depth) loses
+    its worst, as a level leaving the venue's window is not always deleted explicitly: memory stays
+    bounded. `seq` is the venue's sequence number of the last update."""
 
-    __slots__ = ("bids", "asks", "ts_ms", "valid", "seq")
+    __slots__ = ("bids", "asks", "ts_ms", "valid", "seq", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 500) -> None:
         self.bids: dict[float, tuple[float, str, str]] = {}
         self.asks: dict[float, tuple[float, str, str]] = {}
         self.ts_ms, self.valid, self.seq = 0, False, 0
+        self.limit = limit
 
     def reset(self, ts_ms: int, seq: int, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]]) -> None:
         self.bids.clear()
@@ -133,6 +136,12 @@ class Book(BookView):
                     side.pop(price, None)
                 else:
                     side[price] = (size, px, sz)
+        if len(self.bids) > self.limit:
+            for price in heapq.nsmallest(len(self.bids) - self.limit, self.bids):
+                del self.bids[price]
+        if len(self.asks) > self.limit:
+            for price in heapq.nlargest(len(self.asks) - self.limit, self.asks):
+                del self.asks[price]
         self.ts_ms, self.seq = ts_ms, seq
 
     def invalidate(self) -> None:
@@ -175,10 +184,10 @@ class Connection:
             book = self.books[symbol] = Snapshot()
         return book  # type: ignore[return-value]
 
-    def book(self, symbol: str) -> Book:
+    def book(self, symbol: str, limit: int = 500) -> Book:
         book = self.books.get(symbol)
         if book is None:
-            book = self.books[symbol] = Book()
+            book = self.books[symbol] = Book(limit)
         return book  # type: ignore[return-value]
 
 

@@ -380,6 +380,7 @@ def pacing(rates: dict[str, float]) -> PathPacing:
 ARGS_PER_REQUEST = 100  # ~4 KB of args a request, well under the 64 KB limit
 ARGS_PER_CONNECTION = 300  # not documented (UNVERIFIED): a few hundred channels per connection
 CAPTURE_CHANNEL = {TRADES: "trades", BBO: "bbo-tbt"}
+BOOKS_DEPTH = 400  # levels a side of `books`
 
 
 def parse_trade_push(row: dict, recv_ms: int, instrument: Instrument) -> Trade:
@@ -487,7 +488,7 @@ class OkxCapture(VenueCapture):
             for row in rows:
                 conn.snapshot(symbol).replace(int(row["ts"]), levels(row["bids"]), levels(row["asks"]))
         elif name == "books":
-            book = conn.book(symbol)
+            book = conn.book(symbol, BOOKS_DEPTH)
             for row in rows:
                 reason = apply_books(book, message["action"], row)
                 if reason is not None:

@@ -409,3 +409,11 @@ def test_book_rows_level_zero_is_best_and_in_coins():
     with pytest.raises(ValueError):
         book.apply(78, 2, [["nan", "1"]], [])
     assert TRADES in CHANNELS
+
+
+def test_an_incremental_book_keeps_its_depth():
+    book = Book(limit=3)
+    book.reset(1, 1, [[str(100 - i), "1"] for i in range(5)], [[str(101 + i), "1"] for i in range(5)])
+    assert book.levels(10) == ([(100.0, 1.0), (99.0, 1.0), (98.0, 1.0)], [(101.0, 1.0), (102.0, 1.0), (103.0, 1.0)])
+    book.apply(2, 2, [["100.5", "2"]], [["100.8", "2"]])  # better levels push the worst out
+    assert book.levels(10) == ([(100.5, 2.0), (100.0, 1.0), (99.0, 1.0)], [(100.8, 2.0), (101.0, 1.0), (102.0, 1.0)])
