@@ -81,8 +81,8 @@ def capture(ctx, rt, exchanges, symbols, coins, channels, depth, book_interval, 
     \b
     Examples:
       perps-tracker capture --coins BTC,ETH --duration 1h
-      perps-tracker capture --exchange bybit --symbols BTCUSDT --channels trades
-      perps-tracker capture --shard 2/4     (one of four processes)
+      perps-tracker capture --exchange bybit --channels trades
+      perps-tracker capture --shard 2/4   (one of 4 processes)
     """
     import time
 
