@@ -498,9 +498,9 @@ def config(rt, as_json, quiet):
     show(rt.settings, as_json, quiet, config_json, render_config)
 
 
-from perps_tracker.cli import export, markets, options, report  # noqa: E402 - commands kept in their own modules
+from perps_tracker.cli import capture, export, markets, options, report  # noqa: E402 - commands kept in their own modules
 
-for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *report.COMMANDS):
+for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *report.COMMANDS, *capture.COMMANDS):
     cli.add_command(_command)
 
 
