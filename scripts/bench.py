@@ -34,6 +34,12 @@ markets   the per-instrument layer at real scale: --markets (default 3,000) mark
           instrument_snapshots` of the last 30 days as Parquet, CSV and JSON Lines end to end in fresh
           processes: median wall, peak RSS, export rows/s. Targets: ≤ 100 bytes per row, storing
           ≤ 150 ms, coin and funding ≤ 300 ms, Parquet export ≥ 500,000 rows/s, RSS ≤ 150 MB.
+capture-decode
+          --frames (default 300,000) distinct trade frames per venue (Binance aggTrade, Bybit publicTrade,
+          OKX trades, Deribit trades, Hyperliquid trades, each one trade a frame) through the capture
+          engine's own per-frame path (`services.capture.decode_rate`: JSON decode, the venue's handler,
+          the checked row constructor, dedup by id) on one thread: frames per second, the best of --runs.
+          Target: ≥ 50,000 trade frames/s on one core.
 history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
           line each) of synthetic history bulk-inserted into a temporary SQLite database, then
           `trend`, `backtest` and `predict funding` each run end to end in a fresh process: wall
@@ -758,6 +764,52 @@ def _bench_serve(path, requests_each: int) -> None:
         thread.join(5)
 
 
+def capture_frames(venue: str, n: int, start: int = 0) -> list[str]:
+    """`n` distinct one-trade frames of `venue` in its documented shape (ids `start`…), as the wire carries them."""
+    import json
+
+    t0 = 1_795_000_000_000
+    frames = []
+    for i in range(start, start + n):
+        px, qty, buy = f"{84000 + i % 97 * 0.5:.1f}", f"0.{i % 900 + 100:03d}", i % 3 != 0
+        if venue == "binance":
+            msg = {"stream": "btcusdt@aggTrade", "data": {"e": "aggTrade", "E": t0 + i + 2, "s": "BTCUSDT", "a": i,
+                                                          "p": px, "q": qty, "f": 3 * i, "l": 3 * i + 2, "T": t0 + i,
+                                                          "m": not buy}}
+        elif venue == "bybit":
+            msg = {"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": t0 + i + 1,
+                   "data": [{"T": t0 + i, "s": "BTCUSDT", "S": "Buy" if buy else "Sell", "v": qty, "p": px,
+                             "L": "PlusTick", "i": f"20f43950-d8dd-5b31-9112-{i:012d}", "BT": False}]}
+        elif venue == "okx":
+            msg = {"arg": {"channel": "trades", "instId": "BTC-USDT-SWAP"},
+                   "data": [{"instId": "BTC-USDT-SWAP", "tradeId": str(130639474 + i), "px": px, "sz": str(i % 50 + 1),
+                             "side": "buy" if buy else "sell", "ts": str(t0 + i), "count": "1"}]}
+        elif venue == "deribit":
+            msg = {"jsonrpc": "2.0", "method": "subscription", "params": {
+                "channel": "trades.BTC_USDC-PERPETUAL.100ms", "data": [
+                    {"trade_seq": i, "trade_id": f"USDC-{i}", "timestamp": t0 + i, "tick_direction": 0,
+                     "price": float(px), "mark_price": float(px), "instrument_name": "BTC_USDC-PERPETUAL",
+                     "index_price": float(px), "direction": "buy" if buy else "sell", "amount": float(qty)}]}}
+        else:
+            msg = {"channel": "trades", "data": [{"coin": "BTC", "side": "B" if buy else "A", "px": px, "sz": qty,
+                                                  "hash": "0x" + "0" * 64, "time": t0 + i, "tid": i,
+                                                  "users": ["0xbuyer", "0xseller"]}]}
+        frames.append(json.dumps(msg, separators=(",", ":")))
+    return frames
+
+
+def bench_capture_decode(frames: int, runs: int) -> None:
+    """Trade frames per second through the capture engine's per-frame path, per venue (see the docstring)."""
+    sys.path.insert(0, os.getcwd())
+    from perps_tracker.services.capture import decode_rate
+
+    for venue in ("binance", "bybit", "okx", "deribit", "hyperliquid"):
+        batch = capture_frames(venue, frames)
+        rates = [decode_rate(venue, batch) for _ in range(runs)]
+        print(f"{venue:12} {max(rates):>10,.0f} frames/s  (median {statistics.median(rates):,.0f}, "
+              f"{len(batch[0])} bytes a frame)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -788,6 +840,9 @@ def main() -> None:
     mk.add_argument("--markets", type=int, default=3000)
     mk.add_argument("--hours", type=int, default=8760)
     mk.add_argument("--runs", type=int, default=5)
+    cap = sub.add_parser("capture-decode", help="capture: trade frames decoded and normalised per second, per venue")
+    cap.add_argument("--frames", type=int, default=300_000)
+    cap.add_argument("--runs", type=int, default=5)
     hist = sub.add_parser("history", help="time trend, backtest, predict funding, alerts and stats on years of "
                                           "hourly history")
     hist.add_argument("--days", type=int, default=730)
@@ -810,6 +865,8 @@ def main() -> None:
         bench_database(args.days, args.seed, args.runs)
     elif args.what == "markets":
         bench_markets(args.markets, args.hours, args.runs)
+    elif args.what == "capture-decode":
+        bench_capture_decode(args.frames, args.runs)
     elif args.what == "history":
         bench_history(args.days, args.seed, args.compare_models)
     elif args.what == "report":

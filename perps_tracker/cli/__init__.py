@@ -498,9 +498,10 @@ def config(rt, as_json, quiet):
     show(rt.settings, as_json, quiet, config_json, render_config)
 
 
-from perps_tracker.cli import export, markets, options, report, serve  # noqa: E402 - commands in their own modules
+from perps_tracker.cli import capture, export, markets, options, report, serve  # noqa: E402 - commands in own modules
 
-for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *report.COMMANDS, *serve.COMMANDS):
+for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *report.COMMANDS, *capture.COMMANDS,
+                 *serve.COMMANDS):
     cli.add_command(_command)
 
 

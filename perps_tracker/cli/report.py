@@ -23,9 +23,13 @@ FORMAT_CHOICES = ("text", "markdown", "html")
 @click.option("--save", is_flag=True,
               help="Also write it to reports/report-YYYYmmdd-HHMM.<ext> beside the database (data/reports/ by "
                    "default) and print the path.")
+@click.option("--notify", is_flag=True,
+              help="Also post the headline sections to the webhooks in the config file (once per snapshot hour "
+                   "and window), and retry earlier failed posts.")
 @json_option
 @quiet_option("Print nothing (with -o or --save: only write the file).")
-def report(rt, hours, fmt, output, save, as_json, quiet):
+@click.pass_context
+def report(ctx, rt, hours, fmt, output, save, notify, as_json, quiet):
     """The market over the last hours, from the stored history: headline, market, positioning, anomalies.
 
     No venue is called. Sections: the headline (composite score, sentiment and strength with
@@ -35,7 +39,9 @@ def report(rt, hours, fmt, output, save, as_json, quiet):
     and the watchlist; liquidations and cascade risk with their coverage; anomalies (a venue's
     volume or OI/volume outside its own 7-day range, extreme funding, cross-venue price
     dislocations, OI jumps, volume spikes); the alerts raised. Each section says what it could
-    not compute and why. See docs/report.md.
+    not compute and why. --notify posts the headline sections to Discord, Slack or a JSON
+    webhook; a failed post is retried on the next run (exit code 3 until then). See
+    docs/report.md.
 
     \b
     Examples:
@@ -43,6 +49,7 @@ def report(rt, hours, fmt, output, save, as_json, quiet):
       perps-tracker report --hours 168 -o week.md
       perps-tracker report --hours 720 -o month.html
       perps-tracker report --save --quiet   (cron)
+      perps-tracker report --notify -q    (cron: to Discord)
       perps-tracker report --json | jq .anomalies.items
     """
     from pathlib import Path
@@ -60,15 +67,27 @@ def report(rt, hours, fmt, output, save, as_json, quiet):
         path = save_path(rt, now, chosen.extension)
         path.parent.mkdir(parents=True, exist_ok=True)
         written.append(_write(path, chosen.document(result)))
-    if quiet:
-        return
-    if output is None:
-        if chosen.show is not None:
-            chosen.show(result)
-        else:
-            click.echo(chosen.document(result), nl=False)
-    for path in written:
-        click.echo(f"Wrote {path}", err=output is None and save)
+    if not quiet:
+        if output is None:
+            if chosen.show is not None:
+                chosen.show(result)
+            else:
+                click.echo(chosen.document(result), nl=False)
+        for path in written:
+            click.echo(f"Wrote {path}", err=output is None and save)
+    if notify:
+        _notify(ctx, rt, result, now, quiet)
+
+
+def _notify(ctx, rt, result, now, quiet: bool) -> None:
+    from perps_tracker.cli.base import EXIT_INCOMPLETE
+    from perps_tracker.render.report import render_report_delivery, report_digest
+    from perps_tracker.services.report import notify_report
+
+    run = notify_report(rt, report_digest(result), int(now.timestamp()))
+    render_report_delivery(run, quiet)
+    if run.failures:
+        ctx.exit(EXIT_INCOMPLETE)
 
 
 def _write(path, text: str):

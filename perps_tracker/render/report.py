@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 
 from perps_tracker.model.instruments import APR_PER_8H
 from perps_tracker.model.times import iso, utc_minute
-from perps_tracker.render.format import fmt_num, fmt_pct, fmt_usd_short
+from perps_tracker.render.format import fmt_num, fmt_pct, fmt_usd_short, warn
 from perps_tracker.render.markets import fmt_apr, fmt_price
 from perps_tracker.render.output import Col, Grid, say
 from perps_tracker.render.report_lines import (  # noqa: F401 - the report's words, used by its renderers
@@ -94,6 +94,55 @@ def report_json(report) -> dict[str, Any]:
 
 _TOTALS = ("price", "price_change_24h_pct", "funding_rate_8h", "volume_24h_usd", "open_interest_usd",
            "max_spread_bps", "markets")
+
+
+# -- the message of `report --notify` ----------------------------------------------------------------------
+
+DIGEST_TOP = 3  # funding spreads, anomalies and alerts named in the message (the counts say how many in all)
+
+
+def report_digest(report):
+    """The report's headline sections as a webhook message (`report --notify`): what a trader reads on a
+    phone; the full report is `report` itself."""
+    from perps_tracker.services.notify import Digest
+
+    coins, anomalies, alerts = report.coins, report.anomalies, report.alerts
+    funding = [f"{o.coin}: short {o.short.exchange}, long {o.long.exchange}, {o.apr_pct:.1f}% APR"
+               + (" (intervals differ)" if o.intervals_differ else "") for o in coins.opportunities[:DIGEST_TOP]]
+    found = [f"{KIND_NAMES[a.kind]}: {a.reason}" for a in anomalies.items[:DIGEST_TOP]]
+    if len(anomalies.items) > DIGEST_TOP:
+        found.append(f"and {len(anomalies.items) - DIGEST_TOP} more")
+    raised = [f"{a.strategy}{' ' + a.direction.upper() if a.direction else ''} (tier {a.tier}, confidence "
+              f"{a.confidence})" for a in alerts.raised[:DIGEST_TOP]]
+    if len(alerts.raised) > DIGEST_TOP:
+        raised.append(f"and {len(alerts.raised) - DIGEST_TOP} more")
+    sections = [
+        ("Headline", headline_lines(report)),
+        ("Market", market_lines(report)),
+        ("Positioning", positioning_lines(report)),
+        ("Funding arbitrage", funding or ["no coin listed on two venues with enough volume on each"]),
+        ("Liquidations", liquidation_lines(report)),
+        ("Anomalies", found or ["none found"]),
+        ("Alerts", raised or ["none raised in the window"]),
+    ]
+    if report.options.currencies:
+        sections.append(("Options", option_lines(report)))
+    return Digest(_title(report), tuple((name, tuple(lines)) for name, lines in sections), report.newest,
+                  report.hours, report.newest + report.age_seconds)
+
+
+def render_report_delivery(run, quiet: bool) -> None:
+    """On stderr (stdout may hold the report or its JSON): what was posted, and each failure."""
+    from perps_tracker.render.terminal import echo_err
+
+    if not quiet:
+        posted = ", ".join(f"{webhook}" + (f" ({n} reports)" if n > 1 else "") for webhook, n in run.delivered)
+        earlier = "" if run.recorded else " (this hour's report was recorded by an earlier run)"
+        echo_err(f"Report posted to {posted}{earlier}." if posted else
+                 f"Report not posted to any webhook on this run{earlier}.")
+    for f in run.failures:
+        what = "given up" if f.expired else "will retry on the next run"
+        warn(f"{f.webhook} webhook: the report of {utc_minute(f.report_hour)} not delivered, {what}: {f.reason}")
 
 
 # -- text on the terminal -----------------------------------------------------------------------------------

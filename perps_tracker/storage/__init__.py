@@ -19,4 +19,6 @@ TABLES = [
     "instruments",
     "instrument_rows",
     "options_snapshots",
+    "report_notices",
+    "report_deliveries",
 ]
