@@ -692,7 +692,7 @@ def bench_report(days: int, seed: int, runs: int) -> None:
         _run_measured(["report", "--db", str(path)], env)  # bytecode caches written once
         bare = _bare(runs)
         for args in (["report"], ["report", "--json"], ["report", "--format", "markdown"],
-                     ["report", "--hours", "168"]):
+                     ["report", "--hours", "168"], ["report", "--hours", "2160"]):
             wall, rss = _median_run([*args, "--db", str(path)], runs, env)
             print(f"  perps-tracker {' '.join(args):<28} median {wall:6.3f} s   peak RSS {rss:5.0f} MB"
                   + ("   (target 1 s)" if args == ["report"] else ""))

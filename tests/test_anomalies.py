@@ -183,3 +183,31 @@ def test_price_dislocation_skips_thin_markets_and_one_venue_coins():
     thin = row("gateio", "ETH", 3_300.0, volume=MIN_VOLUME_USD / 10)
     alone = [row("binance", "NEW", 1.0), row("binance", "NEW", 1.5, symbol="NEWUSDC")]  # same venue twice
     assert price_dislocations(hour() + [thin] + alone) == []
+
+
+def test_the_ranges_of_a_long_window_are_each_hours_own_trailing_range():
+    """`_ranges` computes every hour's range at once (numpy): each must be `robust_range` of exactly the
+    168 hours before it, on a series with gaps, zeros and negative values (left out), and hours with too
+    little reference get none."""
+    from perps_tracker.model.anomalies import MIN_REFERENCE, REFERENCE_HOURS, _ranges
+
+    rng = random.Random(7)
+    start = 1_790_000_000 // 3600 * 3600
+    values = {}
+    for k in range(900):
+        if rng.random() < 0.2:
+            continue  # a gap
+        values[start + k * 3600] = rng.choice([0.0, -5.0]) if rng.random() < 0.03 else math.exp(rng.gauss(20, 1))
+    checked = sorted(values)[10:]
+    got = _ranges(values, checked)
+    expected = {}
+    for t in checked:
+        reference = [values[h] for h in range(t - REFERENCE_HOURS * 3600, t, 3600) if h in values]
+        bounds = robust_range(reference)
+        if bounds is not None:
+            expected[t] = bounds
+    assert set(got) == set(expected) and len(expected) > 600
+    assert any(len([h for h in range(t - REFERENCE_HOURS * 3600, t, 3600) if h in values]) < MIN_REFERENCE
+               for t in checked if t not in got)
+    for t, (low, high) in expected.items():
+        assert got[t] == pytest.approx((low, high), rel=1e-12)

@@ -99,22 +99,52 @@ def robust_range(reference: Iterable[float]) -> tuple[float, float] | None:
     return math.exp(centre - allowed), math.exp(centre + allowed)
 
 
+def _ranges(values: Mapping[int, float], hours: Sequence[int]) -> dict[int, tuple[float, float]]:
+    """`robust_range` of the REFERENCE_HOURS before each of `hours` (those with enough reference), all at
+    once: the series laid on an hourly grid and each hour's window a row of a strided view, so a month's
+    window over nine venues takes milliseconds rather than seconds. The medians are the same numbers as
+    `statistics.median`'s (the middle value, or the mean of the two middle ones)."""
+    import numpy as np
+
+    if not hours:
+        return {}
+    first = min(values)
+    size = (max(max(values), max(hours)) - first) // HOUR + 1
+    logs = np.full(REFERENCE_HOURS + size, np.nan)  # REFERENCE_HOURS of nothing before the first hour
+    at = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+    xs = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+    positive = xs > 0
+    logs[REFERENCE_HOURS + (at[positive] - first) // HOUR] = np.log(xs[positive])
+    rows = np.lib.stride_tricks.sliding_window_view(logs, REFERENCE_HOURS)  # rows[i]: the hours before i
+    index = np.array([(t - first) // HOUR for t in hours])
+    windows = rows[index]
+    enough = np.count_nonzero(~np.isnan(windows), axis=1) >= MIN_REFERENCE
+    windows, hours = windows[enough], [t for t, ok in zip(hours, enough) if ok]
+    if not hours:
+        return {}
+    counts = np.count_nonzero(~np.isnan(windows), axis=1)
+
+    def medians(rows):  # of each row's values; NaN sorts last, so they are the first `counts` of a sorted row
+        ordered = np.sort(rows, axis=1)
+        at = np.arange(len(ordered))
+        return (ordered[at, (counts - 1) // 2] + ordered[at, counts // 2]) / 2
+
+    centre = medians(windows)
+    spread = MAD_SCALE * medians(np.abs(windows - centre[:, None]))
+    allowed = np.maximum(RANGE_K * spread, math.log(RANGE_MIN_RATIO))
+    lows, highs = np.exp(centre - allowed).tolist(), np.exp(centre + allowed).tolist()
+    return {t: (lo, hi) for t, lo, hi in zip(hours, lows, highs)}
+
+
 def _outside_range(kind: str, subject: str, series: Series, since: int, unit: str, what: str,
                    show) -> Anomaly | None:
     """The most extreme hour after `since` whose value lies outside the robust range of the 168 hours
     before it, with the count of such hours; None when there is none."""
     values = _present(series)
-    hours = sorted(values)
+    checked = sorted(t for t, x in values.items() if t > since and x > 0)
     worst, count = None, 0
-    for t in hours:
-        if t <= since:
-            continue
+    for t, (low, high) in sorted(_ranges(values, checked).items()):
         x = values[t]
-        window = [values[h] for h in range(t - REFERENCE_HOURS * HOUR, t, HOUR) if h in values]
-        bounds = robust_range(window)
-        if bounds is None or x <= 0:
-            continue
-        low, high = bounds
         if low <= x <= high:
             continue
         count += 1
