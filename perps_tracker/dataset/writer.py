@@ -54,7 +54,7 @@ from perps_tracker.dataset.layout import (
     write_options,
 )
 from perps_tracker.errors import TrackerError
-from perps_tracker.model.ticks import COLUMNS, HOUR_MS, TRADES, Trade
+from perps_tracker.model.ticks import HOUR_MS, Trade
 
 log = logging.getLogger(__name__)
 

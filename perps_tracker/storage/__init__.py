@@ -19,4 +19,5 @@ TABLES = [
     "instruments",
     "instrument_rows",
     "options_snapshots",
+    "capture_gaps",
 ]
