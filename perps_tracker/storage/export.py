@@ -38,7 +38,7 @@ _RANGE = {
     "instruments": (None, "id"),
     "instrument_rows": ("timestamp >= :lo AND timestamp < :hi", "timestamp, instrument_id"),
     "options_snapshots": ("timestamp >= :lo AND timestamp < :hi", "timestamp, currency"),
-    "capture_gaps": ("to_ms >= :lo * 1000 AND from_ms < :hi * 1000", "from_ms, id"),
+    "capture_gaps": ("to_ms >= CAST(:lo AS BIGINT) * 1000 AND from_ms < CAST(:hi AS BIGINT) * 1000", "from_ms, id"),
     VIEW: ("timestamp >= :lo AND timestamp < :hi", "timestamp"),
 }
 EXPORTABLE = (*TABLES, VIEW)
