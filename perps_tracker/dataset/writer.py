@@ -39,6 +39,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Callable, Iterable
 
 from perps_tracker.dataset import DEFAULT_ROOT, arrow
@@ -58,8 +60,11 @@ from perps_tracker.model.ticks import HOUR_MS, Trade
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 65_536  # rows held as Python objects before they are journaled (and made compact) anyway
-DEDUP_IDS = 50_000  # trade ids remembered per (exchange, symbol): between this and twice this many
+MAX_PENDING = 16_384  # rows held as Python objects before they are journaled (and made compact) anyway
+# Trade ids remembered per (exchange, symbol), between this and twice this many: a reconnect's replay
+# of the last trades (a venue's REST page of recent trades is at most 1,000) is caught, and memory
+# stays bounded (~90 bytes an id).
+DEDUP_IDS = 2_000
 DIRECT_PUT = {"s3", "gcs"}  # filesystems whose objects appear whole on close: written under their final key
 
 Key = tuple  # (channel, exchange, symbol, hour)
@@ -92,7 +97,7 @@ def default_spool(root: Root) -> str:
 
 class DatasetWriter:
     def __init__(self, root: str = DEFAULT_ROOT, *, filesystem: Any = None, spool: str | None = None,
-                 file_rows: int = 500_000, max_buffered_rows: int = 1_000_000, flush_interval: float = 1.0,
+                 file_rows: int = 250_000, max_buffered_rows: int = 250_000, flush_interval: float = 1.0,
                  grace: float = 10.0, max_spool_bytes: int = 256 * 2 ** 20, segment_bytes: int = 32 * 2 ** 20,
                  dedup_ids: int = DEDUP_IDS, background: bool = False, recover: bool = True,
                  clock: Callable[[], float] = time.time):
@@ -339,10 +344,13 @@ class DatasetWriter:
 def write_file(pa, root: Root, channel: str, batches: list, relative: str, *,
                before_rename: Callable[[], None] | None = None, made: set | None = None) -> tuple[int, int]:
     """Write `batches` sorted by `ts_ms` to `relative` under the root, whole or not at all: (bytes, rows)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pa.Table.from_batches(batches, schema=schema(channel))
-    table = table.take(pa.compute.sort_indices(table, [("ts_ms", "ascending")]))
+    ts = table.column("ts_ms").to_numpy()
+    if len(ts) > 1 and (ts[1:] < ts[:-1]).any():  # rows mostly come in time order: sorted only when not
+        table = table.take(pc.sort_indices(table, [("ts_ms", "ascending")]))
     final = root.path(relative)
     parent = final.rpartition("/")[0]
     made = set() if made is None else made
@@ -396,9 +404,14 @@ def _batch(pa, key: Key, rows: list):
         elif name == "symbol":
             values = [symbol] * n
         else:
-            values = [getattr(r, name) for r in rows]
+            values = list(map(_getter(name), rows))
         arrays.append(pa.array(values, field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=sch)
+
+
+@lru_cache(maxsize=None)
+def _getter(name: str):
+    return attrgetter(name)
 
 
 def _release_memory(pa) -> None:
