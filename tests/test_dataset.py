@@ -271,10 +271,15 @@ def test_recovery_when_killed_between_journaling_a_file_and_renaming_it(tmp_path
     monkeypatch.setattr(writer_module.os, "replace", real)
     dead(writer)
     assert parquet_files(tmp_path) == []  # nor a temporary file left
+    half = tmp_path / "trades/exchange=binance/date=2025-12-04" / f".BTCUSDT-09-{writer.name}-2.parquet.tmp"
+    half.write_bytes(b"PAR1 half a file")  # as a kill in the middle of the next file would leave it
+    other = half.with_name(".BTCUSDT-09-otherhost-1-x0-1.parquet.tmp")
+    other.write_bytes(b"another writer's, alive")
     again = W(str(tmp_path))
     assert again.counters.recovered_rows == 100
     again.close()
     assert len(read_back(tmp_path, TRADES)) == 100
+    assert not half.exists() and other.exists()
 
 
 def test_recovering_twice_writes_the_same_files(tmp_path):

@@ -546,8 +546,22 @@ def recover_directory(writer: DatasetWriter, path: str, name: str) -> None:
         counters.written += rows
         counters.bytes += size
         log.info("recovered %d rows of %s into %s", rows, name, relative)
+    _remove_temporaries(writer.root, {directory(k[0], k[1], k[3]) for k in data}, name)
     for segment in files:
         os.unlink(segment)
+
+
+def _remove_temporaries(root: Root, directories: set[str], name: str) -> None:
+    """Delete the dead writer's half-written files (`.<file>.tmp`) in the partitions it was writing: a
+    file being written when it died is among the partitions its journal still holds rows of."""
+    pa = arrow()
+    for relative in sorted(directories):
+        selector = pa.fs.FileSelector(root.path(relative), allow_not_found=True)
+        for info in root.fs.get_file_info(selector):
+            base = info.base_name
+            if base.startswith(".") and base.endswith(".parquet.tmp") and f"-{name}-" in base:
+                root.fs.delete_file(info.path)
+                log.info("removed %s, left half-written by %s", info.path, name)
 
 
 def _covered(root: Root, published: list[tuple[int, str]]) -> int:
