@@ -24,9 +24,11 @@ def query(rt, sql, root, fmt):
 
     \b
     Examples:
-      perps-tracker query "SELECT exchange, count(*), sum(usd) FROM trades GROUP BY 1"
+      perps-tracker query "SELECT count(*) FROM trades"
       perps-tracker query --format csv \\
-          "SELECT * FROM bbo WHERE symbol = 'BTCUSDT' AND date = '2026-12-04'" > bbo.csv
+          "SELECT exchange, sum(usd) FROM trades GROUP BY 1"
+      perps-tracker query --format json \\
+          "SELECT * FROM bbo WHERE coin = 'BTC'" > bbo.json
     """
     from perps_tracker.render.query import write_result
     from perps_tracker.services.capture import run_query
