@@ -41,12 +41,22 @@ capture   the capture dataset's writer (perps_tracker/dataset) on one core, in a
           bytes per stored trade, and the process's resident memory every million rows and at its
           peak. Then a writer of --recovery-rows (default 1,000,000) journaled rows is SIGKILLed and
           the next writer's recovery is timed. Targets: ≥ 50,000 trade messages/s decoded, normalised
-          and written (the decoding half plugs in at CAPTURE_DECODER), ≤ 20 bytes a trade, ≤ 200 MB.
+          and written (the decoding half: capture-decode, and CAPTURE_DECODER), ≤ 20 bytes a trade, ≤ 200 MB.
+capture-decode
+          --frames (default 300,000) distinct trade frames per venue (Binance aggTrade, Bybit publicTrade,
+          OKX trades, Deribit trades, Hyperliquid trades, each one trade a frame) through the capture
+          engine's own per-frame path (`services.capture.decode_rate`: JSON decode, the venue's handler,
+          the checked row constructor, dedup by id) on one thread: frames per second, the best of --runs.
+          Target: ≥ 50,000 trade frames/s on one core.
 history   --days (default 730: two years, 17,520 hourly snapshots with 8 venues and a liquidation
           line each) of synthetic history bulk-inserted into a temporary SQLite database, then
           `trend`, `backtest` and `predict funding` each run end to end in a fresh process: wall
           seconds and the process's peak resident memory. --compare-models also cross-validates
           logistic regression against gradient-boosted trees on the same data.
+report    --days (default 730) of the same history with each venue's volume and OI, every market of
+          five venues, a day of liquidations, an alert and an options row in the newest hour; `report`
+          (text, --json, --format markdown, --hours 168) end to end in a fresh process, median of
+          --runs, with bytecode caches. Target: text ≤ 1 s.
 """
 
 from __future__ import annotations
@@ -661,6 +671,84 @@ def bench_history(days: int, seed: int, compare: bool) -> None:
         db.dispose()
 
 
+def bench_report(days: int, seed: int, runs: int) -> None:
+    """`report` (text and --json) end to end in a fresh process on `days` of hourly history whose newest
+    hour has every market of five venues, a day of liquidations, an alert and an options row."""
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from perps_tracker.storage.db import open_database
+    from tests.synthetic_history import market_history, store_history, store_newest_hour_extras, with_venue_markets
+
+    n = days * 24
+    start_hour = 1_700_000_000 // 3600 * 3600
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # with bytecode caches
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.db"
+        db = open_database(str(path))
+        t0 = time.perf_counter()
+        store_history(db, with_venue_markets(market_history(start_hour, n, seed), seed))
+        store_newest_hour_extras(db, start_hour + (n - 1) * 3600, seed)
+        db.dispose()
+        print(f"synthetic history: {n:,} hourly snapshots ({days} days), 8 venues with volume and OI each, "
+              f"1,000 markets and a day of liquidations in the newest hour; built in {time.perf_counter() - t0:.1f} s, "
+              f"SQLite {path.stat().st_size / 2 ** 20:.0f} MB")
+        _run_measured(["report", "--db", str(path)], env)  # bytecode caches written once
+        bare = _bare(runs)
+        for args in (["report"], ["report", "--json"], ["report", "--format", "markdown"],
+                     ["report", "--hours", "168"]):
+            wall, rss = _median_run([*args, "--db", str(path)], runs, env)
+            print(f"  perps-tracker {' '.join(args):<28} median {wall:6.3f} s   peak RSS {rss:5.0f} MB"
+                  + ("   (target 1 s)" if args == ["report"] else ""))
+        print(f"  (bare interpreter: median {bare:.3f} s over {runs} runs)")
+
+
+def capture_frames(venue: str, n: int, start: int = 0) -> list[str]:
+    """`n` distinct one-trade frames of `venue` in its documented shape (ids `start`…), as the wire carries them."""
+    import json
+
+    t0 = 1_795_000_000_000
+    frames = []
+    for i in range(start, start + n):
+        px, qty, buy = f"{84000 + i % 97 * 0.5:.1f}", f"0.{i % 900 + 100:03d}", i % 3 != 0
+        if venue == "binance":
+            msg = {"stream": "btcusdt@aggTrade", "data": {"e": "aggTrade", "E": t0 + i + 2, "s": "BTCUSDT", "a": i,
+                                                          "p": px, "q": qty, "f": 3 * i, "l": 3 * i + 2, "T": t0 + i,
+                                                          "m": not buy}}
+        elif venue == "bybit":
+            msg = {"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": t0 + i + 1,
+                   "data": [{"T": t0 + i, "s": "BTCUSDT", "S": "Buy" if buy else "Sell", "v": qty, "p": px,
+                             "L": "PlusTick", "i": f"20f43950-d8dd-5b31-9112-{i:012d}", "BT": False}]}
+        elif venue == "okx":
+            msg = {"arg": {"channel": "trades", "instId": "BTC-USDT-SWAP"},
+                   "data": [{"instId": "BTC-USDT-SWAP", "tradeId": str(130639474 + i), "px": px, "sz": str(i % 50 + 1),
+                             "side": "buy" if buy else "sell", "ts": str(t0 + i), "count": "1"}]}
+        elif venue == "deribit":
+            msg = {"jsonrpc": "2.0", "method": "subscription", "params": {
+                "channel": "trades.BTC_USDC-PERPETUAL.100ms", "data": [
+                    {"trade_seq": i, "trade_id": f"USDC-{i}", "timestamp": t0 + i, "tick_direction": 0,
+                     "price": float(px), "mark_price": float(px), "instrument_name": "BTC_USDC-PERPETUAL",
+                     "index_price": float(px), "direction": "buy" if buy else "sell", "amount": float(qty)}]}}
+        else:
+            msg = {"channel": "trades", "data": [{"coin": "BTC", "side": "B" if buy else "A", "px": px, "sz": qty,
+                                                  "hash": "0x" + "0" * 64, "time": t0 + i, "tid": i,
+                                                  "users": ["0xbuyer", "0xseller"]}]}
+        frames.append(json.dumps(msg, separators=(",", ":")))
+    return frames
+
+
+def bench_capture_decode(frames: int, runs: int) -> None:
+    """Trade frames per second through the capture engine's per-frame path, per venue (see the docstring)."""
+    sys.path.insert(0, os.getcwd())
+    from perps_tracker.services.capture import decode_rate
+
+    for venue in ("binance", "bybit", "okx", "deribit", "hyperliquid"):
+        batch = capture_frames(venue, frames)
+        rates = [decode_rate(venue, batch) for _ in range(runs)]
+        print(f"{venue:12} {max(rates):>10,.0f} frames/s  (median {statistics.median(rates):,.0f}, "
+              f"{len(batch[0])} bytes a frame)")
+
 # -- capture --------------------------------------------------------------------------------------
 
 # The decoding half of `capture` (part 2: the venue protocols): a function taking a list of raw
@@ -744,7 +832,8 @@ def _capture_writer(root: str, rows: int, symbols: int) -> None:
         if (start + chunk) % 1_000_000 == 0:
             print(json.dumps({"rows": start + chunk, "rss_mb": round(_status_mb("VmRSS"), 1)}), flush=True)
     t = time.perf_counter()
-    counters = writer.close()
+    writer.close()
+    counters = writer.counters
     timed += time.perf_counter() - t
     print(json.dumps({"done": True, "seconds": timed, "written": counters.written, "bytes": counters.bytes,
                       "files": counters.files, "peak_mb": round(_status_mb("VmHWM"), 1),
@@ -846,11 +935,18 @@ def main() -> None:
     mk.add_argument("--markets", type=int, default=3000)
     mk.add_argument("--hours", type=int, default=8760)
     mk.add_argument("--runs", type=int, default=5)
+    cap = sub.add_parser("capture-decode", help="capture: trade frames decoded and normalised per second, per venue")
+    cap.add_argument("--frames", type=int, default=300_000)
+    cap.add_argument("--runs", type=int, default=5)
     hist = sub.add_parser("history", help="time trend, backtest, predict funding, alerts and stats on years of "
                                           "hourly history")
     hist.add_argument("--days", type=int, default=730)
     hist.add_argument("--seed", type=int, default=1)
     hist.add_argument("--compare-models", action="store_true", help="logistic regression vs boosted trees")
+    rep = sub.add_parser("report", help="time `report` (text, --json, markdown, a week) on years of hourly history")
+    rep.add_argument("--days", type=int, default=730)
+    rep.add_argument("--seed", type=int, default=1)
+    rep.add_argument("--runs", type=int, default=5)
     cap = sub.add_parser("capture", help="the capture dataset's writer: rows/s, bytes per trade, memory, recovery")
     cap.add_argument("--rows", type=int, default=10_000_000)
     cap.add_argument("--symbols", type=int, default=20)
@@ -876,8 +972,12 @@ def main() -> None:
         bench_database(args.days, args.seed, args.runs)
     elif args.what == "markets":
         bench_markets(args.markets, args.hours, args.runs)
+    elif args.what == "capture-decode":
+        bench_capture_decode(args.frames, args.runs)
     elif args.what == "history":
         bench_history(args.days, args.seed, args.compare_models)
+    elif args.what == "report":
+        bench_report(args.days, args.seed, args.runs)
 
 
 if __name__ == "__main__":

@@ -202,3 +202,24 @@ def expected_events(venue: str, rows, source: str = "rest", times=()) -> list[tu
     """Hand-computed (symbol, side, price, quantity, usd, time) rows as event tuples (`times`: only those)."""
     return [(venue, s, side, pytest.approx(p), pytest.approx(q), pytest.approx(usd), t, source)
             for s, side, p, q, usd, t in rows if not times or t in times]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium over DevTools (tests/browser.py), one per test process; the test is skipped
+    when the system has no chromium (`apt-get install chromium`; .ci/run installs it)."""
+    from tests.browser import CHROMIUM_ENV, DEFAULT_BINARY, Browser, chromium_binary
+
+    if chromium_binary() is None:
+        pytest.skip(f"no headless browser: install chromium ({DEFAULT_BINARY}, e.g. `apt-get install chromium`) "
+                    f"or set ${CHROMIUM_ENV}")
+    with Browser.start() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab (1280 × 900) for one test, closed after it."""
+    tab = browser.new_page()
+    yield tab
+    tab.close()

@@ -113,3 +113,70 @@ def market_history(start: int, n: int, seed: int, venues: Sequence[str] = ("bina
                      cascade_risk_score=rng.random() * 0.7),
         ))
     return out
+
+
+DEX_VENUES = ("hyperliquid", "asterdex", "dydx")
+
+
+def with_venue_markets(snapshots: list[dict], seed: int) -> list[dict]:
+    """`market_history` snapshots with each venue's 24 h volume, open interest, long share and kind, and the
+    market's CEX/DEX volumes and total OI summed from them (what `report`'s market section reads)."""
+    rng = random.Random(seed + 1)
+    drift: dict[str, list[float]] = {}  # per venue: slow log-deviations of volume and of OI/volume
+    for s in snapshots:
+        cex = dex = oi_total = 0.0
+        for k, (venue, cols) in enumerate(s["venues"].items()):
+            a, b = drift.get(venue, (0.0, 0.0))
+            a, b = 0.98 * a + rng.gauss(0, 0.02), 0.98 * b + rng.gauss(0, 0.01)
+            drift[venue] = [a, b]
+            volume = 2e10 * (1.6 - 0.15 * k) * math.exp(a)
+            oi = volume * 0.42 * math.exp(b)
+            kind = "DEX" if venue in DEX_VENUES else "CEX"
+            cols.update(kind=kind, volume_24h_usd=volume, open_interest_usd=oi,
+                        long_share=None if kind == "DEX" else min(max(rng.gauss(0.5, 0.05), 0.05), 0.95))
+            cex, dex = (cex + volume, dex) if kind == "CEX" else (cex, dex + volume)
+            oi_total += oi
+        s.update(total_volume_usd=cex + dex, cex_volume_usd=cex, dex_volume_usd=dex, total_oi_usd=oi_total,
+                 oi_vol_ratio=oi_total / (cex + dex))
+    return snapshots
+
+
+def store_newest_hour_extras(db, newest: int, seed: int, coins: int = 200,
+                             venues: Sequence[str] = ("binance", "bybit", "okx", "gateio", "hyperliquid")) -> None:
+    """What a live hour adds beside the market rows, for `report`: every market of `venues` at `newest`
+    (`coins` coins each), a day of liquidation events and coverage on OKX and Gate.io, a raised alert and
+    BTC's options row."""
+    from perps_tracker.model.instruments import InstrumentRow
+    from perps_tracker.model.liquidation import make_event
+    from perps_tracker.storage.db import write_lock
+    from perps_tracker.storage.instruments import replace_venue_rows
+    from perps_tracker.storage.liquidations import insert_events, open_coverage
+    from perps_tracker.storage.tables import alerts, options_snapshots
+
+    rng = random.Random(seed + 2)
+    rows: dict[str, list] = {v: [] for v in venues}
+    for c in range(coins):
+        coin = "BTC" if c == 0 else "ETH" if c == 1 else f"C{c:03d}"
+        price = 100_000.0 if c == 0 else 3_000.0 if c == 1 else rng.uniform(0.01, 50)
+        for venue in venues:
+            f8 = rng.gauss(0.0001, 0.00005)
+            p = price * (1 + rng.gauss(0, 0.0002))
+            volume = 1e9 / (c + 1) * rng.uniform(0.5, 1.5)
+            rows[venue].append(InstrumentRow(newest, venue, f"{coin}USDT", coin, 1.0, "USDT", p, p, p, volume,
+                                             volume * 0.4, f8, 8.0, f8, None, rng.gauss(0, 3)))
+    end_ms = (newest + 42) * 1000
+    start_ms = end_ms - 24 * H * 1000
+    events = [make_event(venue, "BTCUSDT" if venue == "okx" else "BTC_USDT", rng.choice(("long", "short")),
+                         100_000.0, rng.uniform(0.01, 2), rng.randrange(start_ms, end_ms), "rest")
+              for venue in ("okx", "gateio") for _ in range(500)]
+    with write_lock(db.engine) as conn:
+        replace_venue_rows(conn, newest, rows)
+        insert_events(conn, events)
+        for venue in ("okx", "gateio"):
+            open_coverage(conn, venue, "rest", start_ms, end_ms, "synthetic")
+        conn.execute(alerts.insert(), [dict(timestamp=newest + 60, snapshot_timestamp=newest - 2 * H,
+                                            strategy="Momentum Breakout", tier=1, confidence=85, direction="long",
+                                            reasons="|P| > 5\nX > 0.45", status="fired", delivery_attempts=0)])
+        conn.execute(options_snapshots.insert(), [dict(timestamp=newest, currency="BTC", dvol=52.0,
+                                                       put_call_oi_ratio=0.7, options_oi_usd=2e10, skew_25d=-1.5,
+                                                       atm_iv_30d=50.0, options=800, source="live")])

@@ -113,6 +113,11 @@ def test_coin_by_hand_against_the_stored_rows(runner, env, database):
     history = json.loads(run(runner, "coin", "ETH", "--no-fetch", "--hours", "24", "--json").stdout)["history"]
     assert [h["timestamp"] for h in history] == ["2026-11-22T11:00:00Z"]
     assert history[0]["price"] == approx(vwap)
+    assert history[0]["volume_24h_usd"] == approx(volume)
+    assert history[0]["open_interest_usd"] == approx(sum(r[4] for r in rows if r[4] is not None))
+    funded = [r for r in rows if r[5] is not None and r[3]]
+    assert history[0]["funding_rate_8h"] == approx(sum(r[5] * r[3] for r in funded) / sum(r[3] for r in funded))
+    assert history[0]["max_spread_bps"] == approx(data["total"]["max_spread_bps"])
     table = run(runner, "coin", "ETH", "--no-fetch").stdout
     assert "ETH (MAJORS)" in table and "total" in table
 

@@ -167,7 +167,7 @@ def stats(rt, root, as_json, quiet):
     from dataclasses import replace
 
     from perps_tracker.render.database import render_stats, stats_json
-    from perps_tracker.services.capture import dataset_files
+    from perps_tracker.services.dataset import dataset_files
     from perps_tracker.storage.queries import collect_stats
 
     found = collect_stats(rt.reader(), utc_now(), list(EXCHANGES))
@@ -508,9 +508,10 @@ def config(rt, as_json, quiet):
     show(rt.settings, as_json, quiet, config_json, render_config)
 
 
-from perps_tracker.cli import export, markets, options, query  # noqa: E402 - commands kept in their own modules
+from perps_tracker.cli import capture, export, markets, options, query, report  # noqa: E402 - commands kept in their own modules
 
-for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *query.COMMANDS):
+for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *report.COMMANDS, *capture.COMMANDS,
+                 *query.COMMANDS):
     cli.add_command(_command)
 
 

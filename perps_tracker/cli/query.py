@@ -31,7 +31,7 @@ def query(rt, sql, root, fmt):
           "SELECT * FROM bbo WHERE coin = 'BTC'" > bbo.json
     """
     from perps_tracker.render.query import write_result
-    from perps_tracker.services.capture import run_query
+    from perps_tracker.services.dataset import run_query
 
     write_result(run_query(rt, sql, root), fmt)
 

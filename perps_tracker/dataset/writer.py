@@ -111,6 +111,7 @@ class DatasetWriter:
         self.dedup_ids = dedup_ids
         self.clock = clock
         self.counters = Counters()
+        self.venues: dict[str, dict[str, int]] = {}  # the counters per venue (close() returns them)
         self.host = host_name()
         # <host>-<pid>-<run>: the run is the start second and the writer's number in this process
         self.name = f"{self.host}-{os.getpid()}-{_base36(int(time.time()))}{next(_WRITERS)}"
@@ -160,6 +161,7 @@ class DatasetWriter:
                     tid = row.trade_id
                     if tid in ids[0] or tid in ids[1]:
                         dup += 1
+                        self._venue(row.exchange)["duplicates"] += 1
                         continue
                     recent = ids[0]
                     recent.add(tid)
@@ -298,9 +300,26 @@ class DatasetWriter:
                                 made=self._made)
         with self._lock:
             self.journal.covered(key, through)
-            self.counters.files += 1
-            self.counters.written += rows
-            self.counters.bytes += size
+            self._count_file(exchange, rows, size)
+
+    def _count_file(self, exchange: str, rows: int, size: int, recovered: bool = False) -> None:
+        counters, venue = self.counters, self._venue(exchange)
+        counters.files += 1
+        counters.written += rows
+        counters.bytes += size
+        venue["files"] += 1
+        venue["rows"] += rows
+        venue["bytes"] += size
+        if recovered:
+            counters.recovered_rows += rows
+            counters.recovered_files += 1
+            venue["recovered_rows"] += rows
+
+    def _venue(self, exchange: str) -> dict[str, int]:
+        found = self.venues.get(exchange)
+        if found is None:
+            found = self.venues[exchange] = {"files": 0, "rows": 0, "bytes": 0, "duplicates": 0, "recovered_rows": 0}
+        return found
 
     # -- the end --------------------------------------------------------------------------------
 
@@ -311,15 +330,17 @@ class DatasetWriter:
             except Exception as e:  # a failed write (a full disk, an object store down) is tried again
                 log.warning("dataset writer: %s", e)
 
-    def close(self) -> Counters:
-        """Every buffered row to a file; the journal and spool directory removed. Returns the counters."""
+    def close(self) -> dict[str, dict[str, int]]:
+        """Every buffered row to a file; the journal and spool directory removed. Returns the counters per
+        venue (`{"binance": {"files", "rows", "bytes", "duplicates", "recovered_rows"}}`, as capture's
+        RowSink gives them); the totals are `counters`."""
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
             self._thread = None
         with self._lock:
             if self._closed:
-                return self.counters
+                return self.venues
             self._closed = True
         self.compact()
         with self._lock:
@@ -329,7 +350,7 @@ class DatasetWriter:
                 os.rmdir(self._dir)
             except OSError:
                 pass
-        return self.counters
+        return self.venues
 
     def __enter__(self) -> "DatasetWriter":
         return self
@@ -539,12 +560,7 @@ def recover_directory(writer: DatasetWriter, path: str, name: str) -> None:
         batches = [pa.ipc.read_record_batch(pa.py_buffer(r.data), sch) for r in left]
         relative = f"{directory(channel, key[1], key[3])}/{file_name(key[2], key[3], name, f'r{left[-1].number}')}"
         size, rows = write_file(pa, writer.root, channel, batches, relative)
-        counters = writer.counters
-        counters.recovered_rows += rows
-        counters.recovered_files += 1
-        counters.files += 1
-        counters.written += rows
-        counters.bytes += size
+        writer._count_file(key[1], rows, size, recovered=True)
         log.info("recovered %d rows of %s into %s", rows, name, relative)
     _remove_temporaries(writer.root, {directory(k[0], k[1], k[3]) for k in data}, name)
     for segment in files:

@@ -19,6 +19,7 @@ from perps_tracker.exchanges.venues import VENUES
 from perps_tracker.model.market import Market, VenueSnapshot, summarize
 
 if TYPE_CHECKING:  # the registry is imported by `--help`; requests is not needed there
+    from perps_tracker.exchanges.capture import Listed, VenueCapture
     from perps_tracker.exchanges.http import Deadline, HttpClient
     from perps_tracker.exchanges.history import Download, MarketHistory
     from perps_tracker.model.history import Progress, VenueHistory
@@ -124,6 +125,16 @@ class Exchange(ABC):
         """The market's optional series as `Download.extras` calls: "mark" and "index" (open time → close),
         "funding" (settlement time → rate per 8 h), those the venue has."""
         return {}
+
+    # `capture` (exchanges/capture.py, services/capture.py) asks these hooks:
+    def capture_listing(self) -> list["Listed"]:
+        """Every market `capture` may read, from the venue's instrument listing (REST): symbol, base as listed
+        and base units per contract."""
+        raise self.error("no real-time capture")
+
+    def capture(self, instruments: list, channels: tuple[str, ...], depth: int) -> "VenueCapture":
+        """The venue's capture protocol for these instruments (model.ticks.Instrument), channels and depth."""
+        raise self.error("no real-time capture")
 
     def on_response(self, response) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """See every HTTP response (rate-limit headers). Default: nothing."""

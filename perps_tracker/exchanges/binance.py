@@ -27,6 +27,16 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.capture import (
+    Connection,
+    Listed,
+    Receiver,
+    Session,
+    VenueCapture,
+    book_depth,
+    levels,
+    split_stable,
+)
 from perps_tracker.exchanges.history import (
     Download,
     Forward,
@@ -55,6 +65,7 @@ from perps_tracker.exchanges.parsing import (
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates
+from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Instrument, Trade, trade
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 DOCUMENTED_WEIGHT = 2400  # per minute per IP, when exchangeInfo's rateLimits does not say
@@ -352,6 +363,88 @@ def parse_long_short_history(payload: Any, skipped: Skips) -> dict[int, float]:
                              lambda row: long_share_of(num(row.get("longShortRatio")))))
 
 
+# -- capture (docs/capture-venues.md) --------------------------------------------------------------
+# https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
+# - Combined streams on `/stream?streams=a/b/c` push {"stream": name, "data": event}: subscribed by the URL,
+#   so a connection sends nothing (the limit of 10 incoming messages a second is never near).
+# - At most 200 streams per connection; a connection lasts 24 h at most (then a reconnect, a recorded gap).
+# - The server pings every 3 minutes; the websockets library answers.
+# - aggTrade: `q` in the base asset (coins; 1000PEPE units), `m` true = the buyer is the maker, so the
+#   taker sold (.../websocket-market-streams/Aggregate-Trade-Streams); `a` the aggregate trade id.
+# - bookTicker: best bid `b`/`B`, ask `a`/`A`, `T` the transaction time (.../Individual-Symbol-Book-Ticker-Streams).
+# - `<symbol>@depth<5|10|20>@100ms`: the best 5, 10 or 20 levels, whole, every 100 ms (.../Partial-Book-Depth-Streams).
+STREAMS_PER_CONNECTION = 200
+DEPTHS = (5, 10, 20)
+
+
+def parse_agg_trade(d: dict, recv_ms: int, instrument: Instrument) -> Trade:
+    """One `<symbol>@aggTrade` event as a trade.
+
+    Sample::
+
+        {"e": "aggTrade", "E": 123456789, "s": "BTCUSDT", "a": 5933014, "p": "0.001", "q": "100",
+         "f": 100, "l": 105, "T": 123456785, "m": true}
+    """
+    m = instrument.multiplier
+    return trade("binance", instrument.symbol, instrument.coin, d["T"], recv_ms, d["a"], SELL if d["m"] else BUY,
+                 float(d["p"]) / m, float(d["q"]), instrument.coins_per_unit)
+
+
+def parse_book_ticker(d: dict, recv_ms: int, instrument: Instrument) -> Bbo:
+    """One `<symbol>@bookTicker` event.
+
+    Sample::
+
+        {"e": "bookTicker", "u": 400900217, "E": 1568014460893, "T": 1568014460891, "s": "BNBUSDT",
+         "b": "25.35190000", "B": "31.21000000", "a": "25.36520000", "A": "40.66000000"}
+    """
+    m, q = instrument.multiplier, instrument.coins_per_unit
+    return Bbo("binance", instrument.symbol, instrument.coin, int(d["T"]), recv_ms, float(d["b"]) / m,
+               float(d["B"]) * q, float(d["a"]) / m, float(d["A"]) * q)
+
+
+def parse_partial_depth(d: dict) -> tuple[int, list, list]:
+    """(time, bids, asks) of one `<symbol>@depth20@100ms` event: the whole top of the book, best first.
+
+    Sample::
+
+        {"e": "depthUpdate", "E": 1571889248277, "T": 1571889248276, "s": "BTCUSDT", "U": 390497796,
+         "u": 390497878, "pu": 390497794, "b": [["7403.89", "0.002"], ["7403.90", "3.906"]],
+         "a": [["7405.96", "3.340"], ["7406.63", "4.525"]]}
+    """
+    return int(d["T"]), levels(d["b"]), levels(d["a"])
+
+
+class BinanceCapture(VenueCapture):
+    exchange = "binance"
+    max_depth = max(DEPTHS)
+
+    def __init__(self, instruments, channels, depth):
+        super().__init__(instruments, channels, depth)
+        suffix = {TRADES: "@aggTrade", BBO: "@bookTicker", BOOK: f"@depth{book_depth(DEPTHS, depth)}@100ms"}
+        self.suffixes = [suffix[c] for c in self.channels]
+
+    def sessions(self, ws_url: str) -> list[Session]:
+        shares = split_stable(list(self.instruments), lambda _: len(self.suffixes), STREAMS_PER_CONNECTION)
+        return [Session(ws_url + "/stream?streams=" + "/".join(s.lower() + x for s in share for x in self.suffixes),
+                        (), self.topics(share)) for share in shares]
+
+    def handle(self, message, recv_ms: int, conn: Connection, out: Receiver) -> None:
+        try:
+            d = message["data"]
+        except KeyError:
+            if "result" in message or "id" in message:
+                return  # {"result": null, "id": 1}
+            raise ValueError("expected {stream, data}") from None
+        e = d["e"]
+        if e == "aggTrade":
+            out.trade(parse_agg_trade(d, recv_ms, self.instruments[d["s"]]))
+        elif e == "bookTicker":
+            out.bbo(parse_book_ticker(d, recv_ms, self.instruments[d["s"]]))
+        elif e == "depthUpdate":
+            conn.snapshot(self.instruments[d["s"]].symbol).replace(*parse_partial_depth(d))
+
+
 class Binance(Exchange):
     id = "binance"
     kind = "CEX"
@@ -383,6 +476,17 @@ class Binance(Exchange):
         """`!forceOrder@arr`: every symbol on one stream, no subscription; the server pings."""
         return LiveFeed(url=ws_url + "/ws/!forceOrder@arr", parse=lambda m, skipped: parse_force_order(m, skipped, self.id),
                         description="all symbols")
+
+    def capture_listing(self) -> list[Listed]:
+        """The included perpetuals of `exchangeInfo` (as `fetch`); sizes are in the base asset."""
+        payload = self.get("/fapi/v1/exchangeInfo")
+        included = self.parse("exchangeInfo", parse_exchange_info, payload, self.quotes, Skips())
+        return [Listed(symbol, base) for symbol, (base, _) in included.items()]
+
+    def capture(self, instruments, channels, depth) -> BinanceCapture:
+        if self.id != "binance":
+            raise self.error("no real-time capture")
+        return BinanceCapture(instruments, channels, depth)
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()

@@ -15,6 +15,16 @@ from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed
+from perps_tracker.exchanges.capture import (
+    Book,
+    Connection,
+    Listed,
+    Receiver,
+    Session,
+    VenueCapture,
+    batches,
+    split_stable,
+)
 from perps_tracker.exchanges.history import (
     Back,
     Cursor,
@@ -49,6 +59,7 @@ from perps_tracker.model.history import (
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
+from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Instrument, Trade, trade
 
 SETTLE_COINS = ("USDT", "USDC")
 # Websocket limits, https://bybit-exchange.github.io/docs/v5/ws/connect ("Public channel - Args limits",
@@ -285,6 +296,119 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
                         lambda row: num(row.get("fundingRate")))
 
 
+# -- capture (docs/capture-venues.md) --------------------------------------------------------------
+# https://bybit-exchange.github.io/docs/v5/websocket/public/trade and .../public/orderbook
+# - `publicTrade.{symbol}`: `S` the taker's side (Buy/Sell), `v` in the base coin for linear contracts
+#   (1000PEPE units), `i` the trade id, `T` the fill time; several fills a push.
+# - `orderbook.{1|50}.{symbol}` (linear: 1, 50, 200, 500 levels): a snapshot, then deltas of absolute sizes
+#   (0 deletes); `u` the update id, consecutive per topic: a delta whose `u` is not the last + 1 is a gap
+#   (resubscribe for a new snapshot); a snapshot (also `u` = 1 after a service restart) replaces the book.
+#   Level 1 (every 10 ms) gives the best bid/offer: a snapshot again when unchanged for 3 s.
+# - Same limits as `allLiquidation` above (args characters per connection, 10 topics a request);
+#   `{"op": "ping"}` every 20 s.
+CAPTURE_BOOK_DEPTH = 50  # orderbook.50: the smallest linear book that holds --depth (≤ 20) levels
+TOPIC = {TRADES: "publicTrade.", BBO: "orderbook.1.", BOOK: f"orderbook.{CAPTURE_BOOK_DEPTH}."}
+
+
+def parse_public_trade(row: dict, recv_ms: int, instrument: Instrument) -> Trade:
+    """One fill of a `publicTrade.{symbol}` push's `data`.
+
+    Sample::
+
+        {"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": 1672304486868,
+         "data": [{"T": 1672304486865, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "16578.50",
+                   "L": "PlusTick", "i": "20f43950-d8dd-5b31-9112-a178eb6023af", "BT": false}]}
+    """
+    side = row["S"]
+    return trade("bybit", instrument.symbol, instrument.coin, row["T"], recv_ms, row["i"],
+                 BUY if side == "Buy" else SELL if side == "Sell" else side, float(row["p"]) / instrument.multiplier,
+                 float(row["v"]), instrument.coins_per_unit)
+
+
+def apply_orderbook(book: Book, message: dict) -> str | None:
+    """Apply one `orderbook.{depth}.{symbol}` push to `book`; the reason of a sequence gap (the book is then
+    invalid until the next snapshot), else None. A delta before any snapshot is ignored.
+
+    Sample::
+
+        {"topic": "orderbook.50.BTCUSDT", "type": "snapshot", "ts": 1672304484978,
+         "data": {"s": "BTCUSDT", "b": [["16493.50", "0.006"]], "a": [["16611.00", "0.029"]],
+                  "u": 18521288, "seq": 7961638724}, "cts": 1672304484976}
+        {"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1672304484998,
+         "data": {"s": "BTCUSDT", "b": [["16493.50", "0"]], "a": [], "u": 18521289, "seq": 7961638725}}
+    """
+    data, ts = message["data"], int(message["ts"])
+    u = int(data["u"])
+    if message["type"] == "snapshot":
+        book.reset(ts, u, data["b"], data["a"])
+        return None
+    if not book.valid:
+        return None
+    if u != book.seq + 1:
+        last = book.seq
+        book.invalidate()
+        return f"sequence gap: update {u} after {last}"
+    book.apply(ts, u, data["b"], data["a"])
+    return None
+
+
+class BybitCapture(VenueCapture):
+    exchange = "bybit"
+    heartbeat = json.dumps({"op": "ping"})
+
+    def __init__(self, instruments, channels, depth):
+        super().__init__(instruments, channels, depth)
+        self.prefixes = [TOPIC[c] for c in self.channels]
+        self.channel_of = {TOPIC[c]: c for c in self.channels}
+
+    def sessions(self, ws_url: str) -> list[Session]:
+        chars = lambda symbol: sum(len(p) + len(symbol) + 3 for p in self.prefixes)  # noqa: E731
+        sessions = []
+        for share in split_stable(list(self.instruments), chars, ARGS_CHARS_PER_CONNECTION):
+            topics = [p + s for s in share for p in self.prefixes]
+            frames = tuple(json.dumps({"op": "subscribe", "args": list(b)}) for b in batches(topics, SUBSCRIBE_BATCH))
+            sessions.append(Session(ws_url + "/v5/public/linear", frames, self.topics(share)))
+        return sessions
+
+    def resubscribe(self, symbol: str, channel: str) -> list[str]:
+        topic = TOPIC[channel] + symbol
+        return [json.dumps({"op": "unsubscribe", "args": [topic]}), json.dumps({"op": "subscribe", "args": [topic]})]
+
+    def handle(self, message, recv_ms: int, conn: Connection, out: Receiver) -> None:
+        topic = message.get("topic")
+        if topic is None:
+            if "op" in message:  # {"success": true, "ret_msg": "pong", "op": "ping"}, subscribe answers
+                if message.get("success") is False:
+                    raise ExchangeError("bybit", f"{message['op']} refused: {message.get('ret_msg') or 'no reason'}")
+                return
+            raise ValueError("expected a topic")
+        prefix, _, symbol = topic.rpartition(".")
+        instrument = self.instruments[symbol]
+        if prefix == "publicTrade":
+            for row in message["data"]:
+                try:
+                    out.trade(parse_public_trade(row, recv_ms, instrument))
+                except (ValueError, KeyError, TypeError):
+                    out.skipped()
+            return
+        channel = self.channel_of[prefix + "."]
+        book = (conn.level1 if channel == BBO else conn.books).get(symbol)
+        if book is None:
+            book = Book(1 if channel == BBO else CAPTURE_BOOK_DEPTH)
+            (conn.level1 if channel == BBO else conn.books)[symbol] = book
+        snapshot = message["type"] == "snapshot"
+        reason = apply_orderbook(book, message)
+        if reason is not None:
+            out.gap(symbol, channel, reason)
+            return
+        if snapshot:
+            out.synced(symbol, channel)
+        if channel == BBO and book.valid:
+            bids, asks = book.top(1, instrument)
+            bid, ask = bids[0] if bids else (None, None), asks[0] if asks else (None, None)
+            out.bbo(Bbo("bybit", symbol, instrument.coin, book.ts_ms, recv_ms, bid[0], bid[1], ask[0], ask[1]))
+
+
 class Bybit(Exchange):
     id = "bybit"
     kind = "CEX"
@@ -313,6 +437,14 @@ class Bybit(Exchange):
         })
         markets = self.parse("tickers", parse_tickers, got["tickers"], got["instruments"], skipped)
         return self.summarize(markets, long_share=got["long_share"], records_skipped=skipped.count)
+
+    def capture_listing(self) -> list[Listed]:
+        """The included linear perpetuals (`instruments()`); sizes are in the base coin."""
+        return [Listed(symbol, str(row.get("baseCoin") or "").upper()) for symbol, row in self.instruments().items()
+                if row.get("baseCoin")]
+
+    def capture(self, instruments, channels, depth) -> BybitCapture:
+        return BybitCapture(instruments, channels, depth)
 
     def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
         """`allLiquidation.{symbol}` for every included perpetual (`instruments()`), or for the `symbols`

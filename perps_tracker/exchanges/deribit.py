@@ -36,12 +36,23 @@ History (`backfill`):
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Callable, NamedTuple
 
-from perps_tracker.errors import RateLimited
+from perps_tracker.errors import ExchangeError, RateLimited
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.capture import (
+    Connection,
+    Listed,
+    Receiver,
+    Session,
+    VenueCapture,
+    batches,
+    book_depth,
+    levels,
+)
 from perps_tracker.exchanges.history import (
     Download,
     MarketHistory,
@@ -55,6 +66,8 @@ from perps_tracker.exchanges.parsing import Skips, funding, join_markets, num, r
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot
 from perps_tracker.model.options import OptionQuote
+from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Trade, trade
+from perps_tracker.model.ticks import Instrument as TickInstrument  # `Instrument` here is the listing's NamedTuple
 
 API = "/api/v2/public/"
 WS_PATH = "/ws/api/v2"  # appended to the configured `venues.deribit.ws_url` (docs/design.md#deribit)
@@ -337,6 +350,102 @@ def once(call: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
+# -- capture (docs/capture-venues.md) --------------------------------------------------------------
+# JSON-RPC over `/ws/api/v2` (https://docs.deribit.com/articles/notifications): `public/subscribe` with a list
+# of channels; notifications are {"method": "subscription", "params": {"channel", "data"}}.
+# - `trades.{instrument}.100ms`: `direction` the taker's side, `amount` in the base coin for linear
+#   futures (USD only for the inverse BTC-PERPETUAL, never read here), `trade_id`
+#   (https://docs.deribit.com/subscriptions/trades/tradesinstrument_nameinterval).
+# - `quote.{instrument}`: best bid/ask price and amount (base coin).
+# - `book.{instrument}.none.{1|10|20}.100ms`: the best 1, 10 or 20 levels, whole, every 100 ms, amounts
+#   in the base coin for linear futures (https://docs.deribit.com/subscriptions/orderbook/bookinstrument_namegroupdepthinterval).
+# - Heartbeat: `public/set_heartbeat` {interval: 30} once connected; the server then sends
+#   {"method": "heartbeat", "params": {"type": "test_request"}}, to be answered with `public/test`, or closes.
+CAPTURE_DEPTHS = (1, 10, 20)
+CHANNELS_PER_REQUEST = 50  # channels in one public/subscribe (no documented limit; UNVERIFIED)
+HEARTBEAT_S = 30
+
+
+def parse_trade_notification(row: dict, recv_ms: int, instrument: TickInstrument) -> Trade:
+    """One trade of a `trades.{instrument}.100ms` notification's `data`.
+
+    Sample::
+
+        {"jsonrpc": "2.0", "method": "subscription", "params": {"channel": "trades.BTC_USDC-PERPETUAL.100ms",
+         "data": [{"trade_seq": 30289432, "trade_id": "USDC-48079254", "timestamp": 1590484156350,
+                   "tick_direction": 0, "price": 8950.0, "mark_price": 8948.9, "instrument_name":
+                   "BTC_USDC-PERPETUAL", "index_price": 8955.88, "direction": "sell", "amount": 0.01}]}}
+    """
+    side = row["direction"]
+    return trade("deribit", instrument.symbol, instrument.coin, row["timestamp"], recv_ms, row["trade_id"],
+                 BUY if side == "buy" else SELL if side == "sell" else side,
+                 float(row["price"]) / instrument.multiplier, float(row["amount"]), instrument.coins_per_unit)
+
+
+def parse_quote(d: dict, recv_ms: int, instrument: TickInstrument) -> Bbo:
+    """A `quote.{instrument}` notification's `data`.
+
+    Sample::
+
+        {"timestamp": 1550658624149, "instrument_name": "BTC_USDC-PERPETUAL", "best_bid_price": 3914.97,
+         "best_bid_amount": 4.0, "best_ask_price": 3996.61, "best_ask_amount": 0.5}
+    """
+    m, q = instrument.multiplier, instrument.coins_per_unit
+    bid, ask = d.get("best_bid_price"), d.get("best_ask_price")
+    return Bbo("deribit", instrument.symbol, instrument.coin, int(d["timestamp"]), recv_ms,
+               None if bid is None else float(bid) / m, None if bid is None else float(d["best_bid_amount"]) * q,
+               None if ask is None else float(ask) / m, None if ask is None else float(d["best_ask_amount"]) * q)
+
+
+class DeribitCapture(VenueCapture):
+    exchange = "deribit"
+    max_depth = max(CAPTURE_DEPTHS)
+
+    def __init__(self, instruments, channels, depth):
+        super().__init__(instruments, channels, depth)
+        book = f"none.{book_depth(CAPTURE_DEPTHS, depth)}.100ms"
+        self.patterns = [{TRADES: "trades.{}.100ms", BBO: "quote.{}", BOOK: "book.{}." + book}[c] for c in self.channels]
+        self.ids = 1
+
+    def sessions(self, ws_url: str) -> list[Session]:
+        channels = [p.format(s) for s in self.instruments for p in self.patterns]
+        frames = tuple(json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "public/subscribe",
+                                   "params": {"channels": list(b)}})
+                       for i, b in enumerate(batches(channels, CHANNELS_PER_REQUEST)))
+        return [Session(ws_url + WS_PATH, frames, self.topics(self.instruments))]
+
+    def opened(self, conn: Connection) -> list[str]:
+        return [json.dumps({"jsonrpc": "2.0", "id": 0, "method": "public/set_heartbeat",
+                            "params": {"interval": HEARTBEAT_S}})]
+
+    def handle(self, message, recv_ms: int, conn: Connection, out: Receiver) -> None:
+        method = message.get("method")
+        if method == "subscription":
+            params = message["params"]
+            kind, _, rest = params["channel"].partition(".")
+            data = params["data"]
+            if kind == "trades":
+                instrument = self.instruments[rest.rpartition(".")[0]]
+                for row in data:
+                    try:
+                        out.trade(parse_trade_notification(row, recv_ms, instrument))
+                    except (ValueError, KeyError, TypeError):
+                        out.skipped()
+            elif kind == "quote":
+                out.bbo(parse_quote(data, recv_ms, self.instruments[rest]))
+            elif kind == "book":
+                symbol = self.instruments[data["instrument_name"]].symbol
+                conn.snapshot(symbol).replace(int(data["timestamp"]), levels(data["bids"]), levels(data["asks"]))
+        elif method == "heartbeat":
+            if message.get("params", {}).get("type") == "test_request":
+                self.ids += 1
+                out.send(json.dumps({"jsonrpc": "2.0", "id": 10_000 + self.ids, "method": "public/test", "params": {}}))
+        elif "error" in message:
+            raise ExchangeError("deribit", f"refused: {error_message(message['error'])}")
+        elif "result" not in message:
+            raise ValueError("expected a notification or an answer")
+
+
 class Deribit(Exchange):
     id = "deribit"
     kind = "CEX"
@@ -364,6 +473,14 @@ class Deribit(Exchange):
         """The `result` of the public method `method` (GET /api/v2/public/<method>), errors translated.
         Other readers (`kind=option` book summaries) call it too."""
         return self.parse(method, result, self.get(API + method, params))
+
+    def capture_listing(self) -> list[Listed]:
+        """The linear USDC perpetuals (`parse_instruments`): amounts are in the base coin."""
+        instruments = self.parse(INSTRUMENTS, parse_instruments, self.get(API + INSTRUMENTS, LINEAR))
+        return [Listed(name, instrument.base) for name, instrument in instruments.items()]
+
+    def capture(self, instruments, channels, depth) -> DeribitCapture:
+        return DeribitCapture(instruments, channels, depth)
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()

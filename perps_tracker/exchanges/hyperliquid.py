@@ -20,11 +20,14 @@ History (`backfill`), all through POST /info:
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any, NamedTuple
 
+from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange
+from perps_tracker.exchanges.capture import Connection, Listed, Receiver, Session, VenueCapture, split_stable
 from perps_tracker.exchanges.history import (
     Download,
     Forward,
@@ -44,6 +47,7 @@ from perps_tracker.exchanges.parsing import (
 )
 from perps_tracker.model.history import HOUR, Progress, VenueHistory
 from perps_tracker.model.market import Market, VenueSnapshot, pick_btc
+from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Instrument, Trade, trade
 
 
 def venue_base(name: str) -> str:
@@ -144,9 +148,105 @@ def parse_funding_history(payload: Any, skipped: Skips) -> list[tuple[int, float
     return rows
 
 
+# -- capture (docs/capture-venues.md) --------------------------------------------------------------
+# https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket/subscriptions
+# - `/ws`; one subscription a message: {"method": "subscribe", "subscription": {"type": "trades", "coin": "BTC"}};
+#   answered {"channel": "subscriptionResponse"}; pushes {"channel": "trades" | "bbo" | "l2Book", "data"}.
+# - trades: `side` the aggressor's, "B" (bid: a buy) or "A" (ask: a sell); `sz` in the coin (kPEPE units:
+#   1000 PEPE); `tid` the trade id. A new subscription first sends recent trades again: dropped by id.
+# - bbo: [best bid, best ask], each {px, sz, n} or null. l2Book: up to 20 levels a side, whole, each push.
+# - {"method": "ping"} at least once a minute (the server closes a connection silent for 60 s), answered
+#   {"channel": "pong"}. Limits (.../websocket#limits, UNVERIFIED for perps): 1000 subscriptions per IP,
+#   2000 messages sent a minute; connections of at most 500 subscriptions here.
+SUBSCRIPTIONS_PER_CONNECTION = 500
+CAPTURE_TYPE = {TRADES: "trades", BBO: "bbo", BOOK: "l2Book"}
+
+
+def parse_ws_trade(row: dict, recv_ms: int, instrument: Instrument) -> Trade:
+    """One trade of a `trades` push's `data`.
+
+    Sample::
+
+        {"channel": "trades", "data": [{"coin": "BTC", "side": "A", "px": "104300.0", "sz": "0.00500",
+         "hash": "0x6d1f...", "time": 1769916000000, "tid": 300001, "users": ["0xbuyer", "0xseller"]}]}
+    """
+    side = row["side"]
+    return trade("hyperliquid", instrument.symbol, instrument.coin, row["time"], recv_ms, row["tid"],
+                 BUY if side == "B" else SELL if side == "A" else side, float(row["px"]) / instrument.multiplier,
+                 float(row["sz"]), instrument.coins_per_unit)
+
+
+def parse_ws_bbo(d: dict, recv_ms: int, instrument: Instrument) -> Bbo:
+    """A `bbo` push's `data`.
+
+    Sample::
+
+        {"channel": "bbo", "data": {"coin": "BTC", "time": 1769916000100,
+         "bbo": [{"px": "104299.0", "sz": "1.2", "n": 3}, {"px": "104301.0", "sz": "0.4", "n": 1}]}}
+    """
+    m, q = instrument.multiplier, instrument.coins_per_unit
+    bid, ask = d["bbo"]
+    return Bbo("hyperliquid", instrument.symbol, instrument.coin, int(d["time"]), recv_ms,
+               None if bid is None else float(bid["px"]) / m, None if bid is None else float(bid["sz"]) * q,
+               None if ask is None else float(ask["px"]) / m, None if ask is None else float(ask["sz"]) * q)
+
+
+def parse_l2_book(d: dict) -> tuple[int, list, list]:
+    """(time, bids, asks) of an `l2Book` push's `data`, best first.
+
+    Sample::
+
+        {"channel": "l2Book", "data": {"coin": "BTC", "time": 1769916000100,
+         "levels": [[{"px": "104299.0", "sz": "1.2", "n": 3}], [{"px": "104301.0", "sz": "0.4", "n": 1}]]}}
+    """
+    bids, asks = d["levels"]
+    return (int(d["time"]), [(float(x["px"]), float(x["sz"])) for x in bids],
+            [(float(x["px"]), float(x["sz"])) for x in asks])
+
+
+class HyperliquidCapture(VenueCapture):
+    exchange = "hyperliquid"
+    heartbeat = json.dumps({"method": "ping"})
+    heartbeat_every = 30.0
+
+    def sessions(self, ws_url: str) -> list[Session]:
+        types = [CAPTURE_TYPE[c] for c in self.channels]
+        sessions = []
+        for share in split_stable(list(self.instruments), lambda _: len(types), SUBSCRIPTIONS_PER_CONNECTION):
+            frames = tuple(json.dumps({"method": "subscribe", "subscription": {"type": t, "coin": s}})
+                           for s in share for t in types)
+            sessions.append(Session(ws_url + "/ws", frames, self.topics(share)))
+        return sessions
+
+    def handle(self, message, recv_ms: int, conn: Connection, out: Receiver) -> None:
+        channel, data = message["channel"], message.get("data")
+        if channel == "trades":
+            for row in data:
+                try:
+                    out.trade(parse_ws_trade(row, recv_ms, self.instruments[row["coin"]]))
+                except (ValueError, KeyError, TypeError):
+                    out.skipped()
+        elif channel == "bbo":
+            out.bbo(parse_ws_bbo(data, recv_ms, self.instruments[data["coin"]]))
+        elif channel == "l2Book":
+            symbol = self.instruments[data["coin"]].symbol
+            conn.snapshot(symbol).replace(*parse_l2_book(data))
+        elif channel == "error":
+            raise ExchangeError("hyperliquid", f"refused: {str(data)[:200]}")
+
+
 class Hyperliquid(Exchange):
     id = "hyperliquid"
     kind = "DEX"
+
+    def capture_listing(self) -> list[Listed]:
+        """The listed perpetuals of `metaAndAssetCtxs` (as `fetch`): sizes are in the coin (kPEPE units)."""
+        payload = self.post("/info", {"type": "metaAndAssetCtxs"})
+        return [Listed(m.symbol, m.base) for m in self.parse("metaAndAssetCtxs", parse_meta_and_asset_ctxs,
+                                                             payload, Skips())]
+
+    def capture(self, instruments, channels, depth) -> HyperliquidCapture:
+        return HyperliquidCapture(instruments, channels, depth)
 
     def fetch(self) -> VenueSnapshot:
         skipped = Skips()

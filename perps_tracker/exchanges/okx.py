@@ -15,6 +15,17 @@ from typing import Any
 
 from perps_tracker.errors import ExchangeError
 from perps_tracker.exchanges.base import Exchange, LiveFeed, Polled
+from perps_tracker.exchanges.capture import (
+    Book,
+    Connection,
+    Listed,
+    Receiver,
+    Session,
+    VenueCapture,
+    batches,
+    levels,
+    split_stable,
+)
 from perps_tracker.exchanges.history import (
     Back,
     Download,
@@ -52,6 +63,7 @@ from perps_tracker.model.history import (
 )
 from perps_tracker.model.liquidation import LONG, SHORT, LiquidationEvent, make_event
 from perps_tracker.model.market import Market, VenueSnapshot, btc_candidates, top_by_volume
+from perps_tracker.model.ticks import BBO, BOOK, BUY, SELL, TRADES, Bbo, Instrument, Trade, trade
 from perps_tracker.model.times import HOUR_MS
 
 SETTLE_CCYS = ("USDT", "USDC")
@@ -355,6 +367,137 @@ def pacing(rates: dict[str, float]) -> PathPacing:
     return PathPacing(rates, {path: "instId" for path in PER_INSTRUMENT})
 
 
+# -- capture (docs/capture-venues.md) --------------------------------------------------------------
+# https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-trades-channel (and -ws-order-book-channel)
+# - Every size is in CONTRACTS for swaps: coins = sz × `ctVal` (public/instruments).
+# - `trades`: `side` the taker's side, `tradeId`, `ts` (ms, a string); a push may aggregate fills (`count`).
+# - `bbo-tbt`: the best level, tick by tick (every 10 ms); `books5`: the best 5 levels, whole, every 100 ms;
+#   `books`: a 400-level snapshot (`action` "snapshot", `prevSeqId` -1), then "update" pushes of absolute
+#   sizes (0 deletes) whose `prevSeqId` must be the last `seqId` (else a gap: resubscribe), with a CRC-32
+#   `checksum` of the best 25 levels (a mismatch is treated as a gap too).
+# - "ping" every 20 s, answered "pong" (OKX closes a connection silent for 30 s); at most 480
+#   subscribe/unsubscribe requests an hour per connection; a request's args at most 64 KB.
+ARGS_PER_REQUEST = 100  # ~4 KB of args a request, well under the 64 KB limit
+ARGS_PER_CONNECTION = 300  # not documented (UNVERIFIED): a few hundred channels per connection
+CAPTURE_CHANNEL = {TRADES: "trades", BBO: "bbo-tbt"}
+BOOKS_DEPTH = 400  # levels a side of `books`
+
+
+def parse_trade_push(row: dict, recv_ms: int, instrument: Instrument) -> Trade:
+    """One row of a `trades` push's `data` (sz in contracts).
+
+    Sample::
+
+        {"arg": {"channel": "trades", "instId": "BTC-USDT-SWAP"},
+         "data": [{"instId": "BTC-USDT-SWAP", "tradeId": "130639474", "px": "42219.9", "sz": "12",
+                   "side": "buy", "ts": "1630048897897", "count": "3"}]}
+    """
+    side = row["side"]
+    return trade("okx", instrument.symbol, instrument.coin, int(row["ts"]), recv_ms, row["tradeId"],
+                 BUY if side == "buy" else SELL if side == "sell" else side, float(row["px"]) / instrument.multiplier,
+                 float(row["sz"]), instrument.coins_per_unit)
+
+
+def parse_bbo_push(row: dict, recv_ms: int, instrument: Instrument) -> Bbo:
+    """One row of a `bbo-tbt` push's `data`: `[price, contracts, "0", orders]` per side.
+
+    Sample::
+
+        {"arg": {"channel": "bbo-tbt", "instId": "BTC-USDT-SWAP"},
+         "data": [{"asks": [["42220.1", "55", "0", "2"]], "bids": [["42220", "31", "0", "4"]],
+                   "ts": "1670324386802", "seqId": 363996337}]}
+    """
+    m, q = instrument.multiplier, instrument.coins_per_unit
+    bids, asks = row["bids"], row["asks"]
+    bid = (float(bids[0][0]) / m, float(bids[0][1]) * q) if bids else (None, None)
+    ask = (float(asks[0][0]) / m, float(asks[0][1]) * q) if asks else (None, None)
+    return Bbo("okx", instrument.symbol, instrument.coin, int(row["ts"]), recv_ms, *bid, *ask)
+
+
+def apply_books(book: Book, action: str, row: dict) -> str | None:
+    """Apply one `books` push's row to `book`: the reason of a sequence gap or checksum mismatch (the book
+    is then invalid until the next snapshot), else None. An update before any snapshot is ignored.
+
+    Sample::
+
+        {"arg": {"channel": "books", "instId": "BTC-USDT-SWAP"}, "action": "snapshot",
+         "data": [{"asks": [["8476.98", "415", "0", "13"]], "bids": [["8476.97", "256", "0", "12"]],
+                   "ts": "1597026383085", "checksum": -1200119424, "prevSeqId": -1, "seqId": 123456}]}
+    """
+    ts, seq = int(row["ts"]), int(row["seqId"])
+    if action == "snapshot":
+        book.reset(ts, seq, row["bids"], row["asks"])
+    elif not book.valid:
+        return None
+    else:
+        prev = int(row["prevSeqId"])
+        if prev != book.seq:
+            last = book.seq
+            book.invalidate()
+            return f"sequence gap: prevSeqId {prev} after seqId {last}"
+        book.apply(ts, seq, row["bids"], row["asks"])
+    checksum = row.get("checksum")
+    if checksum is not None and book.okx_checksum() != int(checksum):
+        book.invalidate()
+        return "checksum mismatch"
+    return None
+
+
+class OkxCapture(VenueCapture):
+    exchange = "okx"
+    heartbeat = "ping"
+    ignore = frozenset({"pong"})
+
+    def __init__(self, instruments, channels, depth):
+        super().__init__(instruments, channels, depth)
+        names = {**CAPTURE_CHANNEL, BOOK: "books5" if depth <= 5 else "books"}
+        self.names = [names[c] for c in self.channels]
+        self.channel_of = {names[c]: c for c in self.channels}
+
+    def sessions(self, ws_url: str) -> list[Session]:
+        sessions = []
+        for share in split_stable(list(self.instruments), lambda _: len(self.names), ARGS_PER_CONNECTION):
+            args = [{"channel": name, "instId": s} for s in share for name in self.names]
+            frames = tuple(json.dumps({"op": "subscribe", "args": list(b)}) for b in batches(args, ARGS_PER_REQUEST))
+            sessions.append(Session(ws_url + "/ws/v5/public", frames, self.topics(share)))
+        return sessions
+
+    def resubscribe(self, symbol: str, channel: str) -> list[str]:
+        arg = [{"channel": next(n for n, c in self.channel_of.items() if c == channel), "instId": symbol}]
+        return [json.dumps({"op": "unsubscribe", "args": arg}), json.dumps({"op": "subscribe", "args": arg})]
+
+    def handle(self, message, recv_ms: int, conn: Connection, out: Receiver) -> None:
+        arg = message.get("arg")
+        if "event" in message:  # subscribe / unsubscribe / channel-conn-count acknowledgements
+            if message["event"] == "error":
+                raise ExchangeError("okx", f"subscription refused: {venue_message(message) or message.get('code')}")
+            return
+        name, symbol = arg["channel"], arg["instId"]
+        instrument = self.instruments[symbol]
+        rows = message["data"]
+        if name == "trades":
+            for row in rows:
+                try:
+                    out.trade(parse_trade_push(row, recv_ms, instrument))
+                except (ValueError, KeyError, TypeError):
+                    out.skipped()
+        elif name == "bbo-tbt":
+            for row in rows:
+                out.bbo(parse_bbo_push(row, recv_ms, instrument))
+        elif name == "books5":
+            for row in rows:
+                conn.snapshot(symbol).replace(int(row["ts"]), levels(row["bids"]), levels(row["asks"]))
+        elif name == "books":
+            book = conn.book(symbol, BOOKS_DEPTH)
+            for row in rows:
+                reason = apply_books(book, message["action"], row)
+                if reason is not None:
+                    out.gap(symbol, BOOK, reason)
+                    return
+                if message["action"] == "snapshot":
+                    out.synced(symbol, BOOK)
+
+
 class Okx(Exchange):
     id = "okx"
     kind = "CEX"
@@ -385,6 +528,18 @@ class Okx(Exchange):
 
     def instruments(self) -> dict[str, dict]:
         return self.fetched("instruments", "/api/v5/public/instruments", SWAP, parse_instruments)
+
+    def capture_listing(self) -> list[Listed]:
+        """The included swaps (`instruments()`) with `ctVal`, the coins in one contract: sizes are contracts."""
+        listed = []
+        for inst_id, row in self.instruments().items():
+            contract = num(row.get("ctVal"))
+            if contract and contract > 0:
+                listed.append(Listed(inst_id, inst_id.split("-")[0].upper(), contract))
+        return listed
+
+    def capture(self, instruments, channels, depth) -> OkxCapture:
+        return OkxCapture(instruments, channels, depth)
 
     def live_feed(self, ws_url: str, symbols: int | None = None) -> LiveFeed:
         """`liquidation-orders` for every swap in one subscription; instruments first, for `ctVal`.

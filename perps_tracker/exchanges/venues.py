@@ -30,7 +30,8 @@ VENUES: dict[str, VenueInfo] = {v.id: v for v in (
     VenueInfo("okx", "okx", "Okx", "OKX v5 swaps", "https://www.okx.com", "wss://ws.okx.com:8443", ("ws", "rest")),
     VenueInfo("bitget", "bitget", "Bitget", "Bitget v2 USDT futures", "https://api.bitget.com"),
     VenueInfo("gateio", "gateio", "Gateio", "Gate.io v4 USDT futures", "https://api.gateio.ws", None, ("rest",)),
-    VenueInfo("hyperliquid", "hyperliquid", "Hyperliquid", "Hyperliquid", "https://api.hyperliquid.xyz"),
+    VenueInfo("hyperliquid", "hyperliquid", "Hyperliquid", "Hyperliquid", "https://api.hyperliquid.xyz",
+              "wss://api.hyperliquid.xyz"),
     # AsterDEX: no liquidation stream or endpoint in its API documentation
     VenueInfo("asterdex", "asterdex", "Asterdex", "AsterDEX (Binance-compatible)", "https://fapi.asterdex.com"),
     VenueInfo("dydx", "dydx", "Dydx", "dYdX v4 indexer", "https://indexer.dydx.trade"),
@@ -38,3 +39,6 @@ VENUES: dict[str, VenueInfo] = {v.id: v for v in (
     VenueInfo("deribit", "deribit", "Deribit", "Deribit USDC linear perpetuals", "https://www.deribit.com",
               "wss://www.deribit.com"),
 )}
+
+# The venues `capture` reads trades, best bid/offer and books from (docs/capture-venues.md).
+CAPTURE_VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "deribit", "hyperliquid")

@@ -50,6 +50,18 @@ def make_event(exchange: str, symbol: str, side: str, price: float | None, quant
     return LiquidationEvent(exchange, symbol, side, price, quantity, price * quantity, int(time_ms), source)
 
 
+def covered_fraction(spans: Iterable[tuple[int, int]], start_ms: int, end_ms: int) -> float:
+    """The part of [start_ms, end_ms) inside the union of `spans` (overlaps counted once)."""
+    clipped = sorted((max(a, start_ms), min(b, end_ms)) for a, b in spans if b > start_ms and a < end_ms)
+    covered, reach = 0, start_ms
+    for a, b in clipped:
+        a = max(a, reach)
+        if b > a:
+            covered += b - a
+            reach = b
+    return covered / (end_ms - start_ms) if end_ms > start_ms else 0.0
+
+
 @dataclass(frozen=True)
 class VenueTotals:
     """Sums of one venue's stored events in a window."""

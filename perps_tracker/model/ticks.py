@@ -14,9 +14,10 @@ A row belongs to one partition of the dataset:
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
+from typing import Iterable, Sequence, TypeVar, Union
 
 TRADES, BBO, BOOK = "trades", "bbo", "book"
 CHANNELS = (TRADES, BBO, BOOK)
@@ -118,3 +119,70 @@ def partition(row: Row) -> tuple[str, str, str, str, str]:
     """(channel, exchange, date, hour, symbol): where `row` is stored."""
     day, hour = hour_parts(row.ts_ms // HOUR_MS)
     return (row.channel, row.exchange, day, hour, row.symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch in which `channel` of (`exchange`, `symbol`) was not read: [from_ms, to_ms] in unix ms
+    (`from_ms` the last frame received before it, `to_ms` when reading resumed or the run ended) and why
+    ("connection dropped", "sequence gap: u 42 after 40", ...). The rows of `capture_gaps`."""
+
+    exchange: str
+    symbol: str
+    channel: str
+    from_ms: int
+    to_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A market being captured and how its numbers become coins: `multiplier` coins per unit of the venue's
+    base (1000PEPE: 1000; a price / multiplier is per one coin) and `contract` venue base units per contract
+    (OKX's `ctVal`; 1 where quantities are in the base): quantity × contract × multiplier = coins."""
+
+    exchange: str
+    symbol: str
+    coin: str
+    multiplier: float = 1.0
+    contract: float = 1.0
+
+    @property
+    def coins_per_unit(self) -> float:
+        """Coins in one unit of the venue's quantity field."""
+        return self.contract * self.multiplier
+
+
+def shard_of(exchange: str, symbol: str, n: int) -> int:
+    """The shard (0 … n-1) of a market for `capture --shard i/n`: CRC-32 of `exchange:symbol` modulo n.
+    Deterministic across processes and machines (not Python's salted hash), and a market keeps its shard
+    whatever else is listed."""
+    return zlib.crc32(f"{exchange}:{symbol}".encode()) % n
+
+
+M = TypeVar("M", bound=Instrument)
+
+
+def shard(instruments: Iterable[M], index: int, count: int) -> list[M]:
+    """The instruments of shard `index` of `count` (1-based, `--shard 2/3`): over all indexes a partition."""
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 <= i <= n")
+    return [i for i in instruments if shard_of(i.exchange, i.symbol, count) == index - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """(i, n) of `i/n`; ValueError naming the shape expected."""
+    i, sep, n = text.strip().partition("/")
+    try:
+        index, count = int(i), int(n)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a shard like 1/4") from None
+    if not sep or count < 1 or not 1 <= index <= count:
+        raise ValueError(f"{text!r} is not a shard like 1/4 (1 <= i <= n)")
+    return index, count
+
+
+def vwap(trades: Sequence[Trade]) -> float | None:
+    """The volume-weighted average price of `trades` (None without volume)."""
+    qty = sum(t.qty for t in trades)
+    return sum(t.usd for t in trades) / qty if qty > 0 else None

@@ -20,6 +20,7 @@ from perps_tracker.model.instruments import (
     SectorLine,
     by_coin,
     coin_totals,
+    totals_of,
     coin_view,
     funding_opportunities,
     sector_lines,
@@ -87,7 +88,7 @@ class CoinReport:
 def coin_report(rt, coin: str, now: datetime, *, hours: int | None, no_fetch: bool,
                 on_venue: Callable[[VenueSnapshot], None] | None = None) -> CoinReport:
     """One coin on every venue, and with `hours` its hourly totals up to the hour read."""
-    from perps_tracker.storage.instruments import read_coin
+    from perps_tracker.storage.instruments import read_coin_points
 
     coin = coin.strip().upper()
     coins = rt.coins()
@@ -97,11 +98,8 @@ def coin_report(rt, coin: str, now: datetime, *, hours: int | None, no_fetch: bo
                            f"{_hour_text(current.timestamp)}")
     history = None
     if hours is not None:
-        rows = read_coin(rt.reader(), coin, current.timestamp - (hours - 1) * HOUR, current.timestamp)
-        per_hour: dict[int, list[InstrumentRow]] = {}
-        for r in rows:
-            per_hour.setdefault(r.timestamp, []).append(r)
-        history = tuple((t, coin_totals(members)) for t, members in sorted(per_hour.items()))
+        points = read_coin_points(rt.reader(), coin, current.timestamp - (hours - 1) * HOUR, current.timestamp)
+        history = tuple((t, totals_of(members)) for t, members in sorted(points.items()))
     return CoinReport(coin_view(coin, coins.sector(coin), current.timestamp, current.rows), history, current)
 
 

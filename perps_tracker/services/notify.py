@@ -21,7 +21,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
@@ -80,6 +80,18 @@ class Notice:
     reasons: tuple[str, ...]  # plain words with numbers: "funding 0.052%/8h, top 5% of the last 30 days"
     snapshot_timestamp: int  # unix seconds: the hour bucket evaluated
     alert_time: int  # unix seconds: when the alert was raised
+    delayed: bool = False  # a retry of a delivery that failed earlier
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A market report's headline sections to announce (`report --notify`)."""
+
+    title: str
+    sections: tuple[tuple[str, tuple[str, ...]], ...]  # (heading, lines): the first is the summary
+    report_hour: int  # unix seconds: the newest snapshot hour the report covers
+    hours: int  # its window
+    made_at: int  # unix seconds: when the report was made
     delayed: bool = False  # a retry of a delivery that failed earlier
 
 
@@ -166,20 +178,83 @@ def json_payload(notice: Notice) -> dict:
     }
 
 
+# A digest's embed within Discord's limits: 25 fields of at most 1,024 characters, 6,000 in all
+# (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+DISCORD_FIELDS_MAX = 25
+DISCORD_FIELD_MAX = 1024
+DISCORD_EMBED_MAX = 6000
+
+
+def _bullets(lines: Sequence[str]) -> list[str]:
+    return [f"• {line}" for line in lines]
+
+
+def _delayed_note(digest: Digest) -> list[str]:
+    return [f"Delayed: made at {utc_minute(digest.made_at)}, delivery failed earlier."] if digest.delayed else []
+
+
+def discord_digest(digest: Digest) -> dict:
+    """One embed: the first section as its description, each further one a field, within every limit
+    (a field that no longer fits is left out with those after it)."""
+    title = _cut(digest.title, DISCORD_TITLE_MAX)
+    summary = digest.sections[0][1] if digest.sections else ()
+    description = _cut("\n".join(_delayed_note(digest) + list(summary)), 1500)
+    budget = DISCORD_EMBED_MAX - len(title) - len(description) - len(SOURCE)
+    fields = []
+    for name, lines in digest.sections[1:DISCORD_FIELDS_MAX + 1]:
+        name = _cut(name, 256)
+        room = min(DISCORD_FIELD_MAX, budget - len(name))
+        if room < 20:
+            break
+        value = _cut("\n".join(_bullets(lines)) or "-", room)
+        budget -= len(name) + len(value)
+        fields.append({"name": name, "value": value, "inline": False})
+    embed: dict[str, Any] = {"title": title, "color": COLOURS["neutral"], "fields": fields,
+                             "timestamp": iso(digest.made_at), "footer": {"text": SOURCE}}
+    if description:  # Discord rejects an empty description
+        embed["description"] = description
+    return {"username": SOURCE, "embeds": [embed]}
+
+
+def slack_digest(digest: Digest) -> dict:
+    """A fallback `text`, then the title, one section block per section, and a context line."""
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn",
+                                                        "text": _cut(f"*{_slack_escape(digest.title)}*", SLACK_TEXT_MAX)}}]
+    for k, (name, lines) in enumerate(digest.sections):
+        body = "\n".join(_slack_escape(line) for line in (_delayed_note(digest) if k == 0 else [])
+                         + (list(lines) if k == 0 else _bullets(lines)))
+        text = f"*{_slack_escape(name)}*\n{body}" if body else f"*{_slack_escape(name)}*"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SLACK_TEXT_MAX)}})
+    blocks = blocks[:49]  # Slack takes at most 50 blocks a message
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{SOURCE} · made {utc_minute(digest.made_at)}"}]})
+    return {"text": _slack_escape(f"[{SOURCE}] {digest.title}"), "blocks": blocks}
+
+
+def json_digest(digest: Digest) -> dict:
+    return {"source": SOURCE, "kind": "report", "title": digest.title, "report": iso(digest.report_hour),
+            "hours": digest.hours, "made_at": iso(digest.made_at), "delayed": digest.delayed,
+            "sections": [{"heading": name, "lines": list(lines)} for name, lines in digest.sections]}
+
+
 _PAYLOADS: dict[str, Callable[[Notice], dict]] = {
     "discord": discord_payload,
     "slack": slack_payload,
     "json": json_payload,
 }
+_DIGESTS: dict[str, Callable[[Digest], dict]] = {
+    "discord": discord_digest,
+    "slack": slack_digest,
+    "json": json_digest,
+}
 
 
-def payload(kind: str, notice: Notice) -> dict:
-    """The body to POST to a webhook of `kind`."""
+def payload(kind: str, message: Notice | Digest) -> dict:
+    """The body to POST to a webhook of `kind`: of an alert's notice or a report's digest."""
     try:
-        build = _PAYLOADS[kind]
+        build = (_DIGESTS if isinstance(message, Digest) else _PAYLOADS)[kind]
     except KeyError:
         raise ValueError(f"unknown webhook kind {kind!r}; expected one of {', '.join(KINDS)}") from None
-    return build(notice)
+    return build(message)
 
 
 # -- sending -----------------------------------------------------------------------------
@@ -193,7 +268,7 @@ class _Transient:
     retry_after: float | None = None
 
 
-def send(webhook: Webhook, notice: Notice, http: HttpSettings, *, session: requests.Session | None = None,
+def send(webhook: Webhook, notice: Notice | Digest, http: HttpSettings, *, session: requests.Session | None = None,
          sleep: Callable[[float], None] = time.sleep) -> None:
     """POST `notice` to `webhook`, retrying 429, 5xx, timeouts and dropped connections.
 

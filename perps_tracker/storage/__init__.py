@@ -19,5 +19,7 @@ TABLES = [
     "instruments",
     "instrument_rows",
     "options_snapshots",
+    "report_notices",
+    "report_deliveries",
     "capture_gaps",
 ]

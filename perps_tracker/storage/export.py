@@ -38,6 +38,9 @@ _RANGE = {
     "instruments": (None, "id"),
     "instrument_rows": ("timestamp >= :lo AND timestamp < :hi", "timestamp, instrument_id"),
     "options_snapshots": ("timestamp >= :lo AND timestamp < :hi", "timestamp, currency"),
+    "report_notices": ("report_hour >= :lo AND report_hour < :hi", "report_hour, id"),
+    "report_deliveries": ("notice_id IN (SELECT id FROM report_notices WHERE report_hour >= :lo AND "
+                          "report_hour < :hi)", "notice_id, id"),
     "capture_gaps": ("to_ms >= CAST(:lo AS BIGINT) * 1000 AND from_ms < CAST(:hi AS BIGINT) * 1000", "from_ms, id"),
     VIEW: ("timestamp >= :lo AND timestamp < :hi", "timestamp"),
 }

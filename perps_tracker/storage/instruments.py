@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from perps_tracker.model import values
-from perps_tracker.model.instruments import InstrumentRow
+from perps_tracker.model.instruments import TOTALS_FIELDS, InstrumentRow
 from perps_tracker.model.times import HOUR
 from perps_tracker.storage.db import Database, Reader, guard
 
@@ -178,17 +178,14 @@ def _seek(read: Reader, columns: str, ids, since: int, until: int):
         yield from read.rows(sql, {f"h{n}": h for n, h in enumerate(part)})
 
 
-def coin_rows(read: Reader, coin: str, since: int, until: int) -> list[InstrumentRow]:
-    """A coin's rows of the hours in [since, until], oldest first: one key seek per (hour, market), the
-    markets' own columns joined here rather than in SQL (a month of BTC is ~12,000 seeks)."""
-    markets = {i: rest for i, *rest in read.rows(
-        "SELECT id, exchange, symbol, coin, multiplier, quote FROM instruments WHERE coin = :c", {"c": coin})}
-    if not markets:
-        return []
-    rows = [InstrumentRow(t, *markets[ident], *facts, "backfill" if backfill == 1 else "live")
-            for t, ident, *facts, backfill in _seek(read, f"{_FACT_COLUMNS}, r.backfill", markets, since, until)]
-    rows.sort(key=lambda r: (r.timestamp, r.exchange, r.symbol))
-    return rows
+def coin_points(read: Reader, coin: str, since: int, until: int) -> dict[int, list[tuple]]:
+    """hour → the coin's markets in that hour as tuples of `TOTALS_FIELDS`, for the hours in
+    [since, until]: one key seek per (hour, market) reading only those columns."""
+    ids = [i for i, in read.rows("SELECT id FROM instruments WHERE coin = :c", {"c": coin})]
+    hours: dict[int, list[tuple]] = {}
+    for t, _, *point in _seek(read, ", ".join(f"r.{c}" for c in TOTALS_FIELDS), ids, since, until):
+        hours.setdefault(int(t), []).append(point)
+    return hours
 
 
 def market_hours(db: Database, exchange: str, symbols: Sequence[str], first: int, last: int) -> dict[str, set[int]]:
@@ -212,9 +209,9 @@ def read_hour(db: Database, timestamp: int | None = None, coins: Sequence[str] |
         return hour, ([] if hour is None else hour_rows(read, hour, coins))
 
 
-def read_coin(db: Database, coin: str, since: int, until: int) -> list[InstrumentRow]:
+def read_coin_points(db: Database, coin: str, since: int, until: int) -> dict[int, list[tuple]]:
     with guard("reading instrument rows"), db.reading() as read:
-        return coin_rows(read, coin, since, until)
+        return coin_points(read, coin, since, until)
 
 
 def stored_hours(db: Database, lo: int, hi: int) -> list[int]:

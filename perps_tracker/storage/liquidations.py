@@ -22,6 +22,7 @@ from perps_tracker.model.liquidation import (
     LiquidationEvent,
     LiquidationSummary,
     VenueTotals,
+    covered_fraction,
 )
 from perps_tracker.model.times import DAY
 from perps_tracker.storage.db import Database, guard, one_line
@@ -102,18 +103,6 @@ def window_totals(conn: Connection, start_ms: int, end_ms: int, venues: Iterable
     ).all()
     return {ex: VenueTotals(ex, int(n), float(long_usd), float(short_usd), largest)
             for ex, n, long_usd, short_usd, largest in rows}
-
-
-def covered_fraction(spans: Iterable[tuple[int, int]], start_ms: int, end_ms: int) -> float:
-    """The part of [start_ms, end_ms) inside the union of `spans` (overlaps counted once)."""
-    clipped = sorted((max(a, start_ms), min(b, end_ms)) for a, b in spans if b > start_ms and a < end_ms)
-    covered, reach = 0, start_ms
-    for a, b in clipped:
-        a = max(a, reach)
-        if b > a:
-            covered += b - a
-            reach = b
-    return covered / (end_ms - start_ms) if end_ms > start_ms else 0.0
 
 
 def window_coverage(conn: Connection, start_ms: int, end_ms: int, venues: Iterable[str]) -> dict[str, float]:

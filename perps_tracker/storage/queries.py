@@ -229,6 +229,8 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
     from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
     from perps_tracker.storage.tables import instrument_rows as InstrumentRows
     from perps_tracker.storage.tables import options_snapshots as OptionsSnapshots
+    from perps_tracker.storage.tables import report_deliveries as ReportDelivery
+    from perps_tracker.storage.tables import report_notices as ReportNotice
     from perps_tracker.storage.tables import liquidation_coverage as LiquidationCoverage
     from perps_tracker.storage.tables import liquidation_snapshots as LiquidationSnapshot
     from perps_tracker.storage.tables import liquidations as Liquidation
@@ -256,6 +258,9 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
         # gone would have to be looked for in every hour left
         OptionsSnapshots.name: OptionsSnapshots.c.timestamp < min(
             cutoff, conn.execute(select(func.max(OptionsSnapshots.c.timestamp))).scalar_one() or cutoff),
+        ReportDelivery.name: ReportDelivery.c.notice_id.in_(
+            select(ReportNotice.c.id).where(ReportNotice.c.report_hour < cutoff)),
+        ReportNotice.name: ReportNotice.c.report_hour < cutoff,
         CaptureGaps.name: CaptureGaps.c.to_ms < cutoff * 1000,
     }
     return plan, newest

@@ -258,6 +258,32 @@ options_snapshots = Table(
     _req("source", String(16)),
 )
 
+# `report --notify` (docs/report.md): one report's headline sections, recorded before anything is sent,
+# once per (newest snapshot hour, window); its deliveries to the configured webhooks (never the URL).
+report_notices = Table(
+    "report_notices", metadata,
+    _id(),
+    _req("report_hour", BigInteger),  # the newest snapshot hour the report covers
+    _req("hours", Integer),  # its window
+    _req("made_at", BigInteger),
+    _req("title", Text),
+    _req("sections", Text),  # JSON [[heading, [line, ...]], ...]: the message, as sent
+    UniqueConstraint("report_hour", "hours"),
+)
+
+report_deliveries = Table(
+    "report_deliveries", metadata,
+    _id(),
+    Column("notice_id", Integer, ForeignKey("report_notices.id", ondelete="CASCADE"), nullable=False),
+    _req("webhook", String(16)),
+    _req("status", String(12)),  # pending, delivered or expired
+    _req("attempts", Integer, default=0),
+    _opt("last_attempt_at", BigInteger),
+    _opt("delivered_at", BigInteger),
+    _opt("error", Text),
+    UniqueConstraint("notice_id", "webhook"),
+)
+
 # A venue's downloaded history (`VenueHistory` as JSON), kept so an interrupted `backfill`
 # resumes without downloading it again; deleted once the run completes.
 backfill_downloads = Table(

@@ -13,7 +13,8 @@ of steps:
     Close(code)           close cleanly
     Respond(steps)        the steps `steps(frames)` returns, given what the client has sent so far
                           on this connection (several connections to one venue: each answers its own
-                          subscriptions, whichever order they connect in)
+                          subscriptions, whichever order they connect in); with `path=True`,
+                          `steps(path, frames)`: the request path too (Binance subscribes by URL)
 After the last step the connection stays open until the client leaves. Everything a client
 sends is recorded per connection in `received[venue]`.
 """
@@ -55,7 +56,8 @@ class Close:
 
 @dataclass(frozen=True)
 class Respond:
-    steps: Callable[[list[str]], list[Any]]
+    steps: Callable[..., list[Any]]
+    path: bool = False
 
 
 class FakeStreams:
@@ -133,7 +135,7 @@ class FakeStreams:
             while steps:
                 step = steps.pop(0)
                 if isinstance(step, Respond):
-                    steps[:0] = step.steps(list(got))
+                    steps[:0] = step.steps(ws.request.path, list(got)) if step.path else step.steps(list(got))
                 elif isinstance(step, (str, dict, list)):
                     await ws.send(step if isinstance(step, str) else json.dumps(step))
                 elif isinstance(step, Expect):

@@ -1,15 +1,15 @@
 """Every interruption of real-time capture (`capture`, docs/capture.md): a venue's channel of a symbol
 not being read from one time to another, and why.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
