@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from perps_tracker.dataset import DEFAULT_ROOT as DEFAULT_TICKS_ROOT
 from perps_tracker.errors import ConfigError
 from perps_tracker.exchanges import VENUES
 from perps_tracker.storage import DEFAULT_DB
@@ -143,6 +144,9 @@ def _options() -> dict[str, Option]:
                check=_coin_list),
         Option("coins.aliases", dict, {}, "extra coin aliases: venue base (or `venue:base`) = coin"),
         Option("coins.sectors", dict, {}, "extra or overriding sectors: coin = sector"),
+        Option("capture.root", str, DEFAULT_TICKS_ROOT, "the capture dataset's root: a directory, or a URI "
+               "pyarrow opens (s3://bucket/prefix, gs://..., file://...)", env="PERPS_TRACKER_CAPTURE_ROOT",
+               check=_not_empty),
     ]
     for kind, what in WEBHOOK_KINDS.items():
         opts.append(Option(f"webhooks.{kind}", str, "", f"{what} webhook URL for `alerts --notify` (secret)",
@@ -178,6 +182,10 @@ class Settings:
     @property
     def db(self) -> str:
         return self.values["db"]
+
+    @property
+    def capture_root(self) -> str:
+        return self.values["capture.root"]
 
     def venue_url(self, venue_id: str) -> str:
         return self.values[f"venues.{venue_id}.url"].rstrip("/")

@@ -34,6 +34,14 @@ markets   the per-instrument layer at real scale: --markets (default 3,000) mark
           instrument_snapshots` of the last 30 days as Parquet, CSV and JSON Lines end to end in fresh
           processes: median wall, peak RSS, export rows/s. Targets: ≤ 100 bytes per row, storing
           ≤ 150 ms, coin and funding ≤ 300 ms, Parquet export ≥ 500,000 rows/s, RSS ≤ 150 MB.
+capture   the capture dataset's writer (perps_tracker/dataset) on one core, in a child process pinned
+          to one CPU: --rows (default 10,000,000) synthetic trades of --symbols (default 20) symbols
+          over a few hours (the writer's clock follows them, so hours roll over) through
+          `DatasetWriter.add_many` to Parquet: rows written per second (making the rows excluded),
+          bytes per stored trade, and the process's resident memory every million rows and at its
+          peak. Then a writer of --recovery-rows (default 1,000,000) journaled rows is SIGKILLed and
+          the next writer's recovery is timed. Targets: ≥ 50,000 trade messages/s decoded, normalised
+          and written (the decoding half: capture-decode, and CAPTURE_DECODER), ≤ 20 bytes a trade, ≤ 200 MB.
 capture-decode
           --frames (default 300,000) distinct trade frames per venue (Binance aggTrade, Bybit publicTrade,
           OKX trades, Deribit trades, Hyperliquid trades, each one trade a frame) through the capture
@@ -809,6 +817,161 @@ def bench_capture_decode(frames: int, runs: int) -> None:
         print(f"{venue:12} {max(rates):>10,.0f} frames/s  (median {statistics.median(rates):,.0f}, "
               f"{len(batch[0])} bytes a frame)")
 
+# -- capture --------------------------------------------------------------------------------------
+
+# The decoding half of `capture` (part 2: the venue protocols): a function taking a list of raw
+# websocket frames (str) and returning the model.ticks rows they hold, the venue's parser and
+# normaliser. While it is None, `bench capture` times the writer alone on rows made in Python; once
+# set, the same frames (Binance futures `trade` events, see _trade_frames) go through it and the
+# number printed is frames decoded, normalised and written per second.
+CAPTURE_DECODER = None
+
+
+def _trade_rows(start: int, n: int, symbols: int, state: dict) -> list:
+    """`n` trades from trade number `start` on: a random walk per symbol, ~700 trades a second in all,
+    BTC the busiest; `state` carries prices and the clock from one call to the next."""
+    import math
+    import random
+
+    from perps_tracker.model.ticks import BUY, SELL, Trade
+
+    rng = state.setdefault("rng", random.Random(1))
+    prices = state.setdefault("prices", [60_000.0 / (1 + k) for k in range(symbols)])
+    names = state.setdefault("names", [f"C{k}USDT" if k else "BTCUSDT" for k in range(symbols)])
+    weights = state.setdefault("weights", [1 / (1 + k) for k in range(symbols)])
+    ts = state.setdefault("ts", 1_764_838_800_000)
+    rows = []
+    picks = rng.choices(range(symbols), weights, k=n)
+    ticks = state.setdefault("ticks", [10.0 ** (math.floor(math.log10(p)) - 5) for p in prices])
+    for i, k in enumerate(picks):
+        ts += int(rng.expovariate(1 / 1.4))
+        tick = ticks[k]  # a venue's tick size: 0.1 for BTC at 60,000, 0.01 at 3,000
+        prices[k] = round(round(prices[k] / tick + rng.choice((-1, 0, 0, 1))) * tick, 8)
+        qty = round(rng.lognormvariate(-3, 1.5), 3) or 0.001
+        rows.append(Trade("binance", names[k], names[k][:-4], ts, ts + rng.randrange(5, 60), str(start + i),
+                          BUY if rng.random() < 0.5 else SELL, prices[k], qty, prices[k] * qty))
+    state["ts"] = ts
+    return rows
+
+
+def _trade_frames(rows: list) -> list[str]:
+    """The rows as Binance futures `trade` stream frames, for CAPTURE_DECODER."""
+    import json
+
+    return [json.dumps({"stream": f"{r.symbol.lower()}@trade", "data": {
+        "e": "trade", "E": r.recv_ms, "T": r.ts_ms, "s": r.symbol, "t": int(r.trade_id), "p": str(r.price),
+        "q": str(r.qty), "X": "MARKET", "m": r.side == "sell"}}) for r in rows]
+
+
+def _status_mb(field: str) -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _capture_writer(root: str, rows: int, symbols: int) -> None:
+    """Child process: write `rows` trades, print progress lines and a summary as JSON."""
+    import json
+
+    try:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    except (AttributeError, OSError):
+        pass
+    from perps_tracker.dataset.writer import DatasetWriter
+
+    state: dict = {}
+    now = [1_764_838_800.0]
+    writer = DatasetWriter(root, clock=lambda: now[0], recover=False)
+    decode = CAPTURE_DECODER
+    timed = 0.0
+    chunk = 10_000
+    for start in range(0, rows, chunk):
+        batch = _trade_rows(start, min(chunk, rows - start), symbols, state)
+        frames = _trade_frames(batch) if decode is not None else None
+        t = time.perf_counter()
+        writer.add_many(decode(frames) if decode is not None else batch)
+        timed += time.perf_counter() - t
+        now[0] = state["ts"] / 1000 + 1  # the writer's clock follows the trades: their hours roll over
+        if (start + chunk) % 1_000_000 == 0:
+            print(json.dumps({"rows": start + chunk, "rss_mb": round(_status_mb("VmRSS"), 1)}), flush=True)
+    t = time.perf_counter()
+    writer.close()
+    counters = writer.counters
+    timed += time.perf_counter() - t
+    print(json.dumps({"done": True, "seconds": timed, "written": counters.written, "bytes": counters.bytes,
+                      "files": counters.files, "peak_mb": round(_status_mb("VmHWM"), 1),
+                      "decoder": decode is not None}), flush=True)
+
+
+def _capture_journal(root: str, rows: int) -> None:
+    """Child process: journal `rows` trades (no file written), say so, and wait to be killed."""
+    from perps_tracker.dataset.writer import DatasetWriter
+
+    state: dict = {}
+    writer = DatasetWriter(root, clock=lambda: 1_764_838_800.0, file_rows=10 ** 9,
+                           max_buffered_rows=10 ** 9, max_spool_bytes=2 ** 40, recover=False)
+    for start in range(0, rows, 10_000):
+        writer.add_many(_trade_rows(start, min(10_000, rows - start), 20, state))
+    writer.flush()
+    print("journaled", writer.counters.journaled, writer.journal.size, flush=True)
+    time.sleep(3600)
+
+
+def bench_capture(rows: int, symbols: int, recovery_rows: int) -> None:
+    import json
+    import signal
+    import tempfile
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.dirname(here))  # this tree's perps_tracker, as in the child processes
+    child = [sys.executable, os.path.join(here, "bench.py")]
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(here)}
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"capture writer: {rows:,} trades of {symbols} symbols, one core")
+        proc = subprocess.Popen([*child, "_capture-writer", os.path.join(tmp, "w"), str(rows), str(symbols)],
+                                stdout=subprocess.PIPE, text=True, env=env)
+        rss = []
+        summary = None
+        for line in proc.stdout:
+            report = json.loads(line)
+            if "done" in report:
+                summary = report
+            else:
+                rss.append(report["rss_mb"])
+        proc.wait()
+        if summary is None:
+            print(f"  the writer failed (exit {proc.returncode})")
+            return
+        what = "frames decoded, normalised and written" if summary["decoder"] else "rows written (decoder not plugged in)"
+        print(f"  {summary['written'] / summary['seconds']:,.0f} {what} per second "
+              f"({summary['seconds']:.1f} s in the writer)")
+        print(f"  {summary['bytes'] / summary['written']:.2f} bytes per stored trade "
+              f"({summary['bytes'] / 2 ** 20:,.1f} MB in {summary['files']} files)")
+        print(f"  resident memory every million rows: {', '.join(f'{m:.0f}' for m in rss)} MB; "
+              f"peak {summary['peak_mb']:.0f} MB (target ≤ 200)")
+
+        print(f"recovery after SIGKILL: {recovery_rows:,} journaled rows")
+        root = os.path.join(tmp, "r")
+        proc = subprocess.Popen([*child, "_capture-journal", root, str(recovery_rows)], stdout=subprocess.PIPE,
+                                text=True, env=env)
+        _, journaled, size = proc.stdout.readline().split()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        from perps_tracker.dataset.writer import DatasetWriter
+
+        t = time.perf_counter()
+        writer = DatasetWriter(root, clock=lambda: 1_764_838_800.0)
+        seconds = time.perf_counter() - t
+        recovered = writer.counters.recovered_rows
+        writer.close()
+        print(f"  journal {int(size) / 2 ** 20:,.1f} MB; recovered {recovered:,} of {int(journaled):,} rows into "
+              f"{writer.counters.recovered_files} files in {seconds:.2f} s ({recovered / seconds:,.0f} rows/s)")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -852,8 +1015,20 @@ def main() -> None:
     rep.add_argument("--days", type=int, default=730)
     rep.add_argument("--seed", type=int, default=1)
     rep.add_argument("--runs", type=int, default=5)
+    cap = sub.add_parser("capture", help="the capture dataset's writer: rows/s, bytes per trade, memory, recovery")
+    cap.add_argument("--rows", type=int, default=10_000_000)
+    cap.add_argument("--symbols", type=int, default=20)
+    cap.add_argument("--recovery-rows", type=int, default=1_000_000)
+    if len(sys.argv) > 1 and sys.argv[1] == "_capture-writer":  # the child processes of `capture`
+        _capture_writer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_capture-journal":
+        _capture_journal(sys.argv[2], int(sys.argv[3]))
+        return
     args = parser.parse_args()
-    if args.what == "liquidations":
+    if args.what == "capture":
+        bench_capture(args.rows, args.symbols, args.recovery_rows)
+    elif args.what == "liquidations":
         bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
     elif args.what == "startup":
         bench_startup(args.runs, args.compare)

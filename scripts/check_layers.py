@@ -5,9 +5,9 @@
 Every `import` and `from ... import` of every module is read (those inside functions too: a
 lazy import is still a dependency). Layers, top to bottom; a module may import its own layer
 and the layers below, never one above; storage and exchanges are siblings that do not import
-each other:
+each other, nor the dataset (capture's Parquet files, at their level):
 
-    cli → render → services → config → storage | exchanges → model → errors
+    cli → render → services → config → storage | dataset | exchanges → model → errors
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ LAYERS = [
     ("services", 2, ("perps_tracker.services",)),
     ("config", 3, ("perps_tracker.config",)),
     ("storage", 4, ("perps_tracker.storage",)),
+    ("dataset", 4, ("perps_tracker.dataset",)),
     ("exchanges", 4, ("perps_tracker.exchanges",)),
     ("model", 5, ("perps_tracker.model",)),
     ("errors", 6, ("perps_tracker.errors", "perps_tracker")),

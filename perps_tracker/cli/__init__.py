@@ -150,19 +150,29 @@ def snapshot(ctx, rt, exchanges, as_json, quiet, with_alerts, with_instruments):
 
 @cli.command()
 @runtime_options
+@click.option("--root", default=None, metavar="DIR",
+              help="The capture dataset to count [env PERPS_TRACKER_CAPTURE_ROOT; default data/ticks].")
 @json_option
 @quiet_option()
-def stats(rt, as_json, quiet):
+def stats(rt, root, as_json, quiet):
     """What the database holds: rows, time range, size, venue coverage, gaps, latest snapshot.
+
+    With real-time capture: its gaps per venue and channel (last 24 h and all), and when the
+    capture dataset is a local directory, its files and rows per channel and venue.
 
     \b
     Example:
       perps-tracker stats --json | jq .coverage
     """
+    from dataclasses import replace
+
     from perps_tracker.render.database import render_stats, stats_json
+    from perps_tracker.services.dataset import dataset_files
     from perps_tracker.storage.queries import collect_stats
 
-    show(collect_stats(rt.reader(), utc_now(), list(EXCHANGES)), as_json, quiet, stats_json, render_stats)
+    found = collect_stats(rt.reader(), utc_now(), list(EXCHANGES))
+    found = replace(found, capture_files=dataset_files(root or rt.settings.capture_root))
+    show(found, as_json, quiet, stats_json, render_stats)
 
 
 @cli.command()
@@ -498,10 +508,10 @@ def config(rt, as_json, quiet):
     show(rt.settings, as_json, quiet, config_json, render_config)
 
 
-from perps_tracker.cli import capture, export, markets, options, report, serve  # noqa: E402 - commands in own modules
+from perps_tracker.cli import capture, export, markets, options, query, report, serve  # noqa: E402 - own modules
 
 for _command in (*markets.COMMANDS, *export.COMMANDS, *options.COMMANDS, *report.COMMANDS, *capture.COMMANDS,
-                 *serve.COMMANDS):
+                 *query.COMMANDS, *serve.COMMANDS):
     cli.add_command(_command)
 
 

@@ -57,8 +57,9 @@ class Channels(click.ParamType):
               help="Book levels a side in each book sample.")
 @click.option("--book-interval", type=Duration(), default="1s", show_default=True, metavar="DURATION",
               help="Sample the books this often (at least 0.1s).")
-@click.option("--root", default="data/ticks", show_default=True, metavar="DIR",
-              help="The dataset's directory.")
+@click.option("--root", default=None, metavar="DIR|URI",
+              help="The dataset: a directory or s3://bucket/prefix [env PERPS_TRACKER_CAPTURE_ROOT; "
+                   "default data/ticks].")
 @click.option("--duration", type=Duration(), default=None, metavar="DURATION",
               help="Stop after this long (30s, 59m, 2h). Default: until Ctrl-C or SIGTERM.")
 @click.option("--shard", "shard", type=Shard(), default="1/1", show_default=True, metavar="I/N",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence, TypeVar, Union
 
 TRADES, BBO, BOOK = "trades", "bbo", "book"
@@ -98,14 +99,25 @@ def trade(exchange: str, symbol: str, coin: str, ts_ms: int, recv_ms: int, trade
     return Trade(exchange, symbol, coin, int(ts_ms), int(recv_ms), str(trade_id), side, price, qty, price * qty)
 
 
+HOUR_MS = 3_600_000
+
+
 def hour_of(ts_ms: int) -> str:
     """`2026-12-04 09` of a UTC time in milliseconds: a partition's date and hour."""
-    return time.strftime("%Y-%m-%d %H", time.gmtime(ts_ms // 1000))
+    return " ".join(hour_parts(ts_ms // HOUR_MS))
+
+
+@lru_cache(maxsize=4096)
+def hour_parts(hour: int) -> tuple[str, str]:
+    """(`2026-12-04`, `09`) of an hour counted from the epoch (`ts_ms // HOUR_MS`): cached, as a writer
+    asks it for every partition of every row and a few hours cover all of them."""
+    day, hh = time.strftime("%Y-%m-%d %H", time.gmtime(hour * 3600)).split(" ")
+    return day, hh
 
 
 def partition(row: Row) -> tuple[str, str, str, str, str]:
     """(channel, exchange, date, hour, symbol): where `row` is stored."""
-    day, hour = hour_of(row.ts_ms).split(" ")
+    day, hour = hour_parts(row.ts_ms // HOUR_MS)
     return (row.channel, row.exchange, day, hour, row.symbol)
 
 

@@ -77,7 +77,20 @@ def stats_json(s: Stats) -> dict[str, Any]:
             "missing_hours": s.missing_hours,
             "ranges": [{"from": iso(g.start), "to": iso(g.end), "hours": g.hours} for g in s.gaps],
         },
+        "capture": _capture_json(s),
         "hint": NO_SNAPSHOTS_HINT if s.empty else None,
+    }
+
+
+def _capture_json(s: Stats) -> dict[str, Any]:
+    return {
+        "gaps": [{"exchange": g.exchange, "channel": g.channel, "gaps_24h": g.count_24h,
+                  "missing_seconds_24h": g.ms_24h / 1000, "gaps": g.count, "missing_seconds": g.ms / 1000,
+                  "first_gap": iso(g.first_ms // 1000) if g.first_ms is not None else None}
+                 for g in s.capture_gaps],
+        "files": None if s.capture_files is None else [
+            {"channel": f.channel, "exchange": f.exchange, "files": f.files, "rows": f.rows, "bytes": f.bytes,
+             "first_date": f.first_date, "last_date": f.last_date} for f in s.capture_files],
     }
 
 
@@ -89,10 +102,11 @@ def render_stats(s: Stats) -> None:
     rows.print()
     if s.empty:
         say(NO_SNAPSHOTS_HINT)
-        return
-    _stats_latest(s)
-    _stats_coverage(s)
-    _stats_gaps(s)
+    else:
+        _stats_latest(s)
+        _stats_coverage(s)
+        _stats_gaps(s)
+    _stats_capture(s)
 
 
 def _stats_latest(s: Stats) -> None:
@@ -135,6 +149,32 @@ def _stats_gaps(s: Stats) -> None:
         say(f"  {span}  ({g.hours} h)", hang=2)
     if len(s.gaps) > 20:
         say(f"  … and {len(s.gaps) - 20} more gaps (see --json)")
+
+
+def _seconds(ms: int) -> str:
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _stats_capture(s: Stats) -> None:
+    """Real-time capture: its gaps per venue and channel, and the dataset's files (docs/capture.md)."""
+    if s.capture_gaps:
+        say("Capture gaps (time not read, by venue and channel)", style="bold")
+        grid = Grid(Col("venue", "left"), Col("channel", "left"), Col("24h"), Col("all"), Col("since", drop=1))
+        for g in s.capture_gaps:
+            grid.add(g.exchange, g.channel, f"{g.count_24h} ({_seconds(g.ms_24h)})", f"{g.count} ({_seconds(g.ms)})",
+                     fmt_time(g.first_ms // 1000) if g.first_ms is not None else None)
+        grid.print()
+    if s.capture_files:
+        say("Capture dataset (Parquet files by channel and venue)", style="bold")
+        grid = Grid(Col("channel", "left"), Col("venue", "left"), Col("files"), Col("rows"), Col("size"),
+                    Col("dates", "left", drop=1))
+        for f in s.capture_files:
+            dates = f.first_date if f.first_date == f.last_date else f"{f.first_date} → {f.last_date}"
+            grid.add(f.channel, f.exchange, f"{f.files:,}", f"{f.rows:,}", human_bytes(f.bytes), dates)
+        grid.print()
 
 
 # -- cleanup -----------------------------------------------------------------------------

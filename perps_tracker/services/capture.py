@@ -511,20 +511,25 @@ def check_channels(channels: Sequence[str]) -> tuple[str, ...]:
 
 
 def gap_callback(rt, log: Callable[[str], None]) -> Callable[[Gap], None]:
-    """What each closed gap is handed to (off the event loop): a progress line now; issue 17 part 1's
-    `record_gap(rt.db(), ...)` into `capture_gaps` is wired here."""
+    """What each closed gap is handed to (off the event loop): a row of `capture_gaps` and a progress line."""
     from perps_tracker.model.times import iso_ms
+    from perps_tracker.storage.capture import record_gap
 
     def on_gap(gap: Gap) -> None:
+        record_gap(rt.db(), gap.exchange, gap.symbol, gap.channel, gap.from_ms, gap.to_ms, gap.reason)
         log(f"gap {gap.exchange} {gap.symbol} {gap.channel} {iso_ms(gap.from_ms)} "
             f"+{(gap.to_ms - gap.from_ms) / 1000:.1f} s: {gap.reason}")
 
     return on_gap
 
 
-def open_sink(rt, root: str) -> RowSink:
-    """The dataset writer at `root` (issue 17 part 1 wires `DatasetWriter` here)."""
-    raise TrackerError("the Parquet dataset writer is not installed in this build: capture has nowhere to write")
+def open_sink(rt, root: str | None) -> RowSink:
+    """The dataset writer at `root` (else the `capture.root` setting), recovering first what a writer
+    killed on this machine left journaled. Its own thread journals every second and writes the files,
+    so `add_many` from the engine's writer task only hands rows over."""
+    from perps_tracker.dataset.writer import DatasetWriter
+
+    return DatasetWriter(root or rt.settings.capture_root, background=True)
 
 
 def capture(rt, plan: CapturePlan, channels: Sequence[str], depth: int, book_interval: float,

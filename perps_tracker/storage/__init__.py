@@ -21,4 +21,5 @@ TABLES = [
     "options_snapshots",
     "report_notices",
     "report_deliveries",
+    "capture_gaps",
 ]

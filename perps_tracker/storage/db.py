@@ -51,9 +51,9 @@ BUSY_TIMEOUT_MS = 10_000
 # The revisions in storage/migrations/versions, oldest first (a test checks them against
 # Alembic). Add a new revision here; bump READABLE_SINCE when it adds a table or column the
 # read commands use.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011")
 SCHEMA_HEAD = REVISIONS[-1]
-READABLE_SINCE = "0009"  # options_snapshots (`options` and `snapshot` read it), after 0008's instrument tables
+READABLE_SINCE = "0011"  # capture_gaps (`stats` reads it), after 0010's report tables and 0009's options_snapshots
 log = logging.getLogger(__name__)
 PG_LOCK_KEY = 0x7065_7270  # pg_advisory_xact_lock key serialising perps-tracker's schema and snapshot writes
 

@@ -29,8 +29,8 @@ _RANGE = {
     "exchange_snapshots": (_IN_SNAPSHOTS, "snapshot_id, id"),
     "sentiment_factors": (_IN_SNAPSHOTS, "snapshot_id"),
     "liquidation_snapshots": (_IN_SNAPSHOTS, "snapshot_id, id"),
-    "liquidations": ("event_time_ms >= :lo * 1000 AND event_time_ms < :hi * 1000", "event_time_ms"),
-    "liquidation_coverage": ("end_ms >= :lo * 1000 AND start_ms < :hi * 1000", "start_ms, id"),
+    "liquidations": ("event_time_ms >= CAST(:lo AS BIGINT) * 1000 AND event_time_ms < CAST(:hi AS BIGINT) * 1000", "event_time_ms"),
+    "liquidation_coverage": ("end_ms >= CAST(:lo AS BIGINT) * 1000 AND start_ms < CAST(:hi AS BIGINT) * 1000", "start_ms, id"),
     "alerts": ("timestamp >= :lo AND timestamp < :hi", "timestamp, id"),
     "alert_deliveries": ("alert_id IN (SELECT id FROM alerts WHERE timestamp >= :lo AND timestamp < :hi)",
                          "alert_id, id"),
@@ -41,6 +41,7 @@ _RANGE = {
     "report_notices": ("report_hour >= :lo AND report_hour < :hi", "report_hour, id"),
     "report_deliveries": ("notice_id IN (SELECT id FROM report_notices WHERE report_hour >= :lo AND "
                           "report_hour < :hi)", "notice_id, id"),
+    "capture_gaps": ("to_ms >= CAST(:lo AS BIGINT) * 1000 AND from_ms < CAST(:hi AS BIGINT) * 1000", "from_ms, id"),
     VIEW: ("timestamp >= :lo AND timestamp < :hi", "timestamp"),
 }
 EXPORTABLE = (*TABLES, VIEW)

@@ -69,3 +69,9 @@ class BackfillDownload(Base):
     """A venue's downloaded history, kept so an interrupted `backfill` resumes without downloading it again."""
 
     __table__ = tables.backfill_downloads
+
+
+class CaptureGap(Base):
+    """An interruption of real-time capture: a venue's channel of a symbol not read from `from_ms` to `to_ms`."""
+
+    __table__ = tables.capture_gaps

@@ -10,12 +10,13 @@ SQLAlchemy is never imported. `cleanup` writes through SQLAlchemy Core, imported
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
 from perps_tracker.model.times import DAY, HOUR, hour_bucket, iso  # noqa: F401 - iso is re-exported for render
 from perps_tracker.storage import TABLES
+from perps_tracker.storage.capture import GapLine, gap_lines
 from perps_tracker.storage.db import Database, Reader, guard
 
 if TYPE_CHECKING:
@@ -86,6 +87,10 @@ class Stats:
     gaps: list[Gap]
     gap_window_start: int | None
     backfill: BackfillSpan | None = None
+    capture_gaps: list[GapLine] = field(default_factory=list)  # per venue and channel
+    # Per channel and venue, the capture dataset's files (dataset.inventory.FileLine), when its root
+    # is a local directory that exists (the command fills it in: storage does not read the dataset).
+    capture_files: list | None = None
 
     @property
     def empty(self) -> bool:
@@ -180,6 +185,7 @@ def collect_stats(db: Database, now: datetime, order: Sequence[str] = ()) -> Sta
             gaps, gap_start = _gaps(r, first, now_bucket)
         coverage = _coverage(r, now_bucket, order)
         backfill = _backfill_span(r)
+        capture = gap_lines(r, int(now.timestamp() * 1000))
     return Stats(
         database=db.display_url,
         revision=db.revision,
@@ -193,6 +199,7 @@ def collect_stats(db: Database, now: datetime, order: Sequence[str] = ()) -> Sta
         gaps=gaps,
         gap_window_start=gap_start,
         backfill=backfill,
+        capture_gaps=capture,
     )
 
 
@@ -218,6 +225,7 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
     from perps_tracker.storage.tables import alert_deliveries as AlertDelivery
     from perps_tracker.storage.tables import alerts as Alert
     from perps_tracker.storage.tables import backfill_downloads as BackfillDownload
+    from perps_tracker.storage.tables import capture_gaps as CaptureGaps
     from perps_tracker.storage.tables import exchange_snapshots as ExchangeSnapshot
     from perps_tracker.storage.tables import instrument_rows as InstrumentRows
     from perps_tracker.storage.tables import options_snapshots as OptionsSnapshots
@@ -253,6 +261,7 @@ def _cleanup_plan(conn: "Connection", cutoff: int) -> tuple[dict[str, object], i
         ReportDelivery.name: ReportDelivery.c.notice_id.in_(
             select(ReportNotice.c.id).where(ReportNotice.c.report_hour < cutoff)),
         ReportNotice.name: ReportNotice.c.report_hour < cutoff,
+        CaptureGaps.name: CaptureGaps.c.to_ms < cutoff * 1000,
     }
     return plan, newest
 

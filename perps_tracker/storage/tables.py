@@ -296,3 +296,18 @@ backfill_downloads = Table(
     _req("data", Text),
     Index("ix_backfill_downloads_exchange", "exchange", "start", "end"),
 )
+
+# Every interruption of real-time capture (docs/capture.md): from `from_ms` to `to_ms` (Unix ms) the
+# venue's `channel` (trades, bbo, book) of `symbol` was not being read (`symbol` '*' when every symbol
+# of the venue's connection was), and why (`reason`: a disconnect, a sequence gap, a restart...).
+capture_gaps = Table(
+    "capture_gaps", metadata,
+    _id(),
+    _req("exchange", String(32)),
+    _req("symbol", String(64)),
+    _req("channel", String(16)),
+    _req("from_ms", BigInteger),
+    _req("to_ms", BigInteger),
+    _req("reason", Text),
+    Index("ix_capture_gaps_exchange_channel_from", "exchange", "channel", "from_ms"),
+)

@@ -24,7 +24,7 @@ def counts(db) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
                 for t in ("market_snapshots", "exchange_snapshots", "sentiment_factors", "liquidations", "liquidation_coverage", "alerts", "alert_deliveries", "backfill_downloads", "instruments", "instrument_rows",
-                          "options_snapshots", "report_notices", "report_deliveries")}
+                          "options_snapshots", "report_notices", "report_deliveries", "capture_gaps")}
 
 
 def test_hour_bucket():
@@ -135,6 +135,9 @@ def _history(db, now_bucket: int) -> None:
                               "VALUES (:t, 1, 1.0, 0)"), {"t": now_bucket - days_ago * 86400})
             conn.execute(text("INSERT INTO options_snapshots (timestamp, currency, dvol, source) "
                               "VALUES (:t, 'BTC', 50.0, 'live')"), {"t": now_bucket - days_ago * 86400})
+            conn.execute(text("INSERT INTO capture_gaps (exchange, symbol, channel, from_ms, to_ms, reason) "
+                              "VALUES ('binance', 'BTCUSDT', 'trades', :t, :t, 'disconnect')"),
+                         {"t": (now_bucket - days_ago * 86400) * 1000})
         for days_ago in (91, 90):
             t = now_bucket - days_ago * 86400
             notice = conn.execute(text("INSERT INTO report_notices (report_hour, hours, made_at, title, sections) "
@@ -154,14 +157,14 @@ def test_cleanup_boundaries(database):
                            "liquidation_snapshots": 0, "liquidations": 2, "liquidation_coverage": 2, "alerts": 1,
                            "alert_deliveries": 2,
                            "backfill_downloads": 0, "instruments": 0, "instrument_rows": 2, "options_snapshots": 2,
-                           "report_notices": 1, "report_deliveries": 3}
+                           "report_notices": 1, "report_deliveries": 3, "capture_gaps": 2}
     real = cleanup(database, now, 90)
-    assert real.removed == dry.removed and real.total == 23
+    assert real.removed == dry.removed and real.total == 25
     assert counts(database) == {"market_snapshots": 3, "exchange_snapshots": 6, "sentiment_factors": 3,
                                 "liquidations": 1, "liquidation_coverage": 1, "alerts": 2,
                                 "alert_deliveries": 4, "backfill_downloads": 0, "instruments": 1,
                                 "instrument_rows": 3, "options_snapshots": 3, "report_notices": 1,
-                                "report_deliveries": 3}
+                                "report_deliveries": 3, "capture_gaps": 3}
 
 
 def test_cleanup_never_deletes_the_newest_snapshot(database):
