@@ -34,14 +34,16 @@ markets   the per-instrument layer at real scale: --markets (default 3,000) mark
           instrument_snapshots` of the last 30 days as Parquet, CSV and JSON Lines end to end in fresh
           processes: median wall, peak RSS, export rows/s. Targets: ≤ 100 bytes per row, storing
           ≤ 150 ms, coin and funding ≤ 300 ms, Parquet export ≥ 500,000 rows/s, RSS ≤ 150 MB.
-capture   the capture dataset's writer (perps_tracker/dataset) on one core, in a child process pinned
-          to one CPU: --rows (default 10,000,000) synthetic trades of --symbols (default 20) symbols
-          over a few hours (the writer's clock follows them, so hours roll over) through
-          `DatasetWriter.add_many` to Parquet: rows written per second (making the rows excluded),
-          bytes per stored trade, and the process's resident memory every million rows and at its
-          peak. Then a writer of --recovery-rows (default 1,000,000) journaled rows is SIGKILLed and
-          the next writer's recovery is timed. Targets: ≥ 50,000 trade messages/s decoded, normalised
-          and written (the decoding half: capture-decode, and CAPTURE_DECODER), ≤ 20 bytes a trade, ≤ 200 MB.
+capture   real-time capture on one core, in a child process pinned to one CPU: --rows (default
+          10,000,000) Binance aggTrade frames of --symbols (default 20) symbols over a few hours (the
+          writer's clock follows them, so hours roll over) decoded and normalised by the capture
+          engine's own per-frame path (services/capture.py `frame_decoder`) and written by
+          `DatasetWriter.add_many` to Parquet: frames per second (making the frames excluded), bytes
+          per stored trade, and the process's resident memory every million rows and at its peak
+          (--rows-only: the writer alone on rows made in Python). Then a writer of --recovery-rows
+          (default 1,000,000) journaled rows is SIGKILLed and the next writer's recovery is timed.
+          Targets: ≥ 50,000 trade messages/s decoded, normalised and written, ≤ 20 bytes a trade,
+          ≤ 200 MB.
 capture-decode
           --frames (default 300,000) distinct trade frames per venue (Binance aggTrade, Bybit publicTrade,
           OKX trades, Deribit trades, Hyperliquid trades, each one trade a frame) through the capture
@@ -819,14 +821,6 @@ def bench_capture_decode(frames: int, runs: int) -> None:
 
 # -- capture --------------------------------------------------------------------------------------
 
-# The decoding half of `capture` (part 2: the venue protocols): a function taking a list of raw
-# websocket frames (str) and returning the model.ticks rows they hold, the venue's parser and
-# normaliser. While it is None, `bench capture` times the writer alone on rows made in Python; once
-# set, the same frames (Binance futures `trade` events, see _trade_frames) go through it and the
-# number printed is frames decoded, normalised and written per second.
-CAPTURE_DECODER = None
-
-
 def _trade_rows(start: int, n: int, symbols: int, state: dict) -> list:
     """`n` trades from trade number `start` on: a random walk per symbol, ~700 trades a second in all,
     BTC the busiest; `state` carries prices and the clock from one call to the next."""
@@ -855,12 +849,13 @@ def _trade_rows(start: int, n: int, symbols: int, state: dict) -> list:
 
 
 def _trade_frames(rows: list) -> list[str]:
-    """The rows as Binance futures `trade` stream frames, for CAPTURE_DECODER."""
+    """The rows as Binance USDⓈ-M `aggTrade` stream frames (what `capture` subscribes to), on the wire."""
     import json
 
-    return [json.dumps({"stream": f"{r.symbol.lower()}@trade", "data": {
-        "e": "trade", "E": r.recv_ms, "T": r.ts_ms, "s": r.symbol, "t": int(r.trade_id), "p": str(r.price),
-        "q": str(r.qty), "X": "MARKET", "m": r.side == "sell"}}) for r in rows]
+    return [json.dumps({"stream": f"{r.symbol.lower()}@aggTrade", "data": {
+        "e": "aggTrade", "E": r.recv_ms, "s": r.symbol, "a": int(r.trade_id), "p": str(r.price), "q": str(r.qty),
+        "f": 3 * int(r.trade_id), "l": 3 * int(r.trade_id) + 2, "T": r.ts_ms, "m": r.side == "sell"}},
+        separators=(",", ":")) for r in rows]
 
 
 def _status_mb(field: str) -> float:
@@ -874,8 +869,9 @@ def _status_mb(field: str) -> float:
     return 0.0
 
 
-def _capture_writer(root: str, rows: int, symbols: int) -> None:
-    """Child process: write `rows` trades, print progress lines and a summary as JSON."""
+def _capture_writer(root: str, rows: int, symbols: int, frames: bool = True) -> None:
+    """Child process: decode `rows` trade frames and write their rows (`frames`; else write rows made in
+    Python), print progress lines and a summary as JSON."""
     import json
 
     try:
@@ -887,7 +883,13 @@ def _capture_writer(root: str, rows: int, symbols: int) -> None:
     state: dict = {}
     now = [1_764_838_800.0]
     writer = DatasetWriter(root, clock=lambda: now[0], recover=False)
-    decode = CAPTURE_DECODER
+    decode = None
+    if frames:  # the frames go through the capture engine's own per-frame path before the writer
+        from perps_tracker.model.ticks import Instrument
+        from perps_tracker.services.capture import frame_decoder
+
+        _trade_rows(0, 0, symbols, state)  # the symbols' names
+        decode = frame_decoder("binance", [Instrument("binance", name, name[:-4]) for name in state["names"]])
     timed = 0.0
     chunk = 10_000
     for start in range(0, rows, chunk):
@@ -922,7 +924,7 @@ def _capture_journal(root: str, rows: int) -> None:
     time.sleep(3600)
 
 
-def bench_capture(rows: int, symbols: int, recovery_rows: int) -> None:
+def bench_capture(rows: int, symbols: int, recovery_rows: int, rows_only: bool = False) -> None:
     import json
     import signal
     import tempfile
@@ -933,7 +935,8 @@ def bench_capture(rows: int, symbols: int, recovery_rows: int) -> None:
     env = {**os.environ, "PYTHONPATH": os.path.dirname(here)}
     with tempfile.TemporaryDirectory() as tmp:
         print(f"capture writer: {rows:,} trades of {symbols} symbols, one core")
-        proc = subprocess.Popen([*child, "_capture-writer", os.path.join(tmp, "w"), str(rows), str(symbols)],
+        proc = subprocess.Popen([*child, "_capture-writer", os.path.join(tmp, "w"), str(rows), str(symbols),
+                                 "rows" if rows_only else "frames"],
                                 stdout=subprocess.PIPE, text=True, env=env)
         rss = []
         summary = None
@@ -1019,15 +1022,17 @@ def main() -> None:
     cap.add_argument("--rows", type=int, default=10_000_000)
     cap.add_argument("--symbols", type=int, default=20)
     cap.add_argument("--recovery-rows", type=int, default=1_000_000)
+    cap.add_argument("--rows-only", action="store_true",
+                     help="time the writer alone on rows made in Python, without decoding frames")
     if len(sys.argv) > 1 and sys.argv[1] == "_capture-writer":  # the child processes of `capture`
-        _capture_writer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        _capture_writer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "frames")
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_capture-journal":
         _capture_journal(sys.argv[2], int(sys.argv[3]))
         return
     args = parser.parse_args()
     if args.what == "capture":
-        bench_capture(args.rows, args.symbols, args.recovery_rows)
+        bench_capture(args.rows, args.symbols, args.recovery_rows, args.rows_only)
     elif args.what == "liquidations":
         bench_liquidations(args.events, args.dupes, args.batch, args.ws_events)
     elif args.what == "startup":

@@ -563,26 +563,41 @@ def capture(rt, plan: CapturePlan, channels: Sequence[str], depth: int, book_int
 # -- the decode benchmark ---------------------------------------------------------------------------------
 
 
-def decode_rate(venue: str, frames: Sequence[str], instruments: Sequence[Instrument] | None = None) -> float:
-    """Frames per second through the engine's own per-frame path (`Reader.feed`: JSON decode, the venue's
-    `handle`, the checked row constructors, deduplication by id) on this thread, for `frames` of `venue`
-    (distinct trade ids, or they count as duplicates, which is cheaper). `instruments` default: BTCUSDT
-    (Binance, Bybit), BTC-USDT-SWAP (OKX, ctVal 0.01), BTC_USDC-PERPETUAL, BTC."""
+def frame_decoder(venue: str, instruments: Sequence[Instrument]) -> Callable[[Sequence[str]], list[Row]]:
+    """The engine's own per-frame path (`Reader.feed`: JSON decode, the venue's `handle`, the checked row
+    constructors, deduplication by id) on this thread, as a function from raw frames of `venue` to the
+    rows they hold; for the benchmarks (no connection is made)."""
     from perps_tracker.exchanges import EXCHANGES
 
-    default = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP", "deribit": "BTC_USDC-PERPETUAL",
-               "hyperliquid": "BTC"}[venue]
-    instruments = instruments or [Instrument(venue, default, "BTC", 1.0, 0.01 if venue == "okx" else 1.0)]
     protocol = EXCHANGES[venue](None).capture(list(instruments), CHANNELS, DEFAULT_DEPTH)  # no request is made
     stats = CaptureStats(venue)
     rows: list[Row] = []
     reader = Reader(protocol, Connection(protocol.sessions("ws://127.0.0.1")[0]), stats, rows, {},
                     Gaps({venue: stats}))
-    feed, recv = reader.feed, now_ms()
+    feed = reader.feed
+
+    def decode(frames: Sequence[str]) -> list[Row]:
+        recv = now_ms()
+        for frame in frames:
+            feed(frame, recv)
+        if stats.malformed:
+            raise ValueError(f"{stats.malformed} {venue} frames were malformed")
+        out = rows[:]
+        rows.clear()
+        return out
+
+    return decode
+
+
+def decode_rate(venue: str, frames: Sequence[str], instruments: Sequence[Instrument] | None = None) -> float:
+    """Frames per second through `frame_decoder` for `frames` of `venue` (distinct trade ids, or they count
+    as duplicates, which is cheaper). `instruments` default: BTCUSDT (Binance, Bybit), BTC-USDT-SWAP (OKX,
+    ctVal 0.01), BTC_USDC-PERPETUAL, BTC."""
+    default = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP", "deribit": "BTC_USDC-PERPETUAL",
+               "hyperliquid": "BTC"}[venue]
+    decode = frame_decoder(venue, instruments or [Instrument(venue, default, "BTC", 1.0,
+                                                             0.01 if venue == "okx" else 1.0)])
     started = time.perf_counter()
-    for frame in frames:
-        feed(frame, recv)
+    decode(frames)
     elapsed = time.perf_counter() - started
-    if stats.malformed:
-        raise ValueError(f"{stats.malformed} of {len(frames)} {venue} frames were malformed")
     return len(frames) / elapsed if elapsed > 0 else float("inf")
