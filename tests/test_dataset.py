@@ -187,23 +187,27 @@ CHILD = r"""
 import sys, time
 from perps_tracker.dataset.writer import DatasetWriter
 from tests.dataset_rows import CLOCK, trade
-writer = DatasetWriter(sys.argv[1], file_rows=20_000, recover=False, clock=CLOCK)
+background = sys.argv[2] == "background"  # as `capture` runs it: a thread journals and writes the files
+writer = DatasetWriter(sys.argv[1], file_rows=20_000, recover=False, clock=CLOCK, background=background)
 i = 0
 print("ready", writer.name, flush=True)
 while True:
     writer.add_many([trade(i + k) for k in range(50)])
     i += 50
-    writer.tick()
+    if not background:
+        writer.tick()
     c = writer.counters
     print("ack", time.monotonic(), c.journaled, i, c.written, flush=True)
     time.sleep(0.002)
 """
 
 
-def test_sigkill_loses_at_most_the_last_second_and_no_file_breaks(tmp_path):
-    """A writer killed mid-run: the next writer recovers its journal; every row journaled (and every row
-    added a second before the kill) is in the dataset once, and every file opens."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], cwd=ROOT_DIR, stdout=subprocess.PIPE,
+@pytest.mark.parametrize("mode", ["ticked", "background"])
+def test_sigkill_loses_at_most_the_last_second_and_no_file_breaks(tmp_path, mode):
+    """A writer killed mid-run (driven by its caller, or by its own thread as `capture` runs it): the next
+    writer recovers its journal; every row journaled (and every row added a second before the kill) is in
+    the dataset once, and every file opens."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), mode], cwd=ROOT_DIR, stdout=subprocess.PIPE,
                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT_DIR)})
     acks: list[tuple[float, int, int]] = []
     assert child.stdout.readline().startswith("ready")
