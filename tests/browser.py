@@ -98,6 +98,9 @@ class Connection:
         sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
         # entered as a context manager (websockets ≥ 17.1 deprecates the bare call; 14 accepts both)
         self.ws = connect(url, sock=sock, max_size=None, open_timeout=timeout, close_timeout=2).__enter__()
+        # the reader thread waits as long as the browser is quiet (websockets 14 keeps the socket's own
+        # timeout after the handshake: a test that leaves the browser idle 15 s would close it)
+        sock.settimeout(None)
         self.timeout = timeout
         self._next = 0
         self._lock = threading.Lock()
