@@ -17,7 +17,10 @@ DEFAULT_ROOT = "data/ticks"  # relative to the working directory, like the datab
 
 def arrow():
     """pyarrow, with its Parquet and filesystem modules loaded; TrackerError naming the extra if missing."""
+    from perps_tracker import import_pyarrow
+
     try:
+        import_pyarrow()
         import pyarrow
         import pyarrow.fs  # noqa: F401
         import pyarrow.ipc  # noqa: F401

@@ -26,7 +26,10 @@ PARQUET_MISSING = ("Parquet needs pyarrow, which is not installed: "
 
 
 def _pyarrow():
+    from perps_tracker import import_pyarrow
+
     try:
+        import_pyarrow()
         import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:

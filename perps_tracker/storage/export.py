@@ -167,32 +167,16 @@ def _keyed_view(read: Reader, lo: int, hi: int, size: int, kinds: dict[str, str]
 ARROW_BATCH = 32_768  # rows a record batch from the ADBC driver
 
 
-class _NoPandas:
-    """A meta-path finder that makes `import pandas` fail, while SQLite's ADBC driver loads."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-
 def _adbc():
-    """SQLite's ADBC driver (the `parquet` extra), or None when it is not installed. pandas is kept out
-    while it loads: its DB-API module imports pyarrow.dataset, which imports pandas whenever pandas is
-    installed (~0.3 s and ~35 MB) for DataFrame conversions an export never makes."""
-    import sys
+    """SQLite's ADBC driver (the `parquet` extra), or None when it is not installed (pyarrow loaded first
+    without pandas: `perps_tracker.import_pyarrow`)."""
+    from perps_tracker import import_pyarrow
 
-    blocker = None if "pandas" in sys.modules else _NoPandas()
-    if blocker is not None:
-        sys.meta_path.insert(0, blocker)
     try:
+        import_pyarrow()
         import adbc_driver_sqlite.dbapi as adbc
     except ImportError:
         return None
-    finally:
-        if blocker is not None:
-            sys.meta_path.remove(blocker)
     return adbc
 
 

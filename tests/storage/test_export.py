@@ -226,7 +226,7 @@ def test_an_adbc_failure_is_one_line(filled, tmp_path, monkeypatch):
     assert not (tmp_path / "x.parquet").exists()
 
 
-def test_the_adbc_driver_loads_without_pandas_even_where_it_is_installed():
+def test_pyarrow_runs_without_pandas_even_where_it_is_installed():
     """The driver's DB-API module imports pyarrow.dataset, which imports pandas when it can (~0.3 s, ~35 MB
     for an export that never makes a DataFrame): `_adbc` keeps it out, and pyarrow works without it."""
     import importlib.util
@@ -236,5 +236,13 @@ def test_the_adbc_driver_loads_without_pandas_even_where_it_is_installed():
         pytest.skip("needs pandas and adbc-driver-sqlite installed to show anything")
     code = ("import sys; from perps_tracker.storage.export import _adbc; assert _adbc() is not None; "
             "import pyarrow as pa; assert pa.table({'x': [1, 2]}).num_rows == 2; print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    # and the capture dataset's writer, whose Parquet files are made from Python lists
+    code = ("import sys, tempfile; from perps_tracker.dataset.writer import DatasetWriter; "
+            "from perps_tracker.model.ticks import Trade; w = DatasetWriter(tempfile.mkdtemp(), recover=False); "
+            "w.add_many([Trade('binance', 'BTCUSDT', 'BTC', 1764838800000 + i, 1764838800000 + i, str(i), 'buy', "
+            "1.0, 1.0, 1.0) for i in range(100)]); w.close(); assert w.counters.files == 1; "
+            "print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
