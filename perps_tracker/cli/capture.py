@@ -8,7 +8,7 @@ import click
 from perps_tracker.cli.base import EXIT_INCOMPLETE, EXIT_INTERRUPTED, quiet_option, runtime_options
 from perps_tracker.cli.params import Duration
 from perps_tracker.exchanges.venues import CAPTURE_VENUES
-from perps_tracker.model.ticks import CHANNELS, parse_shard
+from perps_tracker.model.channels import CHANNELS, parse_shard
 
 MIN_BOOK_INTERVAL = 0.1  # seconds
 

@@ -7,12 +7,12 @@ import click
 from perps_tracker.cli.base import EXIT_INCOMPLETE, clock, json_option, quiet_option, runtime_options, show
 from perps_tracker.cli.markets import no_fetch_option
 from perps_tracker.cli.params import Upper
-from perps_tracker.model.options import CURRENCIES
+from perps_tracker.exchanges.venues import OPTIONS_CURRENCIES
 
 
 @click.command()
 @runtime_options
-@click.option("--currency", type=Upper(CURRENCIES), default="BTC",
+@click.option("--currency", type=Upper(OPTIONS_CURRENCIES), default="BTC",
               show_default=True)
 @click.option("--hours", type=click.IntRange(1, 24 * 365), default=None, metavar="N",
               help="Also show the hourly figures of the last N hours up to the newest.")

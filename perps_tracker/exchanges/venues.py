@@ -41,4 +41,5 @@ VENUES: dict[str, VenueInfo] = {v.id: v for v in (
 )}
 
 # The venues `capture` reads trades, best bid/offer and books from (docs/capture-venues.md).
+OPTIONS_CURRENCIES: tuple[str, ...] = ("BTC", "ETH")  # whose Deribit option chains are read (docs/options.md)
 CAPTURE_VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "deribit", "hyperliquid")

@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-CURRENCIES = ("BTC", "ETH")  # the currencies whose options chains are read (docs/options.md)
 YEAR = 365 * 24 * 3600  # seconds in the 365-day year T is counted in
 TARGET_DAYS = 30
 

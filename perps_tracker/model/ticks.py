@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence, TypeVar, Union
 
-TRADES, BBO, BOOK = "trades", "bbo", "book"
-CHANNELS = (TRADES, BBO, BOOK)
+from perps_tracker.model.channels import BBO, BOOK, CHANNELS, TRADES, parse_shard  # noqa: F401 - re-exported
 BUY, SELL = "buy", "sell"  # a trade's taker side
 BID, ASK = "bid", "ask"  # a book level's side
 
@@ -168,18 +167,6 @@ def shard(instruments: Iterable[M], index: int, count: int) -> list[M]:
     if not 1 <= index <= count:
         raise ValueError(f"shard {index}/{count}: expected 1 <= i <= n")
     return [i for i in instruments if shard_of(i.exchange, i.symbol, count) == index - 1]
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """(i, n) of `i/n`; ValueError naming the shape expected."""
-    i, sep, n = text.strip().partition("/")
-    try:
-        index, count = int(i), int(n)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a shard like 1/4") from None
-    if not sep or count < 1 or not 1 <= index <= count:
-        raise ValueError(f"{text!r} is not a shard like 1/4 (1 <= i <= n)")
-    return index, count
 
 
 def vwap(trades: Sequence[Trade]) -> float | None:

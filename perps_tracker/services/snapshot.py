@@ -15,7 +15,8 @@ from perps_tracker.model.instruments import (
     instrument_rows,
 )
 from perps_tracker.model.market import VenueSnapshot
-from perps_tracker.model.options import CURRENCIES, OptionsMetrics, options_metrics
+from perps_tracker.exchanges.venues import OPTIONS_CURRENCIES as CURRENCIES
+from perps_tracker.model.options import OptionsMetrics, options_metrics
 from perps_tracker.model.snapshot import (
     Snapshot,
     build_snapshot,
