@@ -74,8 +74,8 @@ class BookLevel:
     exchange: str
     symbol: str
     coin: str
-    ts_ms: int  # the sampling tick (every --book-interval), venue time of the book at that tick
-    recv_ms: int
+    ts_ms: int  # the venue time of the book as sampled (its last update)
+    recv_ms: int  # the sampling tick (every --book-interval)
     side: str  # BID or ASK
     level: int  # 0 = best
     price: float
