@@ -360,21 +360,14 @@ class Capturer:
             raise TrackerError(f"writing captured rows failed: {e}") from e
 
     async def _writer(self) -> None:
-        failures = 0
-        while not self.stop.is_set():
-            try:
-                await asyncio.wait_for(self.stop.wait(), self.flush_every)
-            except asyncio.TimeoutError:
-                pass
-            try:
-                await self.flush()
-                failures = 0
-            except TrackerError as e:
-                failures += 1
-                self.log(f"{e} (attempt {failures}, kept in memory)")
-                if failures >= MAX_SINK_FAILURES:
-                    self.fatal = e
-                    self.stop.set()
+        from perps_tracker.services.concurrency import flush_periodically
+
+        fatal = await flush_periodically(self.stop, self.flush_every, self.flush, TrackerError,
+                                         lambda e, n: self.log(f"{e} (attempt {n}, kept in memory)"),
+                                         MAX_SINK_FAILURES)
+        if fatal is not None:
+            self.fatal = fatal
+            self.stop.set()
 
     # -- the run -------------------------------------------------------------------------------------
 

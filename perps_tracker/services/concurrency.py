@@ -1,11 +1,12 @@
 """Run blocking calls at once in daemon threads, so that Ctrl-C in the caller ends the command at
-once instead of waiting for the slowest call (a thread pool's shutdown would join them)."""
+once instead of waiting for the slowest call (a thread pool's shutdown would join them); and the
+periodic flush of the websocket collectors (`watch`, `capture`)."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterable, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,3 +43,28 @@ def in_daemon_threads(func: Callable[[T], R], items: Iterable[T], *, name: Calla
     if errors:
         raise errors[0]
     return [results[i] for i in range(len(items))]
+
+
+async def flush_periodically(stop: Any, seconds: float, flush: Callable[[], Awaitable[None]],
+                             errors: type[BaseException] | tuple[type[BaseException], ...],
+                             on_failure: Callable[[BaseException, int], None], limit: int) -> BaseException | None:
+    """`await flush()` every `seconds` until the asyncio event `stop` is set. A failure of `errors` is
+    handed to `on_failure(error, failures in a row)` and tried again next time (the rows stay in memory);
+    the `limit`-th failure in a row is returned, to end the run."""
+    import asyncio
+
+    failures = 0
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+        try:
+            await flush()
+            failures = 0
+        except errors as e:
+            failures += 1
+            on_failure(e, failures)
+            if failures >= limit:
+                return e
+    return None

@@ -430,21 +430,14 @@ class Collector:
             self.stats[venue].duplicates += n - stored
 
     async def _writer(self) -> None:
-        failures = 0
-        while not self.stop.is_set():
-            try:
-                await asyncio.wait_for(self.stop.wait(), self.flush_every)
-            except asyncio.TimeoutError:
-                pass
-            try:
-                await self.flush()
-                failures = 0
-            except DatabaseError as e:
-                failures += 1
-                self.log(f"database: {e} (attempt {failures}, kept in memory)")
-                if failures >= MAX_DB_FAILURES:
-                    self.fatal = e
-                    self.stop.set()
+        from perps_tracker.services.concurrency import flush_periodically
+
+        fatal = await flush_periodically(self.stop, self.flush_every, self.flush, DatabaseError,
+                                         lambda e, n: self.log(f"database: {e} (attempt {n}, kept in memory)"),
+                                         MAX_DB_FAILURES)
+        if fatal is not None:
+            self.fatal = fatal
+            self.stop.set()
 
     # -- the run ----------------------------------------------------------------------------------
 
