@@ -43,6 +43,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
+from perps_tracker import release_arrow_memory
 from perps_tracker.dataset import DEFAULT_ROOT, arrow
 from perps_tracker.dataset import journal as jr
 from perps_tracker.dataset.layout import (
@@ -102,7 +103,7 @@ class DatasetWriter:
                  dedup_ids: int = DEDUP_IDS, background: bool = False, recover: bool = True,
                  clock: Callable[[], float] = time.time):
         self.pa = arrow()
-        _release_memory(self.pa)
+        release_arrow_memory(self.pa)
         self.root = open_root(root, filesystem)
         self.spool = spool or default_spool(self.root)
         self.file_rows, self.max_buffered_rows = file_rows, max_buffered_rows
@@ -433,18 +434,6 @@ def _batch(pa, key: Key, rows: list):
 @lru_cache(maxsize=None)
 def _getter(name: str):
     return attrgetter(name)
-
-
-def _release_memory(pa) -> None:
-    """jemalloc (else the system's allocator) rather than mimalloc, which keeps what a compaction went
-    through: the writer's memory stays flat (as in render/export)."""
-    for pool in (getattr(pa, "jemalloc_memory_pool", None), pa.system_memory_pool):
-        try:
-            if pool is not None:
-                pa.set_memory_pool(pool())
-                return
-        except (NotImplementedError, pa.ArrowNotImplementedError):
-            continue
 
 
 def _base36(n: int) -> str:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from perps_tracker import release_arrow_memory
 from perps_tracker.errors import TrackerError
 from perps_tracker.storage.export import Export
 
@@ -170,22 +171,10 @@ def _keyed_text(export: Export, fmt: str, out: IO) -> int:
     return n
 
 
-def _release_memory(pa) -> None:
-    """Make pyarrow hand freed memory back: its default allocator on Linux (mimalloc) keeps what a month's
-    row groups went through, ~35 MB more at the peak; jemalloc (else the system's) does not."""
-    for pool in (getattr(pa, "jemalloc_memory_pool", None), pa.system_memory_pool):
-        try:
-            if pool is not None:
-                pa.set_memory_pool(pool())
-                return
-        except (NotImplementedError, pa.ArrowNotImplementedError):
-            continue
-
-
 def _parquet(pa, export: Export, out: IO) -> int:
     import pyarrow.parquet as pq
 
-    _release_memory(pa)
+    release_arrow_memory(pa)
     types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
     schema = pa.schema([(name, types[kind]) for name, kind in zip(export.columns, export.kinds)])
     # Dictionary pages for the text columns (a few distinct values each) only: tried on the numbers too,
